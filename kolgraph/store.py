@@ -1,0 +1,352 @@
+"""The graph store: one directory, memory-mapped arrays, Parquet tables, a manifest.
+
+Layout of ``NAME.kg/``::
+
+    manifest.json            format, version, counts, size + sha256 of every file
+    in_indptr.npy            int64  followers-of CSR
+    in_indices.npy           int32
+    out_indptr.npy           int64  following-of CSR
+    out_indices.npy          int32
+    ids.npy                  int64 external ids, sorted   (or id_offsets.npy + id_bytes.npy)
+    followed_at.npy          int64 Unix seconds, aligned with in_indices (optional)
+    creators.parquet         creator metadata (optional)
+    accounts.parquet         account attributes, row i = account i (optional)
+    truth/...                ground truth of synthetic graphs, never read by detectors
+
+Opening memory-maps the arrays and checks each file's size and header against
+the manifest (milliseconds at any size); :func:`verify_store` also checks every
+sha256. Writes build a sibling temporary directory, fsync it and swap it into
+place, so a crash leaves the previous store intact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kolgraph import __version__
+from kolgraph.exceptions import StoreCorruptedError, StoreError, StoreNotFoundError
+from kolgraph.ids import IdMap
+
+if TYPE_CHECKING:
+    from kolgraph.graph import FollowerGraph
+
+FORMAT = "kolgraph-store"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 24
+
+
+# --- writing ----------------------------------------------------------------------
+def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = False,
+                truth: dict[str, np.ndarray | pa.Table] | None = None,
+                extra_manifest: dict | None = None) -> Path:
+    """Write ``graph`` to the store directory ``path``, atomically.
+
+    Parameters
+    ----------
+    graph : FollowerGraph
+    path : directory to create (conventionally ``NAME.kg``)
+    overwrite : replace an existing store (the old one stays intact until the
+        new one is complete)
+    truth : ground-truth arrays/tables kept under ``truth/`` (synthetic graphs)
+    extra_manifest : JSON-ready facts to record in the manifest (e.g. generator settings)
+
+    Returns
+    -------
+    Path of the store.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise StoreError(f"{path} already exists; pass overwrite=True (CLI: --force) to replace it")
+    if path.exists() and not (path / MANIFEST).is_file():
+        raise StoreError(f"{path} exists and is not a kolgraph store; refusing to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files: dict[str, dict] = {}
+        arrays: dict[str, np.ndarray] = {
+            "in_indptr": np.asarray(graph.in_indptr, dtype=np.int64),
+            "in_indices": np.asarray(graph.in_indices, dtype=np.int32),
+            "out_indptr": np.asarray(graph.out_indptr, dtype=np.int64),
+            "out_indices": np.asarray(graph.out_indices, dtype=np.int32),
+            **graph.ids.arrays(),
+        }
+        if graph.followed_at is not None:
+            arrays["followed_at"] = np.asarray(graph.followed_at, dtype=np.int64)
+        for name, arr in arrays.items():
+            files[f"{name}.npy"] = _write_array(tmp / f"{name}.npy", arr)
+        tables = {"creators": graph._raw_creators(), "accounts": graph._raw_accounts()}
+        for name, table in tables.items():
+            if table is not None:
+                files[f"{name}.parquet"] = _write_table(tmp / f"{name}.parquet", table)
+        if truth:
+            (tmp / "truth").mkdir()
+            for name, obj in truth.items():
+                if isinstance(obj, pa.Table):
+                    files[f"truth/{name}.parquet"] = _write_table(tmp / "truth" / f"{name}.parquet", obj)
+                else:
+                    files[f"truth/{name}.npy"] = _write_array(tmp / "truth" / f"{name}.npy", np.asarray(obj))
+            _fsync_dir(tmp / "truth")
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kolgraph_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "accounts": graph.n_accounts,
+            "edges": graph.n_edges,
+            "creators": graph.n_creators,
+            "id_kind": graph.ids.kind,
+            "report": graph.report,
+            "files": files,
+            **(extra_manifest or {}),
+        }
+        with open(tmp / MANIFEST, "w") as fh:
+            json.dump(manifest, fh, indent=2, default=_json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        _swap_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _write_array(path: Path, arr: np.ndarray) -> dict:
+    arr = np.ascontiguousarray(arr)
+    digest = hashlib.sha256()
+    with open(path, "wb") as fh:
+        hashing = _HashingWriter(fh, digest)
+        np.lib.format.write_array(hashing, arr, allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest(),
+            "dtype": arr.dtype.str, "shape": list(arr.shape)}
+
+
+def _write_table(path: Path, table: pa.Table) -> dict:
+    pq.write_table(table, path, compression="zstd")
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+    return {"size": path.stat().st_size, "sha256": _sha256(path), "rows": table.num_rows}
+
+
+class _HashingWriter:
+    """File-like wrapper hashing what passes through, so a store is read once, not twice."""
+
+    def __init__(self, fh, digest):
+        self._fh, self._digest = fh, digest
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), _CHUNK):
+            chunk = view[start: start + _CHUNK]
+            self._digest.update(chunk)
+            self._fh.write(chunk)
+        return len(view)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``; an existing store is exchanged atomically, then removed."""
+    if not path.exists():
+        os.rename(tmp, path)
+        _fsync_dir(path.parent)
+        return
+    exchange = getattr(_libc, "renameat2", None)
+    at_fdcwd = -100
+    if exchange is not None and exchange(at_fdcwd, bytes(tmp), at_fdcwd, bytes(path), _RENAME_EXCHANGE) == 0:
+        old = tmp  # after the exchange the old store sits at the temporary name
+    else:  # no renameat2 (non-Linux): a short window where only the .old copy exists
+        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(path, old)
+        os.rename(tmp, path)
+    _fsync_dir(path.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporaries left by writers that died (their pid is gone)."""
+    for cand in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            pid = int(cand.name.rsplit(".tmp-", 1)[1].split("-")[0])
+        except ValueError:
+            continue
+        if not _pid_alive(pid):
+            shutil.rmtree(cand, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _json_default(obj: Any):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# --- reading ---------------------------------------------------------------------
+def read_manifest(path: str | Path) -> dict:
+    """The manifest of a store, with format and version checked."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreNotFoundError(f"no store at {path}")
+    if not path.is_dir():
+        raise StoreError(f"{path} is a file, not a store directory")
+    mf = path / MANIFEST
+    if not mf.is_file():
+        raise StoreCorruptedError(f"{mf} is missing: {path} is not a kolgraph store "
+                                  "(or its write never completed)")
+    try:
+        manifest = json.loads(mf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreCorruptedError(f"{mf} is not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise StoreCorruptedError(f"{mf}: not a kolgraph store manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise StoreCorruptedError(
+            f"{mf}: store format version {version}, this kolgraph ({__version__}) reads version "
+            f"{FORMAT_VERSION}; rebuild the store with `kolgraph ingest` or use a matching kolgraph")
+    return manifest
+
+
+def _check_file(path: Path, name: str, meta: dict) -> Path:
+    f = path / name
+    if not f.is_file():
+        raise StoreCorruptedError(f"{f} is missing (listed in the manifest)")
+    size = f.stat().st_size
+    if size != meta["size"]:
+        raise StoreCorruptedError(f"{f} has {size:,} bytes, the manifest says {meta['size']:,}: "
+                                  "truncated or altered")
+    return f
+
+
+def _load_array(path: Path, name: str, meta: dict) -> np.ndarray:
+    f = _check_file(path, name, meta)
+    try:
+        arr = np.load(f, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise StoreCorruptedError(f"{f}: not a readable .npy array ({exc})") from None
+    if arr.dtype.str != meta["dtype"] or list(arr.shape) != meta["shape"]:
+        raise StoreCorruptedError(f"{f}: header says {arr.dtype.str}{list(arr.shape)}, the manifest "
+                                  f"says {meta['dtype']}{meta['shape']}")
+    return arr
+
+
+def open_store(path: str | Path) -> FollowerGraph:
+    """Open a store: arrays memory-mapped, tables read on first use.
+
+    Raises :class:`StoreNotFoundError` or :class:`StoreCorruptedError` (naming the
+    file) when the store is missing, truncated, altered or of another version.
+    """
+    from kolgraph.graph import FollowerGraph
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    files = manifest["files"]
+    arrays = {name[:-4]: _load_array(path, name, meta) for name, meta in files.items()
+              if name.endswith(".npy") and "/" not in name}
+    for required in ("in_indptr", "in_indices", "out_indptr", "out_indices"):
+        if required not in arrays:
+            raise StoreCorruptedError(f"{path / MANIFEST} lists no {required}.npy")
+    n = len(arrays["in_indptr"]) - 1
+    if (n != manifest["accounts"] or len(arrays["out_indptr"]) != n + 1
+            or len(arrays["in_indices"]) != manifest["edges"] or int(arrays["in_indptr"][-1]) != manifest["edges"]):
+        raise StoreCorruptedError(f"{path}: array lengths disagree with the manifest counts")
+    tables = {name[:-8]: _check_file(path, name, meta) for name, meta in files.items()
+              if name.endswith(".parquet") and "/" not in name}
+    g = FollowerGraph(arrays["in_indptr"], arrays["in_indices"], arrays["out_indptr"],
+                      arrays["out_indices"], IdMap.from_arrays(arrays),
+                      followed_at=arrays.get("followed_at"),
+                      creators=_lazy_table(tables.get("creators")),
+                      accounts=_lazy_table(tables.get("accounts")),
+                      path=path, report=manifest.get("report"))
+    g.manifest = manifest
+    return g
+
+
+def _lazy_table(f: Path | None):
+    if f is None:
+        return None
+
+    def load() -> pa.Table:
+        try:
+            return pq.read_table(f)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise StoreCorruptedError(f"{f}: not a readable Parquet file ({exc})") from None
+    return load
+
+
+def read_truth(path: str | Path) -> dict[str, np.ndarray | pa.Table]:
+    """Ground truth kept beside a synthetic graph (empty for ingested graphs)."""
+    path = Path(path)
+    out: dict[str, np.ndarray | pa.Table] = {}
+    for name, meta in read_manifest(path)["files"].items():
+        if name.startswith("truth/"):
+            key = name[len("truth/"):].rsplit(".", 1)[0]
+            out[key] = (_load_array(path, name, meta) if name.endswith(".npy")
+                        else pq.read_table(_check_file(path, name, meta)))
+    return out
+
+
+def verify_store(path: str | Path) -> dict:
+    """Check every file's size and sha256 against the manifest; raise on the first mismatch.
+
+    Returns ``{"files": n, "bytes": total, "ok": True}``.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    total = 0
+    for name, meta in manifest["files"].items():
+        f = _check_file(path, name, meta)
+        if _sha256(f) != meta["sha256"]:
+            raise StoreCorruptedError(f"{f}: sha256 differs from the manifest: the file was altered")
+        total += meta["size"]
+    open_store(path)  # headers and counts too
+    return {"files": len(manifest["files"]), "bytes": total, "ok": True}
+
+
+def _sha256(f: Path) -> str:
+    digest = hashlib.sha256()
+    with open(f, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
