@@ -1,31 +1,101 @@
-"""Follow-graph CSR construction by counting sort (no comparison sort).
+"""Follow-graph CSR construction by parallel counting sort (no comparison sort).
 
 Edges arrive as ``src -> dst`` (``src`` follows ``dst``) in any order, with
-duplicates and self-follows. Three linear passes give both directions with
-sorted rows:
+duplicates and self-follows. Three stable counting-sort scatters give both
+directions with sorted rows (an LSD radix sort on (dst, src)):
 
-1. scatter edges into rows by ``src`` (rows unsorted);
-2. transpose into rows by ``dst`` walking ``src`` in increasing order, so each
+1. scatter edges into rows by ``src`` (rows unsorted), dropping self-follows;
+2. scatter those entries into rows by ``dst`` in ``src`` order, so every
    followers-of row comes out sorted and duplicates sit side by side;
-3. drop duplicates while compacting, then transpose back, which sorts the
+3. drop duplicates, then scatter back into rows by follower, which sorts the
    following-of rows for free.
+
+Each scatter splits its input into one contiguous chunk per thread with a
+private histogram row, so the result does not depend on the thread count.
 """
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
-@njit(nogil=True, cache=True)
-def _row_starts(keys, n):
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(keys.shape[0]):
-        indptr[keys[i] + 1] += 1
-    for i in range(n):
-        indptr[i + 1] += indptr[i]
-    return indptr
+@njit(nogil=True, cache=True, parallel=True)
+def _scatter(keys, payload, times, has_times, n, other, skip_equal, n_chunks):
+    """Stable counting sort of ``payload`` (and ``times``) into ``n`` rows by ``keys``.
+
+    Entries with ``keys[e] == other[e]`` are dropped when ``skip_equal``.
+    Returns ``(indptr, values, values_times)``.
+    """
+    m = keys.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    hist = np.zeros((n_chunks, n), dtype=np.int64)
+    for c in prange(n_chunks):
+        for e in range(c * step, min(m, (c + 1) * step)):
+            if skip_equal and keys[e] == other[e]:
+                continue
+            hist[c, keys[e]] += 1
+    indptr = np.empty(n + 1, dtype=np.int64)
+    run = 0
+    for k in range(n):
+        indptr[k] = run
+        for c in range(n_chunks):
+            cnt = hist[c, k]
+            hist[c, k] = run
+            run += cnt
+    indptr[n] = run
+    values = np.empty(run, dtype=np.int32)
+    values_t = np.empty(run if has_times else 0, dtype=np.int64)
+    for c in prange(n_chunks):
+        for e in range(c * step, min(m, (c + 1) * step)):
+            if skip_equal and keys[e] == other[e]:
+                continue
+            k = keys[e]
+            p = hist[c, k]
+            values[p] = payload[e]
+            if has_times:
+                values_t[p] = times[e]
+            hist[c, k] = p + 1
+    return indptr, values, values_t
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, parallel=True)
+def expand_rows(indptr, n_edges):
+    """Row id of every CSR entry (the COO row array)."""
+    rows = np.empty(n_edges, dtype=np.int32)
+    for r in prange(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            rows[p] = r
+    return rows
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _dedupe_sorted_rows(indptr, indices, times, has_times):
+    """Drop repeated entries of sorted rows; a kept entry takes the earliest time."""
+    n = indptr.shape[0] - 1
+    keep = np.zeros(n + 1, dtype=np.int64)
+    for r in prange(n):
+        c = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if p == indptr[r] or indices[p] != indices[p - 1]:
+                c += 1
+        keep[r + 1] = c
+    for r in range(n):
+        keep[r + 1] += keep[r]
+    out = np.empty(keep[n], dtype=np.int32)
+    out_t = np.empty(keep[n] if has_times else 0, dtype=np.int64)
+    for r in prange(n):
+        w = keep[r] - 1
+        for p in range(indptr[r], indptr[r + 1]):
+            if p == indptr[r] or indices[p] != indices[p - 1]:
+                w += 1
+                out[w] = indices[p]
+                if has_times:
+                    out_t[w] = times[p]
+            elif has_times and times[p] < out_t[w]:
+                out_t[w] = times[p]
+    return keep, out, out_t
+
+
 def build_csr(src, dst, n, times, has_times):
     """Build followers-of and following-of CSR from an edge list.
 
@@ -33,91 +103,22 @@ def build_csr(src, dst, n, times, has_times):
     n_self, n_dup)``. ``in_times`` is aligned with ``in_indices`` and keeps the
     earliest time of duplicated edges; it is empty when ``has_times`` is false.
     """
-    m = src.shape[0]
-    n_self = 0
-    deg = np.zeros(n + 1, dtype=np.int64)
-    for e in range(m):
-        if src[e] == dst[e]:
-            n_self += 1
-        else:
-            deg[src[e] + 1] += 1
-    for i in range(n):
-        deg[i + 1] += deg[i]
-    kept = deg[n]
-
-    # pass 1: rows by follower, unsorted
-    pos = deg[:-1].copy()
-    rows_dst = np.empty(kept, dtype=np.int32)
-    rows_t = np.empty(kept if has_times else 0, dtype=np.int64)
-    for e in range(m):
-        s = src[e]
-        if s != dst[e]:
-            p = pos[s]
-            rows_dst[p] = dst[e]
-            if has_times:
-                rows_t[p] = times[e]
-            pos[s] = p + 1
-
-    # pass 2: transpose to followers-of rows, sorted by follower
-    in_indptr = _row_starts(rows_dst, n)
-    pos = in_indptr[:-1].copy()
-    in_indices = np.empty(kept, dtype=np.int32)
-    in_times = np.empty(kept if has_times else 0, dtype=np.int64)
-    for u in range(n):
-        for p in range(deg[u], deg[u + 1]):
-            v = rows_dst[p]
-            q = pos[v]
-            in_indices[q] = u
-            if has_times:
-                in_times[q] = rows_t[p]
-            pos[v] = q + 1
-
-    # pass 3: drop adjacent duplicates in place (earliest time wins)
-    w = 0
-    start = 0
-    for v in range(n):
-        end = in_indptr[v + 1]
-        row_start = w
-        for p in range(start, end):
-            u = in_indices[p]
-            if w > row_start and in_indices[w - 1] == u:
-                if has_times and in_times[p] < in_times[w - 1]:
-                    in_times[w - 1] = in_times[p]
-                continue
-            in_indices[w] = u
-            if has_times:
-                in_times[w] = in_times[p]
-            w += 1
-        start = end
-        in_indptr[v + 1] = w
-    n_dup = kept - w
-    in_indices = in_indices[:w].copy()
-    if has_times:
-        in_times = in_times[:w].copy()
-
-    out_indptr, out_indices = transpose(in_indptr, in_indices, n)
-    return in_indptr, in_indices, in_times, out_indptr, out_indices, n_self, n_dup
+    by_src, rows_dst, rows_t = _scatter(src, dst, times, has_times, n, dst, True, numba.get_num_threads())
+    n_self = src.shape[0] - rows_dst.shape[0]
+    followers = expand_rows(by_src, rows_dst.shape[0])
+    in_indptr, in_indices, in_times = _scatter(rows_dst, followers, rows_t, has_times, n, rows_dst, False,
+                                                  numba.get_num_threads())
+    del by_src, rows_dst, rows_t, followers
+    in_indptr, dedup, dedup_t = _dedupe_sorted_rows(in_indptr, in_indices, in_times, has_times)
+    n_dup = in_indices.shape[0] - dedup.shape[0]
+    del in_indices, in_times
+    out_indptr, out_indices = transpose(in_indptr, dedup, n)
+    return in_indptr, dedup, dedup_t, out_indptr, out_indices, n_self, n_dup
 
 
-@njit(nogil=True, cache=True)
 def transpose(indptr, indices, n):
     """Transpose a CSR with sorted rows; the result's rows are sorted too."""
-    t_indptr = _row_starts(indices, n)
-    pos = t_indptr[:-1].copy()
-    t_indices = np.empty(indices.shape[0], dtype=np.int32)
-    for r in range(n):
-        for p in range(indptr[r], indptr[r + 1]):
-            c = indices[p]
-            t_indices[pos[c]] = r
-            pos[c] += 1
+    rows = expand_rows(indptr, indices.shape[0])
+    t_indptr, t_indices, _ = _scatter(indices, rows, np.empty(0, np.int64), False, n, indices, False,
+                                   numba.get_num_threads())
     return t_indptr, t_indices
-
-
-@njit(nogil=True, cache=True)
-def expand_rows(indptr, n_edges):
-    """Row id of every CSR entry (the COO row array)."""
-    rows = np.empty(n_edges, dtype=np.int32)
-    for r in range(indptr.shape[0] - 1):
-        for p in range(indptr[r], indptr[r + 1]):
-            rows[p] = r
-    return rows

@@ -1,0 +1,5 @@
+import sys
+
+from kolgraph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,302 @@
+"""The ``kolgraph`` command line.
+
+Every subcommand prints a readable summary by default and JSON with
+``--json``. Errors print one line (``error: ...``) and exit with a code that
+says what went wrong; ``--debug`` shows the traceback instead.
+
+Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 bad input data,
+4 store missing or corrupted, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kolgraph import __version__
+from kolgraph.exceptions import KolgraphError
+
+DEMO_STORE = "demo.kg"
+DEMO_SIZE = {"accounts": 300_000, "creators": 2_000, "edges": 3_000_000}
+
+
+# --- output helpers -------------------------------------------------------------------
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _emit(args, payload: dict, human: Callable[[dict], None]) -> None:
+    if getattr(args, "json", False):
+        json.dump(payload, sys.stdout, indent=2, default=_json_default)
+        sys.stdout.write("\n")
+    else:
+        human(payload)
+
+
+def _json_default(obj: Any):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _progress(args):
+    from kolgraph.progress import for_terminal
+
+    return for_terminal(quiet=getattr(args, "quiet", False) or getattr(args, "json", False))
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def _print_report(report: dict, console) -> None:
+    rows = [("input edges", report.get("input_edges")), ("kept edges", report.get("edges")),
+            ("accounts", report.get("accounts")), ("self-follows dropped", report.get("self_follows")),
+            ("duplicate edges dropped", report.get("duplicate_edges")),
+            ("malformed rows skipped", report.get("bad_rows"))]
+    for label, value in rows:
+        if value is not None:
+            console.print(f"  {label:<26}{value:>14,}")
+    if report.get("peak_rss_bytes"):
+        console.print(f"  {'peak memory':<26}{_mib(report['peak_rss_bytes']):>14}")
+    for w in report.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def _print_info(info: dict, console) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]{info.get('path', 'graph')}[/bold]: {info['accounts']:,} accounts, "
+                  f"{info['edges']:,} follow edges, {info['creators']:,} creators "
+                  f"({info['id_kind']} ids{', with follow times' if info['has_followed_at'] else ''}"
+                  f"{', with account attributes' if info['has_account_attributes'] else ''})")
+    for key, label in (("followers", "followers per account"), ("following", "follows per account")):
+        s = info[key]
+        console.print(f"  {label}: mean {s['mean']:.1f}, median {s['median']:.0f}, "
+                      f"p99 {s['p99']:.0f}, max {s['max']:,}")
+    tiers = info.get("tiers") or info.get("tiers_all_accounts")
+    if tiers:
+        what = "creators" if "tiers" in info else "accounts"
+        console.print(f"  {what} by tier: " + ", ".join(f"{t} {c:,}" for t, c in tiers.items()))
+    top = info.get("top_creators") or info.get("top_accounts") or []
+    if top:
+        table = Table(title="top creators by followers" if "top_creators" in info else "top accounts by followers")
+        cols = [c for c in ("id", "name", "category", "tier", "followers") if c in top[0]]
+        for c in cols:
+            table.add_column(c, justify="right" if c == "followers" else "left")
+        for row in top:
+            table.add_row(*[f"{row[c]:,}" if c == "followers" else str(row[c]) for c in cols])
+        console.print(table)
+
+
+# --- subcommands ------------------------------------------------------------------------
+def cmd_ingest(args) -> int:
+    from kolgraph.ingest import ingest
+
+    g = ingest(args.edges, args.out, creators=args.creators, accounts=args.accounts,
+               overwrite=args.force, progress=_progress(args), follower_col=_col(args.follower_col),
+               followee_col=_col(args.followee_col), time_col=_col(args.time_col),
+               edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
+               id_type=args.id_type, skip_bad=args.skip_bad)
+    payload = {"store": str(args.out), **g.report}
+
+    def human(p):
+        c = _console()
+        c.print(f"[green]wrote[/green] {args.out}")
+        _print_report(p, c)
+    _emit(args, payload, human)
+    return 0
+
+
+def cmd_export(args) -> int:
+    import kolgraph
+    from kolgraph.ingest import export_edges
+
+    out = export_edges(kolgraph.open(args.store), args.out, progress=_progress(args))
+    _emit(args, out, lambda p: _console().print(f"[green]wrote[/green] {p['edges']:,} edges to {p['path']}"))
+    return 0
+
+
+def cmd_info(args) -> int:
+    import kolgraph
+
+    g = kolgraph.open(args.store)
+    info = {"path": str(args.store), **g.info(top=args.top)}
+    _emit(args, info, lambda p: _print_info(p, _console()))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    import kolgraph
+
+    t0 = time.perf_counter()
+    out = {"store": str(args.store), **kolgraph.verify(args.store),
+           "seconds": round(time.perf_counter() - t0, 3)}
+    _emit(args, out, lambda p: _console().print(
+        f"[green]ok[/green] {p['store']}: {p['files']} files, {_mib(p['bytes'])}, every sha256 matches"))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from kolgraph.ingest import peak_rss_bytes
+    from kolgraph.synth import synth_store
+
+    t0 = time.perf_counter()
+    synth_store(args.out, accounts=args.accounts, creators=args.creators, edges=args.edges,
+                seed=args.seed, farms=args.farms, overwrite=args.force, progress=_progress(args))
+    import kolgraph
+
+    g = kolgraph.open(args.out)
+    payload = {"store": str(args.out), "seconds": round(time.perf_counter() - t0, 3),
+               "peak_rss_bytes": peak_rss_bytes(), **g.info(top=5)}
+
+    def human(p):
+        c = _console()
+        c.print(f"[green]wrote[/green] {p['store']} in {p['seconds']:.1f} s "
+                f"(peak memory {_mib(p['peak_rss_bytes'])})")
+        _print_info(p, c)
+    _emit(args, payload, human)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import kolgraph
+    from kolgraph.synth import synth_store
+
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    synth_store(out, seed=args.seed, overwrite=True, progress=_progress(args), **DEMO_SIZE)
+    g = kolgraph.open(out)
+    payload = {"store": str(out), "seconds": round(time.perf_counter() - t0, 3), **g.info(top=10)}
+
+    def human(p):
+        c = _console()
+        c.print(f"[green]built the demo store[/green] {out} in {p['seconds']:.1f} s "
+                f"(synthetic, seed {args.seed})")
+        _print_info({"path": str(out), **p}, c)
+        c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph verify {out}[/bold], "
+                f"[bold]kolgraph export {out} --out edges.csv[/bold]")
+    _emit(args, payload, human)
+    return 0
+
+
+def _col(value: str | None):
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _delim(value: str | None) -> str | None:
+    if value is None or value == "whitespace":
+        return None
+    return {"tab": "\t", "\\t": "\t", "comma": ","}.get(value, value)
+
+
+# --- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kolgraph",
+        description="Audience-overlap graph engine for influencer (KOL) marketing.",
+        epilog="Start with `kolgraph demo`. Exit codes: 0 ok, 1 failure, 2 usage, 3 bad input, "
+               "4 store missing/corrupted.")
+    p.add_argument("--version", action="version", version=f"kolgraph {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func, help_: str, description: str | None = None, json_flag: bool = True):
+        sp = sub.add_parser(name, help=help_, description=description or help_)
+        sp.set_defaults(func=func)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print JSON to stdout")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+        return sp
+
+    sp = add("ingest", cmd_ingest, "read an edge list into a store",
+             "Read a follower edge list (CSV/TSV/whitespace text, .gz, or Parquet; one row per "
+             "'follower followee') into a graph store. Malformed rows fail the ingest with their "
+             "line numbers unless --skip-bad.")
+    sp.add_argument("edges", help="edge list file")
+    sp.add_argument("--out", "-o", required=True, help="store directory to write (e.g. graph.kg)")
+    sp.add_argument("--creators", help="creator table (CSV/Parquet with id[,name,platform,category,price,avg_views])")
+    sp.add_argument("--accounts", help="account attribute table (CSV/Parquet with id and canonical columns)")
+    sp.add_argument("--edge-times", action="store_true", help="the third column is followed_at")
+    sp.add_argument("--time-col", help="followed_at column (name or 0-based position)")
+    sp.add_argument("--follower-col", help="follower column (name or 0-based position)")
+    sp.add_argument("--followee-col", help="followee column (name or 0-based position)")
+    hdr = sp.add_mutually_exclusive_group()
+    hdr.add_argument("--header", dest="header", action="store_true", default=None, help="first row is a header")
+    hdr.add_argument("--no-header", dest="header", action="store_false", help="no header row")
+    sp.add_argument("--delimiter", help="',', 'tab', ';' or 'whitespace' (default: detected)")
+    sp.add_argument("--id-type", choices=("int", "str"), help="read ids as integers or text (default: detected)")
+    sp.add_argument("--skip-bad", action="store_true", help="skip malformed rows (counted and reported)")
+    sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
+
+    sp = add("export", cmd_export, "write a store's edge list (CSV/TSV/.gz/Parquet by extension)")
+    sp.add_argument("store")
+    sp.add_argument("--out", "-o", required=True, help="output file, e.g. edges.csv, edges.tsv.gz, edges.parquet")
+
+    sp = add("info", cmd_info, "summarise a store: counts, degrees, tiers, top creators")
+    sp.add_argument("store")
+    sp.add_argument("--top", type=int, default=10, help="how many top creators to list (default 10)")
+
+    sp = add("verify", cmd_verify, "check every file of a store against its manifest checksums")
+    sp.add_argument("store")
+
+    sp = add("synth", cmd_synth, "write a synthetic follower graph with planted bot farms",
+             "Generate a realistic synthetic follower graph (heavy-tailed creator audiences across "
+             "tiers, category-correlated overlap, follower-to-follower edges, account attributes, "
+             "follow times, planted bot farms with ground truth) straight into a store.")
+    sp.add_argument("--accounts", type=int, required=True, help="number of accounts")
+    sp.add_argument("--creators", type=int, required=True, help="number of creators")
+    sp.add_argument("--edges", type=int, required=True, help="approximate number of follow edges")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--farms", type=int, default=None, help="planted bot farms (default: scales with size; 0 = none)")
+    sp.add_argument("--out", "-o", required=True, help="store directory to write")
+    sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
+
+    sp = add("demo", cmd_demo, "build the demo store and print a first summary",
+             f"Build the embedded demo graph ({DEMO_SIZE['accounts']:,} accounts, "
+             f"{DEMO_SIZE['creators']:,} creators, ~{DEMO_SIZE['edges']:,} edges, synthetic) and summarise it.")
+    sp.add_argument("--out", "-o", default=DEMO_STORE, help=f"store directory (default {DEMO_STORE})")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.func(args)
+    except KolgraphError as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except (OSError, MemoryError) as exc:
+        if debug:
+            raise
+        _error(f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+def _error(msg: str) -> None:
+    sys.stderr.write(f"error: {msg}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

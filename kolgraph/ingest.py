@@ -1,0 +1,525 @@
+"""Ingest: edge lists and attribute tables into a FollowerGraph and a store.
+
+Text edge lists (CSV, TSV, whitespace; header or not; ``#``/``%`` comments;
+trailing spaces; ``.gz``) and Parquet are read by pyarrow's multithreaded
+readers: no Python object per edge. A clean file takes the fast path, one
+``pyarrow.csv.read_csv`` call with fixed column types. A file the fast path
+rejects (ragged rows, a comment mid-file, a non-numeric id) is re-read as
+whole lines and split with Arrow compute kernels, which keeps exact line
+numbers: bad rows are reported as ``file:line: text (reason)`` and either fail
+the ingest (the default, nothing written) or are skipped (``skip_bad=True``).
+
+Integer-looking ids are read as int64 (decided from the first rows; pass
+``id_type="str"`` for usernames that happen to be digits).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import resource
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError
+from kolgraph.graph import FollowerGraph
+from kolgraph.progress import SILENT, Progress
+from kolgraph.tables import KolgraphWarning
+
+FOLLOWER_NAMES = ("follower", "follower_id", "source", "src", "from", "u", "user", "user_id", "source_id")
+FOLLOWEE_NAMES = ("followee", "followee_id", "followed", "target", "dst", "to", "v", "creator",
+                  "creator_id", "target_id", "follows")
+TIME_NAMES = ("followed_at", "time", "timestamp", "ts", "created_at", "date")
+_COMMENT = ("#", "%")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_SHOW_BAD = 5
+
+
+@dataclass
+class TextFormat:
+    """What the sniffer learnt from a text file's first lines."""
+
+    delimiter: str | None  # None = runs of whitespace
+    header: list[str] | None
+    skip_lines: int  # leading comment/blank lines (before the header)
+    n_fields: int  # fields per row in the first data row (trailing delimiter included)
+    sample: list[str] = field(default_factory=list)
+    sample_rows: list[list[str]] = field(default_factory=list)
+
+    def is_int_column(self, k: int) -> bool:
+        """Whether column ``k`` holds integers: most sampled rows say so (the rest are bad rows)."""
+        rows = [r for r in self.sample_rows if len(r) > k]
+        return not rows or sum(bool(_INT_RE.match(r[k].strip('"'))) for r in rows) > 0.5 * len(rows)
+
+
+@dataclass
+class EdgeColumns:
+    """Parsed edges: follower and followee id columns, optional followed_at."""
+
+    follower: pa.ChunkedArray
+    followee: pa.ChunkedArray
+    followed_at: pa.ChunkedArray | None
+    report: dict
+
+
+# --- public entry points --------------------------------------------------------------
+def read_edges(path: str | Path, *, follower_col: str | int | None = None,
+               followee_col: str | int | None = None, time_col: str | int | None = None,
+               edge_times: bool = False, header: bool | None = None, delimiter: str | None = None,
+               id_type: str | None = None, skip_bad: bool = False,
+               progress: Progress = SILENT) -> EdgeColumns:
+    """Read an edge list file into Arrow columns.
+
+    Parameters
+    ----------
+    path : CSV/TSV/whitespace text (optionally ``.gz``) or Parquet file
+    follower_col, followee_col : column names (with a header) or 0-based positions;
+        default: recognised names (``follower``/``source``/``src``..., ``followee``/
+        ``target``/``dst``...) or the first two columns
+    time_col : the ``followed_at`` column; ``edge_times=True`` takes the third column
+    header : force a header row on/off (default: detected)
+    delimiter : force a delimiter (default: detected; ``None`` = whitespace)
+    id_type : ``"int"`` or ``"str"`` (default: detected from the first rows)
+    skip_bad : skip malformed rows (reported) instead of failing
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if id_type not in (None, "int", "str"):
+        raise InputError(f"id_type must be 'int' or 'str', not {id_type!r}")
+    t0 = time.perf_counter()
+    with progress.task(f"reading {path.name}", total=None):
+        if _is_parquet(path):
+            cols = _read_parquet_edges(path, follower_col, followee_col, time_col, edge_times,
+                                       id_type, skip_bad)
+        else:
+            cols = _read_text_edges(path, follower_col, followee_col, time_col, edge_times, header,
+                                    delimiter, id_type, skip_bad)
+    cols.report["read_seconds"] = round(time.perf_counter() - t0, 3)
+    if len(cols.follower) == 0:
+        raise EmptyInputError(f"{path}: no edges found ({cols.report.get('bad_rows', 0)} bad rows"
+                              f"{', all skipped' if cols.report.get('bad_rows') else ''}); "
+                              "expected rows of 'follower followee'")
+    return cols
+
+
+def read_graph(edges: str | Path, *, creators: str | Path | pa.Table | None = None,
+               accounts: str | Path | pa.Table | None = None, progress: Progress = SILENT,
+               **read_options) -> FollowerGraph:
+    """Read an edge list (and optional creator/account tables) into an in-memory FollowerGraph.
+
+    ``read_options`` are those of :func:`read_edges`. The graph's ``report``
+    holds input/kept edge counts, self-follows, duplicates, bad rows, warnings,
+    timings and the peak resident memory.
+    """
+    t0 = time.perf_counter()
+    cols = read_edges(edges, progress=progress, **read_options)
+    id_is_int = pa.types.is_integer(cols.follower.type)
+    creators_t = _read_side_table(creators, "creators", id_is_int) if creators is not None else None
+    accounts_t = _read_side_table(accounts, "accounts", id_is_int) if accounts is not None else None
+    with progress.task("building graph", total=None):
+        t1 = time.perf_counter()
+        g = FollowerGraph.from_edges(cols.follower, cols.followee, followed_at=cols.followed_at,
+                                     creators=creators_t, report=cols.report)
+        g.report["build_seconds"] = round(time.perf_counter() - t1, 3)
+    if creators_t is not None:
+        idle = int((g.in_degree[g.creators.column("idx").to_numpy()] == 0).sum())
+        if idle:
+            _warn(g.report, f"creators: {idle:,} creator(s) have no followers in {Path(edges).name}")
+    if accounts_t is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KolgraphWarning)  # recorded in the report instead
+            g.set_accounts(accounts_t)
+    g.report["source"] = str(edges)
+    g.report["seconds"] = round(time.perf_counter() - t0, 3)
+    g.report["peak_rss_bytes"] = peak_rss_bytes()
+    return g
+
+
+def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Table | None = None,
+           accounts: str | Path | pa.Table | None = None, overwrite: bool = False,
+           progress: Progress = SILENT, **read_options) -> FollowerGraph:
+    """Read an edge list and write it as a store at ``out`` (atomically); return the opened store.
+
+    Nothing is written when the input has errors.
+    """
+    from kolgraph.store import open_store, write_store
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        from kolgraph.exceptions import StoreError
+
+        raise StoreError(f"{out} already exists; pass overwrite=True (CLI: --force) to replace it")
+    g = read_graph(edges, creators=creators, accounts=accounts, progress=progress, **read_options)
+    with progress.task(f"writing {out.name}", total=None):
+        t0 = time.perf_counter()
+        write_store(g, out, overwrite=overwrite)
+        write_seconds = round(time.perf_counter() - t0, 3)
+    stored = open_store(out)
+    stored.report["write_seconds"] = write_seconds
+    stored.report["peak_rss_bytes"] = peak_rss_bytes()
+    return stored
+
+
+def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = SILENT) -> dict:
+    """Write the edge list (external ids) as CSV/TSV (``.gz`` ok) or Parquet, by extension.
+
+    Columns ``follower,followee`` (+ ``followed_at`` as ISO time when present).
+    Returns ``{"path", "edges"}``.
+    """
+    out = Path(out)
+    with progress.task(f"exporting {out.name}", total=None):
+        follower, followee = graph.edge_arrays()
+        ids = graph.ids.to_arrow()
+        table = pa.table({"follower": ids.take(pa.array(follower)),
+                          "followee": ids.take(pa.array(followee))})
+        if graph.followed_at is not None:
+            table = table.append_column(
+                "followed_at", pa.array(np.asarray(graph.followed_at)).cast(pa.timestamp("s", tz="UTC")))
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            if _is_parquet(out):
+                pq.write_table(table, tmp, compression="zstd")
+            else:
+                delim = "\t" if ".tsv" in out.suffixes or ".tab" in out.suffixes else ","
+                sink = pa.CompressedOutputStream(str(tmp), "gzip") if out.suffix == ".gz" else str(tmp)
+                with pacsv.CSVWriter(sink, table.schema,
+                                     write_options=pacsv.WriteOptions(delimiter=delim, quoting_style="needed")) as w:
+                    w.write_table(table)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return {"path": str(out), "edges": table.num_rows}
+
+
+def read_table_file(path: str | Path, what: str) -> pa.Table:
+    """A creators/accounts table from CSV (header row required) or Parquet."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what}: {path}: no such file")
+    try:
+        if _is_parquet(path):
+            table = pq.read_table(path)
+        else:
+            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(
+                delimiter="\t" if path.suffix in (".tsv", ".tab") else ","))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{what}: {path}: cannot be read as a table: {_arrow_msg(exc)}") from None
+    if table.num_rows == 0:
+        raise EmptyInputError(f"{what}: {path} has a header but no rows")
+    return table
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+# --- text edge lists --------------------------------------------------------------------
+def sniff(path: Path, *, header: bool | None = None, delimiter: str | None = None,
+          max_lines: int = 200) -> TextFormat:
+    """Guess delimiter, header, leading comments and id types from the first lines."""
+    lines = []
+    skip = 0
+    with _open_text(path) as fh:
+        for raw in fh:
+            line = raw.rstrip("\r\n")
+            if not lines and (not line.strip() or line.lstrip().startswith(_COMMENT)):
+                skip += 1
+                continue
+            if line.strip() and not line.lstrip().startswith(_COMMENT):
+                lines.append(line)
+            if len(lines) >= max_lines:
+                break
+    if not lines:
+        return TextFormat(delimiter, None, skip, 0)
+    first = lines[0]
+    if delimiter is None:
+        for cand in (",", "\t", ";", "|"):
+            if cand in first:
+                delimiter = cand
+                break
+    tokens = _split(first, delimiter)
+    if header is None:
+        header = _looks_like_header(tokens, [_split(x, delimiter) for x in lines[1:6]])
+    names = None
+    data = lines
+    if header:
+        names = [t.strip().strip('"') for t in tokens]
+        data = lines[1:]
+    # the fast reader splits on single characters, so a trailing space is a field of its own
+    n_fields = len(first.split(delimiter or " "))
+    sample_rows = [_split(x, delimiter) for x in data[:max_lines]]
+    return TextFormat(delimiter, names, skip, n_fields, data[:5], sample_rows)
+
+
+def _looks_like_header(tokens: list[str], following: list[list[str]]) -> bool:
+    low = [t.strip().strip('"').lower() for t in tokens]
+    if any(t in FOLLOWER_NAMES + FOLLOWEE_NAMES + TIME_NAMES for t in low):
+        return True
+    first_numeric = all(_INT_RE.match(t) for t in tokens[:2])
+    rest_numeric = bool(following) and all(all(_INT_RE.match(t) for t in r[:2]) for r in following)
+    return not first_numeric and rest_numeric
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    if delimiter is None:
+        return line.split()
+    return [t.strip() for t in line.split(delimiter)]
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _resolve_columns(fmt: TextFormat, follower_col, followee_col, time_col, edge_times, path: Path
+                     ) -> tuple[int, int, int | None]:
+    names = fmt.header
+
+    def pos(col, default_names, default, what):
+        if col is None:
+            if names:
+                low = [n.lower() for n in names]
+                for cand in default_names:
+                    if cand in low:
+                        return low.index(cand)
+            return default
+        if isinstance(col, int) or (isinstance(col, str) and col.isdigit() and not names):
+            return int(col)
+        if not names:
+            raise InputError(f"{path}: {what} column {col!r} given by name, but the file has no "
+                             "header row; give a 0-based position or add a header")
+        if col not in names:
+            raise InputError(f"{path}: no column {col!r} (columns: {', '.join(names)})")
+        return names.index(col)
+
+    a = pos(follower_col, FOLLOWER_NAMES, 0, "follower")
+    b = pos(followee_col, FOLLOWEE_NAMES, 1, "followee")
+    t = None
+    if time_col is not None or edge_times:
+        t = pos(time_col, TIME_NAMES, 2, "time")
+    if len({a, b} | ({t} if t is not None else set())) < (3 if t is not None else 2):
+        raise InputError(f"{path}: follower, followee and time columns must differ")
+    return a, b, t
+
+
+def _read_text_edges(path, follower_col, followee_col, time_col, edge_times, header, delimiter,
+                     id_type, skip_bad) -> EdgeColumns:
+    fmt = sniff(path, header=header, delimiter=delimiter)
+    if fmt.n_fields == 0:
+        raise EmptyInputError(f"{path}: the file has no data rows"
+                              f"{f' ({fmt.skip_lines} comment/blank lines only)' if fmt.skip_lines else ''}")
+    a, b, t = _resolve_columns(fmt, follower_col, followee_col, time_col, edge_times, path)
+    int_ids = fmt.is_int_column(a) and fmt.is_int_column(b) if id_type is None else id_type == "int"
+    report = {"format": "text", "delimiter": fmt.delimiter or "whitespace",
+              "header": fmt.header is not None, "id_type": "int" if int_ids else "str",
+              "bad_rows": 0, "bad_examples": [], "warnings": []}
+    try:
+        cols = _fast_text(path, fmt, a, b, t, int_ids)
+        report["parser"] = "fast"
+    except (pa.ArrowInvalid, _Ragged):
+        cols = _tolerant_text(path, fmt, a, b, t, int_ids, skip_bad, report)
+        report["parser"] = "line-by-line (columnar)"
+    return EdgeColumns(*cols, report=report)
+
+
+class _Ragged(Exception):
+    pass
+
+
+def _fast_text(path, fmt: TextFormat, a, b, t, int_ids):
+    """One multithreaded read with fixed types; raises on anything irregular."""
+    if fmt.delimiter is None and any("  " in s or "\t" in s or s.startswith(" ") for s in fmt.sample):
+        raise _Ragged  # runs of whitespace: only the tolerant path splits those
+    n = max(fmt.n_fields, (t if t is not None else b) + 1)
+    names = [f"c{i}" for i in range(n)]
+    id_t = pa.int64() if int_ids else pa.string()
+    types = {names[a]: id_t, names[b]: id_t}
+    if t is not None:
+        types[names[t]] = pa.int64() if fmt.is_int_column(t) else pa.timestamp("s")
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=fmt.skip_lines + (1 if fmt.header else 0),
+                                       column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter or " ", ignore_empty_lines=True,
+                                         ),
+        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types),
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    for name in (names[a], names[b]):
+        col = table.column(name)
+        if col.null_count:
+            raise _Ragged
+        if not int_ids and (pc.any(pc.starts_with(col, "#")).as_py() or pc.any(pc.starts_with(col, "%")).as_py()):
+            raise _Ragged  # a comment line mid-file
+    times = table.column(names[t]) if t is not None else None
+    if times is not None and times.null_count:
+        raise _Ragged
+    return table.column(names[a]), table.column(names[b]), times
+
+
+def _tolerant_text(path, fmt: TextFormat, a, b, t, int_ids, skip_bad, report):
+    """Read whole lines, split them with Arrow kernels, and keep exact line numbers."""
+    lines = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False,
+                                         ignore_empty_lines=False, newlines_in_values=False,
+                                         invalid_row_handler=lambda row: "skip"),
+        convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
+                                             strings_can_be_null=False),
+    ).column("line").combine_chunks()
+    # line i of the file is row i; the header is the first non-comment line
+    stripped = pc.utf8_trim_whitespace(lines)
+    skippable = pc.or_(pc.equal(stripped, ""),
+                       pc.or_(pc.starts_with(stripped, "#"), pc.starts_with(stripped, "%")))
+    data_mask = pc.invert(skippable)
+    if fmt.header:
+        first = int(np.flatnonzero(data_mask.to_numpy(zero_copy_only=False))[0])
+        data_mask = pc.and_(data_mask, pa.array(np.arange(len(lines)) != first))
+    line_no = np.flatnonzero(data_mask.to_numpy(zero_copy_only=False)) + 1
+    rows = pc.filter(stripped, data_mask)
+    if fmt.delimiter is None:
+        fields = pc.utf8_split_whitespace(rows)
+    else:
+        fields = pc.split_pattern(rows, fmt.delimiter)
+    need = max(a, b, t if t is not None else -1) + 1
+    n_fields = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    bad = np.zeros(len(rows), dtype=np.int8)  # 0 ok, 1 too few fields, 2 bad id, 3 bad time
+    bad[n_fields < need] = 1
+    safe = pc.if_else(pa.array(bad == 1), pa.scalar([""] * need, fields.type), fields)
+
+    def field_at(k):
+        tok = pc.utf8_trim_whitespace(pc.list_element(safe, k))
+        return pc.replace_substring_regex(tok, r'^"(.*)"$', r"\1")
+
+    src, dst = field_at(a), field_at(b)
+    for tok in (src, dst):
+        if int_ids:
+            ok = pc.match_substring_regex(tok, r"^[+-]?\d{1,18}$").to_numpy(zero_copy_only=False)
+        else:
+            ok = pc.not_equal(tok, "").to_numpy(zero_copy_only=False)
+        bad[(bad == 0) & ~ok] = 2
+    times = None
+    if t is not None:
+        times = _parse_times(field_at(t))
+        bad[(bad == 0) & ~pc.is_valid(times).to_numpy(zero_copy_only=False)] = 3
+    bad_idx = np.flatnonzero(bad)
+    report["bad_rows"] = int(len(bad_idx))
+    reasons = {1: f"expected at least {need} fields", 2: "not an integer id" if int_ids else "empty id",
+               3: "time is neither Unix seconds nor an ISO 8601 date"}
+    examples = [(str(path), int(line_no[i]), lines[int(line_no[i]) - 1].as_py(), reasons[int(bad[i])])
+                for i in bad_idx[:_SHOW_BAD]]
+    report["bad_examples"] = [{"line": ln, "text": txt, "reason": why} for _, ln, txt, why in examples]
+    if len(bad_idx):
+        shown = "\n".join(f"  {p}:{ln}: {txt!r} ({why})" for p, ln, txt, why in examples)
+        if not skip_bad:
+            raise MalformedInputError(
+                f"{path}: {len(bad_idx):,} malformed row(s); nothing was written. First:\n{shown}\n"
+                "Fix the rows, or pass --skip-bad (skip_bad=True) to skip them.",
+                errors=examples, count=len(bad_idx))
+        _warn(report, f"{path}: skipped {len(bad_idx):,} malformed row(s); first:\n{shown}")
+    keep = pa.array(bad == 0)
+    src, dst = pc.filter(src, keep), pc.filter(dst, keep)
+    if int_ids:
+        src, dst = src.cast(pa.int64()), dst.cast(pa.int64())
+    if times is not None:
+        times = pc.filter(times, keep)
+    wrap = (lambda x: x if x is None or isinstance(x, pa.ChunkedArray) else pa.chunked_array([x]))
+    return wrap(src), wrap(dst), wrap(times)
+
+
+def _parse_times(tok: pa.Array) -> pa.Array:
+    """Unix seconds or ISO 8601 text to timestamp[s]; null where neither parses."""
+    is_int = pc.match_substring_regex(tok, r"^[+-]?\d{1,12}$")
+    as_int = pc.if_else(is_int, tok, pa.scalar(None, pa.string())).cast(pa.int64()).cast(pa.timestamp("s"))
+    iso = pc.if_else(is_int, pa.scalar(None, pa.string()), tok)
+    parsed = None
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        got = pc.strptime(iso, format=fmt, unit="s", error_is_null=True)
+        parsed = got if parsed is None else pc.coalesce(parsed, got)
+    return pc.coalesce(as_int, parsed)
+
+
+# --- parquet edge lists -----------------------------------------------------------------
+def _read_parquet_edges(path, follower_col, followee_col, time_col, edge_times, id_type,
+                        skip_bad) -> EdgeColumns:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({_arrow_msg(exc)})") from None
+    fmt = TextFormat(None, list(schema.names), 0, len(schema.names))
+    a, b, t = _resolve_columns(fmt, follower_col, followee_col, time_col, edge_times, path)
+    names = [schema.names[i] for i in ((a, b, t) if t is not None else (a, b))]
+    table = pq.read_table(path, columns=names)
+    src, dst = table.column(names[0]), table.column(names[1])
+    times = table.column(names[2]) if t is not None else None
+    report = {"format": "parquet", "columns": names, "bad_rows": 0, "bad_examples": [], "warnings": []}
+    for col, name in ((src, names[0]), (dst, names[1])):
+        if not (pa.types.is_integer(col.type) or pa.types.is_string(col.type)
+                or pa.types.is_large_string(col.type)):
+            raise InputError(f"{path}: column {name!r} has type {col.type}; ids must be integers or text")
+    if id_type == "str":
+        src, dst = src.cast(pa.large_string()), dst.cast(pa.large_string())
+    valid = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    if times is not None:
+        from kolgraph.tables import coerce_column
+
+        times = coerce_column(times, pa.timestamp("s", tz="UTC"), names[2], str(path))
+        valid = pc.and_(valid, pc.is_valid(times))
+    bad_idx = np.flatnonzero(~valid.to_numpy(zero_copy_only=False))
+    report["bad_rows"] = int(len(bad_idx))
+    if len(bad_idx):
+        examples = [(str(path), int(i) + 1, str({n: table.column(n)[int(i)].as_py() for n in names}),
+                     "empty value") for i in bad_idx[:_SHOW_BAD]]
+        report["bad_examples"] = [{"row": r, "text": txt, "reason": why} for _, r, txt, why in examples]
+        shown = "\n".join(f"  {p} row {r}: {txt} ({why})" for p, r, txt, why in examples)
+        if not skip_bad:
+            raise MalformedInputError(f"{path}: {len(bad_idx):,} row(s) with empty values; nothing was "
+                                      f"written. First:\n{shown}\nPass --skip-bad to skip them.",
+                                      errors=examples, count=len(bad_idx))
+        _warn(report, f"{path}: skipped {len(bad_idx):,} row(s) with empty values")
+        src, dst = pc.filter(src, valid), pc.filter(dst, valid)
+        times = pc.filter(times, valid) if times is not None else None
+    return EdgeColumns(src, dst, times, report)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _read_side_table(src, what: str, id_is_int: bool) -> pa.Table:
+    table = src if isinstance(src, pa.Table) else read_table_file(src, what)
+    if "id" not in table.column_names:
+        raise InputError(f"{what}: needs an 'id' column (columns: {', '.join(table.column_names)})")
+    ids = table.column("id")
+    if id_is_int and not pa.types.is_integer(ids.type):
+        try:
+            ids = pc.utf8_trim_whitespace(ids.cast(pa.string())).cast(pa.int64())
+        except pa.ArrowInvalid:
+            raise InputError(f"{what}: ids are text but the edge list has integer ids; make them match "
+                             "(or ingest the edges with id_type='str' / --id-type str)") from None
+    elif not id_is_int and pa.types.is_integer(ids.type):
+        ids = ids.cast(pa.large_string())
+    if ids.null_count:
+        row = int(np.flatnonzero(~pc.is_valid(ids).to_numpy(zero_copy_only=False))[0]) + 1
+        raise InputError(f"{what}: row {row} has an empty id")
+    return table.set_column(table.column_names.index("id"), "id", ids)
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _warn(report: dict, msg: str) -> None:
+    report.setdefault("warnings", []).append(msg)
+
+
+def _arrow_msg(exc: Exception) -> str:
+    return str(exc).splitlines()[0]
