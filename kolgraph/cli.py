@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -191,6 +192,22 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_profiles(args) -> int:
+    from kolgraph import datasets
+    from kolgraph.ingest import write_table_file
+
+    load = {"mib": datasets.mib_accounts, "instagram": datasets.instagram_accounts}[args.kind]
+    table = load(args.path)
+    write_table_file(table, args.out)
+    labels = table.column("label").to_numpy()
+    payload = {"path": str(args.out), "accounts": table.num_rows, "fake": int(labels.sum()),
+               "columns": table.column_names}
+    _emit(args, payload, lambda p: _console().print(
+        f"[green]wrote[/green] {p['accounts']:,} accounts ({p['fake']:,} labelled fake) to {p['path']}: "
+        f"{', '.join(p['columns'])}"))
+    return 0
+
+
 def _col(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
@@ -265,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
+    sp = add("profiles", cmd_profiles, "convert a labelled public profile set to canonical account columns",
+             "Map the MIB 'Fame for sale' profiles (a folder with users.csv and fusers.csv) or the "
+             "Instagram fake/genuine train.csv to kolgraph's canonical account columns plus 'label' "
+             "(1 = fake), for `kolgraph ingest --accounts` and bot scoring.")
+    sp.add_argument("kind", choices=("mib", "instagram"))
+    sp.add_argument("path", help="MIB folder or Instagram CSV")
+    sp.add_argument("--out", "-o", required=True, help="output table (.parquet or .csv)")
+
     sp = add("demo", cmd_demo, "build the demo store and print a first summary",
              f"Build the embedded demo graph ({DEMO_SIZE['accounts']:,} accounts, "
              f"{DEMO_SIZE['creators']:,} creators, ~{DEMO_SIZE['edges']:,} edges, synthetic) and summarise it.")
@@ -287,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:  # e.g. `kolgraph info --json | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keep the interpreter from re-raising at exit
+        return 0
     except (OSError, MemoryError) as exc:
         if debug:
             raise

@@ -16,10 +16,12 @@ Integer-looking ids are read as int64 (decided from the first rows; pass
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import resource
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +123,8 @@ def read_graph(edges: str | Path, *, creators: str | Path | pa.Table | None = No
     timings and the peak resident memory.
     """
     t0 = time.perf_counter()
+    if Path(edges).suffix.lower() == ".json":
+        return _read_json_graph(Path(edges), creators, accounts, t0)
     cols = read_edges(edges, progress=progress, **read_options)
     id_is_int = pa.types.is_integer(cols.follower.type)
     creators_t = _read_side_table(creators, "creators", id_is_int) if creators is not None else None
@@ -141,6 +145,19 @@ def read_graph(edges: str | Path, *, creators: str | Path | pa.Table | None = No
     g.report["source"] = str(edges)
     g.report["seconds"] = round(time.perf_counter() - t0, 3)
     g.report["peak_rss_bytes"] = peak_rss_bytes()
+    return g
+
+
+def _read_json_graph(path: Path, creators, accounts, t0: float) -> FollowerGraph:
+    """The brand-graph JSON format (small files: parsed with the json module)."""
+    from kolgraph.datasets import load_brand_graph
+
+    g = load_brand_graph(path)
+    if creators is not None:
+        g.set_creators(_read_side_table(creators, "creators", g.ids.kind == "int"))
+    if accounts is not None:
+        g.set_accounts(_read_side_table(accounts, "accounts", g.ids.kind == "int"))
+    g.report.update(seconds=round(time.perf_counter() - t0, 3), peak_rss_bytes=peak_rss_bytes())
     return g
 
 
@@ -184,8 +201,7 @@ def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = 
         if graph.followed_at is not None:
             table = table.append_column(
                 "followed_at", pa.array(np.asarray(graph.followed_at)).cast(pa.timestamp("s", tz="UTC")))
-        tmp = out.with_name(f".{out.name}.tmp")
-        try:
+        with _atomic_output(out) as tmp:
             if _is_parquet(out):
                 pq.write_table(table, tmp, compression="zstd")
             else:
@@ -194,9 +210,6 @@ def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = 
                 with pacsv.CSVWriter(sink, table.schema,
                                      write_options=pacsv.WriteOptions(delimiter=delim, quoting_style="needed")) as w:
                     w.write_table(table)
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
     return {"path": str(out), "edges": table.num_rows}
 
 
@@ -216,6 +229,16 @@ def read_table_file(path: str | Path, what: str) -> pa.Table:
     if table.num_rows == 0:
         raise EmptyInputError(f"{what}: {path} has a header but no rows")
     return table
+
+
+def write_table_file(table: pa.Table, out: str | Path) -> None:
+    """Write a table as Parquet or CSV (by extension), atomically."""
+    out = Path(out)
+    with _atomic_output(out) as tmp:
+        if _is_parquet(out):
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            pacsv.write_csv(table, tmp)
 
 
 def peak_rss_bytes() -> int:
@@ -434,8 +457,11 @@ def _tolerant_text(path, fmt: TextFormat, a, b, t, int_ids, skip_bad, report):
         src, dst = src.cast(pa.int64()), dst.cast(pa.int64())
     if times is not None:
         times = pc.filter(times, keep)
-    wrap = (lambda x: x if x is None or isinstance(x, pa.ChunkedArray) else pa.chunked_array([x]))
-    return wrap(src), wrap(dst), wrap(times)
+    return _chunked(src), _chunked(dst), _chunked(times)
+
+
+def _chunked(x):
+    return x if x is None or isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
 
 
 def _parse_times(tok: pa.Array) -> pa.Array:
@@ -511,6 +537,17 @@ def _read_side_table(src, what: str, id_is_int: bool) -> pa.Table:
         row = int(np.flatnonzero(~pc.is_valid(ids).to_numpy(zero_copy_only=False))[0]) + 1
         raise InputError(f"{what}: row {row} has an empty id")
     return table.set_column(table.column_names.index("id"), "id", ids)
+
+
+@contextmanager
+def _atomic_output(out: Path):
+    """Yield a temporary path beside ``out``; rename it over ``out`` only if the block succeeds."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _is_parquet(path: Path) -> bool:

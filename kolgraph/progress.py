@@ -7,15 +7,15 @@ defaulting to :data:`SILENT`, so only the CLI decides whether a bar shows.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Progress:
     """Reports named stages of work; this base class reports nothing."""
 
     @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator["Task"]:
+    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
         yield Task()
 
 
@@ -32,8 +32,14 @@ class RichProgress(Progress):
 
     def __init__(self):
         from rich.console import Console
-        from rich.progress import (BarColumn, Progress as _Bar, TaskProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as _Bar
 
         self._bar = _Bar(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                          TimeElapsedColumn(), TimeRemainingColumn(),
