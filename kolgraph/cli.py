@@ -30,7 +30,7 @@ DEMO_SIZE = {"accounts": 300_000, "creators": 2_000, "edges": 3_000_000}
 def _console():
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=True)  # piped output keeps whole lines
 
 
 def _emit(args, payload: dict, human: Callable[[dict], None]) -> None:
