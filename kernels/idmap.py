@@ -9,8 +9,6 @@ id map is a sorted array searched by bisection.
 import numpy as np
 from numba import njit
 
-_EMPTY = np.iinfo(np.int64).min
-
 
 @njit(nogil=True, cache=True)
 def id_range(a):
@@ -62,7 +60,9 @@ def map_hashed(values):
     cap = 1024
     while cap < 2 * min(m, 1 << 20):
         cap *= 2
-    keys = np.full(cap, _EMPTY, dtype=np.int64)
+    # occupancy is a separate flag: every int64, the minimum included, is a valid id
+    keys = np.empty(cap, dtype=np.int64)
+    used = np.zeros(cap, dtype=np.bool_)
     slot_id = np.empty(cap, dtype=np.int32)
     uniq = np.empty(1024, dtype=np.int64)
     first = np.empty(m, dtype=np.int32)
@@ -71,12 +71,13 @@ def map_hashed(values):
         x = values[i]
         mask = cap - 1
         s = _slot(x, mask)
-        while keys[s] != _EMPTY and keys[s] != x:
+        while used[s] and keys[s] != x:
             s = (s + 1) & mask
-        if keys[s] == x:
+        if used[s]:
             first[i] = slot_id[s]
             continue
         keys[s] = x
+        used[s] = True
         slot_id[s] = n
         if n == uniq.shape[0]:
             grown = np.empty(2 * n, dtype=np.int64)
@@ -87,14 +88,16 @@ def map_hashed(values):
         n += 1
         if 2 * n > cap:  # keep the load under one half
             cap *= 2
-            keys = np.full(cap, _EMPTY, dtype=np.int64)
+            keys = np.empty(cap, dtype=np.int64)
+            used = np.zeros(cap, dtype=np.bool_)
             slot_id = np.empty(cap, dtype=np.int32)
             mask = cap - 1
             for j in range(n):
                 t = _slot(uniq[j], mask)
-                while keys[t] != _EMPTY:
+                while used[t]:
                     t = (t + 1) & mask
                 keys[t] = uniq[j]
+                used[t] = True
                 slot_id[t] = j
     uniq = uniq[:n]
     order = np.argsort(uniq)

@@ -58,7 +58,7 @@ class StoreError(KolgraphError):
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):
-    """The store directory or its manifest does not exist."""
+    """The store directory does not exist (a directory without a manifest is corrupted)."""
 
 
 class StoreCorruptedError(StoreError):

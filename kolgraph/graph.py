@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kolgraph.exceptions import InputError
-from kolgraph.ids import IdMap
+from kolgraph.ids import IdMap, int64_ids
 from kolgraph.kernels import csr as _csr
 from kolgraph.tables import (
     ACCOUNT_COLUMNS,
@@ -279,10 +279,13 @@ class FollowerGraph:
             if c in table.column_names and pc.any(pc.less(table.column(c), 0)).as_py():
                 raise InputError(f"creators: column {c!r} has negative values")
         keep = [c for c in table.column_names if c not in ("id", "idx", "followers", "tier")]
-        order = np.argsort(dense_ids, kind="stable")
-        out = table.select(keep).take(pa.array(order))
-        out = out.add_column(0, "idx", pa.array(dense_ids[order], pa.int32()))
-        return out.add_column(0, "id", self.ids.to_arrow().take(pa.array(dense_ids[order])))
+        order = pa.array(np.argsort(dense_ids, kind="stable"))
+        # built column by column: a table of no columns (id-only input) would have no rows
+        out = pa.table({"id": self.ids.to_arrow().take(pa.array(dense_ids).take(order)),
+                        "idx": pa.array(dense_ids, pa.int32()).take(order)})
+        for c in keep:
+            out = out.append_column(table.schema.field(c), table.column(c).take(order))
+        return out
 
     def set_accounts(self, table: pa.Table | Any) -> None:
         """Attach an account attribute table with an ``id`` column (rows for unknown ids are dropped)."""
@@ -362,8 +365,10 @@ def _column(values: Any) -> pa.ChunkedArray:
     if hasattr(values, "to_numpy") and hasattr(values, "dtype") and not isinstance(values, np.ndarray):
         values = values.to_numpy()  # pandas Series
     arr = np.asarray(values) if not isinstance(values, list) else None
+    if arr is not None and arr.dtype.kind == "M":  # datetime64 keeps its unit (tolist() gives ns ints)
+        return pa.chunked_array([pa.array(arr)])
     if arr is not None and arr.dtype.kind in "iu":
-        return pa.chunked_array([pa.array(arr.astype(np.int64, copy=False))])
+        return pa.chunked_array([pa.array(int64_ids(arr))])
     seq = values.tolist() if isinstance(values, np.ndarray) else list(values)
     if all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in seq):
         return pa.chunked_array([pa.array(seq, pa.int64())])

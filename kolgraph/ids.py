@@ -134,6 +134,13 @@ class IdMap:
         return cls(offsets=arrays["id_offsets"], data=arrays["id_bytes"])
 
 
+def int64_ids(arr: np.ndarray) -> np.ndarray:
+    """Integer ids as int64; uint64 ids past the int64 range are an error, not a wrap-around."""
+    if arr.dtype == np.uint64 and len(arr) and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InputError(f"account id {int(arr.max())} does not fit in int64; pass such ids as strings")
+    return arr.astype(np.int64, copy=False)
+
+
 def _as_arrow(col) -> pa.ChunkedArray:
     if isinstance(col, pa.ChunkedArray):
         return col
@@ -141,7 +148,7 @@ def _as_arrow(col) -> pa.ChunkedArray:
         return pa.chunked_array([col])
     arr = np.asarray(col)
     if arr.dtype.kind in "iu":
-        return pa.chunked_array([pa.array(arr.astype(np.int64, copy=False))])
+        return pa.chunked_array([pa.array(int64_ids(arr))])
     return pa.chunked_array([pa.array([str(x) for x in arr.tolist()], type=pa.large_string())])
 
 
@@ -176,7 +183,8 @@ def _item(values, i: int):
 def _ints_or_missing(vals) -> tuple[np.ndarray, np.ndarray]:
     """Query values as int64, with a mask of those that are not integers at all."""
     if isinstance(vals, np.ndarray) and vals.dtype.kind in "iu":
-        return vals.astype(np.int64), np.zeros(len(vals), bool)
+        too_big = (vals > np.iinfo(np.int64).max) if vals.dtype == np.uint64 else np.zeros(len(vals), bool)
+        return np.where(too_big, 0, vals).astype(np.int64), too_big
     if isinstance(vals, pa.Array | pa.ChunkedArray):
         vals = vals.to_pylist()
     q = np.zeros(len(vals), np.int64)

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from kolgraph import __version__
 from kolgraph.exceptions import StoreCorruptedError, StoreError, StoreNotFoundError
 from kolgraph.ids import IdMap
+from kolgraph.tables import ACCOUNT_COLUMNS, CREATOR_COLUMNS, normalize_table
 
 if TYPE_CHECKING:
     from kolgraph.graph import FollowerGraph
@@ -238,7 +239,7 @@ def read_manifest(path: str | Path) -> dict:
         manifest = json.loads(mf.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreCorruptedError(f"{mf} is not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StoreCorruptedError(f"{mf}: not a kolgraph store manifest")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
@@ -296,22 +297,24 @@ def open_store(path: str | Path) -> FollowerGraph:
     g = FollowerGraph(arrays["in_indptr"], arrays["in_indices"], arrays["out_indptr"],
                       arrays["out_indices"], IdMap.from_arrays(arrays),
                       followed_at=arrays.get("followed_at"),
-                      creators=_lazy_table(tables.get("creators")),
-                      accounts=_lazy_table(tables.get("accounts")),
+                      creators=_lazy_table(tables.get("creators"), CREATOR_COLUMNS),
+                      accounts=_lazy_table(tables.get("accounts"), ACCOUNT_COLUMNS),
                       path=path, report=manifest.get("report"))
     g.manifest = manifest
     return g
 
 
-def _lazy_table(f: Path | None):
+def _lazy_table(f: Path | None, canonical: dict[str, pa.DataType]):
     if f is None:
         return None
 
     def load() -> pa.Table:
         try:
-            return pq.read_table(f)
+            table = pq.read_table(f)
         except (pa.ArrowInvalid, OSError) as exc:
             raise StoreCorruptedError(f"{f}: not a readable Parquet file ({exc})") from None
+        # Parquet has no second-resolution timestamps (it reads back ms): restore canonical types
+        return normalize_table(table, canonical, f.name)
     return load
 
 

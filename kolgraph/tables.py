@@ -61,6 +61,8 @@ def coerce_column(col: pa.ChunkedArray | pa.Array, typ: pa.DataType, name: str, 
             # 3.0 is fine, 3.5 is not: cast safely
             return col.cast(typ, safe=True)
         return col.cast(typ, safe=True)
+    except InputError:  # already names the row (InputError is a ValueError: keep it as it is)
+        raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         row, value = _first_uncastable(col, typ)
         raise InputError(
@@ -103,8 +105,12 @@ def _to_timestamp(col: pa.ChunkedArray, typ: pa.TimestampType) -> pa.ChunkedArra
     if pa.types.is_date(col.type):
         return col.cast(pa.timestamp("s")).cast(typ)
     text = col.cast(pa.string())
-    try:
+    try:  # ISO 8601 with a zone ("Z", "+02:00")
         return text.cast(pa.timestamp("s", tz="UTC"))
+    except pa.ArrowInvalid:
+        pass
+    try:  # ISO 8601 without a zone ("2020-01-02T03:04:05", "2020-01-02"): UTC
+        return pc.assume_timezone(text.cast(pa.timestamp("s")), "UTC").cast(typ)
     except pa.ArrowInvalid:
         return pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s").cast(typ)
 
