@@ -147,8 +147,20 @@ def _ruff() -> list[str]:
     return [exe]
 
 
+def _repo_python_files() -> list[str]:
+    """The repo's tracked Python files (not other people's uncommitted work in a shared
+    tree); everything under the repo when this is not a git checkout."""
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        return ["."]
+    res = run([git, "ls-files", "--", "*.py", "*.pyi"], cwd=REPO)
+    return res.stdout.split() if res.returncode == 0 and res.stdout.strip() else ["."]
+
+
 def test_ruff_passes_on_the_repo():
-    res = run([*_ruff(), "check", "--no-cache", "."], cwd=REPO)
+    files = _repo_python_files()
+    assert files == ["."] or "tests/test_packaging.py" in files
+    res = run([*_ruff(), "check", "--no-cache", "--force-exclude", *files], cwd=REPO)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
