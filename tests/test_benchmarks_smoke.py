@@ -1,0 +1,122 @@
+"""The benchmark suite runs end to end and its report pairs kolgraph with every peer.
+
+Runs ``python -m benchmarks.run --size small`` (two rounds, data cached in a
+temporary directory) and reads the report back; plus fast checks of the ratio
+and target arithmetic on a hand-made pytest-benchmark JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RATIO = re.compile(r"^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)× (faster|slower)$")
+INGEST_WORKLOADS = {"kolgraph.read_graph", "kolgraph.ingest", "pyarrow.read_csv",
+                    "pandas+igraph", "pandas+networkx"}
+
+
+def _tables(md: str) -> list[list[list[str]]]:
+    """Markdown tables whose header starts with ``workload``, as rows of cells."""
+    tables, current = [], None
+    for line in md.splitlines():
+        if line.startswith("| workload |"):
+            current = [[c.strip() for c in line.strip("|").split("|")]]
+            tables.append(current)
+        elif current is not None and line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([c.strip() for c in line.strip("|").split("|")])
+        else:
+            current = None
+    return tables
+
+
+@pytest.mark.slow
+def test_benchmark_run_small_writes_a_paired_report(tmp_path):
+    out = tmp_path / "report"
+    env = {**os.environ, "KOLGRAPH_BENCH_DATA": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--size", "small", "--out",
+                           str(out), "--rounds", "2"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in ("report.md", "report.json", "pytest-benchmark.json",
+                 "group-ingest-csv-200k-edges.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+
+    md = (out / "report.md").read_text()
+    for needle in ("## Machine", "| CPU |", "| RAM |", "numba", "pyarrow", "networkx", "igraph"):
+        assert needle in md, needle
+    tables = _tables(md)
+    assert len(tables) == 1, md
+    header, rows = tables[0][0], tables[0][1:]
+    peers = [h.removeprefix("vs ") for h in header if h.startswith("vs ")]
+    assert set(peers) == {"pyarrow.read_csv", "pandas+igraph", "pandas+networkx"}
+    listed = {r[0].strip("*") for r in rows}
+    assert listed == INGEST_WORKLOADS
+    for row in rows:
+        name = row[0].strip("*")
+        for peer, cell in zip(peers, row[len(header) - len(peers):], strict=True):
+            if peer == name:
+                assert cell == "—"
+            else:
+                assert RATIO.match(cell), (name, peer, cell)
+        assert re.match(r"^\d", row[2]), row  # a median time
+        assert re.match(r"^\d.* (KiB|MiB|GiB)$", row[6]), row  # peak RSS measured
+
+    report = json.loads((out / "report.json").read_text())
+    group = report["groups"]["ingest-csv-200k-edges"]
+    by_name = {w["name"]: w for w in group["workloads"]}
+    kg = by_name["kolgraph.read_graph"]
+    for peer in peers:  # the ratio is the peers' median over ours, from the same run
+        assert kg["speedup_vs"][peer] == pytest.approx(by_name[peer]["median_s"] / kg["median_s"])
+    assert {"read_seconds", "build_seconds"} <= set(kg["phases"])
+    assert {(t["peer"], t["kind"]) for t in report["targets"]} == {
+        ("pandas+networkx", "min_speedup"), ("pyarrow.read_csv", "max_slowdown")}
+    for t in report["targets"]:
+        assert t["result"] in ("PASS", "MISS") and t["measured"] > 0, t
+        assert f"**{t['result']}**" in md
+
+
+def _bench(name, group, role, median, targets=(), peer=None):
+    return {"name": f"test[{name}]", "fullname": f"test[{name}]", "group": group,
+            "stats": {"median": median, "iqr": 0.1 * median, "q1": 0.95 * median,
+                      "q3": 1.05 * median, "min": 0.9 * median, "max": 1.1 * median,
+                      "mean": median, "stddev": 0.0, "rounds": 3},
+            "extra_info": {"group": group, "peer": peer or name, "role": role,
+                           "targets": list(targets), "edges": 1000, "code": name}}
+
+
+def test_report_ratios_and_targets(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is a repo folder, not installed
+    from benchmarks.report import analyse, fmt_ratio, write_report
+
+    raw = {"benchmarks": [
+        _bench("ours", "g", "kolgraph", 2.0, targets=[
+            {"peer": "slow", "min_speedup": 20}, {"peer": "floor", "max_slowdown": 4},
+            {"peer": "gone", "min_speedup": 2}]),
+        _bench("slow", "g", "peer", 30.0),
+        _bench("floor", "g", "peer", 0.4),
+    ]}
+    skipped = [{"group": "g", "peer": "gone", "role": "peer", "reason": "too big"}]
+    got = analyse(raw, skipped)
+    ours = next(w for w in got["groups"]["g"]["workloads"] if w["name"] == "ours")
+    assert ours["speedup_vs"] == {"slow": 15.0, "floor": 0.2}
+    res = {t["peer"]: t for t in got["targets"]}
+    assert res["slow"]["result"] == "MISS" and res["slow"]["measured"] == 15.0
+    assert res["floor"]["result"] == "MISS" and res["floor"]["measured"] == 5.0
+    assert res["gone"]["result"] == "n/a" and "too big" in res["gone"]["why"]
+    assert fmt_ratio(15.0) == "15× faster" and fmt_ratio(0.2) == "5× slower"
+
+    raw["benchmarks"][1]["stats"]["median"] = 50.0  # now 25x faster than "slow": PASS
+    report = write_report(raw, tmp_path, command="test", size_description="toy",
+                          pytest_exit_code=0, skipped=skipped)
+    assert {t["peer"]: t["result"] for t in report["targets"]}["slow"] == "PASS"
+    md = (tmp_path / "report.md").read_text()
+    assert "| gone | peer | skipped |" in md and "too big" in md
+    assert (tmp_path / "group-g.png").stat().st_size > 0
