@@ -1,61 +1,190 @@
-"""Follow-graph CSR construction by parallel counting sort (no comparison sort).
+"""Follow-graph CSR construction by parallel counting sort.
 
 Edges arrive as ``src -> dst`` (``src`` follows ``dst``) in any order, with
-duplicates and self-follows. Three stable counting-sort scatters give both
-directions with sorted rows (an LSD radix sort on (dst, src)):
+duplicates and self-follows. Two stable counting-sort scatters give both
+directions with sorted rows:
 
-1. scatter edges into rows by ``src`` (rows unsorted), dropping self-follows;
-2. scatter those entries into rows by ``dst`` in ``src`` order, so every
-   followers-of row comes out sorted and duplicates sit side by side;
-3. drop duplicates, then scatter back into rows by follower, which sorts the
-   following-of rows for free.
+1. scatter edges into rows by follower (self-follows dropped), sort each row
+   in place (rows are short: an account follows few others) and drop repeats:
+   that is the following-of CSR;
+2. transpose it walking followers in increasing order, so every followers-of
+   row comes out sorted with no comparison sort at all.
 
-Each scatter splits its input into one contiguous chunk per thread with a
-private histogram row, so the result does not depend on the thread count.
+Each scatter is a two-pass radix sort: a stable partition into at most 1024
+buckets by the key's high bits (one contiguous chunk per thread, private
+histograms), then a counting sort inside each bucket, whose keys span a range
+small enough to stay in cache. Results do not depend on the thread count.
 """
 
 import numba
 import numpy as np
 from numba import njit, prange
 
+_SHORT_ROW = 32  # insertion sort below this row length, a library sort above
 
-@njit(nogil=True, cache=True, parallel=True)
-def _scatter(keys, payload, times, has_times, n, other, skip_equal, n_chunks):
-    """Stable counting sort of ``payload`` (and ``times``) into ``n`` rows by ``keys``.
 
-    Entries with ``keys[e] == other[e]`` are dropped when ``skip_equal``.
-    Returns ``(indptr, values, values_times)``.
-    """
-    m = keys.shape[0]
-    step = (m + n_chunks - 1) // n_chunks
-    hist = np.zeros((n_chunks, n), dtype=np.int64)
-    for c in prange(n_chunks):
-        for e in range(c * step, min(m, (c + 1) * step)):
-            if skip_equal and keys[e] == other[e]:
-                continue
-            hist[c, keys[e]] += 1
-    indptr = np.empty(n + 1, dtype=np.int64)
+def _bucket_shift(n):
+    """Bits of a key below its bucket number: at most 1024 buckets, so the first pass
+    streams into few places, and each bucket's key range is small enough for cache."""
+    shift = 0
+    while (n >> shift) > 1024:
+        shift += 1
+    return shift
+
+
+@njit(nogil=True, cache=True)
+def _offsets(hist, n):
+    """Turn per-chunk counts into per-chunk write positions (in place); return the starts."""
+    starts = np.empty(n + 1, dtype=np.int64)
     run = 0
     for k in range(n):
-        indptr[k] = run
-        for c in range(n_chunks):
+        starts[k] = run
+        for c in range(hist.shape[0]):
             cnt = hist[c, k]
             hist[c, k] = run
             run += cnt
-    indptr[n] = run
-    values = np.empty(run, dtype=np.int32)
-    values_t = np.empty(run if has_times else 0, dtype=np.int64)
+    starts[n] = run
+    return starts
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _partition_edges(src, dst, times, has_times, shift, n_buckets, n_chunks):
+    """Pass 1 for edges: stable partition by ``src >> shift``, self-follows dropped."""
+    m = src.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    hist = np.zeros((n_chunks, n_buckets), dtype=np.int64)
     for c in prange(n_chunks):
         for e in range(c * step, min(m, (c + 1) * step)):
-            if skip_equal and keys[e] == other[e]:
-                continue
-            k = keys[e]
-            p = hist[c, k]
-            values[p] = payload[e]
+            if src[e] != dst[e]:
+                hist[c, src[e] >> shift] += 1
+    starts = _offsets(hist, n_buckets)
+    keys = np.empty(starts[n_buckets], dtype=np.int32)
+    vals = np.empty(starts[n_buckets], dtype=np.int32)
+    vals_t = np.empty(starts[n_buckets] if has_times else 0, dtype=np.int64)
+    for c in prange(n_chunks):
+        for e in range(c * step, min(m, (c + 1) * step)):
+            s = src[e]
+            if s != dst[e]:
+                b = s >> shift
+                p = hist[c, b]
+                keys[p] = s
+                vals[p] = dst[e]
+                if has_times:
+                    vals_t[p] = times[e]
+                hist[c, b] = p + 1
+    return starts, keys, vals, vals_t
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _partition_csr(indptr, indices, times, has_times, shift, n_buckets, n_chunks):
+    """Pass 1 for a transpose: stable partition of CSR entries by ``column >> shift``,
+    each entry carrying its row."""
+    n = indptr.shape[0] - 1
+    m = indices.shape[0]
+    # chunks of whole rows holding about the same number of entries
+    bounds = np.searchsorted(indptr, np.linspace(0, m, n_chunks + 1).astype(np.int64))
+    bounds[0] = 0
+    bounds[n_chunks] = n
+    hist = np.zeros((n_chunks, n_buckets), dtype=np.int64)
+    for c in prange(n_chunks):
+        for p in range(indptr[bounds[c]], indptr[bounds[c + 1]]):
+            hist[c, indices[p] >> shift] += 1
+    starts = _offsets(hist, n_buckets)
+    keys = np.empty(m, dtype=np.int32)
+    vals = np.empty(m, dtype=np.int32)
+    vals_t = np.empty(m if has_times else 0, dtype=np.int64)
+    for c in prange(n_chunks):
+        for r in range(bounds[c], bounds[c + 1]):
+            for p in range(indptr[r], indptr[r + 1]):
+                k = indices[p]
+                q = hist[c, k >> shift]
+                keys[q] = k
+                vals[q] = r
+                if has_times:
+                    vals_t[q] = times[p]
+                hist[c, k >> shift] = q + 1
+    return starts, keys, vals, vals_t
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _sort_buckets(starts, keys, vals, vals_t, has_times, shift, n):
+    """Pass 2: a stable counting sort inside each bucket (its keys span ``2**shift`` values).
+
+    Returns ``(indptr, values, values_times)`` of rows ``0..n-1``.
+    """
+    n_buckets = starts.shape[0] - 1
+    m = keys.shape[0]
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indptr[n] = m
+    out = np.empty(m, dtype=np.int32)
+    out_t = np.empty(m if has_times else 0, dtype=np.int64)
+    for b in prange(n_buckets):
+        base = b << shift
+        width = min(n, (b + 1) << shift) - base
+        pos = np.zeros(width + 1, dtype=np.int64)
+        for p in range(starts[b], starts[b + 1]):
+            pos[keys[p] - base + 1] += 1
+        pos[0] = starts[b]
+        for k in range(width):
+            pos[k + 1] += pos[k]
+        for k in range(width):
+            indptr[base + k] = pos[k]
+        for p in range(starts[b], starts[b + 1]):
+            k = keys[p] - base
+            q = pos[k]
+            out[q] = vals[p]
             if has_times:
-                values_t[p] = times[e]
-            hist[c, k] = p + 1
-    return indptr, values, values_t
+                out_t[q] = vals_t[p]
+            pos[k] = q + 1
+    return indptr, out, out_t
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _sort_dedupe_rows(indptr, values, times, has_times):
+    """Sort every row in place, then copy it without repeats (a repeat keeps the earliest time)."""
+    n = indptr.shape[0] - 1
+    keep = np.zeros(n + 1, dtype=np.int64)
+    for r in prange(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        if hi - lo <= _SHORT_ROW:
+            for i in range(lo + 1, hi):  # insertion sort, times carried along
+                v = values[i]
+                t = times[i] if has_times else 0
+                j = i - 1
+                while j >= lo and values[j] > v:
+                    values[j + 1] = values[j]
+                    if has_times:
+                        times[j + 1] = times[j]
+                    j -= 1
+                values[j + 1] = v
+                if has_times:
+                    times[j + 1] = t
+        elif has_times:
+            order = np.argsort(values[lo:hi], kind="mergesort")
+            values[lo:hi] = values[lo:hi][order]
+            times[lo:hi] = times[lo:hi][order]
+        else:
+            values[lo:hi] = np.sort(values[lo:hi])
+        c = 0
+        for p in range(lo, hi):
+            if p == lo or values[p] != values[p - 1]:
+                c += 1
+        keep[r + 1] = c
+    for r in range(n):
+        keep[r + 1] += keep[r]
+    out = np.empty(keep[n], dtype=np.int32)
+    out_t = np.empty(keep[n] if has_times else 0, dtype=np.int64)
+    for r in prange(n):
+        w = keep[r] - 1
+        for p in range(indptr[r], indptr[r + 1]):
+            if p == indptr[r] or values[p] != values[p - 1]:
+                w += 1
+                out[w] = values[p]
+                if has_times:
+                    out_t[w] = times[p]
+            elif has_times and times[p] < out_t[w]:
+                out_t[w] = times[p]
+    return keep, out, out_t
 
 
 @njit(nogil=True, cache=True, parallel=True)
@@ -68,34 +197,6 @@ def expand_rows(indptr, n_edges):
     return rows
 
 
-@njit(nogil=True, cache=True, parallel=True)
-def _dedupe_sorted_rows(indptr, indices, times, has_times):
-    """Drop repeated entries of sorted rows; a kept entry takes the earliest time."""
-    n = indptr.shape[0] - 1
-    keep = np.zeros(n + 1, dtype=np.int64)
-    for r in prange(n):
-        c = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if p == indptr[r] or indices[p] != indices[p - 1]:
-                c += 1
-        keep[r + 1] = c
-    for r in range(n):
-        keep[r + 1] += keep[r]
-    out = np.empty(keep[n], dtype=np.int32)
-    out_t = np.empty(keep[n] if has_times else 0, dtype=np.int64)
-    for r in prange(n):
-        w = keep[r] - 1
-        for p in range(indptr[r], indptr[r + 1]):
-            if p == indptr[r] or indices[p] != indices[p - 1]:
-                w += 1
-                out[w] = indices[p]
-                if has_times:
-                    out_t[w] = times[p]
-            elif has_times and times[p] < out_t[w]:
-                out_t[w] = times[p]
-    return keep, out, out_t
-
-
 def build_csr(src, dst, n, times, has_times):
     """Build followers-of and following-of CSR from an edge list.
 
@@ -103,22 +204,26 @@ def build_csr(src, dst, n, times, has_times):
     n_self, n_dup)``. ``in_times`` is aligned with ``in_indices`` and keeps the
     earliest time of duplicated edges; it is empty when ``has_times`` is false.
     """
-    by_src, rows_dst, rows_t = _scatter(src, dst, times, has_times, n, dst, True, numba.get_num_threads())
-    n_self = src.shape[0] - rows_dst.shape[0]
-    followers = expand_rows(by_src, rows_dst.shape[0])
-    in_indptr, in_indices, in_times = _scatter(rows_dst, followers, rows_t, has_times, n, rows_dst, False,
-                                                  numba.get_num_threads())
-    del by_src, rows_dst, rows_t, followers
-    in_indptr, dedup, dedup_t = _dedupe_sorted_rows(in_indptr, in_indices, in_times, has_times)
-    n_dup = in_indices.shape[0] - dedup.shape[0]
-    del in_indices, in_times
-    out_indptr, out_indices = transpose(in_indptr, dedup, n)
-    return in_indptr, dedup, dedup_t, out_indptr, out_indices, n_self, n_dup
+    shift = _bucket_shift(n)
+    part = _partition_edges(src, dst, times, has_times, shift, (n >> shift) + 1, numba.get_num_threads())
+    by_src, followees, followees_t = _sort_buckets(*part, has_times, shift, n)
+    del part
+    n_self = src.shape[0] - followees.shape[0]
+    out_indptr, out_indices, out_t = _sort_dedupe_rows(by_src, followees, followees_t, has_times)
+    n_dup = followees.shape[0] - out_indices.shape[0]
+    del by_src, followees, followees_t
+    in_indptr, in_indices, in_times = _transpose(out_indptr, out_indices, out_t, has_times, n)
+    return in_indptr, in_indices, in_times, out_indptr, out_indices, n_self, n_dup
+
+
+def _transpose(indptr, indices, times, has_times, n_cols):
+    shift = _bucket_shift(n_cols)
+    part = _partition_csr(indptr, indices, times, has_times, shift, (n_cols >> shift) + 1,
+                          numba.get_num_threads())
+    return _sort_buckets(*part, has_times, shift, n_cols)
 
 
 def transpose(indptr, indices, n):
-    """Transpose a CSR with sorted rows; the result's rows are sorted too."""
-    rows = expand_rows(indptr, indices.shape[0])
-    t_indptr, t_indices, _ = _scatter(indices, rows, np.empty(0, np.int64), False, n, indices, False,
-                                   numba.get_num_threads())
+    """Transpose a CSR with ``n`` columns; the result's rows are sorted."""
+    t_indptr, t_indices, _ = _transpose(indptr, indices, np.empty(0, np.int64), False, n)
     return t_indptr, t_indices

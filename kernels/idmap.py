@@ -7,7 +7,7 @@ id map is a sorted array searched by bisection.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(nogil=True, cache=True)
@@ -23,12 +23,12 @@ def id_range(a):
     return lo, hi
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, parallel=True)
 def map_dense_range(arrays_flat, lo, span):
     """Sorted unique ids and the dense id of each input, via a flag table."""
     flag = np.zeros(span, dtype=np.int32)
-    for i in range(arrays_flat.shape[0]):
-        flag[arrays_flat[i] - lo] = 1
+    for i in prange(arrays_flat.shape[0]):
+        flag[arrays_flat[i] - lo] = 1  # every writer stores the same 1: races are harmless
     n = 0
     for k in range(span):
         if flag[k]:
@@ -41,7 +41,7 @@ def map_dense_range(arrays_flat, lo, span):
         if flag[k] >= 0:
             uniq[flag[k]] = k + lo
     out = np.empty(arrays_flat.shape[0], dtype=np.int32)
-    for i in range(arrays_flat.shape[0]):
+    for i in prange(arrays_flat.shape[0]):
         out[i] = flag[arrays_flat[i] - lo]
     return uniq, out
 
