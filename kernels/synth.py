@@ -9,8 +9,13 @@ Account roles (``role`` arrays): 0 honest, 1 creator, 2 cheap-farm fake,
 3 premium-farm fake.
 """
 
+import warnings
+
 import numpy as np
-from numba import njit, prange
+from numba import config, njit, prange
+
+if config.DISABLE_JIT:  # plain Python: the uint64 hashing and splitmix64 wrap on purpose
+    warnings.filterwarnings("ignore", r"overflow encountered in scalar", RuntimeWarning, __name__)
 
 HONEST, CREATOR, CHEAP, PREMIUM = 0, 1, 2, 3
 NO_COUNTRY = 255
@@ -433,14 +438,16 @@ def _seen(dst, p0, p, v):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _peer_pick(st, u, dst, p0, p, local_kind, local_a, local_m, comm_rec, comm_recf, fm_members,
-               created, t_base, p_local, peer_rec, peer_recf):
+def _peer_pick(st, u, dst, p0, p, local_kind, local_a, local_m, comm_ptr, comm_rec, comm_recf,
+               top_prob, top_alias, fm_members, created, t_base, p_local):
     """A peer ``u`` does not follow yet (not among ``dst[p0:p]``), with its creation time.
 
     ``local_kind`` 1: from the community table ``comm_rec[local_a:local_a+local_m]``;
     2: a farm mate ``fm_members[local_a:...]``, uniformly; 0: none. Otherwise, and when
-    those fail, from the global table, then uniformly, then by scan. ``(-1, 0)`` if none."""
-    n_peers = peer_rec.shape[0]
+    those fail, anyone by appeal (a community by its total appeal, ``top_*``, then a
+    member), then uniformly, then by scan. ``(-1, 0)`` if there is none."""
+    n_peers = comm_rec.shape[0]
+    n_comm = top_prob.shape[0]
     if n_peers == 0:
         return np.int64(-1), np.int64(0)
     for _ in range(32):
@@ -451,20 +458,24 @@ def _peer_pick(st, u, dst, p0, p, local_kind, local_a, local_m, comm_rec, comm_r
                 v = np.int64(fm_members[local_a + _randint(st, local_m)])
                 cv = np.int64(created[v] - t_base)
         else:
-            v, cv = _packed_draw(st, 0, n_peers, peer_rec, peer_recf)
+            c = _alias_draw(st, 0, n_comm, top_prob, top_alias)
+            a = comm_ptr[c]
+            if comm_ptr[c + 1] == a:
+                continue
+            v, cv = _packed_draw(st, a, comm_ptr[c + 1] - a, comm_rec, comm_recf)
         if v != u and not _seen(dst, p0, p, v):
             return v, cv
     for _ in range(32):
         j = _randint(st, n_peers)
-        v = np.int64(peer_rec[j, 1])
+        v = np.int64(comm_rec[j, 1])
         if v != u and not _seen(dst, p0, p, v):
-            return v, np.int64(peer_rec[j, 2])
+            return v, np.int64(comm_rec[j, 2])
     start = _randint(st, n_peers)
     for k in range(n_peers):
         j = (start + k) % n_peers
-        v = np.int64(peer_rec[j, 1])
+        v = np.int64(comm_rec[j, 1])
         if v != u and not _seen(dst, p0, p, v):
-            return v, np.int64(peer_rec[j, 2])
+            return v, np.int64(comm_rec[j, 2])
     return np.int64(-1), np.int64(0)
 
 
@@ -479,7 +490,7 @@ def _follow_time(st, cu, cv, t_end):
 @njit(parallel=True, nogil=True, cache=True)
 def generate_edges(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer,
                    cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias,
-                   comm_ptr, comm_rec, peer_rec, t_base,
+                   comm_ptr, comm_rec, top_prob, top_alias, t_base,
                    pay_ptr, pay_list, win_start, win_len, fm_ptr, fm_members,
                    p_primary, p_secondary, p_comm, p_mate, t_end, seeds, chunk, n_workers):
     """Every follow: ``(src, dst, followed_at)``, grouped by follower.
@@ -487,7 +498,8 @@ def generate_edges(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr,
     Follows of one account are distinct and never the account itself. Worker
     ``w`` handles chunks ``w, w + n_workers, ...`` with a private "already
     follows this creator" stamp array; a chunk's output depends only on its seed.
-    Peer tables are packed (:func:`pack_alias`) with creation times relative to ``t_base``.
+    Peers come from per-community packed alias tables (:func:`pack_alias`, creation
+    times relative to ``t_base``), anyone via ``top_*``: an alias table over communities.
     """
     n = offsets.shape[0] - 1
     m = offsets[n]
@@ -497,7 +509,6 @@ def generate_edges(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr,
     times = np.empty(m, dtype=np.int64)
     marker = np.full((n_workers, n_creators), -1, dtype=np.int32)
     comm_recf = comm_rec.view(np.float32)
-    peer_recf = peer_rec.view(np.float32)
     n_chunks = seeds.shape[0]
     for w in prange(n_workers):
         mk = marker[w]
@@ -562,8 +573,9 @@ def generate_edges(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr,
                         pl = p_comm
                     p0 = p
                     for _ in range(k):
-                        v, cv = _peer_pick(st, u, dst, p0, p, kind, la, lm, comm_rec, comm_recf,
-                                           fm_members, created, t_base, pl, peer_rec, peer_recf)
+                        v, cv = _peer_pick(st, u, dst, p0, p, kind, la, lm, comm_ptr, comm_rec,
+                                           comm_recf, top_prob, top_alias, fm_members, created,
+                                           t_base, pl)
                         if v < 0:
                             v = u
                             cv = cu - t_base
@@ -769,13 +781,12 @@ def _bio(st, buf, r, c1, c2, bank, tok_off, group_ptr, n_cat):
 
 @njit(parallel=True, nogil=True, cache=True)
 def _strings_block(kind, role, cat1, cat2, bank, tok_off, group_ptr, n_cat, seeds, chunk,
-                   ch_lo, ch_hi, width):
+                   ch_lo, ch_hi, scratch):
     """Usernames (``kind`` 0) or bios (1) of the accounts in chunks ``ch_lo:ch_hi``:
-    ``(offsets, bytes)`` relative to the block."""
+    ``(offsets, bytes)`` relative to the block; ``scratch`` holds one row per account."""
     n = role.shape[0]
     lo = ch_lo * chunk
     nb = min(n, ch_hi * chunk) - lo
-    scratch = np.empty((nb, width), dtype=np.uint8)
     offsets = np.zeros(nb + 1, dtype=np.int64)
     for ch in prange(ch_lo, ch_hi):
         st = _seed(seeds[ch])
@@ -800,11 +811,12 @@ def strings(kind, role, cat1, cat2, bank, tok_off, group_ptr, n_cat, seeds, chun
     """``(offsets, bytes)`` of one generated string per account, built ``block`` chunks at a
     time (no Python string per account)."""
     width = _MAX_NAME if kind == 0 else _MAX_BIO
+    scratch = np.empty((min(role.shape[0], block * chunk), width), dtype=np.uint8)
     parts_off, parts = [np.zeros(1, np.int64)], []
     base = 0
     for lo in range(0, seeds.shape[0], block):
         off, data = _strings_block(kind, role, cat1, cat2, bank, tok_off, group_ptr, n_cat, seeds,
-                                   chunk, lo, min(lo + block, seeds.shape[0]), width)
+                                   chunk, lo, min(lo + block, seeds.shape[0]), scratch)
         parts_off.append(off[1:] + base)
         parts.append(data)
         base += int(off[-1])
@@ -909,17 +921,23 @@ def dedupe_strings(offsets, data, seed):
         sfx_len[u] = ln
         q += ln
     new_off = np.zeros(n + 1, dtype=np.int64)
-    for u in range(n):
-        new_off[u + 1] = new_off[u] + offsets[u + 1] - offsets[u] + sfx_len[u]
-    out = np.empty(new_off[n], dtype=np.uint8)
+    sfx_start = np.zeros(n, dtype=np.int64)
     q = 0
     for u in range(n):
+        new_off[u + 1] = new_off[u] + offsets[u + 1] - offsets[u] + sfx_len[u]
+        sfx_start[u] = q
+        q += sfx_len[u]
+    return new_off, _append_suffixes(offsets, data, new_off, sfx, sfx_start), n_rep
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _append_suffixes(offsets, data, new_off, sfx, sfx_start):
+    out = np.empty(new_off[-1], dtype=np.uint8)
+    for u in prange(offsets.shape[0] - 1):
         o = new_off[u]
-        for i in range(offsets[u], offsets[u + 1]):
-            out[o] = data[i]
-            o += 1
-        for _ in range(sfx_len[u]):
-            out[o] = sfx[q]
-            o += 1
-            q += 1
-    return new_off, out, n_rep
+        ln = offsets[u + 1] - offsets[u]
+        for i in range(ln):
+            out[o + i] = data[offsets[u] + i]
+        for i in range(new_off[u + 1] - o - ln):
+            out[o + ln + i] = sfx[sfx_start[u] + i]
+    return out

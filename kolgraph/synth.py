@@ -179,7 +179,9 @@ def generate(accounts: int, creators: int, edges: int, seed: int = 0, *, farms: 
     (5000, 40000, 50)
     >>> sorted(truth)
     ['account_community', 'account_interest', 'farm_of_account', 'farms']
-    >>> int((truth["farm_of_account"] >= 0).sum()) == truth["farms"]["accounts"].to_numpy().sum()
+    >>> truth["farms"].column("kind").to_pylist()
+    ['cheap', 'premium']
+    >>> int((truth["farm_of_account"] >= 0).sum()) == sum(truth["farms"]["accounts"].to_pylist())
     True
     """
     plan = _Plan(accounts, creators, edges, seed, farms, peer_share)
@@ -305,18 +307,21 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     del creator_cat
     task.advance()
 
-    # alias tables: creators (global, per category), peers (global, per community; packed)
+    # alias tables: creators (global, per category); peers per community (packed), and
+    # communities by total appeal, for follows of anyone
     cr_prob, cr_alias = _k.alias_segments(cr["weight"], np.array([0, c], np.int64))
     cat_ptr, cat_members = _k.group_by(cr["category"], len(CATEGORIES))
     cat_prob, cat_alias = _k.alias_segments(cr["weight"][cat_members], cat_ptr)
     peers = np.flatnonzero(role == _k.HONEST).astype(np.int32)
-    appeal = plan.rng(5).lognormal(0.0, 1.3, size=len(peers))
-    prob, alias = _k.alias_segments(appeal, np.array([0, len(peers)], np.int64))
-    peer_rec = _k.pack_alias(prob, alias, peers, created, EPOCH)
     comm_ptr, order = _k.group_by(comm[peers], int(n_comm.sum()))
-    prob, alias = _k.alias_segments(appeal[order], comm_ptr)
-    comm_rec = _k.pack_alias(prob, alias, peers[order], created, EPOCH)
-    del order, appeal, prob, alias, peers
+    peers = peers[order]
+    del order
+    appeal = plan.rng(5).lognormal(0.0, 1.3, size=len(peers))
+    prob, alias = _k.alias_segments(appeal, comm_ptr)
+    comm_rec = _k.pack_alias(prob, alias, peers, created, EPOCH)
+    comm_appeal = np.bincount(comm[peers], weights=appeal, minlength=len(comm_ptr) - 1)
+    top_prob, top_alias = _k.alias_segments(comm_appeal, np.array([0, len(comm_appeal)], np.int64))
+    del appeal, prob, alias, peers
     task.advance()
 
     # out-degrees and their split
@@ -334,13 +339,14 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
         warnings.append(f"placed {int(offsets[-1]):,} of the {plan.e:,} requested edges")
     task.advance()
 
-    workers = max(1, min(numba.get_num_threads(), 8, plan.chunks))
+    workers = max(1, min(numba.get_num_threads(), plan.chunks))   # the output does not depend on it
     src, dst, times = _k.generate_edges(
         offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer,
-        cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias, comm_ptr, comm_rec, peer_rec,
-        EPOCH, fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"], fm["member_ptr"], fm["members"],
-        P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF, plan.seeds(9), CHUNK, workers)
-    del offsets, kpay, kcr, kpeer, peer_rec, comm_rec
+        cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias, comm_ptr, comm_rec, top_prob,
+        top_alias, EPOCH, fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"],
+        fm["member_ptr"], fm["members"], P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF,
+        plan.seeds(9), CHUNK, workers)
+    del offsets, kpay, kcr, kpeer, comm_rec
     task.advance()
 
     built = _csr.build_csr(src, dst, n, times, True)
@@ -529,15 +535,19 @@ def _degrees(plan: _Plan, role: np.ndarray, fakes: np.ndarray, cap: np.ndarray
     """Lognormal out-degrees scaled (by bisection) to add up to ``plan.e``."""
     x, frac = _k.degree_draws(plan.n, DEGREE_SIGMA, plan.seeds(6), CHUNK)
     e = plan.e
-    lo, hi = 0.0, 2.0 * e / max(x.sum(), 1e-300) + 1.0
+    guess = e / max(x.sum(), 1e-300)
+    lo, hi = 0.0, 1.2 * guess + 1.0
+    if _k.degree_sum(0.8 * guess, x, frac, cap) <= e:
+        lo = 0.8 * guess
     while _k.degree_sum(hi, x, frac, cap) < e and hi < 1e18:
-        hi *= 4.0
+        lo, hi = hi, hi * 4.0
+    close = max(50, e // 100_000)           # the rest is placed one follow at a time below
     for _ in range(64):
         mid = 0.5 * (lo + hi)
         total = _k.degree_sum(mid, x, frac, cap)
         if total <= e:
             lo = mid
-            if total == e:
+            if e - total <= close:
                 break
         else:
             hi = mid
