@@ -244,10 +244,11 @@ class _Plan:
         if self.farms:
             most = int(MAX_FAKE_SHARE * rest) // MIN_FARM
             if self.farms > most:
+                fix = f"use at most {most:,} farms or more accounts" if most else "use more accounts"
                 raise InputError(
                     f"farms={self.farms:,} needs at least {self.farms * MIN_FARM:,} fake accounts "
                     f"({MIN_FARM} per farm), more than {MAX_FAKE_SHARE:.0%} of the {rest:,} "
-                    f"non-creator accounts; use at most {most:,} farms, more accounts, or farms=0")
+                    f"non-creator accounts; {fix}, or farms=0 for none")
         self.fakes = max(self.farms * MIN_FARM, round(FAKE_SHARE * rest)) if self.farms else 0
         self.honest = rest - self.fakes           # non-creator honest accounts: the peer pool
         self.max_edges = self._capacity()
