@@ -369,7 +369,9 @@ def _fast_text(path, fmt: TextFormat, a, b, t, int_ids):
     id_t = pa.int64() if int_ids else pa.string()
     types = {names[a]: id_t, names[b]: id_t}
     if t is not None:
-        types[names[t]] = pa.int64() if fmt.is_int_column(t) else pa.timestamp("s")
+        zoned = any(len(r) > t and re.search(_ZONED, r[t].strip('"')) for r in fmt.sample_rows)
+        types[names[t]] = (pa.int64() if fmt.is_int_column(t)
+                           else pa.timestamp("s", tz="UTC") if zoned else pa.timestamp("s"))
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(skip_rows=fmt.skip_lines + (1 if fmt.header else 0),
@@ -391,34 +393,71 @@ def _fast_text(path, fmt: TextFormat, a, b, t, int_ids):
 
 
 def _tolerant_text(path, fmt: TextFormat, a, b, t, int_ids, skip_bad, report):
-    """Read whole lines, split them with Arrow kernels, and keep exact line numbers."""
-    lines = pacsv.read_csv(
+    """Stream whole lines, split them with Arrow kernels, and keep exact line numbers.
+
+    Batches bound the memory: a multi-GB file with one bad row is read once,
+    not materialised as one giant string column.
+    """
+    reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 24),
+        read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 26),
         parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False,
                                          ignore_empty_lines=False, newlines_in_values=False,
                                          invalid_row_handler=lambda row: "skip"),
         convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
                                              strings_can_be_null=False),
-    ).column("line").combine_chunks()
-    # line i of the file is row i; the header is the first non-comment line
-    stripped = pc.utf8_trim_whitespace(lines)
-    skippable = pc.or_(pc.equal(stripped, ""),
-                       pc.or_(pc.starts_with(stripped, "#"), pc.starts_with(stripped, "%")))
-    data_mask = pc.invert(skippable)
-    if fmt.header:
-        first = int(np.flatnonzero(data_mask.to_numpy(zero_copy_only=False))[0])
-        data_mask = pc.and_(data_mask, pa.array(np.arange(len(lines)) != first))
-    line_no = np.flatnonzero(data_mask.to_numpy(zero_copy_only=False)) + 1
-    rows = pc.filter(stripped, data_mask)
-    if fmt.delimiter is None:
-        fields = pc.utf8_split_whitespace(rows)
-    else:
-        fields = pc.split_pattern(rows, fmt.delimiter)
+    )
     need = max(a, b, t if t is not None else -1) + 1
-    n_fields = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
-    bad = np.zeros(len(rows), dtype=np.int8)  # 0 ok, 1 too few fields, 2 bad id, 3 bad time
-    bad[n_fields < need] = 1
+    reasons = {1: f"expected at least {need} fields", 2: "not an integer id" if int_ids else "empty id",
+               3: "time is neither Unix seconds nor an ISO 8601 date"}
+    parts: list[tuple] = []
+    examples: list[tuple[str, int, str, str]] = []
+    n_bad = 0
+    first_line = 1
+    header_pending = fmt.header is not None
+    for batch in reader:
+        lines = batch.column(0)
+        stripped = pc.utf8_trim_whitespace(lines)
+        data_mask = pc.invert(pc.or_(pc.equal(stripped, ""), pc.or_(
+            pc.starts_with(stripped, "#"), pc.starts_with(stripped, "%")))).to_numpy(zero_copy_only=False)
+        if header_pending and data_mask.any():
+            data_mask[np.flatnonzero(data_mask)[0]] = False  # the header row
+            header_pending = False
+        rows_at = np.flatnonzero(data_mask)
+        src, dst, times, bad = _split_rows(pc.filter(stripped, pa.array(data_mask)), fmt.delimiter,
+                                           a, b, t, need, int_ids)
+        bad_idx = np.flatnonzero(bad)
+        n_bad += len(bad_idx)
+        for i in bad_idx[: max(0, _SHOW_BAD - len(examples))]:
+            examples.append((str(path), first_line + int(rows_at[i]), lines[int(rows_at[i])].as_py(),
+                             reasons[int(bad[i])]))
+        parts.append((src, dst, times))
+        first_line += len(lines)
+    report["bad_rows"] = n_bad
+    report["bad_examples"] = [{"line": ln, "text": txt, "reason": why} for _, ln, txt, why in examples]
+    if n_bad:
+        shown = "\n".join(f"  {p}:{ln}: {txt!r} ({why})" for p, ln, txt, why in examples)
+        if not skip_bad:
+            raise MalformedInputError(
+                f"{path}: {n_bad:,} malformed row(s); nothing was written. First:\n{shown}\n"
+                "Fix the rows, or pass --skip-bad (skip_bad=True) to skip them.",
+                errors=examples, count=n_bad)
+        _warn(report, f"{path}: skipped {n_bad:,} malformed row(s); first:\n{shown}")
+    id_type = pa.int64() if int_ids else pa.string()
+    src = pa.chunked_array([p[0] for p in parts], type=id_type)
+    dst = pa.chunked_array([p[1] for p in parts], type=id_type)
+    times = pa.chunked_array([p[2] for p in parts], type=pa.timestamp("s")) if t is not None else None
+    return src, dst, times
+
+
+def _split_rows(rows: pa.Array, delimiter, a, b, t, need, int_ids):
+    """Fields of data rows, and each row's fault: 0 ok, 1 too few fields, 2 bad id, 3 bad time.
+
+    Returns ``(src, dst, times, fault)`` with the faulty rows already dropped from the columns.
+    """
+    fields = pc.utf8_split_whitespace(rows) if delimiter is None else pc.split_pattern(rows, delimiter)
+    bad = np.zeros(len(rows), dtype=np.int8)
+    bad[pc.list_value_length(fields).to_numpy(zero_copy_only=False) < need] = 1
     safe = pc.if_else(pa.array(bad == 1), pa.scalar([""] * need, fields.type), fields)
 
     def field_at(k):
@@ -436,44 +475,28 @@ def _tolerant_text(path, fmt: TextFormat, a, b, t, int_ids, skip_bad, report):
     if t is not None:
         times = _parse_times(field_at(t))
         bad[(bad == 0) & ~pc.is_valid(times).to_numpy(zero_copy_only=False)] = 3
-    bad_idx = np.flatnonzero(bad)
-    report["bad_rows"] = int(len(bad_idx))
-    reasons = {1: f"expected at least {need} fields", 2: "not an integer id" if int_ids else "empty id",
-               3: "time is neither Unix seconds nor an ISO 8601 date"}
-    examples = [(str(path), int(line_no[i]), lines[int(line_no[i]) - 1].as_py(), reasons[int(bad[i])])
-                for i in bad_idx[:_SHOW_BAD]]
-    report["bad_examples"] = [{"line": ln, "text": txt, "reason": why} for _, ln, txt, why in examples]
-    if len(bad_idx):
-        shown = "\n".join(f"  {p}:{ln}: {txt!r} ({why})" for p, ln, txt, why in examples)
-        if not skip_bad:
-            raise MalformedInputError(
-                f"{path}: {len(bad_idx):,} malformed row(s); nothing was written. First:\n{shown}\n"
-                "Fix the rows, or pass --skip-bad (skip_bad=True) to skip them.",
-                errors=examples, count=len(bad_idx))
-        _warn(report, f"{path}: skipped {len(bad_idx):,} malformed row(s); first:\n{shown}")
     keep = pa.array(bad == 0)
     src, dst = pc.filter(src, keep), pc.filter(dst, keep)
     if int_ids:
         src, dst = src.cast(pa.int64()), dst.cast(pa.int64())
-    if times is not None:
-        times = pc.filter(times, keep)
-    return _chunked(src), _chunked(dst), _chunked(times)
+    return src, dst, (pc.filter(times, keep) if times is not None else None), bad
 
 
-def _chunked(x):
-    return x if x is None or isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
+_ZONED = r"(Z|[+-]\d\d:?\d\d)$"
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
 def _parse_times(tok: pa.Array) -> pa.Array:
-    """Unix seconds or ISO 8601 text to timestamp[s]; null where neither parses."""
+    """Unix seconds or ISO 8601 text (zone offset or UTC) to timestamp[s] in UTC; null where
+    nothing parses."""
     is_int = pc.match_substring_regex(tok, r"^[+-]?\d{1,12}$")
-    as_int = pc.if_else(is_int, tok, pa.scalar(None, pa.string())).cast(pa.int64()).cast(pa.timestamp("s"))
-    iso = pc.if_else(is_int, pa.scalar(None, pa.string()), tok)
-    parsed = None
-    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
-        got = pc.strptime(iso, format=fmt, unit="s", error_is_null=True)
-        parsed = got if parsed is None else pc.coalesce(parsed, got)
-    return pc.coalesce(as_int, parsed)
+    parsed = [pc.if_else(is_int, tok, pa.scalar(None, pa.string())).cast(pa.int64()).cast(pa.timestamp("s"))]
+    text = pc.if_else(is_int, pa.scalar(None, pa.string()), tok)
+    for fmt in _TIME_FORMATS:
+        got = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        parsed.append(got.cast(pa.timestamp("s")))  # zoned results are UTC instants already
+    return pc.coalesce(*parsed)
 
 
 # --- parquet edge lists -----------------------------------------------------------------
