@@ -272,3 +272,31 @@ def test_report_has_timings_and_peak_memory(tmp_path):
     assert g.report["peak_rss_bytes"] > 10 * 2**20
     reopened = kolgraph.open(tmp_path / "g.kg")
     assert reopened.report["input_edges"] == 5000
+
+
+def test_export_with_times_round_trips(tmp_path):
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    times = rng.integers(1_500_000_000, 1_700_000_000, 400)
+    g = kolgraph.FollowerGraph.from_edges(src, dst, followed_at=times)
+    for name in ("e.csv", "e.tsv.gz", "e.parquet"):
+        export_edges(g, tmp_path / name)
+        back = read_graph(tmp_path / name, edge_times=True)
+        assert graph_edges(back) == graph_edges(g)
+        assert np.array_equal(back.in_indices, g.in_indices)
+        assert np.array_equal(back.followed_at, g.followed_at), name
+
+
+@pytest.mark.parametrize("stamp", ["2024-02-24 20:58:13Z", "2024-02-24T22:58:13+02:00",
+                                   "2024-02-24T20:58:13", "1708808293"])
+def test_time_formats_agree(tmp_path, stamp):
+    p = tmp_path / "e.csv"
+    p.write_text(f"1,2,{stamp}\n2,1,{stamp}\n")
+    assert read_graph(p, edge_times=True).followed_at.tolist() == [1708808293, 1708808293]
+
+
+def test_mixed_time_formats_in_one_file(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text("1,2,2024-02-24 20:58:13Z\n2,3,2024-02-24T20:58:13\n3,4,1708808293\n")
+    g = read_graph(p, edge_times=True)
+    assert g.followed_at.tolist() == [1708808293] * 3
