@@ -56,8 +56,8 @@ class RichProgress(Progress):
                     bar.advance(tid, amount)
 
             yield _T()
-            if total is not None:
-                bar.update(tid, completed=total)
+            done = total if total is not None else 1  # a finished open-ended stage shows full
+            bar.update(tid, total=done, completed=done)
 
 
 def for_terminal(quiet: bool = False) -> Progress:
