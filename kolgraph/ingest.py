@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError
 from kolgraph.graph import FollowerGraph
 from kolgraph.progress import SILENT, Progress
-from kolgraph.tables import KolgraphWarning
+from kolgraph.tables import KolgraphWarning, parse_times
 
 FOLLOWER_NAMES = ("follower", "follower_id", "source", "src", "from", "u", "user", "user_id", "source_id")
 FOLLOWEE_NAMES = ("followee", "followee_id", "followed", "target", "dst", "to", "v", "creator",
@@ -473,7 +473,7 @@ def _split_rows(rows: pa.Array, delimiter, a, b, t, need, int_ids):
         bad[(bad == 0) & ~ok] = 2
     times = None
     if t is not None:
-        times = _parse_times(field_at(t))
+        times = parse_times(field_at(t))
         bad[(bad == 0) & ~pc.is_valid(times).to_numpy(zero_copy_only=False)] = 3
     keep = pa.array(bad == 0)
     src, dst = pc.filter(src, keep), pc.filter(dst, keep)
@@ -483,20 +483,6 @@ def _split_rows(rows: pa.Array, delimiter, a, b, t, need, int_ids):
 
 
 _ZONED = r"(Z|[+-]\d\d:?\d\d)$"
-_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
-                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
-
-
-def _parse_times(tok: pa.Array) -> pa.Array:
-    """Unix seconds or ISO 8601 text (zone offset or UTC) to timestamp[s] in UTC; null where
-    nothing parses."""
-    is_int = pc.match_substring_regex(tok, r"^[+-]?\d{1,12}$")
-    parsed = [pc.if_else(is_int, tok, pa.scalar(None, pa.string())).cast(pa.int64()).cast(pa.timestamp("s"))]
-    text = pc.if_else(is_int, pa.scalar(None, pa.string()), tok)
-    for fmt in _TIME_FORMATS:
-        got = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-        parsed.append(got.cast(pa.timestamp("s")))  # zoned results are UTC instants already
-    return pc.coalesce(*parsed)
 
 
 # --- parquet edge lists -----------------------------------------------------------------

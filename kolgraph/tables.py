@@ -105,14 +105,28 @@ def _to_timestamp(col: pa.ChunkedArray, typ: pa.TimestampType) -> pa.ChunkedArra
     if pa.types.is_date(col.type):
         return col.cast(pa.timestamp("s")).cast(typ)
     text = col.cast(pa.string())
-    try:  # ISO 8601 with a zone ("Z", "+02:00")
-        return text.cast(pa.timestamp("s", tz="UTC"))
-    except pa.ArrowInvalid:
-        pass
-    try:  # ISO 8601 without a zone ("2020-01-02T03:04:05", "2020-01-02"): UTC
-        return pc.assume_timezone(text.cast(pa.timestamp("s")), "UTC").cast(typ)
-    except pa.ArrowInvalid:
-        return pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s").cast(typ)
+    parsed = parse_times(text)
+    unparsed = pc.and_(pc.is_valid(text), pc.is_null(parsed))
+    if pc.any(unparsed).as_py():
+        raise pa.ArrowInvalid("unparsable time")  # coerce_column names the row
+    return parsed.cast(typ)
+
+
+TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def parse_times(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Unix seconds or ISO 8601 text (with a zone offset, or UTC without) to UTC timestamp[s],
+    element by element; null where nothing parses."""
+    is_int = pc.match_substring_regex(text, r"^\s*[+-]?\d{1,12}\s*$")
+    parsed = [pc.if_else(is_int, pc.utf8_trim_whitespace(text), pa.scalar(None, pa.string()))
+              .cast(pa.int64()).cast(pa.timestamp("s"))]
+    rest = pc.if_else(is_int, pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(text))
+    for fmt in TIME_FORMATS:
+        got = pc.strptime(rest, format=fmt, unit="s", error_is_null=True)
+        parsed.append(got.cast(pa.timestamp("s")))  # zoned results are UTC instants already
+    return pc.coalesce(*parsed)
 
 
 def _first_uncastable(col: pa.ChunkedArray, typ: pa.DataType) -> tuple[int | None, object]:

@@ -300,3 +300,15 @@ def test_mixed_time_formats_in_one_file(tmp_path):
     p.write_text("1,2,2024-02-24 20:58:13Z\n2,3,2024-02-24T20:58:13\n3,4,1708808293\n")
     g = read_graph(p, edge_times=True)
     assert g.followed_at.tolist() == [1708808293] * 3
+
+
+def test_account_times_mix_formats_and_name_bad_rows(tmp_path):
+    edges = tmp_path / "e.csv"
+    edges.write_text("1,2\n2,3\n3,1\n")
+    accounts = tmp_path / "a.csv"
+    accounts.write_text("id,created_at\n1,1708808293\n2,2024-02-24T22:58:13+02:00\n3,2024-02-24 20:58:13\n")
+    g = read_graph(edges, accounts=accounts)
+    assert g.accounts.column("created_at").cast(pa.int64()).to_pylist() == [1708808293] * 3
+    accounts.write_text("id,created_at\n1,1708808293\n2,last tuesday\n")
+    with pytest.raises(InputError, match=r"column 'created_at' must be a time.*row 2 has 'last tuesday'"):
+        read_graph(edges, accounts=accounts)
