@@ -1,0 +1,390 @@
+"""Reach kernels: deduplicated reach, overlap, frequency and Venn regions of up to 64 creators.
+
+Audiences are laid out as dense bitsets over account blocks, *words x creators*:
+``bits[w, i]`` holds the followers of selected creator ``i`` among accounts
+``64*w .. 64*w + 63``, so the k words of one block sit side by side. Only the
+blocks that hold at least one follower are kept (``words`` lists them), so empty
+stretches of the id space cost nothing.
+
+One pass over those words (:func:`reach_counts`) gives, together, per-creator
+audiences (the diagonal of the pairwise matrix), exclusive and in-order
+incremental counts, the k x k pairwise intersection counts and the frequency
+histogram (followers reached exactly f times, from vertical bit-sliced
+counters). Counting uses the hardware popcount (LLVM ``ctpop``).
+
+:func:`region_masks` turns the same bitsets into one creator-membership mask per
+reached follower (a uint64, bit i = follows selected creator i); the caller
+counts distinct masks to get Venn/UpSet regions, and :func:`expected_from_regions`
+computes expected reach and the expected (Poisson-binomial) frequency
+distribution region by region, since every follower of a region has the same
+vector of exposure probabilities.
+
+:func:`cooccurrence` counts, for one creator, its common followers with every
+other account through its followers' following-of rows (no matrix is built);
+:func:`uncovered_counts` gives every candidate's followers not yet covered by a
+set (incremental reach).
+
+Arrays in, arrays out; no validation here.
+"""
+
+import numpy as np
+from numba import config, njit, prange, types
+from numba.extending import intrinsic
+
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_SIX = np.uint64(6)
+_LOW6 = np.uint64(63)
+_PLANES = 7  # bit planes of a per-follower counter: frequencies 0..127 >= 64 creators
+
+
+if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
+
+    def popcount(x):
+        """Number of set bits of a uint64."""
+        return bin(int(x)).count("1")
+
+else:
+
+    @intrinsic
+    def _ctpop(typingctx, x):
+        sig = types.int64(types.uint64)
+
+        def codegen(context, builder, signature, args):
+            return builder.ctpop(args[0])
+
+        return sig, codegen
+
+    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
+    def popcount(x):
+        """Number of set bits of a uint64 (LLVM ``ctpop``: one instruction with POPCNT)."""
+        return _ctpop(x)
+
+
+@njit(nogil=True, cache=True)
+def build_bitsets(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
+    """Audience bitsets of the selected creators over the non-empty 64-account blocks.
+
+    Parameters
+    ----------
+    in_indptr, in_indices : followers-of CSR (sorted rows).
+    sel : int64 array of k internal creator ids (k <= 64, distinct).
+    n_accounts : number of accounts.
+    allowed : bool array (n_accounts) of followers that count; read only when
+        ``use_allowed``.
+
+    Returns
+    -------
+    words : int64 array of the non-empty block numbers, increasing.
+    bits : uint64 array (len(words), k); ``bits[j, i]`` = followers of creator i
+        in block ``words[j]``.
+    """
+    k = sel.shape[0]
+    n_blocks = (n_accounts + 63) >> 6
+    slot = np.full(n_blocks, -1, dtype=np.int64)
+    for i in range(k):
+        c = sel[i]
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if use_allowed and not allowed[u]:
+                continue
+            slot[u >> 6] = 0
+    n_words = 0
+    for b in range(n_blocks):
+        if slot[b] == 0:
+            slot[b] = n_words
+            n_words += 1
+    words = np.empty(n_words, dtype=np.int64)
+    for b in range(n_blocks):
+        if slot[b] >= 0:
+            words[slot[b]] = b
+    bits = np.zeros((n_words, k), dtype=np.uint64)
+    for i in range(k):
+        c = sel[i]
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if use_allowed and not allowed[u]:
+                continue
+            uu = np.uint64(u)
+            bits[slot[u >> 6], i] |= _ONE << (uu & _LOW6)
+    return words, bits
+
+
+@njit(nogil=True, cache=True)
+def _count_block(bits, lo, hi, pair, exclusive, incremental, exactly):
+    k = bits.shape[1]
+    suffix = np.empty(k + 1, dtype=np.uint64)
+    planes = np.empty(_PLANES, dtype=np.uint64)
+    for j in range(lo, hi):
+        row = bits[j]
+        # pairwise (upper triangle and diagonal)
+        for a in range(k):
+            x = row[a]
+            if x == _ZERO:
+                continue
+            pair[a, a] += popcount(x)
+            for b in range(a + 1, k):
+                pair[a, b] += popcount(x & row[b])
+        # exclusive and incremental from prefix / suffix ORs
+        suffix[k] = _ZERO
+        for a in range(k - 1, -1, -1):
+            suffix[a] = suffix[a + 1] | row[a]
+        prefix = _ZERO
+        for a in range(k):
+            x = row[a]
+            incremental[a] += popcount(x & ~prefix)
+            exclusive[a] += popcount(x & ~(prefix | suffix[a + 1]))
+            prefix |= x
+        # frequency: add each creator's word into vertical bit-sliced counters
+        for q in range(_PLANES):
+            planes[q] = _ZERO
+        for a in range(k):
+            carry = row[a]
+            q = 0
+            while carry != _ZERO and q < _PLANES:
+                t = planes[q] & carry
+                planes[q] ^= carry
+                carry = t
+                q += 1
+        union = suffix[0]
+        for f in range(1, k + 1):
+            sel_bits = union
+            for q in range(_PLANES):
+                if (f >> q) & 1:
+                    sel_bits &= planes[q]
+                else:
+                    sel_bits &= ~planes[q]
+                if sel_bits == _ZERO:
+                    break
+            if sel_bits != _ZERO:
+                exactly[f] += popcount(sel_bits)
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def reach_counts(bits, n_chunks):
+    """Audience, exclusive, in-order incremental, pairwise and frequency counts in one pass.
+
+    Parameters
+    ----------
+    bits : uint64 array (n_words, k) from :func:`build_bitsets`.
+    n_chunks : number of word chunks counted in parallel (each into its own buffers).
+
+    Returns
+    -------
+    pair : int64 (k, k), symmetric; the diagonal holds the audiences.
+    exclusive : int64 (k,): followers of i and of no other selected creator.
+    incremental : int64 (k,): followers of i not following any of creators 0..i-1.
+    exactly : int64 (k + 1,): ``exactly[f]`` followers follow exactly f creators
+        (``exactly[0]`` is 0).
+    """
+    n_words, k = bits.shape
+    n_chunks = max(1, min(n_chunks, n_words))
+    pair_t = np.zeros((n_chunks, k, k), dtype=np.int64)
+    excl_t = np.zeros((n_chunks, k), dtype=np.int64)
+    inc_t = np.zeros((n_chunks, k), dtype=np.int64)
+    ex_t = np.zeros((n_chunks, k + 1), dtype=np.int64)
+    step = (n_words + n_chunks - 1) // n_chunks
+    for t in prange(n_chunks):
+        _count_block(bits, t * step, min(n_words, (t + 1) * step), pair_t[t], excl_t[t],
+                     inc_t[t], ex_t[t])
+    pair = np.zeros((k, k), dtype=np.int64)
+    exclusive = np.zeros(k, dtype=np.int64)
+    incremental = np.zeros(k, dtype=np.int64)
+    exactly = np.zeros(k + 1, dtype=np.int64)
+    for t in range(n_chunks):
+        pair += pair_t[t]
+        exclusive += excl_t[t]
+        incremental += inc_t[t]
+        exactly += ex_t[t]
+    for a in range(k):
+        for b in range(a + 1, k):
+            pair[b, a] = pair[a, b]
+    return pair, exclusive, incremental, exactly
+
+
+@njit(nogil=True, cache=True)
+def region_masks(bits):
+    """Membership mask of every reached follower (bit i set = follows selected creator i).
+
+    Returns a uint64 array with one entry per follower in the union, in account order.
+    """
+    n_words, k = bits.shape
+    total = 0
+    for j in range(n_words):
+        u = _ZERO
+        for a in range(k):
+            u |= bits[j, a]
+        total += popcount(u)
+    masks = np.empty(total, dtype=np.uint64)
+    w = 0
+    tmp = np.zeros(64, dtype=np.uint64)
+    for j in range(n_words):
+        for b in range(64):
+            tmp[b] = _ZERO
+        union = _ZERO
+        for a in range(k):
+            x = bits[j, a]
+            union |= x
+            bit_a = _ONE << np.uint64(a)
+            while x != _ZERO:
+                low = x & (~x + _ONE)
+                tmp[popcount(low - _ONE)] |= bit_a
+                x ^= low
+        while union != _ZERO:
+            low = union & (~union + _ONE)
+            masks[w] = tmp[popcount(low - _ONE)]
+            w += 1
+            union ^= low
+    return masks
+
+
+@njit(nogil=True, cache=True)
+def count_regions(masks):
+    """Distinct masks (increasing) and how many followers have each."""
+    s = np.sort(masks)
+    n = s.shape[0]
+    n_uniq = 0
+    for i in range(n):
+        if i == 0 or s[i] != s[i - 1]:
+            n_uniq += 1
+    uniq = np.empty(n_uniq, dtype=np.uint64)
+    counts = np.zeros(n_uniq, dtype=np.int64)
+    r = -1
+    for i in range(n):
+        if i == 0 or s[i] != s[i - 1]:
+            r += 1
+            uniq[r] = s[i]
+        counts[r] += 1
+    return uniq, counts
+
+
+@njit(nogil=True, cache=True)
+def expected_from_regions(region_mask, region_count, p):
+    """Expected reach and expected frequency distribution from region counts.
+
+    A follower in region ``m`` sees creator i (with ``i`` in ``m``) independently
+    with probability ``p[i]``; its number of creators seen is Poisson-binomial.
+
+    Returns
+    -------
+    expected_reach : float, Σ_regions count · (1 − Π_{i∈m} (1 − p_i)).
+    expected_exactly : float64 (k + 1,): expected followers seeing exactly f creators
+        (f = 0 counts reached-by-audience followers who see none).
+    """
+    k = p.shape[0]
+    dist = np.zeros(k + 1, dtype=np.float64)
+    out = np.zeros(k + 1, dtype=np.float64)
+    reach = 0.0
+    for r in range(region_mask.shape[0]):
+        m = region_mask[r]
+        c = float(region_count[r])
+        for f in range(k + 1):
+            dist[f] = 0.0
+        dist[0] = 1.0
+        n_in = 0
+        miss = 1.0
+        for a in range(k):
+            if (m >> np.uint64(a)) & _ONE:
+                q = p[a]
+                miss *= 1.0 - q
+                n_in += 1
+                for f in range(n_in, 0, -1):
+                    dist[f] = dist[f] * (1.0 - q) + dist[f - 1] * q
+                dist[0] *= 1.0 - q
+        reach += c * (1.0 - miss)
+        for f in range(n_in + 1):
+            out[f] += c * dist[f]
+    return reach, out
+
+
+@njit(nogil=True, cache=True)
+def cooccurrence(in_indptr, in_indices, out_indptr, out_indices, c, allowed, use_allowed,
+                 candidate, scratch):
+    """Common followers of account ``c`` with every account its followers follow.
+
+    Walks the following-of rows of c's followers; ``scratch`` is an int64 array of
+    n_accounts zeros (returned to zeros). Only accounts with ``candidate[v]`` are
+    kept; ``c`` itself is skipped.
+
+    Returns ``(accounts, counts)``: the candidates sharing at least one follower,
+    increasing, and the number of shared followers.
+    """
+    n_touched = 0
+    touched = np.empty(64, dtype=np.int64)
+    for p in range(in_indptr[c], in_indptr[c + 1]):
+        u = in_indices[p]
+        if use_allowed and not allowed[u]:
+            continue
+        for q in range(out_indptr[u], out_indptr[u + 1]):
+            v = out_indices[q]
+            if v == c or not candidate[v]:
+                continue
+            if scratch[v] == 0:
+                if n_touched == touched.shape[0]:
+                    bigger = np.empty(2 * n_touched, dtype=np.int64)
+                    bigger[:n_touched] = touched
+                    touched = bigger
+                touched[n_touched] = v
+                n_touched += 1
+            scratch[v] += 1
+    acc = np.sort(touched[:n_touched])
+    counts = np.empty(n_touched, dtype=np.int64)
+    for i in range(n_touched):
+        counts[i] = scratch[acc[i]]
+        scratch[acc[i]] = 0
+    return acc, counts
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
+    """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
+    n = accounts.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        c = accounts[i]
+        if not use_allowed:
+            out[i] = in_indptr[c + 1] - in_indptr[c]
+            continue
+        s = 0
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            if allowed[in_indices[p]]:
+                s += 1
+        out[i] = s
+    return out
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def uncovered_counts(in_indptr, in_indices, candidates, covered, allowed, use_allowed):
+    """Incremental reach of every candidate over a covered set.
+
+    ``covered`` is a bool array of accounts already reached; returns, for each
+    candidate, its (allowed) followers that are not covered.
+    """
+    n = candidates.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        c = candidates[i]
+        s = 0
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if covered[u]:
+                continue
+            if use_allowed and not allowed[u]:
+                continue
+            s += 1
+        out[i] = s
+    return out
+
+
+@njit(nogil=True, cache=True)
+def covered_mask(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
+    """Bool array of the accounts following any of ``sel`` (allowed ones only)."""
+    cov = np.zeros(n_accounts, dtype=np.bool_)
+    for i in range(sel.shape[0]):
+        c = sel[i]
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if use_allowed and not allowed[u]:
+                continue
+            cov[u] = True
+    return cov
