@@ -203,6 +203,21 @@ def reach_counts(bits, n_chunks):
 
 
 @njit(nogil=True, cache=True)
+def reach_counts_serial(bits):
+    """:func:`reach_counts` on the calling thread only (small inputs: no thread start-up)."""
+    k = bits.shape[1]
+    pair = np.zeros((k, k), dtype=np.int64)
+    exclusive = np.zeros(k, dtype=np.int64)
+    incremental = np.zeros(k, dtype=np.int64)
+    exactly = np.zeros(k + 1, dtype=np.int64)
+    _count_block(bits, 0, bits.shape[0], pair, exclusive, incremental, exactly)
+    for a in range(k):
+        for b in range(a + 1, k):
+            pair[b, a] = pair[a, b]
+    return pair, exclusive, incremental, exactly
+
+
+@njit(nogil=True, cache=True)
 def region_masks(bits):
     """Membership mask of every reached follower (bit i set = follows selected creator i).
 
@@ -239,8 +254,29 @@ def region_masks(bits):
 
 
 @njit(nogil=True, cache=True)
-def count_regions(masks):
-    """Distinct masks (increasing) and how many followers have each."""
+def count_regions(masks, k):
+    """Distinct masks (increasing) and how many followers have each.
+
+    Up to 20 creators the masks are counted in a dense table of ``2**k`` cells;
+    above, they are sorted.
+    """
+    if k <= 20:
+        table = np.zeros(1 << k, dtype=np.int64)
+        for i in range(masks.shape[0]):
+            table[masks[i]] += 1
+        n_uniq = 0
+        for m in range(table.shape[0]):
+            if table[m] != 0:
+                n_uniq += 1
+        uniq = np.empty(n_uniq, dtype=np.uint64)
+        counts = np.empty(n_uniq, dtype=np.int64)
+        r = 0
+        for m in range(table.shape[0]):
+            if table[m] != 0:
+                uniq[r] = m
+                counts[r] = table[m]
+                r += 1
+        return uniq, counts
     s = np.sort(masks)
     n = s.shape[0]
     n_uniq = 0

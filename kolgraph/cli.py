@@ -180,16 +180,36 @@ def cmd_demo(args) -> int:
     synth_store(out, seed=args.seed, overwrite=True, progress=_progress(args), **DEMO_SIZE)
     g = kolgraph.open(out)
     payload = {"store": str(out), "seconds": round(time.perf_counter() - t0, 3), **g.info(top=10)}
+    top5 = [row["id"] for row in payload.get("top_creators", payload.get("top_accounts", []))[:5]]
+    payload.update(_demo_reach(g, out, top5))
 
     def human(p):
         c = _console()
         c.print(f"[green]built the demo store[/green] {out} in {p['seconds']:.1f} s "
                 f"(synthetic, seed {args.seed})")
         _print_info({"path": str(out), **p}, c)
-        c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph verify {out}[/bold], "
+        c.print("\n[bold]reach of the 5 largest creators[/bold]")
+        _print_reach(p["reach"], c)
+        for name, path in p["plots"].items():
+            c.print(f"[green]wrote[/green] {name} plot {path}")
+        ids = " ".join(str(x) for x in top5)
+        c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph reach {out} {ids}[/bold], "
+                f"[bold]kolgraph similar {out} {top5[0] if top5 else 'ID'}[/bold], "
                 f"[bold]kolgraph export {out} --out edges.csv[/bold]")
     _emit(args, payload, human)
     return 0
+
+
+def _demo_reach(g, out: Path, ids: list) -> dict:
+    """Reach report of ``ids`` and its plots, written next to the store."""
+    from kolgraph import plots
+
+    report = g.reach(ids)
+    stem = out.parent / out.name.removesuffix(".kg")
+    written = {"curve": plots.reach_curve(report, f"{stem}-reach-curve.png"),
+               "overlap": plots.overlap_heatmap(report, f"{stem}-overlap.png"),
+               "upset": plots.upset(report, f"{stem}-upset.png")}
+    return {"reach": report.to_dict(), "plots": {k: str(v) for k, v in written.items()}}
 
 
 def _reach_options(args) -> dict:
@@ -206,8 +226,8 @@ def _reach_options(args) -> dict:
 def _print_reach(d: dict, console) -> None:
     from rich.table import Table
 
-    table = Table(title="reach by creator (incremental in the order given)")
-    for col in ("id", "tier", "audience", "exclusive", "incremental", "cumulative", "share", "view rate"):
+    table = Table(title="reach by creator (added = incremental reach in the order given; r = view rate)")
+    for col in ("id", "tier", "audience", "exclusive", "added", "cumul.", "share", "r"):
         table.add_column(col, justify="left" if col in ("id", "tier") else "right")
     cum = 0
     for c in d["creators"]:

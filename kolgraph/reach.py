@@ -199,6 +199,17 @@ def _div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     return out
 
 
+PARALLEL_WORK = 4_000_000  # word x pair popcounts below which one thread is faster
+
+
+def _reach_counts(bits: np.ndarray):
+    n_words, k = bits.shape
+    threads = _threads()
+    if threads > 1 and n_words * k * (k + 1) // 2 >= PARALLEL_WORK:
+        return _k.reach_counts(bits, threads)
+    return _k.reach_counts_serial(bits)
+
+
 def _threads() -> int:
     try:
         import numba
@@ -517,8 +528,8 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     _, bits = _k.build_bitsets(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed,
                                mask is not None)
-    counts, exclusive, incremental, exactly = _k.reach_counts(bits, _threads())
-    masks, rcounts = _k.count_regions(_k.region_masks(bits))
+    counts, exclusive, incremental, exactly = _reach_counts(bits)
+    masks, rcounts = _k.count_regions(_k.region_masks(bits), k)
     p = 1.0 - (1.0 - rates) ** n_posts
     exp_reach, exp_exactly = _k.expected_from_regions(masks, rcounts, p)
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),

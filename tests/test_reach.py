@@ -383,3 +383,56 @@ def test_cli_overlap_similar(wiki_store, tmp_path):
     assert r.returncode == 0 and "jaccard" in r.stdout.lower()
     r = run("similar", wiki_store, 99999999)
     assert r.returncode == 3
+
+
+# --- kernels directly ----------------------------------------------------------------------
+def test_parallel_and_serial_counts_agree(rng):
+    from kolgraph.kernels import reach as K
+
+    src = rng.integers(0, 20_000, 60_000)
+    dst = rng.integers(0, 30, 60_000) * 500
+    g = FollowerGraph.from_edges(src, dst)
+    sel = g.index(sorted(set(dst.tolist()))).astype(np.int64)
+    allowed = rng.random(g.n_accounts) < 0.7
+    for use in (False, True):
+        _, bits = K.build_bitsets(g.in_indptr, g.in_indices, sel, g.n_accounts, allowed, use)
+        serial = K.reach_counts_serial(bits)
+        for chunks in (1, 2, 3, 1000):
+            for a, b in zip(K.reach_counts(bits, chunks), serial, strict=True):
+                assert np.array_equal(a, b)
+        masks = K.region_masks(bits)
+        dense = K.count_regions(masks, len(sel))
+        assert len(sel) > 20
+        small = K.count_regions(masks & np.uint64((1 << 20) - 1), 20)
+        ref = np.unique(masks & np.uint64((1 << 20) - 1), return_counts=True)
+        assert np.array_equal(small[0], ref[0]) and np.array_equal(small[1], ref[1])
+        ref = np.unique(masks, return_counts=True)
+        assert np.array_equal(dense[0], ref[0]) and np.array_equal(dense[1], ref[1])
+        assert dense[1].sum() == serial[3].sum()
+
+
+def test_filtered_reach_matches_sets(rng):
+    src, dst = random_graph(rng, n_accounts=500)
+    ids = naive.sorted_ids(src + dst)
+    country = rng.choice(["NL", "DE", None], len(ids)).tolist()
+    g = FollowerGraph.from_edges(src, dst, accounts=pa.table({"id": ids, "country": country}))
+    fol = naive.followers_by_account(src, dst)
+    allowed = {i for i, c in zip(ids, country, strict=True) if c in ("NL", "DE")}
+    chosen = sorted(fol, key=lambda v: -len(fol[v]))[:8]
+    r = g.reach(chosen, where="country in ['NL', 'DE']")
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen, allowed)))
+    assert r.n_population == len(allowed)
+    sim = g.similar(chosen[0], k=5, where="country in ['NL', 'DE']")
+    fol_f = {v: [u for u in us if u in allowed] for v, us in fol.items()}
+    assert [(x["id"], x["common"]) for x in sim] == naive.similar_brute(fol_f, chosen[0], ids, k=5)
+
+
+def test_runs_without_jit(tmp_path):
+    code = ("from kolgraph import FollowerGraph; g = FollowerGraph.from_edges([1,2,3,3,4],[10,10,10,11,11]);"
+            "r = g.reach([10, 11], view_rates=0.5); print(r.unique_reach, r.counts.tolist(),"
+            " r.exactly.tolist(), round(r.expected_reach, 6))")
+    env = {**__import__("os").environ, "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("[")[0].strip() == "4"
+    assert "[[3, 1], [1, 2]] [0, 3, 1] 2.25" in out.stdout
