@@ -436,3 +436,24 @@ def test_runs_without_jit(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("[")[0].strip() == "4"
     assert "[[3, 1], [1, 2]] [0, 3, 1] 2.25" in out.stdout
+
+
+@pytest.mark.parametrize("cmd", ["reach", "overlap", "similar"])
+def test_cli_help(cmd):
+    r = run(cmd, "--help")
+    assert r.returncode == 0 and "usage: kolgraph " + cmd in r.stdout
+
+
+def test_cli_demo_reports_reach_and_writes_plots(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo.kg", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    rep = d["reach"]
+    assert len(rep["creators"]) == 5
+    assert [c["id"] for c in rep["creators"]] == [c["id"] for c in d["top_creators"][:5]]
+    assert max(c["audience"] for c in rep["creators"]) <= rep["unique_reach"] <= rep["gross_reach"]
+    for name in ("curve", "overlap", "upset"):
+        path = Path(d["plots"][name])
+        assert path.parent == tmp_path and path.stat().st_size > 0
+    r = run("reach", tmp_path / "demo.kg", *[c["id"] for c in rep["creators"]], "--json")
+    assert json.loads(r.stdout)["unique_reach"] == rep["unique_reach"]
