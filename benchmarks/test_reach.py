@@ -16,9 +16,11 @@ different numbers fails the test loudly.
 - ``pyroaring``: one ``BitMap`` per creator, prebuilt outside the timing (the
   build is its own workload, ``pyroaring build``, and ``build_seconds`` in
   extra_info); union ``BitMap.union(*bms)``, pairs ``intersection_cardinality``,
-  frequency from cumulative "reached at least f times" bitmaps
-  (``at_least[f + 1] |= at_least[f] & bm``), exclusive
-  ``|F(i)| - |F(i) ∩ at_least[2]|``.
+  frequency from bit-sliced counters kept as bitmaps (slice s = followers whose
+  count has bit s set; adding a creator is a ripple-carry of ``&``/``^=``), the
+  union then split slice by slice into one bitmap per frequency value (about
+  1.7x faster here than cumulative "at least f" bitmaps), exclusive
+  ``|F(i) ∩ once|`` with ``once`` the followers reached exactly once.
 - ``scipy.sparse``: creators x accounts CSR ``B`` (0/1, int32) built once;
   ``Bs = B[S]``, pairs ``Bs @ Bs.T``, union ``(Bs.sum(0) > 0).sum()``, frequency
   ``bincount`` of the column sums, exclusive ``Bs @ (colsum == 1)``.
@@ -287,19 +289,36 @@ def pyroaring_report(path: Path, scratch: Path) -> dict:
         bi = bms[i]
         for j in range(i + 1, k):
             pairs[i, j] = pairs[j, i] = bi.intersection_cardinality(bms[j])
-    at_least = [BitMap() for _ in range(k + 2)]  # at_least[f]: reached at least f times so far
-    for i, bm in enumerate(bms):
-        for f in range(i + 1, 0, -1):
-            if f > 1 and not at_least[f - 1]:
-                continue
-            if f == 1:
-                at_least[1] |= bm
-            else:
-                at_least[f] |= at_least[f - 1] & bm
-    card = [len(b) for b in at_least]
-    exactly = [0] + [card[f] - card[f + 1] for f in range(1, k + 1)]
-    twice = at_least[2]
-    exclusive = [sizes[i] - bms[i].intersection_cardinality(twice) for i in range(k)]
+    # frequency: bit-sliced counters as bitmaps (slice s holds bit s of f(u)), then the union
+    # split by each slice in turn: one bitmap per frequency value, exactly[f] = its size
+    nbits = max(1, k.bit_length())
+    slices = [BitMap() for _ in range(nbits)]
+    for bm in bms:
+        carry = bm
+        for s in range(nbits):
+            if not carry:
+                break
+            nxt = slices[s] & carry
+            slices[s] ^= carry
+            carry = nxt
+    nodes = [(0, union)]
+    for s in range(nbits):
+        split = []
+        for f, x in nodes:
+            has = x & slices[s]
+            if has:
+                split.append((f | (1 << s), has))
+            rest = x - slices[s]
+            if rest:
+                split.append((f, rest))
+        nodes = split
+    exactly = [0] * (k + 1)
+    once = BitMap()
+    for f, x in nodes:
+        exactly[f] = len(x)
+        if f == 1:
+            once = x
+    exclusive = [b.intersection_cardinality(once) for b in bms]
     return canon(len(union), sizes, exclusive, pairs, exactly)
 
 
@@ -366,7 +385,7 @@ WORKLOADS = [
     Workload(
         "pyroaring", "peer",
         "prebuilt BitMap per creator (untimed); BitMap.union(*bms), intersection_cardinality per "
-        "pair, cumulative at_least[f] bitmaps for frequency, |F(i)| - |F(i) ∩ at_least[2]|",
+        "pair, bit-sliced counter bitmaps split into one bitmap per frequency, |F(i) ∩ once|",
         pyroaring_report, summary),
     Workload(
         "pyroaring build", "peer",
