@@ -111,12 +111,62 @@ def build_bitsets(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
 
 
 @njit(nogil=True, cache=True)
+def _fill_dense(in_indptr, in_indices, sel, bits, a0, a1, allowed, use_allowed):
+    """Set the bits of accounts ``a0 <= u < a1`` of every selected audience (dense layout)."""
+    for i in range(sel.shape[0]):
+        c = sel[i]
+        row = in_indices[in_indptr[c]:in_indptr[c + 1]]
+        lo = np.searchsorted(row, a0) if a0 > 0 else 0
+        hi = np.searchsorted(row, a1) if a1 < bits.shape[0] * 64 else row.shape[0]
+        for p in range(lo, hi):
+            u = row[p]
+            if use_allowed and not allowed[u]:
+                continue
+            uu = np.uint64(u)
+            bits[u >> 6, i] |= _ONE << (uu & _LOW6)
+
+
+@njit(nogil=True, cache=True)
+def build_bitsets_dense(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
+    """:func:`build_bitsets` keeping every block, with no compaction pass (for audiences
+    that cover most blocks). Returns ``(words, bits)``; ``words`` = every block number."""
+    n_blocks = (n_accounts + 63) >> 6
+    bits = np.zeros((n_blocks, sel.shape[0]), dtype=np.uint64)
+    _fill_dense(in_indptr, in_indices, sel, bits, 0, n_blocks * 64, allowed, use_allowed)
+    return np.arange(n_blocks, dtype=np.int64), bits
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def build_bitsets_dense_parallel(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed,
+                                 n_chunks):
+    """:func:`build_bitsets_dense` on ``n_chunks`` threads.
+
+    Threads fill disjoint ranges of blocks: each finds, by binary search in the
+    sorted follower rows, the part of every audience inside its range, so no two
+    threads write the same word.
+    """
+    n_blocks = (n_accounts + 63) >> 6
+    bits = np.zeros((n_blocks, sel.shape[0]), dtype=np.uint64)
+    n_chunks = max(1, min(n_chunks, n_blocks))
+    step = (n_blocks + n_chunks - 1) // n_chunks
+    for t in prange(n_chunks):
+        _fill_dense(in_indptr, in_indices, sel, bits, t * step * 64,
+                    min(n_blocks, (t + 1) * step) * 64, allowed, use_allowed)
+    return np.arange(n_blocks, dtype=np.int64), bits
+
+
+@njit(nogil=True, cache=True)
 def _count_block(bits, lo, hi, pair, exclusive, incremental, exactly):
     k = bits.shape[1]
     suffix = np.empty(k + 1, dtype=np.uint64)
     planes = np.empty(_PLANES, dtype=np.uint64)
     for j in range(lo, hi):
         row = bits[j]
+        suffix[k] = _ZERO
+        for a in range(k - 1, -1, -1):
+            suffix[a] = suffix[a + 1] | row[a]
+        if suffix[0] == _ZERO:
+            continue  # an empty block (dense layout)
         # pairwise (upper triangle and diagonal)
         for a in range(k):
             x = row[a]
@@ -126,9 +176,6 @@ def _count_block(bits, lo, hi, pair, exclusive, incremental, exactly):
             for b in range(a + 1, k):
                 pair[a, b] += popcount(x & row[b])
         # exclusive and incremental from prefix / suffix ORs
-        suffix[k] = _ZERO
-        for a in range(k - 1, -1, -1):
-            suffix[a] = suffix[a + 1] | row[a]
         prefix = _ZERO
         for a in range(k):
             x = row[a]
@@ -314,19 +361,19 @@ def expected_from_regions(region_mask, region_count, p):
     for r in range(region_mask.shape[0]):
         m = region_mask[r]
         c = float(region_count[r])
-        for f in range(k + 1):
-            dist[f] = 0.0
         dist[0] = 1.0
         n_in = 0
         miss = 1.0
-        for a in range(k):
-            if (m >> np.uint64(a)) & _ONE:
-                q = p[a]
-                miss *= 1.0 - q
-                n_in += 1
-                for f in range(n_in, 0, -1):
-                    dist[f] = dist[f] * (1.0 - q) + dist[f - 1] * q
-                dist[0] *= 1.0 - q
+        while m != _ZERO:
+            low = m & (~m + _ONE)
+            q = p[popcount(low - _ONE)]
+            m ^= low
+            miss *= 1.0 - q
+            n_in += 1
+            dist[n_in] = dist[n_in - 1] * q
+            for f in range(n_in - 1, 0, -1):
+                dist[f] = dist[f] * (1.0 - q) + dist[f - 1] * q
+            dist[0] *= 1.0 - q
         reach += c * (1.0 - miss)
         for f in range(n_in + 1):
             out[f] += c * dist[f]

@@ -199,7 +199,24 @@ def _div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     return out
 
 
-PARALLEL_WORK = 4_000_000  # word x pair popcounts below which one thread is faster
+# Below these sizes one thread wins: starting the thread team costs more than it saves, and
+# on a busy machine a team waiting for a descheduled thread can stall for milliseconds.
+PARALLEL_WORK = 30_000_000  # words x creator pairs
+PARALLEL_ENTRIES = 20_000_000  # follower entries of the selected creators
+
+
+def _bitsets(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
+    """Every block when the audiences outnumber the blocks (no compaction pass), else only
+    the non-empty blocks; threads only for large inputs."""
+    entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
+    if entries < (g.n_accounts + 63) // 64:
+        return _k.build_bitsets(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed, use_allowed)
+    threads = _threads()
+    if threads > 1 and entries >= PARALLEL_ENTRIES:
+        return _k.build_bitsets_dense_parallel(g.in_indptr, g.in_indices, idx, g.n_accounts,
+                                               allowed, use_allowed, threads)
+    return _k.build_bitsets_dense(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed,
+                                  use_allowed)
 
 
 def _reach_counts(bits: np.ndarray):
@@ -526,8 +543,7 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                            np.zeros(0, np.uint64), z, n_pop, np.zeros(0), z, 0.0,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    _, bits = _k.build_bitsets(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed,
-                               mask is not None)
+    _, bits = _bitsets(g, idx, allowed, mask is not None)
     counts, exclusive, incremental, exactly = _reach_counts(bits)
     masks, rcounts = _k.count_regions(_k.region_masks(bits), k)
     p = 1.0 - (1.0 - rates) ** n_posts

@@ -395,7 +395,14 @@ def test_parallel_and_serial_counts_agree(rng):
     sel = g.index(sorted(set(dst.tolist()))).astype(np.int64)
     allowed = rng.random(g.n_accounts) < 0.7
     for use in (False, True):
-        _, bits = K.build_bitsets(g.in_indptr, g.in_indices, sel, g.n_accounts, allowed, use)
+        words, bits = K.build_bitsets(g.in_indptr, g.in_indices, sel, g.n_accounts, allowed, use)
+        for chunks in (1, 2, 7):
+            all_words, dense = K.build_bitsets_dense_parallel(g.in_indptr, g.in_indices, sel,
+                                                              g.n_accounts, allowed, use, chunks)
+            assert np.array_equal(dense[words], bits) and not dense[np.setdiff1d(all_words, words)].any()
+        assert np.array_equal(K.build_bitsets_dense(g.in_indptr, g.in_indices, sel, g.n_accounts,
+                                                    allowed, use)[1], dense)
+        assert np.array_equal(K.reach_counts_serial(dense)[0], K.reach_counts_serial(bits)[0])
         serial = K.reach_counts_serial(bits)
         for chunks in (1, 2, 3, 1000):
             for a, b in zip(K.reach_counts(bits, chunks), serial, strict=True):
@@ -457,3 +464,24 @@ def test_cli_demo_reports_reach_and_writes_plots(tmp_path):
         assert path.parent == tmp_path and path.stat().st_size > 0
     r = run("reach", tmp_path / "demo.kg", *[c["id"] for c in rep["creators"]], "--json")
     assert json.loads(r.stdout)["unique_reach"] == rep["unique_reach"]
+
+
+@pytest.mark.parametrize("layout", ["sparse-blocks", "parallel"])
+def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
+    import kolgraph.reach as kr
+
+    if layout == "parallel":  # force the threaded kernels on a small input
+        monkeypatch.setattr(kr, "PARALLEL_WORK", 0)
+        monkeypatch.setattr(kr, "PARALLEL_ENTRIES", 0)
+        monkeypatch.setattr(kr, "_threads", lambda: 3)
+        n, m = 3000, 20_000
+    else:  # few followers over many accounts: only the non-empty blocks are kept
+        n, m = 50_000, 300
+    src = rng.integers(0, n, m)
+    dst = rng.integers(0, 12, m) * 997
+    g = FollowerGraph.from_edges(src, dst, nodes=np.arange(n))
+    chosen = sorted(set(dst.tolist()))
+    entries = sum(len(g.followers_idx(i)) for i in g.index(chosen))
+    assert (entries < g.n_accounts // 64) == (layout == "sparse-blocks")
+    fol = naive.followers_by_account(src.tolist(), dst.tolist())
+    assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
