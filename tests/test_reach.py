@@ -485,3 +485,36 @@ def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
     assert (entries < g.n_accounts // 64) == (layout == "sparse-blocks")
     fol = naive.followers_by_account(src.tolist(), dst.tolist())
     assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
+
+
+def test_where_on_timestamps_and_booleans():
+    from datetime import datetime, timezone
+
+    src = ["a", "b", "c", "d"]
+    accounts = pa.table({"id": ["a", "b", "c", "d"],
+                         "created_at": [datetime(2019, 5, 1, tzinfo=timezone.utc),
+                                        datetime(2021, 1, 1, tzinfo=timezone.utc), None,
+                                        datetime(2018, 1, 1, tzinfo=timezone.utc)],
+                         "verified": [True, False, True, None]})
+    g = FollowerGraph.from_edges(src, ["X"] * 4, accounts=accounts)
+    assert g.reach(["X"], where="created_at < '2020-01-01'").unique_reach == 2
+    assert g.reach(["X"], where="created_at >= '2020-06-01T00:00:00+00:00'").unique_reach == 1
+    assert g.reach(["X"], where="verified").unique_reach == 2
+    assert g.reach(["X"], where="not verified").unique_reach == 1
+    assert g.reach(["X"], where="verified and created_at < '2020-01-01'").unique_reach == 1
+    with pytest.raises(InputError):
+        g.reach(["X"], where="created_at < 'soon'")
+
+
+def test_cli_view_rates_and_posts_per_creator(wiki_store):
+    r = run("reach", wiki_store, 2565, 1549, "--view-rate", "0.5", "0.25", "--posts", "2", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert [c["view_rate"] for c in d["creators"]] == [0.5, 0.25]
+    assert [c["posts"] for c in d["creators"]] == [2, 1]
+    want = kolgraph.open(wiki_store).reach([2565, 1549], view_rates=[0.5, 0.25], posts=[2, 1])
+    assert d["expected_reach"] == pytest.approx(want.expected_reach)
+    r = run("reach", wiki_store, 2565, 1549, "--view-rate", "0.5", "0.25", "0.1")
+    assert r.returncode == 3 and "view_rates" in r.stderr
+    r = run("reach", wiki_store, 2565, "--json", "--csv")
+    assert r.returncode == 2
