@@ -322,14 +322,23 @@ def default_view_rates(g, idx: np.ndarray) -> np.ndarray:
     c = g.creators
     if c is None or "avg_views" not in c.column_names or len(idx) == 0:
         return rates
-    cidx = c.column("idx").to_numpy()
-    views = c.column("avg_views").to_numpy(zero_copy_only=False).astype(float)
-    fol = c.column("followers").to_numpy().astype(float)
-    pos = {int(a): i for i, a in enumerate(cidx)}
-    for j, a in enumerate(idx.tolist()):
-        i = pos.get(a)
-        if i is not None and np.isfinite(views[i]) and fol[i] > 0:
-            rates[j] = min(1.0, max(0.0, views[i] / fol[i]))
+    cidx = c.column("idx").to_numpy()  # increasing: the table is kept in internal-id order
+    if len(cidx) == 0:
+        return rates
+    if np.any(np.diff(cidx) <= 0):
+        order = np.argsort(cidx, kind="stable")
+        c, cidx = c.take(pa.array(order)), cidx[order]
+    pos = np.minimum(np.searchsorted(cidx, idx), len(cidx) - 1)
+    found = cidx[pos] == idx
+    if not found.any():
+        return rates
+    rows = pa.array(pos[found])
+    views = c.column("avg_views").take(rows).to_numpy(zero_copy_only=False).astype(float)
+    fol = c.column("followers").take(rows).to_numpy().astype(float)
+    ok = np.isfinite(views) & (fol > 0)
+    sub = rates[found]
+    sub[ok] = np.clip(views[ok] / np.where(ok, fol, 1.0)[ok], 0.0, 1.0)
+    rates[found] = sub
     return rates
 
 

@@ -160,6 +160,9 @@ def test_default_view_rates_from_creator_table():
     assert r.expected_reach == pytest.approx(1 + 3 * 0.5)  # follower 1 is reached by 11 for sure
     r = g.reach([10, 11], view_rates={10: 1.0}, posts=[1, 0])
     assert r.expected_reach == pytest.approx(4.0)
+    g2 = FollowerGraph.from_edges([1, 2, 3, 4, 1, 5], [10, 10, 10, 10, 11, 12],
+                                  creators=pa.table({"id": [12, 10], "avg_views": [9.0, 1.0]}))
+    assert g2.reach([11, 12, 10, 1]).view_rates.tolist() == [1.0, 1.0, 0.25, 1.0]
     with pytest.raises(InputError):
         g.reach([10, 11], view_rates=[0.5])
     with pytest.raises(InputError):
