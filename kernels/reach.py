@@ -380,42 +380,68 @@ def expected_from_regions(region_mask, region_count, p):
     return reach, out
 
 
+@njit(nogil=True, cache=True, parallel=True)
+def restrict_rows(indptr, indices, slot):
+    """A CSR keeping only the entries whose column has a slot (``slot[v] >= 0``),
+    renumbered to slots; e.g. following-of rows restricted to the creators."""
+    n = indptr.shape[0] - 1
+    keep = np.zeros(n + 1, dtype=np.int64)
+    for r in prange(n):
+        c = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if slot[indices[p]] >= 0:
+                c += 1
+        keep[r + 1] = c
+    for r in range(n):
+        keep[r + 1] += keep[r]
+    out = np.empty(keep[n], dtype=np.int32)
+    for r in prange(n):
+        w = keep[r]
+        for p in range(indptr[r], indptr[r + 1]):
+            s = slot[indices[p]]
+            if s >= 0:
+                out[w] = s
+                w += 1
+    return keep, out
+
+
 @njit(nogil=True, cache=True)
-def cooccurrence(in_indptr, in_indices, out_indptr, out_indices, c, allowed, use_allowed,
-                 candidate, scratch):
-    """Common followers of account ``c`` with every account its followers follow.
+def cooccurrence(in_indptr, in_indices, c, allowed, use_allowed, r_indptr, r_indices, n_slots,
+                 skip):
+    """Common followers of account ``c`` with every candidate its followers follow.
 
-    Walks the following-of rows of c's followers; ``scratch`` is an int64 array of
-    n_accounts zeros (returned to zeros). Only accounts with ``candidate[v]`` are
-    kept; ``c`` itself is skipped.
+    ``r_indptr``/``r_indices`` are the following-of rows with candidates numbered
+    ``0..n_slots-1`` (all accounts, or those of :func:`restrict_rows`); slot ``skip``
+    (c's own, or -1) is left out. No matrix is built: the work is the following-of
+    rows of c's followers.
 
-    Returns ``(accounts, counts)``: the candidates sharing at least one follower,
+    Returns ``(slots, counts)``: the candidate slots sharing at least one follower,
     increasing, and the number of shared followers.
     """
+    counts_all = np.zeros(n_slots, dtype=np.int32)
     n_touched = 0
-    touched = np.empty(64, dtype=np.int64)
+    touched = np.empty(1024, dtype=np.int64)
     for p in range(in_indptr[c], in_indptr[c + 1]):
         u = in_indices[p]
         if use_allowed and not allowed[u]:
             continue
-        for q in range(out_indptr[u], out_indptr[u + 1]):
-            v = out_indices[q]
-            if v == c or not candidate[v]:
+        for q in range(r_indptr[u], r_indptr[u + 1]):
+            v = r_indices[q]
+            if v == skip:
                 continue
-            if scratch[v] == 0:
+            if counts_all[v] == 0:
                 if n_touched == touched.shape[0]:
                     bigger = np.empty(2 * n_touched, dtype=np.int64)
                     bigger[:n_touched] = touched
                     touched = bigger
                 touched[n_touched] = v
                 n_touched += 1
-            scratch[v] += 1
-    acc = np.sort(touched[:n_touched])
+            counts_all[v] += 1
+    slots = np.sort(touched[:n_touched])
     counts = np.empty(n_touched, dtype=np.int64)
     for i in range(n_touched):
-        counts[i] = scratch[acc[i]]
-        scratch[acc[i]] = 0
-    return acc, counts
+        counts[i] = counts_all[slots[i]]
+    return slots, counts
 
 
 @njit(nogil=True, cache=True, parallel=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import os
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -563,14 +564,44 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
 
 
 # --- similar and complementary creators --------------------------------------------------
+_CANDIDATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _candidates(g, among: str) -> np.ndarray:
+    """Bool mask of the candidate accounts of similar/complementary."""
+    if among not in ("creators", "accounts"):
+        raise InputError(f"among must be 'creators' or 'accounts', got {among!r}")
     if among == "accounts" or g.creators is None:
         return np.ones(g.n_accounts, dtype=np.bool_)
-    if among != "creators":
-        raise InputError(f"among must be 'creators' or 'accounts', got {among!r}")
     cand = np.zeros(g.n_accounts, dtype=np.bool_)
     cand[g.creators.column("idx").to_numpy()] = True
     return cand
+
+
+def _candidate_rows(g, among: str):
+    """``(cand_idx, slot, r_indptr, r_indices)``: candidates, their slot of each account
+    (-1 if none), and the following-of rows restricted to candidate slots.
+
+    Built once per graph and candidate set (the restricted rows are like a creator
+    index), then reused; all accounts as candidates reuse the store's rows as they are.
+    """
+    cache = _CANDIDATES.setdefault(g, {})
+    key = "accounts" if among == "accounts" or g.creators is None else among
+    if key == "creators" and cache.get("table") is not g.creators:  # creators were replaced
+        cache.pop(key, None)
+        cache["table"] = g.creators
+    if key not in cache:
+        cand = _candidates(g, among)
+        if cand.all():
+            cand_idx = np.arange(g.n_accounts, dtype=np.int64)
+            cache[key] = (cand_idx, None, g.out_indptr, g.out_indices)
+        else:
+            cand_idx = np.flatnonzero(cand).astype(np.int64)
+            slot = np.full(g.n_accounts, -1, dtype=np.int32)
+            slot[cand_idx] = np.arange(len(cand_idx), dtype=np.int32)
+            r_indptr, r_indices = _k.restrict_rows(g.out_indptr, g.out_indices, slot)
+            cache[key] = (cand_idx, slot, r_indptr, r_indices)
+    return cache[key]
 
 
 def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creators",
@@ -599,11 +630,13 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     c = int(idx[0])
     mask, _, _ = account_filter(g, where, exclude_flagged=exclude_flagged)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    scratch = np.zeros(g.n_accounts, dtype=np.int64)
-    acc, common = _k.cooccurrence(g.in_indptr, g.in_indices, g.out_indptr, g.out_indices, c,
-                                  allowed, mask is not None, _candidates(g, among), scratch)
-    if len(acc) == 0:
+    cand_idx, slot, r_indptr, r_indices = _candidate_rows(g, among)
+    skip = c if slot is None else int(slot[c])
+    slots, common = _k.cooccurrence(g.in_indptr, g.in_indices, c, allowed, mask is not None,
+                                    r_indptr, r_indices, len(cand_idx), skip)
+    if len(slots) == 0:
         return []
+    acc = cand_idx[slots]
     deg = _k.filtered_degree(g.in_indptr, g.in_indices, np.concatenate([[c], acc]).astype(np.int64),
                              allowed, mask is not None)
     a, b = float(deg[0]), deg[1:].astype(float)

@@ -521,3 +521,26 @@ def test_cli_view_rates_and_posts_per_creator(wiki_store):
     assert r.returncode == 3 and "view_rates" in r.stderr
     r = run("reach", wiki_store, 2565, "--json", "--csv")
     assert r.returncode == 2
+
+
+def test_similar_and_complementary_among_creators_match_brute_force(rng):
+    src, dst = random_graph(rng, n_accounts=400, n_creators=30, m=4000)
+    ids = naive.sorted_ids(src + dst)
+    creators = [ids[i] for i in rng.choice(len(ids), 60, replace=False)]
+    lang = rng.choice(["nl", "en"], len(ids)).tolist()
+    g = FollowerGraph.from_edges(src, dst, creators=pa.table({"id": creators}),
+                                 accounts=pa.table({"id": ids, "language": lang}))
+    fol = naive.followers_by_account(src, dst)
+    keep = {i for i, x in zip(ids, lang, strict=True) if x == "nl"}
+    fol_nl = {v: [u for u in us if u in keep] for v, us in fol.items()}
+    for c in creators[:10]:
+        for by in ("jaccard", "overlap"):
+            got = [(x["id"], x["common"]) for x in g.similar(c, k=7, by=by)]
+            assert got == naive.similar_brute(fol, c, naive.sorted_ids(creators), by=by, k=7)
+            got = [(x["id"], x["common"]) for x in g.similar(c, k=7, by=by, where={"language": "nl"})]
+            assert got == naive.similar_brute(fol_nl, c, naive.sorted_ids(creators), by=by, k=7)
+    got = [(x["id"], x["incremental"]) for x in g.complementary(creators[:4], k=8)]
+    assert got == naive.complementary_brute(fol, creators[:4], naive.sorted_ids(creators), k=8)
+    g.set_creators(pa.table({"id": creators[:5]}))  # a new creator table: a new candidate set
+    got = [x["id"] for x in g.similar(creators[0], k=10)]
+    assert got == [v for v, _ in naive.similar_brute(fol, creators[0], naive.sorted_ids(creators[:5]), k=10)]
