@@ -301,6 +301,55 @@ def region_masks(bits):
 
 
 @njit(nogil=True, cache=True)
+def region_pair_work(region_mask):
+    """Σ over regions of f(f+1)/2, f = creators in the region: the work of
+    :func:`counts_from_regions`, to compare with ``n_words * k(k+1)/2`` for :func:`reach_counts`."""
+    w = 0
+    for r in range(region_mask.shape[0]):
+        f = popcount(region_mask[r])
+        w += f * (f + 1) // 2
+    return w
+
+
+@njit(nogil=True, cache=True)
+def counts_from_regions(region_mask, region_count, k):
+    """The outputs of :func:`reach_counts`, derived from the Venn region counts.
+
+    A region with mask m and n followers adds n to ``pair[a, b]`` for every a, b in m,
+    to ``exactly[|m|]``, to ``exclusive[a]`` when m = {a}, and to the ``incremental``
+    reach of its first creator.
+    """
+    pair = np.zeros((k, k), dtype=np.int64)
+    exclusive = np.zeros(k, dtype=np.int64)
+    incremental = np.zeros(k, dtype=np.int64)
+    exactly = np.zeros(k + 1, dtype=np.int64)
+    members = np.empty(64, dtype=np.int64)
+    for r in range(region_mask.shape[0]):
+        m = region_mask[r]
+        n = region_count[r]
+        f = 0
+        while m != _ZERO:
+            low = m & (~m + _ONE)
+            members[f] = popcount(low - _ONE)
+            f += 1
+            m ^= low
+        if f == 0:
+            continue
+        exactly[f] += n
+        incremental[members[0]] += n
+        if f == 1:
+            exclusive[members[0]] += n
+        for x in range(f):
+            a = members[x]
+            for y in range(x, f):
+                pair[a, members[y]] += n
+    for a in range(k):
+        for b in range(a + 1, k):
+            pair[b, a] = pair[a, b]
+    return pair, exclusive, incremental, exactly
+
+
+@njit(nogil=True, cache=True)
 def count_regions(masks, k):
     """Distinct masks (increasing) and how many followers have each.
 

@@ -554,8 +554,11 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     _, bits = _bitsets(g, idx, allowed, mask is not None)
-    counts, exclusive, incremental, exactly = _reach_counts(bits)
     masks, rcounts = _k.count_regions(_k.region_masks(bits), k)
+    if _k.region_pair_work(masks) <= bits.shape[0] * k * (k + 1) // 2:
+        counts, exclusive, incremental, exactly = _k.counts_from_regions(masks, rcounts, k)
+    else:
+        counts, exclusive, incremental, exactly = _reach_counts(bits)
     p = 1.0 - (1.0 - rates) ** n_posts
     exp_reach, exp_exactly = _k.expected_from_regions(masks, rcounts, p)
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),

@@ -412,6 +412,8 @@ def test_parallel_and_serial_counts_agree(rng):
                 assert np.array_equal(a, b)
         masks = K.region_masks(bits)
         dense = K.count_regions(masks, len(sel))
+        for a, b in zip(K.counts_from_regions(*dense, len(sel)), serial, strict=True):
+            assert np.array_equal(a, b)
         assert len(sel) > 20
         small = K.count_regions(masks & np.uint64((1 << 20) - 1), 20)
         ref = np.unique(masks & np.uint64((1 << 20) - 1), return_counts=True)
@@ -544,3 +546,17 @@ def test_similar_and_complementary_among_creators_match_brute_force(rng):
     g.set_creators(pa.table({"id": creators[:5]}))  # a new creator table: a new candidate set
     got = [x["id"] for x in g.similar(creators[0], k=10)]
     assert got == [v for v, _ in naive.similar_brute(fol, creators[0], naive.sorted_ids(creators[:5]), k=10)]
+
+
+@pytest.mark.parametrize("source", ["regions", "bitsets"])
+def test_counts_from_either_source_match_sets(rng, monkeypatch, source):
+    import kolgraph.reach as kr
+
+    monkeypatch.setattr(kr._k, "region_pair_work", (lambda m: 0) if source == "regions" else (lambda m: 1 << 62))
+    for _ in range(4):
+        src, dst = random_graph(rng, n_accounts=int(rng.integers(50, 3000)), n_creators=25, m=6000)
+        g = FollowerGraph.from_edges(src, dst)
+        fol = naive.followers_by_account(src, dst)
+        pool = sorted(fol, key=naive.id_key)
+        chosen = [pool[i] for i in rng.choice(len(pool), min(len(pool), 22), replace=False)]
+        assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
