@@ -334,6 +334,27 @@ def cmd_similar(args) -> int:
     return 0
 
 
+def cmd_complementary(args) -> int:
+    import kolgraph
+
+    g = kolgraph.open(args.store)
+    rows = g.complementary(args.ids, k=args.k, among=args.among, where=args.where,
+                           exclude_flagged=args.exclude_flagged, skip_unknown=args.skip_unknown)
+    payload = {"ids": args.ids, "among": args.among, "complementary": rows}
+
+    def human(p):
+        from rich.table import Table
+
+        table = Table(title="accounts adding the most new followers to the set (incremental reach)")
+        for col in ("id", "tier", "audience", "incremental"):
+            table.add_column(col, justify="left" if col in ("id", "tier") else "right")
+        for r in p["complementary"]:
+            table.add_row(str(r["id"]), r["tier"], f"{r['audience']:,}", f"{r['incremental']:,}")
+        _console().print(table)
+    _emit(args, payload, human)
+    return 0
+
+
 def cmd_profiles(args) -> int:
     from kolgraph import datasets
     from kolgraph.ingest import write_table_file
@@ -457,6 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
     sp.add_argument("--by", default="jaccard", choices=("jaccard", "overlap"),
                     help="rank by Jaccard or overlap coefficient (default jaccard)")
+    sp.add_argument("--among", default="creators", choices=("creators", "accounts"),
+                    help="candidates: the creator table (default; every account if there is none) or all accounts")
+
+    sp = add("complementary", cmd_complementary, "accounts adding the most new followers to a set")
+    reach_args(sp)
+    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
     sp.add_argument("--among", default="creators", choices=("creators", "accounts"),
                     help="candidates: the creator table (default; every account if there is none) or all accounts")
 

@@ -386,6 +386,12 @@ def test_cli_overlap_similar(wiki_store, tmp_path):
     assert r.returncode == 0 and "jaccard" in r.stdout.lower()
     r = run("similar", wiki_store, 99999999)
     assert r.returncode == 3
+    r = run("complementary", wiki_store, 2565, 1549, "-k", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["complementary"]
+    assert rows == kolgraph.open(wiki_store).complementary([2565, 1549], k=4)
+    r = run("complementary", wiki_store, 2565, 1549, "-k", "2")
+    assert r.returncode == 0 and "incremental" in r.stdout
 
 
 # --- kernels directly ----------------------------------------------------------------------
@@ -450,7 +456,7 @@ def test_runs_without_jit(tmp_path):
     assert "[[3, 1], [1, 2]] [0, 3, 1] 2.25" in out.stdout
 
 
-@pytest.mark.parametrize("cmd", ["reach", "overlap", "similar"])
+@pytest.mark.parametrize("cmd", ["reach", "overlap", "similar", "complementary"])
 def test_cli_help(cmd):
     r = run(cmd, "--help")
     assert r.returncode == 0 and "usage: kolgraph " + cmd in r.stdout
