@@ -295,11 +295,17 @@ def _per_creator(values, k: int, default: np.ndarray, what: str, ids: list) -> n
     if isinstance(values, Mapping):
         out = default.copy()
         pos = {_id_key(c): i for i, c in enumerate(ids)}
+        stray = []
         for key, v in values.items():
             if _id_key(key) in pos:
                 out[pos[_id_key(key)]] = v
             elif _id_key(_maybe_int(key)) in pos:
                 out[pos[_id_key(_maybe_int(key))]] = v
+            else:
+                stray.append(key)
+        if stray:
+            raise InputError(f"{what}: {len(stray)} id(s) not among the creators of the report: "
+                             f"{', '.join(map(repr, stray[:10]))}")
         return out
     if np.ndim(values) == 0:
         return np.full(k, float(values))
@@ -378,7 +384,8 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
             raise InputError("--where needs account attributes, and this graph has none "
                              "(ingest with --accounts)")
         if isinstance(where, Mapping):
-            filters["where"] = {str(k): v for k, v in where.items()}
+            filters["where"] = {str(k): list(v) if isinstance(v, list | tuple | set) else v
+                                for k, v in where.items()}
             m = None
             for col, val in where.items():
                 term = _compare(table, str(col), ast.In() if isinstance(val, list | tuple | set)

@@ -167,6 +167,10 @@ def test_default_view_rates_from_creator_table():
         g.reach([10, 11], view_rates=[0.5])
     with pytest.raises(InputError):
         g.reach([10], view_rates=1.5)
+    with pytest.raises(InputError, match="not among the creators"):
+        g.reach([10], posts={10: 2, 77: 1})
+    with pytest.raises(InputError):
+        g.reach([10], posts=1.5)
 
 
 # --- properties ----------------------------------------------------------------------------
@@ -257,7 +261,8 @@ def test_where_expression_and_dict():
     assert (r.unique_reach, r.audience.tolist(), r.counts[0, 1]) == (2, [2, 2], 2)
     assert r.filters["accounts_passing"] == 2 and r.n_population == 2
     assert g.reach(["X", "Y"], where={"country": "NL", "language": "nl"}).unique_reach == 2
-    assert g.reach(["X", "Y"], where={"country": ["NL", "DE"]}).unique_reach == 4
+    r = g.reach(["X", "Y"], where={"country": ("NL", "DE")})
+    assert r.unique_reach == 4 and json.loads(json.dumps(r.to_dict()))["filters"]["where"] == {"country": ["NL", "DE"]}
     assert g.reach(["X"], where="country in ['DE'] or posts >= 5").audience.tolist() == [3]
     assert g.reach(["X"], where="not country == 'NL'").audience.tolist() == [1]  # null never matches
     assert g.reach(["X"], where="country != 'NL'").audience.tolist() == [1]
