@@ -571,3 +571,12 @@ def test_counts_from_either_source_match_sets(rng, monkeypatch, source):
         pool = sorted(fol, key=naive.id_key)
         chosen = [pool[i] for i in rng.choice(len(pool), min(len(pool), 22), replace=False)]
         assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import kolgraph.reach
+
+    result = doctest.testmod(kolgraph.reach)
+    assert result.attempted >= 3 and result.failed == 0
