@@ -468,37 +468,35 @@ def cooccurrence(in_indptr, in_indices, c, allowed, use_allowed, r_indptr, r_ind
     increasing, and the number of shared followers.
     """
     counts_all = np.zeros(n_slots, dtype=np.int32)
-    n_touched = 0
-    touched = np.empty(1024, dtype=np.int64)
     for p in range(in_indptr[c], in_indptr[c + 1]):
         u = in_indices[p]
         if use_allowed and not allowed[u]:
             continue
         for q in range(r_indptr[u], r_indptr[u + 1]):
-            v = r_indices[q]
-            if v == skip:
-                continue
-            if counts_all[v] == 0:
-                if n_touched == touched.shape[0]:
-                    bigger = np.empty(2 * n_touched, dtype=np.int64)
-                    bigger[:n_touched] = touched
-                    touched = bigger
-                touched[n_touched] = v
-                n_touched += 1
-            counts_all[v] += 1
-    slots = np.sort(touched[:n_touched])
+            counts_all[r_indices[q]] += 1
+    if skip >= 0:
+        counts_all[skip] = 0
+    n_touched = 0
+    for v in range(n_slots):  # one sequential scan gives the slots in order, no sort
+        if counts_all[v] != 0:
+            n_touched += 1
+    slots = np.empty(n_touched, dtype=np.int64)
     counts = np.empty(n_touched, dtype=np.int64)
-    for i in range(n_touched):
-        counts[i] = counts_all[slots[i]]
+    i = 0
+    for v in range(n_slots):
+        if counts_all[v] != 0:
+            slots[i] = v
+            counts[i] = counts_all[v]
+            i += 1
     return slots, counts
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
     """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
     n = accounts.shape[0]
     out = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
+    for i in range(n):
         c = accounts[i]
         if not use_allowed:
             out[i] = in_indptr[c + 1] - in_indptr[c]

@@ -614,6 +614,17 @@ def _candidate_rows(g, among: str):
     return cache[key]
 
 
+def _top(score: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest scores, ties to the smaller ``idx``, best first
+    (a partition first, so only the candidates at or above the k-th score are sorted)."""
+    if len(score) > k:
+        kth = np.partition(score, len(score) - k)[len(score) - k]
+        pos = np.flatnonzero(score >= kth)
+    else:
+        pos = np.arange(len(score))
+    return pos[np.lexsort((idx[pos], -score[pos]))][:k]
+
+
 def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creators",
             where: str | Mapping | None = None, exclude_flagged: bool = False) -> list[dict]:
     """Top-k accounts whose audience overlaps most with ``account``'s, exactly.
@@ -647,13 +658,16 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     if len(slots) == 0:
         return []
     acc = cand_idx[slots]
-    deg = _k.filtered_degree(g.in_indptr, g.in_indices, np.concatenate([[c], acc]).astype(np.int64),
-                             allowed, mask is not None)
-    a, b = float(deg[0]), deg[1:].astype(float)
+    if mask is None:
+        a, b = float(g.in_degree[c]), g.in_degree[acc].astype(float)
+    else:
+        deg = _k.filtered_degree(g.in_indptr, g.in_indices,
+                                 np.concatenate([[c], acc]).astype(np.int64), allowed, True)
+        a, b = float(deg[0]), deg[1:].astype(float)
     jac = common / (a + b - common)
     ovl = common / np.maximum(np.minimum(a, b), 1.0)
     score = jac if by == "jaccard" else ovl
-    order = np.lexsort((acc, -score))[:k]
+    order = _top(score, acc, k)
     names = g.external(acc[order])
     tiers = creator_tiers(g, acc[order])
     return [{"id": names[j], "common": int(common[i]), "audience": int(b[i]),
@@ -689,7 +703,7 @@ def complementary(g, ids: Iterable, k: int = 10, *, among: str = "creators",
     inc = _k.uncovered_counts(g.in_indptr, g.in_indices, cand_idx, covered, allowed, use)
     keep = inc > 0
     cand_idx, inc = cand_idx[keep], inc[keep]
-    order = np.lexsort((cand_idx, -inc))[:k]
+    order = _top(inc, cand_idx, k)
     top = cand_idx[order]
     aud = _k.filtered_degree(g.in_indptr, g.in_indices, top, allowed, use)
     names = g.external(top)

@@ -580,3 +580,15 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(kolgraph.reach)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_top_k_with_ties(rng):
+    from kolgraph.reach import _top
+
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        score = rng.integers(0, 4, n).astype(float)
+        idx = rng.permutation(100)[:n]
+        k = int(rng.integers(1, 12))
+        want = sorted(range(n), key=lambda i: (-score[i], idx[i]))[:k]
+        assert _top(score, idx, k).tolist() == want
