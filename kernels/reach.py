@@ -13,14 +13,18 @@ histogram (followers reached exactly f times, from vertical bit-sliced
 counters). Counting uses the hardware popcount (LLVM ``ctpop``).
 
 :func:`region_masks` turns the same bitsets into one creator-membership mask per
-reached follower (a uint64, bit i = follows selected creator i); the caller
-counts distinct masks to get Venn/UpSet regions, and :func:`expected_from_regions`
+reached follower (a uint64, bit i = follows selected creator i);
+:func:`count_regions` counts distinct masks into Venn/UpSet regions. When the
+regions are few, :func:`counts_from_regions` derives the outputs of
+:func:`reach_counts` from them for less work (:func:`region_pair_work` says
+which is cheaper). :func:`expected_from_regions`
 computes expected reach and the expected (Poisson-binomial) frequency
 distribution region by region, since every follower of a region has the same
 vector of exposure probabilities.
 
 :func:`cooccurrence` counts, for one creator, its common followers with every
-other account through its followers' following-of rows (no matrix is built);
+candidate through its followers' following-of rows (no matrix is built;
+:func:`restrict_rows` keeps only the candidates' columns of those rows);
 :func:`uncovered_counts` gives every candidate's followers not yet covered by a
 set (incremental reach).
 
