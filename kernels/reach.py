@@ -354,6 +354,17 @@ def counts_from_regions(region_mask, region_count, k):
 
 
 @njit(nogil=True, cache=True)
+def regions_of_blocks(in_indptr, in_indices, sel, bits, b0, b1, allowed, use_allowed):
+    """Fill blocks ``b0 <= b < b1`` of a dense ``bits`` array and count their Venn regions.
+
+    Callers run disjoint block ranges on separate threads (the kernel releases the
+    GIL), then merge the per-range ``(masks, counts)``.
+    """
+    _fill_dense(in_indptr, in_indices, sel, bits, b0 * 64, b1 * 64, allowed, use_allowed)
+    return count_regions(region_masks(bits[b0:b1]), sel.shape[0])
+
+
+@njit(nogil=True, cache=True)
 def count_regions(masks, k):
     """Distinct masks (increasing) and how many followers have each.
 

@@ -206,6 +206,34 @@ PARALLEL_WORK = 30_000_000  # words x creator pairs
 PARALLEL_ENTRIES = 20_000_000  # follower entries of the selected creators
 
 
+THREADED_ENTRIES = 1_000_000  # follower entries above which bitsets and regions use threads
+
+
+def _bitsets_and_regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
+    """Audience bitsets and Venn regions; large inputs are split into block ranges that
+    Python threads fill and count at once (the kernels release the GIL; threads that
+    block instead of spinning keep a busy machine from stalling the call)."""
+    k = len(idx)
+    entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
+    n_blocks = (g.n_accounts + 63) // 64
+    threads = min(_threads(), n_blocks)
+    if threads < 2 or entries < THREADED_ENTRIES:
+        _, bits = _bitsets(g, idx, allowed, use_allowed)
+        return (bits, *_k.count_regions(_k.region_masks(bits), k))
+    from concurrent.futures import ThreadPoolExecutor
+
+    bits = np.zeros((n_blocks, k), dtype=np.uint64)
+    edges = np.linspace(0, n_blocks, threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda t: _k.regions_of_blocks(
+            g.in_indptr, g.in_indices, idx, bits, edges[t], edges[t + 1], allowed, use_allowed),
+            range(threads)))
+    masks = np.concatenate([m for m, _ in parts])
+    counts = np.concatenate([c for _, c in parts])
+    uniq, inv = np.unique(masks, return_inverse=True)
+    return bits, uniq, np.bincount(inv.reshape(-1), weights=counts, minlength=len(uniq)).astype(np.int64)
+
+
 def _bitsets(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
     """Every block when the audiences outnumber the blocks (no compaction pass), else only
     the non-empty blocks; threads only for large inputs."""
@@ -560,8 +588,7 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                            np.zeros(0, np.uint64), z, n_pop, np.zeros(0), z, 0.0,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    _, bits = _bitsets(g, idx, allowed, mask is not None)
-    masks, rcounts = _k.count_regions(_k.region_masks(bits), k)
+    bits, masks, rcounts = _bitsets_and_regions(g, idx, allowed, mask is not None)
     if _k.region_pair_work(masks) <= bits.shape[0] * k * (k + 1) // 2:
         counts, exclusive, incremental, exactly = _k.counts_from_regions(masks, rcounts, k)
     else:

@@ -482,13 +482,18 @@ def test_cli_demo_reports_reach_and_writes_plots(tmp_path):
     assert json.loads(r.stdout)["unique_reach"] == rep["unique_reach"]
 
 
-@pytest.mark.parametrize("layout", ["sparse-blocks", "parallel"])
+@pytest.mark.parametrize("layout", ["sparse-blocks", "parallel", "python-threads"])
 def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
     import kolgraph.reach as kr
 
-    if layout == "parallel":  # force the threaded kernels on a small input
+    if layout == "parallel":  # force the numba-threaded kernels on a small input
         monkeypatch.setattr(kr, "PARALLEL_WORK", 0)
         monkeypatch.setattr(kr, "PARALLEL_ENTRIES", 0)
+        monkeypatch.setattr(kr, "THREADED_ENTRIES", 1 << 62)
+        monkeypatch.setattr(kr, "_threads", lambda: 3)
+        n, m = 3000, 20_000
+    elif layout == "python-threads":  # block ranges filled and counted on Python threads
+        monkeypatch.setattr(kr, "THREADED_ENTRIES", 0)
         monkeypatch.setattr(kr, "_threads", lambda: 3)
         n, m = 3000, 20_000
     else:  # few followers over many accounts: only the non-empty blocks are kept
@@ -501,6 +506,10 @@ def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
     assert (entries < g.n_accounts // 64) == (layout == "sparse-blocks")
     fol = naive.followers_by_account(src.tolist(), dst.tolist())
     assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
+    keep = set(range(0, n, 3))
+    g.set_accounts(pa.table({"id": np.arange(n), "flagged": np.arange(n) % 3 != 0}))
+    assert_report_matches(g.reach(chosen, exclude_flagged=True),
+                          naive.reach_report(naive.audiences(fol, chosen, keep)))
 
 
 def test_where_on_timestamps_and_booleans():
