@@ -369,7 +369,7 @@ def count_regions(masks, k):
     """Distinct masks (increasing) and how many followers have each.
 
     Up to 20 creators the masks are counted in a dense table of ``2**k`` cells;
-    above, they are sorted.
+    above, in a hash table.
     """
     if k <= 20:
         table = np.zeros(1 << k, dtype=np.int64)
@@ -388,6 +388,15 @@ def count_regions(masks, k):
                 counts[r] = table[m]
                 r += 1
         return uniq, counts
+    return _hash_count(masks)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MAX_BITS = 16  # a larger table misses the cache on every insert: sorting wins
+
+
+@njit(nogil=True, cache=True)
+def _sort_count(masks):
     s = np.sort(masks)
     n = s.shape[0]
     n_uniq = 0
@@ -403,6 +412,59 @@ def count_regions(masks, k):
             uniq[r] = s[i]
         counts[r] += 1
     return uniq, counts
+
+
+@njit(nogil=True, cache=True)
+def _hash_count(masks):
+    """Distinct masks (increasing) and their counts with an open-addressing hash table
+    that doubles when half full (regions are usually far fewer than followers); past
+    ``2**_HASH_MAX_BITS`` cells it sorts instead."""
+    bits = 12
+    cap = 1 << bits
+    keys = np.zeros(cap, dtype=np.uint64)
+    vals = np.zeros(cap, dtype=np.int64)
+    used = np.zeros(cap, dtype=np.bool_)
+    n_uniq = 0
+    for i in range(masks.shape[0]):
+        m = masks[i]
+        h = np.int64((m * _GOLDEN) >> np.uint64(64 - bits))
+        while used[h] and keys[h] != m:
+            h = (h + 1) & (cap - 1)
+        if used[h]:
+            vals[h] += 1
+            continue
+        used[h] = True
+        keys[h] = m
+        vals[h] = 1
+        n_uniq += 1
+        if 2 * n_uniq > cap:  # grow and rehash, or sort once the table leaves the cache
+            if bits >= _HASH_MAX_BITS:
+                return _sort_count(masks)
+            old_k, old_v, old_u = keys, vals, used
+            bits += 1
+            cap = 1 << bits
+            keys = np.zeros(cap, dtype=np.uint64)
+            vals = np.zeros(cap, dtype=np.int64)
+            used = np.zeros(cap, dtype=np.bool_)
+            for j in range(old_k.shape[0]):
+                if old_u[j]:
+                    x = old_k[j]
+                    g = np.int64((x * _GOLDEN) >> np.uint64(64 - bits))
+                    while used[g]:
+                        g = (g + 1) & (cap - 1)
+                    used[g] = True
+                    keys[g] = x
+                    vals[g] = old_v[j]
+    uniq = np.empty(n_uniq, dtype=np.uint64)
+    cnt = np.empty(n_uniq, dtype=np.int64)
+    r = 0
+    for h in range(cap):
+        if used[h]:
+            uniq[r] = keys[h]
+            cnt[r] = vals[h]
+            r += 1
+    order = np.argsort(uniq)
+    return uniq[order], cnt[order]
 
 
 @njit(nogil=True, cache=True)

@@ -601,3 +601,21 @@ def test_top_k_with_ties(rng):
         k = int(rng.integers(1, 12))
         want = sorted(range(n), key=lambda i: (-score[i], idx[i]))[:k]
         assert _top(score, idx, k).tolist() == want
+
+
+def test_region_counting_dense_hash_and_sort_agree(rng):
+    from kolgraph.kernels import reach as K
+
+    cases = [rng.integers(0, 1 << 10, 5000).astype(np.uint64) << np.uint64(30),  # few regions: hash
+             rng.integers(0, 1 << 62, 80_000).astype(np.uint64),  # many: hash, then sort
+             np.array([0, 2**64 - 1, 2**64 - 1, 5], dtype=np.uint64), np.zeros(0, np.uint64)]
+    for masks in cases:
+        want = np.unique(masks, return_counts=True)
+        for k in (40, 64):
+            got = K.count_regions(masks, k)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    small = rng.integers(0, 1 << 12, 3000).astype(np.uint64)
+    want = np.unique(small, return_counts=True)
+    for k in (12, 20):
+        got = K.count_regions(small, k)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
