@@ -180,14 +180,177 @@ def cmd_demo(args) -> int:
     synth_store(out, seed=args.seed, overwrite=True, progress=_progress(args), **DEMO_SIZE)
     g = kolgraph.open(out)
     payload = {"store": str(out), "seconds": round(time.perf_counter() - t0, 3), **g.info(top=10)}
+    top5 = [row["id"] for row in payload.get("top_creators", payload.get("top_accounts", []))[:5]]
+    payload.update(_demo_reach(g, out, top5))
 
     def human(p):
         c = _console()
         c.print(f"[green]built the demo store[/green] {out} in {p['seconds']:.1f} s "
                 f"(synthetic, seed {args.seed})")
         _print_info({"path": str(out), **p}, c)
-        c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph verify {out}[/bold], "
+        c.print("\n[bold]reach of the 5 largest creators[/bold]")
+        _print_reach(p["reach"], c)
+        for name, path in p["plots"].items():
+            c.print(f"[green]wrote[/green] {name} plot {path}")
+        ids = " ".join(str(x) for x in top5)
+        c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph reach {out} {ids}[/bold], "
+                f"[bold]kolgraph similar {out} {top5[0] if top5 else 'ID'}[/bold], "
                 f"[bold]kolgraph export {out} --out edges.csv[/bold]")
+    _emit(args, payload, human)
+    return 0
+
+
+def _demo_reach(g, out: Path, ids: list) -> dict:
+    """Reach report of ``ids`` and its plots, written next to the store."""
+    from kolgraph import plots
+
+    report = g.reach(ids)
+    stem = out.parent / out.name.removesuffix(".kg")
+    written = {"curve": plots.reach_curve(report, f"{stem}-reach-curve.png"),
+               "overlap": plots.overlap_heatmap(report, f"{stem}-overlap.png"),
+               "upset": plots.upset(report, f"{stem}-upset.png")}
+    return {"reach": report.to_dict(), "plots": {k: str(v) for k, v in written.items()}}
+
+
+def _reach_options(args) -> dict:
+    def one_or_many(values):
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+    return {"view_rates": one_or_many(getattr(args, "view_rate", None)),
+            "posts": one_or_many(getattr(args, "posts", None)),
+            "where": args.where, "exclude_flagged": args.exclude_flagged,
+            "skip_unknown": args.skip_unknown}
+
+
+def _print_reach(d: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="reach by creator (added = incremental reach in the order given; r = view rate)")
+    for col in ("id", "tier", "audience", "exclusive", "added", "cumul.", "share", "r"):
+        table.add_column(col, justify="left" if col in ("id", "tier") else "right")
+    cum = 0
+    for c in d["creators"]:
+        cum += c["incremental"]
+        table.add_row(str(c["id"]), c["tier"], f"{c['audience']:,}", f"{c['exclusive']:,}",
+                      f"{c['incremental']:,}", f"{cum:,}", f"{c['share']:.1%}", f"{c['view_rate']:.3f}")
+    console.print(table)
+    f = d["frequency"]
+    at = f["at_least"]
+    r3 = at[3] if len(at) > 3 else 0
+    console.print(f"  unique reach        {d['unique_reach']:>14,}")
+    console.print(f"  gross reach         {d['gross_reach']:>14,}   duplication {d['duplication']:.2f}x")
+    console.print(f"  reached ≥3 times    {r3:>14,}   average frequency {f['average']:.2f}")
+    console.print(f"  expected reach      {d['expected_reach']:>14,.0f}   (view rates x posts)")
+    console.print(f"  Sainsbury estimate  {d['sainsbury_reach']:>14,.0f}   (independence, N = "
+                  f"{d['population']:,})")
+    if d["filters"]:
+        console.print(f"  filters: {d['filters']}", highlight=False)
+    for w in d["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def _print_matrix(console, title: str, ids: list, mat: list, fmt) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("")
+    for c in ids:
+        table.add_column(str(c), justify="right")
+    for c, row in zip(ids, mat, strict=True):
+        table.add_row(str(c), *[fmt(v) for v in row])
+    console.print(table)
+
+
+def cmd_reach(args) -> int:
+    import kolgraph
+
+    if args.json and args.csv:
+        _error("choose one of --json and --csv")
+        return 2
+    g = kolgraph.open(args.store)
+    report = g.reach(args.ids, **_reach_options(args))
+    d = report.to_dict()
+    if args.curve:
+        from kolgraph.plots import reach_curve
+
+        d["plots"] = {"curve": str(reach_curve(report, args.curve))}
+    if args.csv:
+        report.to_frame().to_csv(sys.stdout, index=False, lineterminator="\n")
+        for w in d["warnings"]:
+            sys.stderr.write(f"warning: {w}\n")
+        return 0
+    _emit(args, d, lambda p: _print_reach(p, _console()))
+    return 0
+
+
+def cmd_overlap(args) -> int:
+    import kolgraph
+
+    g = kolgraph.open(args.store)
+    report = g.reach(args.ids, **_reach_options(args))
+    d = report.to_dict()
+    payload = {**d["overlap"], "unique_reach": d["unique_reach"], "regions": d["regions"],
+               "warnings": d["warnings"], "plots": {}}
+    from kolgraph import plots
+
+    if args.plot:
+        payload["plots"]["heatmap"] = str(plots.overlap_heatmap(report, args.plot, by=args.by))
+    if args.upset:
+        payload["plots"]["upset"] = str(plots.upset(report, args.upset))
+
+    def human(p):
+        c = _console()
+        _print_matrix(c, "common followers |A∩B|", p["ids"], p["counts"], lambda v: f"{v:,}")
+        _print_matrix(c, "Jaccard |A∩B|/|A∪B|", p["ids"], p["jaccard"], lambda v: f"{v:.3f}")
+        _print_matrix(c, "directional |A∩B|/|A| (row A)", p["ids"], p["directional"],
+                      lambda v: f"{v:.3f}")
+        for w in p["warnings"]:
+            c.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        for name, path in p["plots"].items():
+            c.print(f"[green]wrote[/green] {name} {path}")
+    _emit(args, payload, human)
+    return 0
+
+
+def cmd_similar(args) -> int:
+    import kolgraph
+
+    g = kolgraph.open(args.store)
+    rows = g.similar(args.id, k=args.k, by=args.by, among=args.among)
+    payload = {"id": args.id, "by": args.by, "among": args.among, "similar": rows}
+
+    def human(p):
+        from rich.table import Table
+
+        table = Table(title=f"accounts most similar to {p['id']} (by {p['by']})")
+        for col in ("id", "tier", "audience", "common", "jaccard", "overlap coef."):
+            table.add_column(col, justify="left" if col in ("id", "tier") else "right")
+        for r in p["similar"]:
+            table.add_row(str(r["id"]), r["tier"], f"{r['audience']:,}", f"{r['common']:,}",
+                          f"{r['jaccard']:.3f}", f"{r['overlap_coefficient']:.3f}")
+        _console().print(table)
+    _emit(args, payload, human)
+    return 0
+
+
+def cmd_complementary(args) -> int:
+    import kolgraph
+
+    g = kolgraph.open(args.store)
+    rows = g.complementary(args.ids, k=args.k, among=args.among, where=args.where,
+                           exclude_flagged=args.exclude_flagged, skip_unknown=args.skip_unknown)
+    payload = {"ids": args.ids, "among": args.among, "complementary": rows}
+
+    def human(p):
+        from rich.table import Table
+
+        table = Table(title="accounts adding the most new followers to the set (incremental reach)")
+        for col in ("id", "tier", "audience", "incremental"):
+            table.add_column(col, justify="left" if col in ("id", "tier") else "right")
+        for r in p["complementary"]:
+            table.add_row(str(r["id"]), r["tier"], f"{r['audience']:,}", f"{r['incremental']:,}")
+        _console().print(table)
     _emit(args, payload, human)
     return 0
 
@@ -281,6 +444,48 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--farms", type=int, default=None, help="planted bot farms (default: scales with size; 0 = none)")
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
+
+    def reach_args(sp):
+        sp.add_argument("store")
+        sp.add_argument("ids", nargs="+", metavar="ID", help="creator ids, in booking order")
+        sp.add_argument("--where", help="account filter, e.g. \"country == 'NL' and language == 'nl'\"")
+        sp.add_argument("--exclude-flagged", action="store_true",
+                        help="drop followers flagged as bots (account column 'flagged')")
+        sp.add_argument("--skip-unknown", action="store_true", help="skip unknown ids with a warning")
+
+    sp = add("reach", cmd_reach, "deduplicated reach, frequency and expected reach of creators",
+             "Unique and gross reach, exclusive and incremental reach per creator, frequency "
+             "R_k, expected reach with view rates and posts, and the Sainsbury estimate.")
+    reach_args(sp)
+    sp.add_argument("--view-rate", type=float, nargs="+", metavar="R",
+                    help="probability a follower sees one post: one value or one per creator "
+                         "(default avg_views/followers, else 1)")
+    sp.add_argument("--posts", type=int, nargs="+", metavar="N", help="posts booked: one or one per creator (default 1)")
+    sp.add_argument("--csv", action="store_true", help="print the per-creator table as CSV")
+    sp.add_argument("--curve", metavar="PNG", help="write the reach curve plot")
+
+    sp = add("overlap", cmd_overlap, "pairwise audience overlap and Venn/UpSet regions")
+    reach_args(sp)
+    sp.add_argument("--plot", metavar="PNG", help="write an annotated overlap heatmap")
+    sp.add_argument("--by", default="jaccard",
+                    choices=("jaccard", "overlap_coefficient", "directional", "lift", "counts"),
+                    help="heatmap normalisation (default jaccard)")
+    sp.add_argument("--upset", metavar="PNG", help="write an UpSet plot of the largest regions")
+
+    sp = add("similar", cmd_similar, "accounts whose audiences overlap most with a creator")
+    sp.add_argument("store")
+    sp.add_argument("id", help="creator id")
+    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    sp.add_argument("--by", default="jaccard", choices=("jaccard", "overlap"),
+                    help="rank by Jaccard or overlap coefficient (default jaccard)")
+    sp.add_argument("--among", default="creators", choices=("creators", "accounts"),
+                    help="candidates: the creator table (default; every account if there is none) or all accounts")
+
+    sp = add("complementary", cmd_complementary, "accounts adding the most new followers to a set")
+    reach_args(sp)
+    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    sp.add_argument("--among", default="creators", choices=("creators", "accounts"),
+                    help="candidates: the creator table (default; every account if there is none) or all accounts")
 
     sp = add("profiles", cmd_profiles, "convert a labelled public profile set to canonical account columns",
              "Map the MIB 'Fame for sale' profiles (a folder with users.csv and fusers.csv) or the "

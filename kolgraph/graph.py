@@ -306,6 +306,25 @@ class FollowerGraph:
         self._creators_src = self._align_creators(table, dense)
         self.__dict__.pop("creators", None)
 
+    # --- reach (thin wrappers over kolgraph.reach) ------------------------------------------
+    def reach(self, ids: Iterable, **options):
+        """Deduplicated reach report of creators ``ids``; see :func:`kolgraph.reach.reach`."""
+        from kolgraph.reach import reach
+
+        return reach(self, ids, **options)
+
+    def similar(self, account, k: int = 10, by: str = "jaccard", **options) -> list[dict]:
+        """Top-k accounts by audience overlap with ``account``; see :func:`kolgraph.reach.similar`."""
+        from kolgraph.reach import similar
+
+        return similar(self, account, k=k, by=by, **options)
+
+    def complementary(self, ids: Iterable, k: int = 10, **options) -> list[dict]:
+        """Top-k accounts by incremental reach over ``ids``; see :func:`kolgraph.reach.complementary`."""
+        from kolgraph.reach import complementary
+
+        return complementary(self, ids, k=k, **options)
+
     # --- summary and persistence ------------------------------------------------------
     def info(self, top: int = 10) -> dict:
         """Counts, degree statistics, tier counts and top creators by followers (JSON-ready)."""

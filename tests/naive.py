@@ -155,3 +155,93 @@ def unique_inverse(values) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique`` with the inverse, as int64 / int32 arrays."""
     uniq, inv = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
     return uniq, inv.reshape(-1).astype(np.int32)
+
+
+# --- reach (Python sets) ----------------------------------------------------------
+def audiences(followers_of: dict, creators, allowed=None) -> list[set]:
+    """Follower sets of ``creators`` from ``followee -> followers``, keeping only ``allowed``."""
+    out = []
+    for c in creators:
+        s = set(followers_of.get(c, ()))
+        out.append(s if allowed is None else {u for u in s if u in allowed})
+    return out
+
+
+def reach_report(sets: list[set], p=None) -> dict:
+    """Every reach number computed with set operations, straight from the definitions."""
+    k = len(sets)
+    union = set().union(*sets) if sets else set()
+    freq = {u: sum(u in s for s in sets) for u in union}
+    exclusive = [len(s - set().union(*(t for j, t in enumerate(sets) if j != i))) for i, s in enumerate(sets)]
+    incremental = [len(s - set().union(*sets[:i])) for i, s in enumerate(sets)]
+    counts = [[len(a & b) for b in sets] for a in sets]
+    exactly = [sum(1 for f in freq.values() if f == n) for n in range(k + 1)]
+    regions: dict[tuple, int] = defaultdict(int)
+    for u in union:
+        regions[tuple(i for i, s in enumerate(sets) if u in s)] += 1
+    out = {"unique": len(union), "gross": sum(len(s) for s in sets), "audience": [len(s) for s in sets],
+           "exclusive": exclusive, "incremental": incremental, "counts": counts, "exactly": exactly,
+           "at_least": [sum(exactly[n:]) for n in range(k + 1)], "regions": dict(regions)}
+    if p is not None:
+        exp = 0.0
+        for u in union:
+            miss = 1.0
+            for i, s in enumerate(sets):
+                if u in s:
+                    miss *= 1.0 - p[i]
+            exp += 1.0 - miss
+        out["expected"] = exp
+    return out
+
+
+def expected_by_enumeration(sets: list[set], p) -> tuple[float, list[float]]:
+    """Expected reach and expected exactly-f counts by enumerating every seen/unseen outcome
+    of every follower (exponential: tiny inputs only)."""
+    from itertools import product
+
+    k = len(sets)
+    union = set().union(*sets) if sets else set()
+    reach = 0.0
+    exactly = [0.0] * (k + 1)
+    for u in union:
+        mine = [i for i, s in enumerate(sets) if u in s]
+        for seen in product((0, 1), repeat=len(mine)):
+            prob = 1.0
+            for i, x in zip(mine, seen, strict=True):
+                prob *= p[i] if x else 1.0 - p[i]
+            exactly[sum(seen)] += prob
+            if any(seen):
+                reach += prob
+    return reach, exactly
+
+
+def similar_brute(followers_of: dict, c, candidates, by: str = "jaccard", k: int = 10) -> list[tuple]:
+    """``(id, common)`` of the top-k candidates by Jaccard / overlap coefficient with c
+    (ties by id order), candidates sharing at least one follower."""
+    a = set(followers_of.get(c, ()))
+    rows = []
+    for v in candidates:
+        if v == c:
+            continue
+        b = set(followers_of.get(v, ()))
+        inter = len(a & b)
+        if inter == 0:
+            continue
+        score = inter / len(a | b) if by == "jaccard" else inter / min(len(a), len(b))
+        rows.append((-score, id_key(v), v, inter))
+    rows.sort()
+    return [(v, inter) for _, _, v, inter in rows[:k]]
+
+
+def complementary_brute(followers_of: dict, chosen, candidates, k: int = 10) -> list[tuple]:
+    """``(id, incremental)`` of the top-k candidates by followers not already reached."""
+    covered = set().union(*(set(followers_of.get(c, ())) for c in chosen)) if chosen else set()
+    rows = []
+    for v in candidates:
+        if v in chosen:
+            continue
+        inc = len(set(followers_of.get(v, ())) - covered)
+        if inc > 0:
+            rows.append((-inc, id_key(v), v, inc))
+    rows.sort()
+    return [(v, inc) for _, _, v, inc in rows[:k]]

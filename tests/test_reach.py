@@ -1,0 +1,621 @@
+"""Reach engine: oracle tests against Python sets, properties, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import naive
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kolgraph
+from kolgraph import FollowerGraph, InputError, UnknownAccountError
+from kolgraph.reach import reach
+
+DATA = Path(__file__).parent / "data"
+
+
+def random_graph(rng, n_accounts=300, n_creators=12, m=3000, ids="int"):
+    """Random follows onto a few creators (skewed sizes) plus follower-to-follower edges."""
+    weights = rng.pareto(1.2, n_creators) + 0.05
+    dst = rng.choice(n_creators, m, p=weights / weights.sum())
+    src = rng.integers(0, n_accounts, m)
+    extra = rng.integers(0, n_accounts, (m // 4, 2))
+    src = np.concatenate([src, extra[:, 0]])
+    dst = np.concatenate([dst, extra[:, 1]])
+    if ids == "str":
+        name = [f"a{i}" for i in range(n_accounts)]
+        src, dst = [name[i] for i in src], [name[i] for i in dst]
+    else:
+        src, dst = (src * 7 - 50).tolist(), (dst * 7 - 50).tolist()
+    return src, dst
+
+
+def assert_report_matches(r, ref):
+    assert r.unique_reach == ref["unique"]
+    assert r.gross_reach == ref["gross"]
+    assert r.audience.tolist() == ref["audience"]
+    assert r.exclusive.tolist() == ref["exclusive"]
+    assert r.incremental.tolist() == ref["incremental"]
+    assert r.counts.tolist() == ref["counts"]
+    assert r.exactly.tolist() == ref["exactly"]
+    assert r.at_least.tolist() == ref["at_least"]
+    regions = {tuple(i for i in range(r.k) if (int(m) >> i) & 1): int(c)
+               for m, c in zip(r.region_masks, r.region_counts, strict=True)}
+    assert regions == ref["regions"]
+    if "expected" in ref:
+        assert r.expected_reach == pytest.approx(ref["expected"], rel=1e-12, abs=1e-9)
+
+
+# --- oracle tests -------------------------------------------------------------------------
+@pytest.mark.parametrize("ids", ["int", "str"])
+def test_random_graphs_match_python_sets(rng, ids):
+    for _ in range(6):
+        src, dst = random_graph(rng, n_accounts=int(rng.integers(20, 400)), ids=ids)
+        g = FollowerGraph.from_edges(src, dst)
+        fol = naive.followers_by_account(src, dst)
+        pool = sorted(fol, key=naive.id_key)
+        k = int(rng.integers(1, min(len(pool), 14) + 1))
+        chosen = [pool[i] for i in rng.choice(len(pool), k, replace=False)]
+        p = rng.random(k)
+        r = reach(g, chosen, view_rates=p)
+        assert r.ids == chosen
+        ref = naive.reach_report(naive.audiences(fol, chosen), p=p.tolist())
+        assert_report_matches(r, ref)
+
+
+def test_64_creators_and_many_blocks(rng):
+    n = 5000
+    src = rng.integers(0, n, 40_000)
+    dst = rng.integers(0, 64, 40_000) * 70  # creators spread over many 64-account blocks
+    g = FollowerGraph.from_edges(src, dst)
+    fol = naive.followers_by_account(src.tolist(), dst.tolist())
+    chosen = sorted(set(dst.tolist()))
+    assert len(chosen) == 64
+    r = reach(g, chosen[::-1])
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen[::-1])))
+    d = r.to_dict()
+    assert len(d["regions"]) <= 100 and any("largest" in w for w in d["warnings"])
+
+
+@pytest.mark.parametrize("name,path", [("wiki-Vote", "wiki-Vote/wiki-Vote.txt"),
+                                       ("email-Eu-core", "email-Eu-core/email-Eu-core.txt")])
+def test_real_graphs_match_python_sets(rng, name, path):
+    from kolgraph.ingest import read_graph
+
+    g = read_graph(DATA / path)
+    src, dst = naive.read_edge_list(DATA / path)
+    fol = naive.followers_by_account(src, dst)
+    top = sorted(fol, key=lambda v: (-len(fol[v]), v))
+    for chosen in (top[:20], top[:3], [top[i] for i in rng.choice(200, 10, replace=False)]):
+        p = rng.random(len(chosen))
+        r = reach(g, chosen, view_rates=p)
+        assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen), p=p.tolist()))
+    c = top[0]
+    got = [(x["id"], x["common"]) for x in g.similar(c, k=10)]
+    assert got == naive.similar_brute(fol, c, naive.sorted_ids(src + dst), k=10)
+    got = [(x["id"], x["incremental"]) for x in g.complementary(top[:5], k=10)]
+    assert got == naive.complementary_brute(fol, top[:5], naive.sorted_ids(src + dst), k=10)
+
+
+def test_store_round_trip_and_python_api(tmp_path, rng):
+    src, dst = random_graph(rng)
+    FollowerGraph.from_edges(src, dst).save(tmp_path / "g.kg")
+    g = kolgraph.open(tmp_path / "g.kg")
+    fol = naive.followers_by_account(src, dst)
+    chosen = sorted(fol, key=lambda v: -len(fol[v]))[:5]
+    r = g.reach(chosen)
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen)))
+    frame = r.to_frame()
+    assert list(frame["id"]) == chosen and frame["cumulative"].iloc[-1] == r.unique_reach
+
+
+# --- expected reach ---------------------------------------------------------------------------
+def test_expected_reach_matches_enumeration(rng):
+    for _ in range(5):
+        src, dst = random_graph(rng, n_accounts=40, n_creators=5, m=120)
+        g = FollowerGraph.from_edges(src, dst)
+        fol = naive.followers_by_account(src, dst)
+        chosen = sorted(fol, key=naive.id_key)[:5]
+        rates = rng.random(len(chosen))
+        posts = rng.integers(0, 4, len(chosen))
+        p = 1.0 - (1.0 - rates) ** posts
+        r = reach(g, chosen, view_rates=rates, posts=posts)
+        exp, exactly = naive.expected_by_enumeration(naive.audiences(fol, chosen), p.tolist())
+        assert r.expected_reach == pytest.approx(exp, rel=1e-12, abs=1e-9)
+        assert r.expected_exactly.tolist() == pytest.approx(exactly, rel=1e-9, abs=1e-9)
+        assert r.expected_exactly.sum() == pytest.approx(r.unique_reach)
+
+
+def test_expected_reach_monte_carlo(rng):
+    src, dst = random_graph(rng, n_accounts=200, n_creators=6, m=900)
+    g = FollowerGraph.from_edges(src, dst)
+    fol = naive.followers_by_account(src, dst)
+    chosen = sorted(fol, key=naive.id_key)[:6]
+    sets = naive.audiences(fol, chosen)
+    rates = np.array([0.1, 0.3, 0.5, 0.2, 0.05, 0.4])
+    r = reach(g, chosen, view_rates=rates, posts=2)
+    p = 1 - (1 - rates) ** 2
+    union = sorted(set().union(*sets))
+    member = np.array([[u in s for s in sets] for u in union])
+    sims = 2000
+    seen = rng.random((sims, len(union), len(chosen))) < p
+    reached = (seen & member).any(axis=2).sum(axis=1)
+    se = reached.std() / math.sqrt(sims)
+    assert abs(reached.mean() - r.expected_reach) < 5 * se + 1e-9
+
+
+def test_default_view_rates_from_creator_table():
+    g = FollowerGraph.from_edges([1, 2, 3, 4, 1], [10, 10, 10, 10, 11],
+                                 creators=pa.table({"id": [10, 11], "avg_views": [2.0, None]}))
+    r = g.reach([10, 11])
+    assert r.view_rates.tolist() == [0.5, 1.0]
+    assert r.expected_reach == pytest.approx(1 + 3 * 0.5)  # follower 1 is reached by 11 for sure
+    r = g.reach([10, 11], view_rates={10: 1.0}, posts=[1, 0])
+    assert r.expected_reach == pytest.approx(4.0)
+    g2 = FollowerGraph.from_edges([1, 2, 3, 4, 1, 5], [10, 10, 10, 10, 11, 12],
+                                  creators=pa.table({"id": [12, 10], "avg_views": [9.0, 1.0]}))
+    assert g2.reach([11, 12, 10, 1]).view_rates.tolist() == [1.0, 1.0, 0.25, 1.0]
+    with pytest.raises(InputError):
+        g.reach([10, 11], view_rates=[0.5])
+    with pytest.raises(InputError):
+        g.reach([10], view_rates=1.5)
+    with pytest.raises(InputError, match="not among the creators"):
+        g.reach([10], posts={10: 2, 77: 1})
+    with pytest.raises(InputError):
+        g.reach([10], posts=1.5)
+
+
+# --- properties ----------------------------------------------------------------------------
+@st.composite
+def graphs(draw):
+    n = draw(st.integers(1, 40))
+    k = draw(st.integers(1, 10))
+    edges = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, k - 1)), max_size=200))
+    rates = draw(st.lists(st.floats(0, 1), min_size=k, max_size=k))
+    posts = draw(st.lists(st.integers(0, 5), min_size=k, max_size=k))
+    return n, k, edges, rates, posts
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_properties(data):
+    n, k, edges, rates, posts = data
+    creators = [f"c{i}" for i in range(k)]
+    src = [f"u{u}" for u, _ in edges]
+    dst = [creators[c] for _, c in edges]
+    g = FollowerGraph.from_edges(src, dst, nodes=creators)
+    r = g.reach(creators, view_rates=rates, posts=posts)
+    aud = r.audience
+    assert aud.max() <= r.unique_reach <= r.gross_reach
+    assert np.all(r.exclusive <= aud)
+    in_two = r.at_least[2] if k >= 2 else 0
+    assert r.exclusive.sum() + in_two == r.unique_reach
+    assert np.all(np.diff(r.at_least[1:]) <= 0) and r.at_least[1] == r.unique_reach
+    assert np.array_equal(r.counts, r.counts.T) and np.array_equal(np.diag(r.counts), aud)
+    assert r.region_counts.sum() == r.unique_reach
+    assert r.incremental.sum() == r.unique_reach
+    assert (r.exactly * np.arange(k + 1)).sum() == r.gross_reach
+    assert r.expected_reach <= r.unique_reach + 1e-9
+    d = r.to_dict()
+    for key in ("jaccard", "overlap_coefficient", "directional", "lift"):
+        m = np.array(d["overlap"][key])
+        assert np.all(np.isfinite(m)) and np.all(m >= 0)
+    assert np.all(np.array(d["overlap"]["jaccard"]) <= 1 + 1e-12)
+    full = g.reach(creators, view_rates=1.0, posts=[max(1, x) for x in posts])
+    assert full.expected_reach == pytest.approx(full.unique_reach)
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.sampled_from(["jaccard", "overlap"]))
+def test_similar_and_complementary_brute_force(data, by):
+    n, k, edges, _, _ = data
+    creators = list(range(1000, 1000 + k))
+    extra = list(zip([u for u, _ in edges[::3]], [u for u, _ in edges[1::3]], strict=False))
+    src = [u for u, _ in edges] + [a for a, _ in extra]  # follower-to-follower edges too
+    dst = [creators[c] for _, c in edges] + [b for _, b in extra]
+    g = FollowerGraph.from_edges(src, dst, nodes=creators)
+    fol = naive.followers_by_account(src, dst)
+    everyone = naive.sorted_ids(src + dst + creators)
+    got = [(x["id"], x["common"]) for x in g.similar(creators[0], k=4, by=by)]
+    assert got == naive.similar_brute(fol, creators[0], everyone, by=by, k=4)
+    got = [(x["id"], x["incremental"]) for x in g.complementary(creators[:2], k=5)]
+    assert got == naive.complementary_brute(fol, creators[:2], everyone, k=5)
+
+
+def test_similar_among_creators_only():
+    src = [1, 2, 3, 1, 2, 1, 2, 3]
+    dst = [10, 10, 10, 11, 11, 4, 4, 4]
+    g = FollowerGraph.from_edges(src, dst, creators=pa.table({"id": [10, 11]}))
+    assert [x["id"] for x in g.similar(10)] == [11]
+    assert [x["id"] for x in g.similar(10, among="accounts")] == [4, 11]
+    top = g.similar(10, by="overlap", among="accounts")
+    assert top[0]["overlap_coefficient"] == 1.0 and top[1]["overlap_coefficient"] == 1.0
+    assert [(x["id"], x["incremental"]) for x in g.complementary([11], among="accounts")] == [(4, 1), (10, 1)]
+    assert [x["id"] for x in g.complementary([11])] == [10]
+    with pytest.raises(InputError):
+        g.similar(10, by="cosine")
+
+
+# --- filters ---------------------------------------------------------------------------------
+def filtered_graph():
+    src = ["a", "b", "c", "d", "e", "a", "c", "e"]
+    dst = ["X", "X", "X", "X", "X", "Y", "Y", "Y"]
+    accounts = pa.table({"id": ["a", "b", "c", "d", "e", "X", "Y"],
+                         "country": ["NL", "NL", "DE", None, "NL", "US", "US"],
+                         "language": ["nl", "en", "de", "nl", "nl", "en", "en"],
+                         "posts": [1, 5, 0, 3, 9, 100, 100]})
+    return FollowerGraph.from_edges(src, dst, accounts=accounts)
+
+
+def test_where_expression_and_dict():
+    g = filtered_graph()
+    r = g.reach(["X", "Y"], where="country == 'NL' and language == 'nl'")
+    assert (r.unique_reach, r.audience.tolist(), r.counts[0, 1]) == (2, [2, 2], 2)
+    assert r.filters["accounts_passing"] == 2 and r.n_population == 2
+    assert g.reach(["X", "Y"], where={"country": "NL", "language": "nl"}).unique_reach == 2
+    r = g.reach(["X", "Y"], where={"country": ("NL", "DE")})
+    assert r.unique_reach == 4 and json.loads(json.dumps(r.to_dict()))["filters"]["where"] == {"country": ["NL", "DE"]}
+    assert g.reach(["X"], where="country in ['DE'] or posts >= 5").audience.tolist() == [3]
+    assert g.reach(["X"], where="not country == 'NL'").audience.tolist() == [1]  # null never matches
+    assert g.reach(["X"], where="country != 'NL'").audience.tolist() == [1]
+    assert g.reach(["X"], where="1 <= posts < 5").audience.tolist() == [2]
+    for bad in ("country = 'NL'", "nosuch == 1", "country == NL", "posts + 1 > 2", "country"):
+        with pytest.raises(InputError):
+            g.reach(["X"], where=bad)
+
+
+def test_exclude_flagged():
+    g = filtered_graph()
+    r = g.reach(["X", "Y"], exclude_flagged=True)
+    assert r.unique_reach == 5 and any("flagged" in w for w in r.warnings)
+    g.set_accounts(pa.table({"id": ["a", "c"], "flagged": [True, False]}))
+    r = g.reach(["X", "Y"], exclude_flagged=True)
+    assert r.unique_reach == 4 and r.audience.tolist() == [4, 2] and not r.warnings
+    assert r.filters["exclude_flagged"] is True
+
+
+# --- bad input --------------------------------------------------------------------------------
+def test_unknown_empty_duplicates_too_many():
+    g = FollowerGraph.from_edges([1, 2, 3], [10, 10, 11])
+    with pytest.raises(UnknownAccountError) as info:
+        g.reach([10, 99, 98])
+    assert info.value.missing == [99, 98] and "99" in str(info.value)
+    r = g.reach([10, 99], skip_unknown=True)
+    assert r.ids == [10] and r.unique_reach == 2 and "99" in r.warnings[0]
+    r = g.reach([])
+    d = r.to_dict()
+    assert d["unique_reach"] == d["gross_reach"] == 0 and d["creators"] == [] and d["expected_reach"] == 0
+    assert d["frequency"]["exactly"] == [0] and d["regions"] == [] and d["sainsbury_reach"] == 0
+    r = g.reach([10, 11, 10, "10"])
+    assert r.ids == [10, 11] and len(r.warnings) == 1 and "duplicate" in r.warnings[0]
+    big = FollowerGraph.from_edges(list(range(100)), list(range(1, 101)))
+    with pytest.raises(InputError, match="at most 64"):
+        big.reach(list(range(1, 70)))
+
+
+def test_toy_graphs_contract(toy):
+    g = toy.build()
+    ids = g.external(np.arange(g.n_accounts))
+    r = g.reach(ids[:64])
+    fol = naive.followers_by_account(toy.src, toy.dst)
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, ids[:64])))
+    json.dumps(r.to_dict())
+    for c in ids[:3]:
+        assert all(x["common"] > 0 for x in g.similar(c, among="accounts"))
+    g.complementary(ids[:1], among="accounts")
+
+
+def test_to_dict_keys_and_normalisations():
+    g = FollowerGraph.from_edges([1, 2, 3, 3, 4, 5], [10, 10, 10, 11, 11, 12])
+    d = g.reach([10, 11, 12]).to_dict()
+    for key in ("unique_reach", "gross_reach", "duplication", "creators", "overlap", "frequency",
+                "regions", "expected_reach", "expected_frequency", "sainsbury_reach", "filters",
+                "warnings"):
+        assert key in d
+    assert set(d["creators"][0]) >= {"id", "audience", "exclusive", "incremental", "share", "tier"}
+    ov = d["overlap"]
+    assert ov["counts"][0][1] == 1
+    assert ov["directional"][0][1] == pytest.approx(1 / 3) and ov["directional"][1][0] == 0.5
+    assert ov["jaccard"][0][1] == pytest.approx(1 / 4)
+    assert ov["overlap_coefficient"][0][1] == 0.5
+    n = g.n_accounts
+    assert ov["lift"][0][1] == pytest.approx(n / 6)
+    assert d["sainsbury_reach"] == pytest.approx(n * (1 - (1 - 3 / n) * (1 - 2 / n) * (1 - 1 / n)))
+    assert d["regions"][0] == {"creators": [10], "count": 2}
+    assert d["frequency"] == {"exactly": [0, 4, 1, 0], "at_least": [5, 5, 1, 0], "average": 6 / 5}
+    json.dumps(d)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kolgraph", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def wiki_store(tmp_path_factory):
+    from kolgraph.ingest import read_graph
+
+    path = tmp_path_factory.mktemp("cli") / "wv.kg"
+    read_graph(DATA / "wiki-Vote/wiki-Vote.txt").save(path)
+    return path
+
+
+def test_cli_reach_json_csv_and_exit_codes(wiki_store, tmp_path):
+    r = run("reach", wiki_store, 2565, 1549, 766, 2565, "--json", "--view-rate", "0.5",
+            "--curve", tmp_path / "curve.png")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("unique_reach", "gross_reach", "creators", "overlap", "frequency", "expected_reach",
+                "sainsbury_reach", "regions"):
+        assert key in d
+    assert [c["id"] for c in d["creators"]] == [2565, 1549, 766]
+    assert "duplicate" in d["warnings"][0]
+    assert (tmp_path / "curve.png").stat().st_size > 0
+    g = kolgraph.open(wiki_store)
+    assert d["unique_reach"] == g.reach([2565, 1549, 766]).unique_reach
+    r = run("reach", wiki_store, 2565, 424242, 434343)
+    assert r.returncode == 3 and "424242" in r.stderr and "434343" in r.stderr
+    r = run("reach", wiki_store, 2565, 424242, "--skip-unknown", "--csv")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("id,") and lines[1].startswith("2565,")
+    r = run("reach", wiki_store, 2565, 1549)
+    assert r.returncode == 0 and "unique reach" in r.stdout
+    r = run("reach", wiki_store, 2565, "--where", "country == 'NL'")
+    assert r.returncode == 3 and "account attributes" in r.stderr
+
+
+def test_cli_overlap_similar(wiki_store, tmp_path):
+    r = run("overlap", wiki_store, 2565, 1549, 766, 11, "--plot", tmp_path / "o.png",
+            "--upset", tmp_path / "u.png", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert set(d) >= {"ids", "counts", "jaccard", "overlap_coefficient", "directional", "lift", "regions"}
+    assert (tmp_path / "o.png").stat().st_size > 0 and (tmp_path / "u.png").stat().st_size > 0
+    r = run("overlap", wiki_store, 2565, 1549)
+    assert r.returncode == 0 and "Jaccard" in r.stdout
+    r = run("similar", wiki_store, 2565, "-k", "5", "--by", "overlap", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["similar"]
+    assert len(rows) == 5 and rows == kolgraph.open(wiki_store).similar(2565, k=5, by="overlap")
+    r = run("similar", wiki_store, 2565, "-k", "3")
+    assert r.returncode == 0 and "jaccard" in r.stdout.lower()
+    r = run("similar", wiki_store, 99999999)
+    assert r.returncode == 3
+    r = run("complementary", wiki_store, 2565, 1549, "-k", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["complementary"]
+    assert rows == kolgraph.open(wiki_store).complementary([2565, 1549], k=4)
+    r = run("complementary", wiki_store, 2565, 1549, "-k", "2")
+    assert r.returncode == 0 and "incremental" in r.stdout
+
+
+# --- kernels directly ----------------------------------------------------------------------
+def test_parallel_and_serial_counts_agree(rng):
+    from kolgraph.kernels import reach as K
+
+    src = rng.integers(0, 20_000, 60_000)
+    dst = rng.integers(0, 30, 60_000) * 500
+    g = FollowerGraph.from_edges(src, dst)
+    sel = g.index(sorted(set(dst.tolist()))).astype(np.int64)
+    allowed = rng.random(g.n_accounts) < 0.7
+    for use in (False, True):
+        words, bits = K.build_bitsets(g.in_indptr, g.in_indices, sel, g.n_accounts, allowed, use)
+        for chunks in (1, 2, 7):
+            all_words, dense = K.build_bitsets_dense_parallel(g.in_indptr, g.in_indices, sel,
+                                                              g.n_accounts, allowed, use, chunks)
+            assert np.array_equal(dense[words], bits) and not dense[np.setdiff1d(all_words, words)].any()
+        assert np.array_equal(K.build_bitsets_dense(g.in_indptr, g.in_indices, sel, g.n_accounts,
+                                                    allowed, use)[1], dense)
+        assert np.array_equal(K.reach_counts_serial(dense)[0], K.reach_counts_serial(bits)[0])
+        serial = K.reach_counts_serial(bits)
+        for chunks in (1, 2, 3, 1000):
+            for a, b in zip(K.reach_counts(bits, chunks), serial, strict=True):
+                assert np.array_equal(a, b)
+        masks = K.region_masks(bits)
+        dense = K.count_regions(masks, len(sel))
+        for a, b in zip(K.counts_from_regions(*dense, len(sel)), serial, strict=True):
+            assert np.array_equal(a, b)
+        assert len(sel) > 20
+        small = K.count_regions(masks & np.uint64((1 << 20) - 1), 20)
+        ref = np.unique(masks & np.uint64((1 << 20) - 1), return_counts=True)
+        assert np.array_equal(small[0], ref[0]) and np.array_equal(small[1], ref[1])
+        ref = np.unique(masks, return_counts=True)
+        assert np.array_equal(dense[0], ref[0]) and np.array_equal(dense[1], ref[1])
+        assert dense[1].sum() == serial[3].sum()
+
+
+def test_filtered_reach_matches_sets(rng):
+    src, dst = random_graph(rng, n_accounts=500)
+    ids = naive.sorted_ids(src + dst)
+    country = rng.choice(["NL", "DE", None], len(ids)).tolist()
+    g = FollowerGraph.from_edges(src, dst, accounts=pa.table({"id": ids, "country": country}))
+    fol = naive.followers_by_account(src, dst)
+    allowed = {i for i, c in zip(ids, country, strict=True) if c in ("NL", "DE")}
+    chosen = sorted(fol, key=lambda v: -len(fol[v]))[:8]
+    r = g.reach(chosen, where="country in ['NL', 'DE']")
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen, allowed)))
+    assert r.n_population == len(allowed)
+    sim = g.similar(chosen[0], k=5, where="country in ['NL', 'DE']")
+    fol_f = {v: [u for u in us if u in allowed] for v, us in fol.items()}
+    assert [(x["id"], x["common"]) for x in sim] == naive.similar_brute(fol_f, chosen[0], ids, k=5)
+
+
+def test_runs_without_jit(tmp_path):
+    code = ("from kolgraph import FollowerGraph; g = FollowerGraph.from_edges([1,2,3,3,4],[10,10,10,11,11]);"
+            "r = g.reach([10, 11], view_rates=0.5); print(r.unique_reach, r.counts.tolist(),"
+            " r.exactly.tolist(), round(r.expected_reach, 6))")
+    env = {**__import__("os").environ, "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("[")[0].strip() == "4"
+    assert "[[3, 1], [1, 2]] [0, 3, 1] 2.25" in out.stdout
+
+
+@pytest.mark.parametrize("cmd", ["reach", "overlap", "similar", "complementary"])
+def test_cli_help(cmd):
+    r = run(cmd, "--help")
+    assert r.returncode == 0 and "usage: kolgraph " + cmd in r.stdout
+
+
+def test_cli_demo_reports_reach_and_writes_plots(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo.kg", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    rep = d["reach"]
+    assert len(rep["creators"]) == 5
+    assert [c["id"] for c in rep["creators"]] == [c["id"] for c in d["top_creators"][:5]]
+    assert max(c["audience"] for c in rep["creators"]) <= rep["unique_reach"] <= rep["gross_reach"]
+    for name in ("curve", "overlap", "upset"):
+        path = Path(d["plots"][name])
+        assert path.parent == tmp_path and path.stat().st_size > 0
+    r = run("reach", tmp_path / "demo.kg", *[c["id"] for c in rep["creators"]], "--json")
+    assert json.loads(r.stdout)["unique_reach"] == rep["unique_reach"]
+
+
+@pytest.mark.parametrize("layout", ["sparse-blocks", "parallel", "python-threads"])
+def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
+    import kolgraph.reach as kr
+
+    if layout == "parallel":  # force the numba-threaded kernels on a small input
+        monkeypatch.setattr(kr, "PARALLEL_WORK", 0)
+        monkeypatch.setattr(kr, "PARALLEL_ENTRIES", 0)
+        monkeypatch.setattr(kr, "THREADED_ENTRIES", 1 << 62)
+        monkeypatch.setattr(kr, "_threads", lambda: 3)
+        n, m = 3000, 20_000
+    elif layout == "python-threads":  # block ranges filled and counted on Python threads
+        monkeypatch.setattr(kr, "THREADED_ENTRIES", 0)
+        monkeypatch.setattr(kr, "_threads", lambda: 3)
+        n, m = 3000, 20_000
+    else:  # few followers over many accounts: only the non-empty blocks are kept
+        n, m = 50_000, 300
+    src = rng.integers(0, n, m)
+    dst = rng.integers(0, 12, m) * 997
+    g = FollowerGraph.from_edges(src, dst, nodes=np.arange(n))
+    chosen = sorted(set(dst.tolist()))
+    entries = sum(len(g.followers_idx(i)) for i in g.index(chosen))
+    assert (entries < g.n_accounts // 64) == (layout == "sparse-blocks")
+    fol = naive.followers_by_account(src.tolist(), dst.tolist())
+    assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
+    keep = set(range(0, n, 3))
+    g.set_accounts(pa.table({"id": np.arange(n), "flagged": np.arange(n) % 3 != 0}))
+    assert_report_matches(g.reach(chosen, exclude_flagged=True),
+                          naive.reach_report(naive.audiences(fol, chosen, keep)))
+
+
+def test_where_on_timestamps_and_booleans():
+    from datetime import datetime, timezone
+
+    src = ["a", "b", "c", "d"]
+    accounts = pa.table({"id": ["a", "b", "c", "d"],
+                         "created_at": [datetime(2019, 5, 1, tzinfo=timezone.utc),
+                                        datetime(2021, 1, 1, tzinfo=timezone.utc), None,
+                                        datetime(2018, 1, 1, tzinfo=timezone.utc)],
+                         "verified": [True, False, True, None]})
+    g = FollowerGraph.from_edges(src, ["X"] * 4, accounts=accounts)
+    assert g.reach(["X"], where="created_at < '2020-01-01'").unique_reach == 2
+    assert g.reach(["X"], where="created_at >= '2020-06-01T00:00:00+00:00'").unique_reach == 1
+    assert g.reach(["X"], where="verified").unique_reach == 2
+    assert g.reach(["X"], where="not verified").unique_reach == 1
+    assert g.reach(["X"], where="verified and created_at < '2020-01-01'").unique_reach == 1
+    with pytest.raises(InputError):
+        g.reach(["X"], where="created_at < 'soon'")
+
+
+def test_cli_view_rates_and_posts_per_creator(wiki_store):
+    r = run("reach", wiki_store, 2565, 1549, "--view-rate", "0.5", "0.25", "--posts", "2", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert [c["view_rate"] for c in d["creators"]] == [0.5, 0.25]
+    assert [c["posts"] for c in d["creators"]] == [2, 1]
+    want = kolgraph.open(wiki_store).reach([2565, 1549], view_rates=[0.5, 0.25], posts=[2, 1])
+    assert d["expected_reach"] == pytest.approx(want.expected_reach)
+    r = run("reach", wiki_store, 2565, 1549, "--view-rate", "0.5", "0.25", "0.1")
+    assert r.returncode == 3 and "view_rates" in r.stderr
+    r = run("reach", wiki_store, 2565, "--json", "--csv")
+    assert r.returncode == 2
+
+
+def test_similar_and_complementary_among_creators_match_brute_force(rng):
+    src, dst = random_graph(rng, n_accounts=400, n_creators=30, m=4000)
+    ids = naive.sorted_ids(src + dst)
+    creators = [ids[i] for i in rng.choice(len(ids), 60, replace=False)]
+    lang = rng.choice(["nl", "en"], len(ids)).tolist()
+    g = FollowerGraph.from_edges(src, dst, creators=pa.table({"id": creators}),
+                                 accounts=pa.table({"id": ids, "language": lang}))
+    fol = naive.followers_by_account(src, dst)
+    keep = {i for i, x in zip(ids, lang, strict=True) if x == "nl"}
+    fol_nl = {v: [u for u in us if u in keep] for v, us in fol.items()}
+    for c in creators[:10]:
+        for by in ("jaccard", "overlap"):
+            got = [(x["id"], x["common"]) for x in g.similar(c, k=7, by=by)]
+            assert got == naive.similar_brute(fol, c, naive.sorted_ids(creators), by=by, k=7)
+            got = [(x["id"], x["common"]) for x in g.similar(c, k=7, by=by, where={"language": "nl"})]
+            assert got == naive.similar_brute(fol_nl, c, naive.sorted_ids(creators), by=by, k=7)
+    got = [(x["id"], x["incremental"]) for x in g.complementary(creators[:4], k=8)]
+    assert got == naive.complementary_brute(fol, creators[:4], naive.sorted_ids(creators), k=8)
+    g.set_creators(pa.table({"id": creators[:5]}))  # a new creator table: a new candidate set
+    got = [x["id"] for x in g.similar(creators[0], k=10)]
+    assert got == [v for v, _ in naive.similar_brute(fol, creators[0], naive.sorted_ids(creators[:5]), k=10)]
+
+
+@pytest.mark.parametrize("source", ["regions", "bitsets"])
+def test_counts_from_either_source_match_sets(rng, monkeypatch, source):
+    import kolgraph.reach as kr
+
+    monkeypatch.setattr(kr._k, "region_pair_work", (lambda m: 0) if source == "regions" else (lambda m: 1 << 62))
+    for _ in range(4):
+        src, dst = random_graph(rng, n_accounts=int(rng.integers(50, 3000)), n_creators=25, m=6000)
+        g = FollowerGraph.from_edges(src, dst)
+        fol = naive.followers_by_account(src, dst)
+        pool = sorted(fol, key=naive.id_key)
+        chosen = [pool[i] for i in rng.choice(len(pool), min(len(pool), 22), replace=False)]
+        assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import kolgraph.reach
+
+    result = doctest.testmod(kolgraph.reach)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def test_top_k_with_ties(rng):
+    from kolgraph.reach import _top
+
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        score = rng.integers(0, 4, n).astype(float)
+        idx = rng.permutation(100)[:n]
+        k = int(rng.integers(1, 12))
+        want = sorted(range(n), key=lambda i: (-score[i], idx[i]))[:k]
+        assert _top(score, idx, k).tolist() == want
+
+
+def test_region_counting_dense_hash_and_sort_agree(rng):
+    from kolgraph.kernels import reach as K
+
+    cases = [rng.integers(0, 1 << 10, 5000).astype(np.uint64) << np.uint64(30),  # few regions: hash
+             rng.integers(0, 1 << 62, 80_000).astype(np.uint64),  # many: hash, then sort
+             np.array([0, 2**64 - 1, 2**64 - 1, 5], dtype=np.uint64), np.zeros(0, np.uint64)]
+    for masks in cases:
+        want = np.unique(masks, return_counts=True)
+        for k in (40, 64):
+            got = K.count_regions(masks, k)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    small = rng.integers(0, 1 << 12, 3000).astype(np.uint64)
+    want = np.unique(small, return_counts=True)
+    for k in (12, 20):
+        got = K.count_regions(small, k)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
