@@ -247,9 +247,7 @@ def reach_counts(bits, n_chunks):
         exclusive += excl_t[t]
         incremental += inc_t[t]
         exactly += ex_t[t]
-    for a in range(k):
-        for b in range(a + 1, k):
-            pair[b, a] = pair[a, b]
+    _mirror(pair)
     return pair, exclusive, incremental, exactly
 
 
@@ -262,10 +260,16 @@ def reach_counts_serial(bits):
     incremental = np.zeros(k, dtype=np.int64)
     exactly = np.zeros(k + 1, dtype=np.int64)
     _count_block(bits, 0, bits.shape[0], pair, exclusive, incremental, exactly)
-    for a in range(k):
-        for b in range(a + 1, k):
-            pair[b, a] = pair[a, b]
+    _mirror(pair)
     return pair, exclusive, incremental, exactly
+
+
+@njit(nogil=True, cache=True)
+def _mirror(pair):
+    """Copy the upper triangle of the pairwise counts (the only one counted) below the diagonal."""
+    for a in range(pair.shape[0]):
+        for b in range(a + 1, pair.shape[0]):
+            pair[b, a] = pair[a, b]
 
 
 @njit(nogil=True, cache=True)
