@@ -73,6 +73,9 @@ _UNUSED_CANONICAL = {"country", "language", "fullname_words", "external_url"}
 RULES = ("mass_following", "follow_ratio", "no_posts", "no_avatar", "digit_username",
          "short_bio", "young_account", "private")
 
+DEFAULT_STRENGTHS = {"mass_following": 0.3, "follow_ratio": 0.6, "no_posts": 0.5, "no_avatar": 0.6,
+                     "digit_username": 0.4, "short_bio": 0.3, "young_account": 0.3, "private": 0.15}
+
 
 @dataclass(frozen=True)
 class BotRules:
@@ -88,7 +91,8 @@ class BotRules:
     young_days : young account when created fewer days than this before ``as_of``
     as_of : reference time for account age (anything pandas.Timestamp reads; UTC when
         naive); None: the newest ``created_at`` in the table
-    strengths : rule name -> noisy-OR strength in [0, 1); 0 switches a rule off
+    strengths : rule name -> noisy-OR strength in [0, 1), over :data:`DEFAULT_STRENGTHS`
+        (rules not named keep theirs); 0 switches a rule off
     verified_discount : a verified account's score is multiplied by ``1 - verified_discount``
     threshold : score at or above which an account is flagged (CLI, evaluation)
     """
@@ -100,13 +104,12 @@ class BotRules:
     min_bio_length: float = 10
     young_days: float = 90
     as_of: object = None
-    strengths: dict = field(default_factory=lambda: {
-        "mass_following": 0.3, "follow_ratio": 0.6, "no_posts": 0.5, "no_avatar": 0.6,
-        "digit_username": 0.4, "short_bio": 0.3, "young_account": 0.3, "private": 0.15})
+    strengths: dict = field(default_factory=dict)
     verified_discount: float = 0.9
     threshold: float = 0.5
 
     def __post_init__(self):
+        object.__setattr__(self, "strengths", {**DEFAULT_STRENGTHS, **self.strengths})
         unknown = set(self.strengths) - set(RULES)
         if unknown:
             raise InputError(f"BotRules: unknown rule(s) {sorted(unknown)}; rules are {list(RULES)}")
