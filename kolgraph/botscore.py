@@ -475,6 +475,12 @@ def evaluate(paths: dict[str, str | Path] | None = None, *, rules: BotRules | No
     rules = rules or BotRules()
     paths = paths or default_datasets()
     sets = {name: load_labelled(name, p) for name, p in paths.items()}
+    with warnings.catch_warnings():  # skipped rules show as available=False rows instead
+        warnings.simplefilter("ignore", KolgraphWarning)
+        return pd.DataFrame(_evaluate(sets, rules))
+
+
+def _evaluate(sets: dict[str, pd.DataFrame], rules: BotRules) -> list[dict]:
     rows = []
     for name, df in sets.items():
         y = df["label"].to_numpy().astype(bool)
@@ -482,10 +488,8 @@ def evaluate(paths: dict[str, str | Path] | None = None, *, rules: BotRules | No
         configs += [(f"fitted on {other}", fit_rules(_inputs(o), o["label"].to_numpy(), rules))
                     for other, o in sets.items() if other != name]
         for weights, cfg in configs:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", KolgraphWarning)
-                _, fired, _, _, _ = rule_hits(_inputs(df), cfg)
-                s = score_accounts(_inputs(df), rules=cfg)["score"].to_numpy()
+            _, fired, _, _, _ = rule_hits(_inputs(df), cfg)
+            s = score_accounts(_inputs(df), rules=cfg)["score"].to_numpy()
             base = {"dataset": name, "weights": weights, "accounts": len(y)}
             for r in RULES:
                 if r not in fired:
@@ -500,7 +504,7 @@ def evaluate(paths: dict[str, str | Path] | None = None, *, rules: BotRules | No
             rows.append({**base, "rule": "combined", "available": True, "flagged": int(pred.sum()),
                          **binary_metrics(y, pred), "roc_auc": roc_auc(y, s),
                          "threshold": cfg.threshold})
-    return pd.DataFrame(rows)
+    return rows
 
 
 def beats_every_rule(table: pd.DataFrame) -> pd.DataFrame:
