@@ -283,7 +283,7 @@ def _mixed_column(df: pd.DataFrame, name) -> tuple[pa.Table, str]:
     return pa.Table.from_pandas(df, preserve_index=False), "accounts table"
 
 
-def _prepare(table, rules: BotRules) -> tuple[pa.ChunkedArray, dict, list[str], list[str], list[str]]:
+def _prepare(table) -> tuple[pa.ChunkedArray, dict, list[str], list[str], list[str]]:
     t, where = _as_table(table)
     if "id" not in t.column_names:
         raise InputError(f"{where}: no 'id' column (columns: {', '.join(map(str, t.column_names))})")
@@ -309,11 +309,11 @@ def _prepare(table, rules: BotRules) -> tuple[pa.ChunkedArray, dict, list[str], 
 
 # --- scoring --------------------------------------------------------------------------
 def rule_hits(table, rules: BotRules | None = None) -> tuple[pa.ChunkedArray, dict[str, np.ndarray],
-                                                            dict[str, list[str]], np.ndarray | None, dict]:
+                                                            dict[str, np.ndarray], np.ndarray | None, dict]:
     """Evaluate every applicable rule: ids, fired masks, reason texts (fired rows, in order),
     the verified mask (None without the column) and what was skipped or ignored."""
     rules = rules or BotRules()
-    ids, cols, used, skipped, unknown = _prepare(table, rules)
+    ids, cols, used, skipped, unknown = _prepare(table)
     fired, reasons = {}, {}
     for rule in used:
         mask, text = _RULE_DEFS[rule][1](cols, rules)

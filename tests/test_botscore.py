@@ -430,3 +430,10 @@ def test_young_is_relative_to_the_newest_account_by_default():
                                                    datetime(2020, 3, 1, tzinfo=timezone.utc)]})
     got = score_accounts(t)
     assert got["young_account"].tolist() == [0.0, pytest.approx(0.3)]
+
+
+def test_empty_table_gives_an_empty_result():
+    t = pd.DataFrame({"id": pd.Series([], dtype="int64"), "posts": pd.Series([], dtype="int64"),
+                      "created_at": pd.Series([], dtype="datetime64[s, UTC]")})
+    got = score_accounts(t)
+    assert len(got) == 0 and list(got.columns) == ["id", "score", "reasons", "no_posts", "young_account"]
