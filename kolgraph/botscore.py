@@ -17,9 +17,10 @@ What the default score assumes (it was not fitted to any data set):
 - the rules are independent pieces of evidence (noisy-OR), each strong enough
   on its own as its strength says: follow ratio and no avatar 0.6, no posts 0.5,
   digit-heavy username 0.4, mass following, short bio and young account 0.3,
-  private 0.15; two medium rules together cross the default threshold 0.5;
-- a missing column or value is no evidence either way, so an account described
-  by fewer columns scores lower, never higher;
+  private 0.15; any two rules of 0.3 or more together cross the default threshold 0.5;
+- a missing column or value is no evidence: it never fires a rule, so fewer
+  columns can only lower a score (except ``verified``, whose absence means no
+  discount);
 - counts mean the same on every platform (posts, followers, following as the
   profile shows them) and "young" is relative to ``as_of`` (default: the newest
   ``created_at`` in the table, i.e. the table is a recent crawl);
