@@ -437,3 +437,10 @@ def test_empty_table_gives_an_empty_result():
                       "created_at": pd.Series([], dtype="datetime64[s, UTC]")})
     got = score_accounts(t)
     assert len(got) == 0 and list(got.columns) == ["id", "score", "reasons", "no_posts", "young_account"]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(botscore)
+    assert result.attempted >= 3 and result.failed == 0
