@@ -1,7 +1,7 @@
 """Profile bot score: kolgraph.score_accounts beside a naive pandas row-apply, plus its quality.
 
 Group ``botscore-<size>``. The data is an account attribute table of
-``min(accounts, 2M)`` rows resampled (with replacement, seeded) from the MIB
+``ROWS[size]`` rows (10k small: the CI smoke size; 2M medium and large) resampled (with replacement, seeded) from the MIB
 profiles (canonical columns: posts, followers, following, has_avatar, username,
 bio, verified, private, created_at; the three counts scaled by a random factor in
 [0.8, 1.25] so values do not merely repeat the 2,818 originals), written once as Parquet into the benchmark
@@ -33,7 +33,8 @@ import pytest
 
 from benchmarks._harness import Workload, measure
 
-MAX_ROWS = 2_000_000  # the row-apply peer takes minutes per round beyond this
+# the row-apply peer takes minutes per round beyond 2M rows; small stays quick for the CI smoke run
+ROWS = {"small": 10_000, "medium": 2_000_000, "large": 2_000_000}
 SEED = 20_240_521
 MIB = Path(__file__).resolve().parent.parent / "tests" / "data" / "mib-fake-twitter-profiles"
 
@@ -140,20 +141,20 @@ def quality() -> tuple[list[dict], list[dict]]:
 def check_same(path: Path) -> None:
     """Untimed: kolgraph and the peer give the same scores (and the same rules fire) on a sample."""
     ours = run_kolgraph(path, path)
-    sample = load(path).iloc[:2000]
+    sample = load(path).iloc[:1000]
     from kolgraph.botscore import BotRules
 
     as_of = load(path)["created_at"].max().timestamp()
     peer = [row_rules(row, BotRules(), as_of) for _, row in sample.iterrows()]
-    np.testing.assert_allclose(ours["score"].iloc[:2000], [s for s, _ in peer], atol=1e-12)
-    for a, (_, b) in zip(ours["reasons"].iloc[:2000], peer, strict=True):
+    np.testing.assert_allclose(ours["score"].iloc[:1000], [s for s, _ in peer], atol=1e-12)
+    for a, (_, b) in zip(ours["reasons"].iloc[:1000], peer, strict=True):
         assert [p.split(" (")[0] for p in filter(None, a.split("; "))] == \
                [p.split(" (")[0] for p in filter(None, b.split("; "))]
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.id for w in WORKLOADS])
 def test_botscore(benchmark, request, workload, bench_size, bench_data_dir, scratch_dir):
-    rows = min(bench_size.accounts, MAX_ROWS)
+    rows = ROWS[bench_size.name]
     path = accounts_parquet(rows, bench_data_dir)
     load(path)  # read outside the timing
     check_same(path)
