@@ -571,9 +571,11 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     >>> r.unique_reach, r.gross_reach, r.exclusive.tolist(), int(r.counts[0, 1])
     (4, 5, [2, 1], 1)
     """
-    if mode != "exact" or sketch_options:
-        if mode != "sketch":
-            raise InputError(f"mode must be 'exact' or 'sketch', got {mode!r}")
+    if mode not in ("exact", "sketch"):
+        raise InputError(f"mode must be 'exact' or 'sketch', got {mode!r}")
+    if mode == "exact" and sketch_options:
+        raise InputError(f"{', '.join(sketch_options)}: only with mode='sketch'")
+    if mode == "sketch":
         from kolgraph.sketch import sketch_reach
 
         return sketch_reach(g, ids, view_rates=view_rates, posts=posts, where=where,
