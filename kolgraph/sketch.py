@@ -554,16 +554,13 @@ class SketchReachReport(ReachReport):
         fr = d["frequency"]
         for key in ("exactly", "at_least"):
             fr[f"{key}_low"], fr[f"{key}_high"] = _ints(lo[key]), _ints(hi[key])
-        bounds = {int(m): (self.region_low[r], self.region_high[r])
-                  for r, m in enumerate(self.region_masks)}
-        pos = {x: i for i, x in enumerate(self.ids)}
+        order = np.lexsort((self.region_masks, -self.region_counts))  # as regions() lists them
         kept, hidden = [], 0
-        for reg in d["regions"]:
+        for reg, r in zip(d["regions"], order, strict=False):
             if reg["count"] < self.min_count:
                 hidden += 1
                 continue
-            m = sum(1 << pos[x] for x in reg["creators"])
-            reg["count_low"], reg["count_high"] = _int(bounds[m][0]), _int(bounds[m][1])
+            reg["count_low"], reg["count_high"] = _int(self.region_low[r]), _int(self.region_high[r])
             kept.append(reg)
         d["regions"] = kept
         if self.min_count:
