@@ -96,6 +96,16 @@ WORKLOADS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_clusters():
+    yield
+    for client in _CLIENTS.values():
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    _CLIENTS.clear()
+
+
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.id for w in WORKLOADS])
 def test_dask_reach(benchmark, request, workload, bench_size, synth_store, bench_data_dir,
                     scratch_dir):

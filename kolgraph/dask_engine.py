@@ -470,7 +470,7 @@ def sketch_reach(client, edges, ids: Iterable, *, confidence: float = DEFAULT_CO
     ext, warnings = _resolve(ids, kind)
     sk, population = build_sketches(client, files, creators=ext, p=p, k=k, seed=seed,
                                     n_buckets=n_buckets)
-    pos = sk.position(np.asarray(ext, dtype=sk.keys.dtype if len(sk.keys) else None))
+    pos = sk.position(np.asarray(ext, dtype=np.int64 if kind == "int" else str))
     missing = [ext[i] for i in np.flatnonzero(pos < 0)]
     if missing:
         warnings.append(f"{len(missing)} creator id(s) have no followers in the edge files: "

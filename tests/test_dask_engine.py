@@ -54,6 +54,9 @@ def test_exact_equals_single_machine(client, tmp_path, rng, kind):
     want = g.reach(ids, view_rates=0.3, posts=2).to_dict()
     got = de.exact_reach(client, str(d / "*.parquet"), ids, view_rates=0.3, posts=2).to_dict()
     assert got == want
+    s = de.sketch_reach(client, d, ids, k=64, p=10).to_dict()
+    assert s["unique_reach_low"] <= want["unique_reach"] <= s["unique_reach_high"]
+    assert [c["audience"] for c in s["creators"]] == [c["audience"] for c in want["creators"]]
 
 
 def test_sketches_equal_and_sketch_mode_within_bounds(client, tmp_path, rng):
