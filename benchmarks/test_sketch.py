@@ -13,7 +13,8 @@ Group ``sketch-build-<size>``: sketch every creator of the synthetic store.
 
 Accuracy (untimed, in ``extra_info["errors"]`` and printed): ``PAIRS`` random pairs of the
 200 largest creators; relative error of the union and of the intersection (relative to the
-smaller audience) against exact set counts. kolgraph: HLL union, Theta intersection with
+smaller audience) against exact set counts, and the mean number of hashes the Theta sketches
+hold (DataSketches' update sketch at lg_k 12 keeps between 4096 and 8192 before rebuilding). kolgraph: HLL union, Theta intersection with
 exact audiences; datasketches: ``hll_union`` and ``theta_intersection``; datasketch: HLL++
 merge and inclusion–exclusion.
 
@@ -31,7 +32,7 @@ import pytest
 from benchmarks._harness import Workload, measure
 
 P, K, LG_K = 12, 4096, 12
-PAIRS = 200
+PAIRS = 1000
 DATASKETCH_MAX_EDGES = 2_000_000  # about 3 µs per update in pure Python
 _STATE: dict = {}
 
@@ -132,7 +133,7 @@ def _truth(g, a, b):
 def _errors(name, g, built, pairs) -> dict:
     import datasketches as ds
 
-    union_err, inter_err = [], []
+    union_err, inter_err, entries = [], [], []
     if name == "kolgraph.sketch":
         from kolgraph.sketch import sketch_report
 
@@ -149,6 +150,7 @@ def _errors(name, g, built, pairs) -> dict:
             d = sketch_report([built.sketch(pos[int(a)], id=0),
                                built.sketch(pos[int(b)], id=1)]).to_dict()
             u, i = d["unique_reach"], d["overlap"]["counts"][0][1]
+            entries += [len(built.sketch(pos[int(x)]).hashes) for x in (a, b)]
         elif name == "datasketches":
             (ha, ta), (hb, tb) = built[pos[int(a)]], built[pos[int(b)]]
             un = ds.hll_union(LG_K)
@@ -159,6 +161,7 @@ def _errors(name, g, built, pairs) -> dict:
             it.update(ta)
             it.update(tb)
             i = it.get_result().get_estimate()
+            entries += [ta.num_retained, tb.num_retained]
         else:
             ha, hb = built[pos[int(a)]], built[pos[int(b)]]
             from datasketch import HyperLogLogPlusPlus
@@ -171,7 +174,8 @@ def _errors(name, g, built, pairs) -> dict:
     q = [50, 90, 99]
     return {"union_rel_error_p50_p90_p99": np.percentile(union_err, q).round(5).tolist(),
             "intersection_err_over_smaller_p50_p90_p99": np.percentile(inter_err, q).round(5).tolist(),
-            "pairs": len(pairs)}
+            "pairs": len(pairs),
+            "theta_entries_mean": round(float(np.mean(entries)), 1) if entries else None}
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.id for w in WORKLOADS])
