@@ -7,11 +7,12 @@ both keyed by a seed.
 
 A creator's sketch is built in one pass over its followers-of CSR row:
 
-- KMV / Theta: the ``K`` smallest follower hashes, sorted. A creator with at most
-  ``K`` followers keeps all of them (the sketch is exact); otherwise its
+- KMV / Theta: the ``K`` smallest follower hashes. A creator with at most ``K``
+  followers keeps all of them, unsorted (the sketch is exact); otherwise its
   threshold ``theta`` is the K-th smallest hash and the hashes below it are a
-  uniform sample of rate ``theta / 2**64``. A bounded max-heap keeps the K
-  smallest, so a row costs one comparison per follower after warm-up.
+  uniform sample of rate ``theta / 2**64``. The K smallest come from one
+  comparison per follower against a threshold just above the expected K-th
+  smallest, then a sort of the few candidates.
 - HyperLogLog with ``2**p`` one-byte registers: register = top ``p`` hash bits,
   value = leading zeros of the other bits + 1, merged by maximum. Only creators
   whose row is flagged get registers (the others' registers follow from their
@@ -117,16 +118,25 @@ def _sift_down(heap, i, n):
     heap[i] = x
 
 
+@njit(inline="always", nogil=True)
+def _entry_hash(indices, e, key_hash, id_offset, seed_key):
+    """Hash of CSR entry e: ``key_hash[indices[e]]``, or, with an empty ``key_hash``
+    (accounts whose int ids are ``id_offset + index``), the id's hash computed in place."""
+    if key_hash.shape[0] == 0:
+        return mix64(np.uint64(indices[e] + id_offset) ^ seed_key)
+    return key_hash[indices[e]]
+
+
 @njit(nogil=True)
-def _k_smallest(row_hashes, out):
-    """Write the ``len(out)`` smallest of ``row_hashes`` (distinct) into ``out``, sorted."""
+def _heap_pass(indptr, indices, key_hash, id_offset, seed_key, a, d, out):
+    """The ``len(out)`` smallest hashes of a row by a bounded max-heap (the fallback)."""
     k = out.shape[0]
     for j in range(k):
-        out[j] = row_hashes[j]
-    for i in range(k // 2 - 1, -1, -1):  # max-heap: the largest kept hash on top
+        out[j] = _entry_hash(indices, a + j, key_hash, id_offset, seed_key)
+    for i in range(k // 2 - 1, -1, -1):
         _sift_down(out, i, k)
-    for j in range(k, row_hashes.shape[0]):
-        h = row_hashes[j]
+    for e in range(a + k, a + d):
+        h = _entry_hash(indices, e, key_hash, id_offset, seed_key)
         if h < out[0]:
             out[0] = h
             _sift_down(out, 0, k)
@@ -134,42 +144,65 @@ def _k_smallest(row_hashes, out):
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def build_sketches(indptr, indices, key_hash, rows, K, p, theta_indptr, hll_row, theta_hashes,
-                   registers):
+def build_sketches(indptr, indices, key_hash, id_offset, seed_key, rows, K, p, theta_indptr,
+                   hll_row, theta_hashes, registers):
     """KMV and HyperLogLog sketches of CSR rows, one pass per row, rows in parallel.
+
+    A row of at most K entries keeps every hash, unsorted (callers sort the few
+    they use); a longer row keeps its K smallest, sorted. Those are found in the
+    same pass as the registers: hashes below a threshold a few standard deviations
+    above the expected K-th smallest (``K/d`` of the range) are collected, then
+    sorted; in the rare case that leaves fewer than K (or overflows the buffer) a
+    bounded max-heap pass over the row takes over.
 
     Parameters
     ----------
-    indptr, indices : CSR; the hash of entry e is ``key_hash[indices[e]]``.
+    indptr, indices : CSR.
+    key_hash, id_offset, seed_key : the hash of entry e is ``key_hash[indices[e]]``; with
+        an empty ``key_hash`` it is ``mix64((indices[e] + id_offset) ^ seed_key)``
+        (contiguous int ids: no table to gather from).
     rows : int64 rows to sketch (e.g. creators).
     K, p : KMV size and HyperLogLog precision.
     theta_indptr : int64 (len(rows) + 1), offsets of ``min(row length, K)`` hashes.
     hll_row : int64 per row, the register row to fill, or -1 for none.
-    theta_hashes : uint64 output, sorted smallest hashes per row.
+    theta_hashes : uint64 output.
     registers : uint8 output (n_register_rows, 2**p), zero on entry.
     """
     q = 64 - p
+    slack = K + 4.0 * np.sqrt(K) + 16.0
+    cap = int(slack * 1.25) + 64
     for j in prange(rows.shape[0]):
         r = rows[j]
         a, b = indptr[r], indptr[r + 1]
         d = b - a
-        h = np.empty(d, dtype=np.uint64)
-        for e in range(d):
-            h[e] = key_hash[indices[a + e]]
         out = theta_hashes[theta_indptr[j]:theta_indptr[j + 1]]
+        hr = hll_row[j]
         if d <= K:
             for e in range(d):
-                out[e] = h[e]
-            out.sort()
+                out[e] = _entry_hash(indices, a + e, key_hash, id_offset, seed_key)
+            if hr >= 0:
+                hll_from_hashes(out, p, registers[hr])
+            continue
+        frac = slack / d
+        thr = ~_ZERO if frac >= 1.0 else np.uint64(frac * 18446744073709551616.0)
+        cand = np.empty(cap, dtype=np.uint64)
+        n = 0
+        reg = registers[max(hr, 0)]
+        for e in range(a, b):
+            h = _entry_hash(indices, e, key_hash, id_offset, seed_key)
+            if hr >= 0:
+                idx, rank = _register(h, p, q)
+                reg[idx] = max(reg[idx], rank)
+            if h < thr:
+                if n < cap:
+                    cand[n] = h
+                n += 1
+        if K <= n <= cap:
+            c = cand[:n]
+            c.sort()
+            out[:] = c[:K]
         else:
-            _k_smallest(h, out)
-        hr = hll_row[j]
-        if hr >= 0:
-            reg = registers[hr]
-            for e in range(d):
-                idx, rank = _register(h[e], p, q)
-                if rank > reg[idx]:
-                    reg[idx] = rank
+            _heap_pass(indptr, indices, key_hash, id_offset, seed_key, a, d, out)
 
 
 @njit(nogil=True, cache=True)

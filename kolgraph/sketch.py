@@ -104,9 +104,10 @@ class SketchSet:
 
     ``keys`` are the sketched rows (internal account ids in a store, or external ids
     from the Dask builder), sorted; ``counts`` the exact audiences; row i's
-    smallest hashes are ``theta_hashes[theta_indptr[i]:theta_indptr[i+1]]``; its
-    registers ``registers[hll_row[i]]`` when ``hll_row[i] >= 0`` (audiences larger
-    than K), else they follow from its complete hash list.
+    smallest hashes are ``theta_hashes[theta_indptr[i]:theta_indptr[i+1]]`` (sorted
+    when truncated to K; every hash, in no particular order, when the audience fits);
+    its registers ``registers[hll_row[i]]`` when ``hll_row[i] >= 0`` (audiences
+    larger than K), else they follow from its complete hash list.
     """
 
     keys: np.ndarray
@@ -144,16 +145,18 @@ class SketchSet:
     def sketch(self, row: int, id: Any = None) -> Sketch:
         a, b = int(self.theta_indptr[row]), int(self.theta_indptr[row + 1])
         hr = int(self.hll_row[row])
+        hashes = np.asarray(self.theta_hashes[a:b])
         return Sketch(id=id, count=int(self.counts[row]),
-                      hashes=np.asarray(self.theta_hashes[a:b]), exact=hr < 0,
+                      hashes=np.sort(hashes) if hr < 0 else hashes, exact=hr < 0,
                       registers=np.asarray(self.registers[hr]) if hr >= 0 else None,
                       p=self.p, k=self.k, seed=self.seed)
 
 
-def build_sketch_set(indptr: np.ndarray, indices: np.ndarray, key_hash: np.ndarray,
+def build_sketch_set(indptr: np.ndarray, indices: np.ndarray, key_hash: np.ndarray | None,
                      rows: np.ndarray, keys: np.ndarray | None = None, *, p: int = DEFAULT_P,
-                     k: int = DEFAULT_K, seed: int = 0) -> SketchSet:
-    """Sketch CSR ``rows`` (the hash of entry e is ``key_hash[indices[e]]``), one numba pass."""
+                     k: int = DEFAULT_K, seed: int = 0, id_offset: int = 0) -> SketchSet:
+    """Sketch CSR ``rows``, one numba pass. The hash of entry e is ``key_hash[indices[e]]``;
+    with ``key_hash=None`` the entries are int ids ``id_offset + indices[e]``, hashed in place."""
     _check_params(p, k)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     deg = (np.asarray(indptr)[rows + 1] - np.asarray(indptr)[rows]).astype(np.int64)
@@ -164,8 +167,10 @@ def build_sketch_set(indptr: np.ndarray, indices: np.ndarray, key_hash: np.ndarr
     hll_row[big] = np.arange(int(big.sum()))
     theta_hashes = np.empty(int(theta_indptr[-1]), dtype=np.uint64)
     registers = np.zeros((int(big.sum()), 1 << p), dtype=np.uint8)
-    _k.build_sketches(indptr, indices, key_hash, rows, int(k), int(p), theta_indptr, hll_row,
-                      theta_hashes, registers)
+    if key_hash is None:
+        key_hash = np.zeros(0, dtype=np.uint64)
+    _k.build_sketches(indptr, indices, key_hash, np.int64(id_offset), seed_key(seed), rows,
+                      int(k), int(p), theta_indptr, hll_row, theta_hashes, registers)
     return SketchSet(rows if keys is None else np.asarray(keys), deg, theta_indptr, theta_hashes,
                      hll_row, registers, int(p), int(k), int(seed))
 
@@ -190,6 +195,11 @@ def build_sketches(g, *, p: int = DEFAULT_P, k: int = DEFAULT_K, seed: int = 0,
     ([3, 1], 4)
     """
     rows = _creator_rows(g) if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
+    ints = g.ids.ints if g.ids.kind == "int" else None
+    if ints is not None and len(ints) and int(ints[-1]) - int(ints[0]) == len(ints) - 1:
+        # ids are a contiguous range (SNAP style): hash them in place, no hash table
+        return build_sketch_set(g.in_indptr, g.in_indices, None, rows, p=p, k=k, seed=seed,
+                                id_offset=int(ints[0]))
     return build_sketch_set(g.in_indptr, g.in_indices, account_hashes(g.ids, seed), rows,
                             p=p, k=k, seed=seed)
 

@@ -82,10 +82,12 @@ def test_hashes_match_the_reference():
 
 
 @pytest.mark.parametrize("k,p", [(16, 4), (64, 8), (1000, 12)])
-def test_build_matches_python_sets(rng, k, p):
+@pytest.mark.parametrize("spread", [1, 7])  # contiguous ids hash in place, others by table
+def test_build_matches_python_sets(rng, k, p, spread):
     src = rng.integers(0, 3000, 20000)
+    src[:3000] = np.arange(3000)
     dst = rng.integers(0, 40, 20000) ** 2  # degrees from a few to ~1000
-    g = FollowerGraph.from_edges(src, dst)
+    g = FollowerGraph.from_edges(src * spread - 5, dst * spread - 5)
     sk = build_sketches(g, p=p, k=k, seed=5)
     for r, key in enumerate(sk.keys):
         followers = g.external(g.in_indices[g.in_indptr[key]:g.in_indptr[key + 1]])
@@ -95,6 +97,16 @@ def test_build_matches_python_sets(rng, k, p):
         assert s.hashes.tolist() == hashes[:k]
         assert s.exact == (len(hashes) <= k)
         assert s.hll().tolist() == py_registers(hashes, p)
+
+
+def test_k_smallest_falls_back_when_the_threshold_misses(rng):
+    # hashes crowded at the top of the range: the threshold keeps fewer than K, the heap runs
+    for offset in (0, 2**63, 2**64 - 10**6):
+        h = (np.uint64(offset) + rng.permutation(10**5).astype(np.uint64)).astype(np.uint64)
+        indices = rng.permutation(len(h)).astype(np.int64)
+        sk = build_sketch_set(np.array([0, 5000, len(h)]), indices, h, np.array([0, 1]), k=100)
+        for r, (a, b) in enumerate([(0, 5000), (5000, len(h))]):
+            assert sk.sketch(r).hashes.tolist() == sorted(h[indices[a:b]].tolist())[:100]
 
 
 def test_sample_and_pair_kernels_match_sets(rng):
