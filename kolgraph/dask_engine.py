@@ -197,14 +197,14 @@ def _file_masks(path: str, kind: str, sel: np.ndarray, n_buckets: int) -> dict:
     found = np.zeros(len(sel), dtype=bool)
     for batch in _batches(path, [FOLLOWER, FOLLOWEE]):
         a, b = batch.column(0), batch.column(1)
-        id_parts.append(np.unique(np.concatenate([_np(a, kind), _np(b, kind)])))
+        id_parts.append(_unique(np.concatenate([_np(a, kind), _np(b, kind)])))
         keep = pc.and_(pc.is_in(b, value_set=value_set), pc.not_equal(a, b))
         fa, fb = _np(pc.filter(a, keep), kind), _np(pc.filter(b, keep), kind)
         slot = order[np.searchsorted(sel[order], fb)]  # position of each followee in sel
         fol_parts.append(fa)
         bit_parts.append(np.left_shift(np.uint64(1), slot.astype(np.uint64)))
-        found |= np.isin(sel, id_parts[-1])
-    ids = np.unique(np.concatenate(id_parts)) if id_parts else np.zeros(0, np.int64)
+        found |= _contains(id_parts[-1], sel)
+    ids = _unique(np.concatenate(id_parts)) if id_parts else np.zeros(0, np.int64)
     fol = np.concatenate(fol_parts) if fol_parts else ids[:0]
     bits = np.concatenate(bit_parts) if bit_parts else np.zeros(0, np.uint64)
     fol, masks = _or_by_key(fol, bits)
@@ -213,11 +213,42 @@ def _file_masks(path: str, kind: str, sel: np.ndarray, n_buckets: int) -> dict:
             "found": found}
 
 
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values by a sort (numpy's hash-based unique is several times slower
+    on millions of int64 here)."""
+    x = np.sort(x)
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def _contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    if len(sorted_values) == 0:
+        return np.zeros(len(queries), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_values, queries), len(sorted_values) - 1)
+    return sorted_values[pos] == queries
+
+
 def _or_by_key(keys: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    uniq, inv = np.unique(keys, return_inverse=True)
-    out = np.zeros(len(uniq), dtype=np.uint64)
-    np.bitwise_or.at(out, inv.reshape(-1), bits)
-    return uniq, out
+    """Distinct keys and the OR of their bits."""
+    order = np.argsort(keys, kind="stable")
+    keys, bits = keys[order], bits[order]
+    if len(keys) == 0:
+        return keys, bits
+    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[start], np.bitwise_or.reduceat(bits, start)
+
+
+def _count_values(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and how often each occurs (by a sort)."""
+    x = np.sort(x)
+    if len(x) == 0:
+        return x, np.zeros(0, np.int64)
+    start = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    return x[start], np.diff(np.r_[start, len(x)]).astype(np.int64)
 
 
 def _bucket_regions(parts: list[tuple], id_parts: list[np.ndarray]) -> tuple:
@@ -225,9 +256,9 @@ def _bucket_regions(parts: list[tuple], id_parts: list[np.ndarray]) -> tuple:
     fol = np.concatenate([p[0] for p in parts])
     bits = np.concatenate([p[1] for p in parts])
     _, masks = _or_by_key(fol, bits)
-    uniq, counts = np.unique(masks, return_counts=True)
-    accounts = len(np.unique(np.concatenate(id_parts))) if id_parts else 0
-    return uniq, counts.astype(np.int64), accounts
+    uniq, counts = _count_values(masks)
+    accounts = len(_unique(np.concatenate(id_parts))) if id_parts else 0
+    return uniq, counts, accounts
 
 
 def _resolve(ids: Iterable, kind: str) -> tuple[list, list]:
@@ -360,7 +391,8 @@ def _bucket_sketches(parts: list[tuple], p: int, k: int, seed: int) -> SketchSet
         new = np.ones(len(fe), dtype=bool)
         new[1:] = (fe[1:] != fe[:-1]) | (h[1:] != h[:-1])  # duplicate follows counted once
         fe, h = fe[new], h[new]
-    keys, starts = np.unique(fe, return_index=True)
+    starts = np.flatnonzero(np.r_[True, fe[1:] != fe[:-1]]) if len(fe) else np.zeros(0, np.int64)
+    keys = fe[starts]
     indptr = np.append(starts, len(fe)).astype(np.int64)
     return build_sketch_set(indptr, np.arange(len(h), dtype=np.int64), h,
                             np.arange(len(keys), dtype=np.int64), keys, p=p, k=k, seed=seed)
