@@ -59,7 +59,7 @@ def _client(workers: int):
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         _CLIENTS[workers] = Client(cluster)
     return _CLIENTS[workers]
 

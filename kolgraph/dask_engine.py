@@ -66,7 +66,7 @@ BATCH_ROWS = 1 << 22
 # --- cluster ---------------------------------------------------------------------------------
 @contextmanager
 def connect(scheduler: str | None = None, *, workers: int = 2, processes: bool = True,
-            timeout: float = 10.0) -> Iterator[Any]:
+            timeout: float = 5.0) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``) or to a new
     ``LocalCluster`` of ``workers`` single-threaded workers, closed on exit."""
     from distributed import Client, LocalCluster
@@ -83,7 +83,7 @@ def connect(scheduler: str | None = None, *, workers: int = 2, processes: bool =
     if workers < 1:
         raise InputError("workers must be at least 1")
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 
