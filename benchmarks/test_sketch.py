@@ -192,6 +192,13 @@ def test_sketch_build(benchmark, request, workload, bench_size, synth_store, scr
                                   _pairs(synth_store, np.random.default_rng(7)))
         print(f"\n{workload.name}: {extra['errors']}")
         del built
+        if workload.name == "kolgraph.sketch":  # DataSketches' Theta holds K..2K hashes: also 2K
+            from kolgraph.sketch import build_sketches
+
+            extra["errors_k8192"] = _errors(workload.name, synth_store,
+                                            build_sketches(synth_store, p=P, k=2 * K),
+                                            _pairs(synth_store, np.random.default_rng(7)))
+            print(f"kolgraph.sketch k=8192: {extra['errors_k8192']}")
     measure(benchmark, request, group=f"sketch-build-{bench_size.label}", workload=workload,
             module=__name__, data_path=path, scratch=scratch_dir, size=bench_size, edges=edges,
             extra=extra)
