@@ -136,11 +136,10 @@ class SketchSet:
     def position(self, keys: np.ndarray) -> np.ndarray:
         """Row of each key, -1 when not sketched."""
         keys = np.asarray(keys)
-        pos = np.searchsorted(self.keys, keys)
-        pos = np.minimum(pos, max(len(self.keys) - 1, 0))
-        hit = (len(self.keys) > 0) & (self.keys[pos] == keys) if len(self.keys) else \
-            np.zeros(len(keys), bool)
-        return np.where(hit, pos, -1)
+        if len(self.keys) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, pos, -1)
 
     def sketch(self, row: int, id: Any = None) -> Sketch:
         a, b = int(self.theta_indptr[row]), int(self.theta_indptr[row + 1])
