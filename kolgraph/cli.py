@@ -268,8 +268,19 @@ def cmd_reach(args) -> int:
     if args.json and args.csv:
         _error("choose one of --json and --csv")
         return 2
+    if args.engine == "dask":
+        return _reach_dask(args)
+    if args.edges or args.scheduler:
+        _error("--edges and --scheduler go with --engine dask")
+        return 2
+    if args.store is None:
+        _error("give the store: kolgraph reach STORE ID... (or --engine dask --edges ...)")
+        return 2
     g = kolgraph.open(args.store)
-    report = g.reach(args.ids, **_reach_options(args))
+    options = _reach_options(args)
+    if args.mode == "sketch":
+        options.update(mode="sketch", confidence=args.confidence, min_count=args.min_count)
+    report = g.reach(args.ids, **options)
     d = report.to_dict()
     if args.curve:
         from kolgraph.plots import reach_curve
@@ -280,6 +291,72 @@ def cmd_reach(args) -> int:
         for w in d["warnings"]:
             sys.stderr.write(f"warning: {w}\n")
         return 0
+    _emit(args, d, lambda p: _print_reach(p, _console()))
+    return 0
+
+
+def _reach_dask(args) -> int:
+    from kolgraph import dask_engine
+
+    if not args.edges:
+        _error("--engine dask needs --edges 'DIR/*.parquet'")
+        return 2
+    ids = ([args.store] if args.store is not None else []) + list(args.ids)
+    rates = _reach_options(args)
+    with dask_engine.connect(args.scheduler, workers=args.workers,
+                             processes=not args.threads) as client:
+        if args.mode == "sketch":
+            report = dask_engine.sketch_reach(client, args.edges, ids, confidence=args.confidence,
+                                              min_count=args.min_count,
+                                              view_rates=rates["view_rates"], posts=rates["posts"])
+        else:
+            report = dask_engine.exact_reach(client, args.edges, ids,
+                                             view_rates=rates["view_rates"], posts=rates["posts"],
+                                             skip_unknown=args.skip_unknown)
+    d = report.to_dict()
+    if args.csv:
+        report.to_frame().to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    _emit(args, d, lambda p: _print_reach(p, _console()))
+    return 0
+
+
+def cmd_sketch(args) -> int:
+    import kolgraph
+    from kolgraph import sketch
+
+    t0 = time.perf_counter()
+    g = kolgraph.open(args.store)
+    sk = sketch.write_sketches(g, p=args.p, k=args.k, seed=args.seed)
+    payload = {"store": str(args.store), **sk.meta(), "bytes": sk.nbytes,
+               "seconds": round(time.perf_counter() - t0, 3)}
+    if args.out:
+        payload.update(sketch.export_sketches(g, args.out, args.ids or None,
+                                              min_count=args.min_count))
+    _emit(args, payload, lambda p: _console().print(
+        f"[green]sketched[/green] {p['sketched']:,} creators of {p['store']} (HLL p={p['p']}, "
+        f"KMV k={p['k']}, {_mib(p['bytes'])}) in {p['seconds']:.2f} s"
+        + (f"; exported {p['exported']:,} to {p['out']} ({p['suppressed']:,} below --min-count)"
+           if "out" in p else "")))
+    return 0
+
+
+def cmd_sketch_merge(args) -> int:
+    from kolgraph import sketch
+
+    sketches = [sketch.load_sketch(f) for f in args.files]
+    for s, f in zip(sketches, args.files, strict=True):
+        if s.id is None:
+            s.id = Path(f).stem
+    report = sketch.sketch_report(sketches, confidence=args.confidence, min_count=args.min_count)
+    d = report.to_dict()
+    if args.out:
+        merged = sketches[0]
+        for s in sketches[1:]:
+            merged = merged.merge(s)
+        merged.id = Path(args.out).stem
+        merged.save(args.out)
+        d["merged"] = str(args.out)
     _emit(args, d, lambda p: _print_reach(p, _console()))
     return 0
 
@@ -543,8 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
-    def reach_args(sp):
-        sp.add_argument("store")
+    def reach_args(sp, optional_store=False):
+        sp.add_argument("store", nargs="?" if optional_store else None,
+                        help="graph store (omitted with --engine dask)" if optional_store else None)
         sp.add_argument("ids", nargs="+", metavar="ID", help="creator ids, in booking order")
         sp.add_argument("--where", help="account filter, e.g. \"country == 'NL' and language == 'nl'\"")
         sp.add_argument("--exclude-flagged", action="store_true",
@@ -554,13 +632,47 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("reach", cmd_reach, "deduplicated reach, frequency and expected reach of creators",
              "Unique and gross reach, exclusive and incremental reach per creator, frequency "
              "R_k, expected reach with view rates and posts, and the Sainsbury estimate.")
-    reach_args(sp)
+    reach_args(sp, optional_store=True)
+    sp.add_argument("--mode", choices=("exact", "sketch"), default="exact",
+                    help="exact counts (default) or estimates with intervals from sketches")
+    sp.add_argument("--confidence", type=float, default=0.95,
+                    help="confidence of the sketch intervals (default 0.95)")
+    sp.add_argument("--min-count", type=int, default=0,
+                    help="sketch mode: hide regions estimated below this many followers")
+    sp.add_argument("--engine", choices=("local", "dask"), default="local",
+                    help="local (the store, default) or dask (partitioned Parquet edges)")
+    sp.add_argument("--edges", help="dask: Parquet edge files, e.g. 'edges/*.parquet' "
+                                    "(columns follower, followee)")
+    sp.add_argument("--scheduler", help="dask: scheduler address (default: a LocalCluster)")
+    sp.add_argument("--workers", type=int, default=2, help="dask: LocalCluster workers (default 2)")
+    sp.add_argument("--threads", action="store_true",
+                    help="dask: LocalCluster workers as threads of this process (faster start)")
     sp.add_argument("--view-rate", type=float, nargs="+", metavar="R",
                     help="probability a follower sees one post: one value or one per creator "
                          "(default avg_views/followers, else 1)")
     sp.add_argument("--posts", type=int, nargs="+", metavar="N", help="posts booked: one or one per creator (default 1)")
     sp.add_argument("--csv", action="store_true", help="print the per-creator table as CSV")
     sp.add_argument("--curve", metavar="PNG", help="write the reach curve plot")
+
+    sp = add("sketch", cmd_sketch, "build mergeable audience sketches (HLL + KMV) into a store",
+             "Build every creator's HyperLogLog and KMV/Theta sketch in one pass, keep them in "
+             "the store (for reach --mode sketch) and optionally export one versioned .kgsk file "
+             "per creator, holding no follower id.")
+    sp.add_argument("store")
+    sp.add_argument("--out", "-o", help="export directory for <id>.kgsk files")
+    sp.add_argument("--ids", nargs="+", metavar="ID", help="export only these creators")
+    sp.add_argument("--p", type=int, default=12, help="HyperLogLog precision (2**p registers, default 12)")
+    sp.add_argument("--k", type=int, default=4096, help="KMV size (default 4096)")
+    sp.add_argument("--seed", type=int, default=0, help="hash seed (parties merging must share it)")
+    sp.add_argument("--min-count", type=int, default=0, help="do not export audiences below this size")
+
+    sp = add("sketch-merge", cmd_sketch_merge, "reach report and union of exported sketch files",
+             "Read .kgsk sketch files (e.g. from another party), print their reach report "
+             "with intervals, and optionally write the sketch of their union.")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("--out", "-o", help="write the merged (union) sketch here")
+    sp.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default 0.95)")
+    sp.add_argument("--min-count", type=int, default=0, help="hide regions estimated below this size")
 
     sp = add("overlap", cmd_overlap, "pairwise audience overlap and Venn/UpSet regions")
     reach_args(sp)

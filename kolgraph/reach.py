@@ -539,7 +539,7 @@ def _compare(table: pa.Table, name: str, op, value):
 # --- the report -------------------------------------------------------------------------
 def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
           where: str | Mapping | None = None, exclude_flagged: bool = False,
-          skip_unknown: bool = False) -> ReachReport:
+          skip_unknown: bool = False, mode: str = "exact", **sketch_options) -> ReachReport:
     """Deduplicated reach of a set of creators over a :class:`~kolgraph.FollowerGraph`.
 
     Parameters
@@ -555,6 +555,9 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
         ``"country == 'NL' and language == 'nl'"`` (see :func:`account_filter`).
     exclude_flagged : drop followers whose boolean account column ``flagged`` is true.
     skip_unknown : drop unknown ids with a warning instead of raising.
+    mode : ``"exact"`` (default) or ``"sketch"``: estimates with intervals from the
+        creators' sketches (:func:`kolgraph.sketch.sketch_reach`, which takes
+        ``sketch_options`` such as ``confidence`` and ``min_count``).
 
     Returns
     -------
@@ -568,6 +571,16 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     >>> r.unique_reach, r.gross_reach, r.exclusive.tolist(), int(r.counts[0, 1])
     (4, 5, [2, 1], 1)
     """
+    if mode not in ("exact", "sketch"):
+        raise InputError(f"mode must be 'exact' or 'sketch', got {mode!r}")
+    if mode == "exact" and sketch_options:
+        raise InputError(f"{', '.join(sketch_options)}: only with mode='sketch'")
+    if mode == "sketch":
+        from kolgraph.sketch import sketch_reach
+
+        return sketch_reach(g, ids, view_rates=view_rates, posts=posts, where=where,
+                            exclude_flagged=exclude_flagged, skip_unknown=skip_unknown,
+                            **sketch_options)
     ext, idx, warnings = resolve_ids(g, ids, skip_unknown=skip_unknown)
     k = len(idx)
     if k > MAX_CREATORS:

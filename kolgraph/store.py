@@ -353,3 +353,80 @@ def _sha256(f: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# --- parts added to an existing store (e.g. sketches) -------------------------------------
+def write_part(path: str | Path, name: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Add or replace the part ``name`` of an existing store, atomically.
+
+    The arrays go to a fresh directory ``NAME-<generation>/`` (fsynced), then the
+    manifest is replaced in one ``os.replace`` listing the new files and holding
+    ``meta`` under ``manifest[name]``: that rename is the commit. A crash before it
+    leaves the old part (and manifest) in use; directories of other generations are
+    removed after the commit, or by the next write when a writer died.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    if name in _CORE_KEYS or "/" in name or name.startswith("."):
+        raise StoreError(f"{name!r} cannot name a store part")
+    _remove_stale_parts(path, name, manifest)
+    gen = f"{name}-{uuid.uuid4().hex[:8]}"
+    tmp = path / f".{gen}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        files = {f"{gen}/{key}.npy": _write_array(tmp / f"{key}.npy", arr)
+                 for key, arr in arrays.items()}
+        _fsync_dir(tmp)
+        os.rename(tmp, path / gen)
+        _fsync_dir(path)
+        new = dict(manifest)
+        new["files"] = {f: m for f, m in manifest["files"].items()
+                        if not f.startswith(f"{name}-")}
+        new["files"].update(files)
+        new[name] = {**meta, "dir": gen}
+        mtmp = path / f".{MANIFEST}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        with open(mtmp, "w") as fh:
+            json.dump(new, fh, indent=2, default=_json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(mtmp, path / MANIFEST)
+        _fsync_dir(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if read_manifest(path).get(name, {}).get("dir") != gen:
+            shutil.rmtree(path / gen, ignore_errors=True)
+        raise
+    _remove_stale_parts(path, name, new)
+
+
+_CORE_KEYS = {"format", "format_version", "kolgraph_version", "created", "accounts", "edges",
+              "creators", "id_kind", "report", "files"}
+
+
+def _remove_stale_parts(path: Path, name: str, manifest: dict) -> None:
+    """Delete part directories the manifest does not reference (old generations, dead writers)."""
+    live = manifest.get(name, {}).get("dir")
+    for cand in path.glob(f"{name}-*"):
+        if cand.is_dir() and cand.name != live:
+            shutil.rmtree(cand, ignore_errors=True)
+    for cand in path.glob(f".{name}-*.tmp-*"):
+        try:
+            pid = int(cand.name.rsplit(".tmp-", 1)[1])
+        except ValueError:
+            continue
+        if not _pid_alive(pid):
+            shutil.rmtree(cand, ignore_errors=True)
+
+
+def read_part(path: str | Path, name: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """``(meta, arrays)`` of the part ``name`` (arrays memory-mapped and checked against the
+    manifest), or None when the store has no such part."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    meta = manifest.get(name)
+    if not isinstance(meta, dict) or "dir" not in meta:
+        return None
+    prefix = meta["dir"] + "/"
+    arrays = {f[len(prefix):-4]: _load_array(path, f, m) for f, m in manifest["files"].items()
+              if f.startswith(prefix) and f.endswith(".npy")}
+    return meta, arrays

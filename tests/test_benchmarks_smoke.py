@@ -72,6 +72,8 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
         assert re.match(r"^\d.* (KiB|MiB|GiB)$", row[6]), row  # peak RSS measured
 
     report = json.loads((out / "report.json").read_text())
+    for extra_group in ("sketch-build-200k-edges", "dask-reach-top20-200k-edges"):
+        assert len(report["groups"][extra_group]["workloads"]) == 3, extra_group
     group = report["groups"]["ingest-csv-200k-edges"]
     by_name = {w["name"]: w for w in group["workloads"]}
     kg = by_name["kolgraph.read_graph"]
