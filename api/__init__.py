@@ -35,8 +35,8 @@ Adding an endpoint
    from the library (mapped in ``errors.py``), ``ApiError`` for HTTP refusals.
    Apply ``privacy.py`` suppression to any count of a small group of followers,
    and never return follower ids without the ``followers`` scope.
-4. Tests: a module in ``tests/api/`` using the ``server`` fixture of
-   ``tests/api/conftest.py`` (a real uvicorn server); the schemathesis run covers
+4. Tests: a module in ``tests/service/`` using the ``server`` fixture of
+   ``tests/service/conftest.py`` (a real uvicorn server); the schemathesis run covers
    the new route by itself.
 """
 
