@@ -14,6 +14,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -81,7 +82,8 @@ class ServiceMiddleware:
             self.metrics.in_flight.dec()
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            self.metrics.observe(scope["method"], template, status, time.perf_counter() - t0)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # bounded labels
+            self.metrics.observe(method, template, status, time.perf_counter() - t0)
 
     async def _read_body(self, scope, receive) -> bytes | None:
         """The whole body, or None as soon as it is known to be too large."""
