@@ -44,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="kolgraph", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
-    app.dependency_overrides[get_settings] = lambda: settings
+    async def _settings() -> Settings:  # async: no threadpool hop
+        return settings
+
+    app.dependency_overrides[get_settings] = _settings
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.keys, settings.min_count)
     app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)

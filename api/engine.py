@@ -1,11 +1,15 @@
 """The engine the routes call: the opened stores, the compute pool, readiness.
 
 Stores are opened once (``kolgraph.open``: memory-mapped, so several worker
-processes share the pages). Engine calls run on a bounded thread pool and are
-awaited with the per-request time limit: the kernels release the GIL, so calls
-run in parallel; a call past the limit answers 504 while it finishes in the
-background, and since the pool is bounded, runaway calls hold back new ones
-(which then time out too) rather than piling up.
+processes share the pages). Routes are ``async`` and hand their whole work
+(engine call, report dict, response JSON) to :meth:`Engine.run`: one hop from
+the event loop to a bounded thread pool, awaited with the per-request time
+limit. The kernels release the GIL, so calls run in parallel on the pool; a call
+past the limit answers 504 while it finishes in the background, and since the
+pool is bounded, runaway calls hold back new ones (which then time out too)
+rather than piling up. (Sync routes would cost a threadpool hop per route and
+per sync dependency, plus this one for the time limit: about a millisecond each
+on a busy machine.)
 
 Readiness: :meth:`Engine.warm_up` compiles (or loads from numba's cache) the
 kernels and builds the per-store caches with real calls on every store, on a
@@ -15,13 +19,13 @@ when it is done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,12 +51,13 @@ class Engine:
         self.warm_error: str | None = None
         self.warm_seconds: float | None = None
 
-    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` on the compute pool, within the request time limit."""
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` on the compute pool, awaited within the request time limit."""
         future = self._pool.submit(fn, *args, **kwargs)
         try:
-            return future.result(timeout=self.settings.request_timeout)
-        except FutureTimeout:
+            return await asyncio.wait_for(asyncio.wrap_future(future),
+                                          self.settings.request_timeout)
+        except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11
             future.cancel()  # still queued: never starts; running: finishes unobserved
             raise ApiError(504, "timeout",
                            f"the request took longer than the service's time limit of "

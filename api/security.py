@@ -113,6 +113,15 @@ class KeyRing:
         kid = key_id_of(key)
         return kid if kid in self._entries else None
 
+    def is_slow(self, key_id: str, key: str) -> bool:
+        """Whether :meth:`verify` will run scrypt (a key not verified before)."""
+        if not self._entries[key_id].hash.startswith("scrypt:"):
+            return False
+        with self._lock:
+            known = self._verified.get(key_id)
+        return known is None or not hmac.compare_digest(
+            known, hashlib.sha256(key.encode()).hexdigest())
+
     def verify(self, key_id: str, key: str) -> Principal | None:
         entry = self._entries[key_id]
         digest = hashlib.sha256(key.encode()).hexdigest()

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import Path, Query
-from kolgraph.api.deps import CallerDep, EngineDep, SettingsDep, store_for, v1_router
+from kolgraph.api.deps import (
+    CallerDep,
+    EngineDep,
+    SettingsDep,
+    json_response,
+    store_for,
+    v1_router,
+)
 from kolgraph.api.errors import ApiError, not_found
 from kolgraph.api.privacy import suppress_similar
 from kolgraph.api.schemas import Creator, Followers, SimilarResponse, StoreName
@@ -52,26 +59,29 @@ def _clean(v):
 
 
 @router.get("/creators/{creator_id}", response_model=Creator, summary="One creator")
-def get_creator(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
-                store: StoreQuery = None):
+async def get_creator(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
+                      store: StoreQuery = None):
     """Follower and following counts, tier and the creator table's metadata
     (name, platform, category, price, avg_views) where present. Any account of the store
     can be asked for; `is_creator` says whether the creator table lists it."""
     name, g = store_for(engine, caller, store)
-    ext, i = _index(g, creator_id)
-    row = _creator_row(g, i)
-    followers = int(g.in_degree[i])
-    out = {"id": ext, "store": name, "is_creator": row is not None, "followers": followers,
-           "following": int(g.out_degree[i]), "tier": str(tier_of(np.array([followers]))[0])}
-    if row is not None:
-        out.update({k: _clean(row.get(k)) for k in META if k in row})
-    return out
+
+    def work():
+        ext, i = _index(g, creator_id)
+        row = _creator_row(g, i)
+        followers = int(g.in_degree[i])
+        out = {"id": ext, "store": name, "is_creator": row is not None, "followers": followers,
+               "following": int(g.out_degree[i]), "tier": str(tier_of(np.array([followers]))[0])}
+        if row is not None:
+            out.update({k: _clean(row.get(k)) for k in META if k in row})
+        return json_response(Creator, out)
+    return await engine.run(work)
 
 
 @router.get("/creators/{creator_id}/similar", response_model=SimilarResponse,
             summary="Creators with the most similar audiences")
-def get_similar(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
-                settings: SettingsDep, store: StoreQuery = None,
+async def get_similar(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
+                      settings: SettingsDep, store: StoreQuery = None,
                 k: Annotated[int, Query(ge=1, le=1000, description="how many")] = 10,
                 by: Annotated[Literal["jaccard", "overlap"], Query(
                     description="rank by Jaccard or overlap coefficient")] = "jaccard",
@@ -88,16 +98,19 @@ def get_similar(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
         raise ApiError(422, "k_too_large", f"k={k}: this service allows at most "
                        f"{settings.max_k}", limit=settings.max_k)
     name, g = store_for(engine, caller, store)
-    ext, _ = _index(g, creator_id)
-    rows = engine.run(g.similar, ext, k=k, by=by, among=among, where=where,
-                      exclude_flagged=exclude_flagged)
-    rows, n = suppress_similar(rows, caller.min_count)
-    return {"id": ext, "store": name, "by": by, "among": among, "similar": rows, "suppressed": n}
+
+    def work():
+        ext, _ = _index(g, creator_id)
+        rows, n = suppress_similar(g.similar(ext, k=k, by=by, among=among, where=where,
+                                             exclude_flagged=exclude_flagged), caller.min_count)
+        return json_response(SimilarResponse, {"id": ext, "store": name, "by": by, "among": among,
+                                               "similar": rows, "suppressed": n})
+    return await engine.run(work)
 
 
 @router.get("/creators/{creator_id}/followers", response_model=Followers,
             summary="Raw follower ids (needs the `followers` scope)")
-def get_followers(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
+async def get_followers(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
                   store: StoreQuery = None,
                   offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
@@ -108,15 +121,15 @@ def get_followers(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
         raise ApiError(403, "forbidden", "this key may not read raw follower ids "
                        "(it lacks the 'followers' scope)")
     name, g = store_for(engine, caller, store)
-    ext, i = _index(g, creator_id)
 
-    def page():
+    def work():
+        ext, i = _index(g, creator_id)
         rows = np.asarray(g.followers_idx(i))
         if where is not None:
             mask, _, _ = account_filter(g, where)
             if mask is not None:
                 rows = rows[mask[rows]]
-        return len(rows), g.external(rows[offset: offset + limit])
-
-    total, ids = engine.run(page)
-    return {"id": ext, "store": name, "total": total, "offset": offset, "followers": ids}
+        return json_response(Followers, {"id": ext, "store": name, "total": len(rows),
+                                         "offset": offset,
+                                         "followers": g.external(rows[offset: offset + limit])})
+    return await engine.run(work)

@@ -12,13 +12,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness")
-def healthz():
+async def healthz():
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Readiness: stores open and kernels compiled",
             responses={503: {"description": "still warming up, or warm-up failed"}})
-def readyz(engine: EngineDep):
+async def readyz(engine: EngineDep):
     ready = engine.ready.is_set()
     body = {"ready": ready, "stores": sorted(engine.graphs)}
     if engine.warm_seconds is not None:
@@ -30,7 +30,7 @@ def readyz(engine: EngineDep):
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-def metrics(request: Request):
+async def metrics(request: Request):
     m = request.app.state.metrics
     m.ready.set(1 if request.app.state.engine.ready.is_set() else 0)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

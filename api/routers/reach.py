@@ -10,6 +10,7 @@ from kolgraph.api.deps import (
     EngineDep,
     SettingsDep,
     check_creator_count,
+    json_response,
     store_for,
     v1_router,
 )
@@ -32,26 +33,34 @@ def _report(g, req: OverlapRequest, **rates):
 
 
 @router.post("/reach", response_model=ReachResponse, summary="Deduplicated reach of creators")
-def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLES)],
-          engine: EngineDep, caller: CallerDep, settings: SettingsDep):
+async def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLES)],
+                engine: EngineDep, caller: CallerDep, settings: SettingsDep):
     """Unique and gross reach, exclusive and incremental reach per creator, pairwise overlap
     (counts, Jaccard, overlap coefficient, directional, lift), frequency R_k, Venn regions,
     expected reach with view rates and posts, and the Sainsbury estimate; see the README,
     "Reach", for every definition. Unknown ids answer 422 listing them."""
     name, g = store_for(engine, caller, req.store)
     check_creator_count(req.ids, settings)
-    d = engine.run(_report, g, req, view_rates=req.view_rates, posts=req.posts)
-    return {"store": name, "mode": req.mode, **suppress_report(d, caller.min_count)}
+
+    def work():
+        d = _report(g, req, view_rates=req.view_rates, posts=req.posts)
+        return json_response(ReachResponse, {"store": name, "mode": req.mode,
+                                             **suppress_report(d, caller.min_count)})
+    return await engine.run(work)
 
 
 @router.post("/overlap", response_model=OverlapResponse, summary="Pairwise audience overlap")
-def overlap(req: Annotated[OverlapRequest, Body(openapi_examples=OVERLAP_EXAMPLES)],
-            engine: EngineDep, caller: CallerDep, settings: SettingsDep):
+async def overlap(req: Annotated[OverlapRequest, Body(openapi_examples=OVERLAP_EXAMPLES)],
+                  engine: EngineDep, caller: CallerDep, settings: SettingsDep):
     """Common followers of every pair of creators with each normalisation labelled, the
     unique reach and the Venn/UpSet regions."""
     name, g = store_for(engine, caller, req.store)
     check_creator_count(req.ids, settings)
-    d = suppress_report(engine.run(_report, g, req), caller.min_count)
-    return {"store": name, **d["overlap"], "unique_reach": d["unique_reach"],
+
+    def work():
+        d = suppress_report(_report(g, req), caller.min_count)
+        return json_response(OverlapResponse, {
+            "store": name, **d["overlap"], "unique_reach": d["unique_reach"],
             "population": d["population"], "regions": d["regions"],
-            "suppression": d["suppression"], "warnings": d["warnings"]}
+            "suppression": d["suppression"], "warnings": d["warnings"]})
+    return await engine.run(work)

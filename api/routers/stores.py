@@ -9,7 +9,7 @@ router = v1_router(tags=["stores"])
 
 
 @router.get("/stores", response_model=Stores, summary="Stores readable with this key")
-def list_stores(engine: EngineDep, caller: CallerDep):
+async def list_stores(engine: EngineDep, caller: CallerDep):
     return {"stores": [
         {"name": name, "accounts": g.n_accounts, "edges": g.n_edges, "creators": g.n_creators,
          "id_kind": g.ids.kind,
