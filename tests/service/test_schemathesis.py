@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 pytestmark = pytest.mark.slow
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 
 
 @pytest.fixture(scope="session")
