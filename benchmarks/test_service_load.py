@@ -3,7 +3,9 @@ direct library call (group ``service-reach-<size>``).
 
 The server is ``kolgraph serve`` in its own process (one uvicorn worker, loopback
 only, a generous rate limit); the load driver is this process: each client is a
-thread with its own keep-alive ``httpx.Client``. Every round sends the same
+thread with its own keep-alive ``http.client`` connection (the lightest client in
+the standard library: on 2 shared cores the driver's own CPU counts), reading
+each whole answer without parsing it. Every round sends the same
 ``REQUESTS`` reach calls, each for one of ``N_SETS`` creator sets of ``SET_SIZE``
 creators drawn (seeded) from the ``POOL`` largest creators of the synthetic
 store, so every workload does the same work and the ratio of medians is the
@@ -24,8 +26,10 @@ vs 16 threads) and also reported against the sequential call
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -165,23 +169,25 @@ def _library(n_workers: int):
     return run
 
 
-_CLIENTS: dict[tuple, object] = {}
+_CONNECTIONS: dict[tuple, http.client.HTTPConnection] = {}
 
 
 def _service(n_workers: int):
     def run(path: Path, scratch: Path) -> dict:
-        import httpx
-
         st = state(path)
-        clients = [_CLIENTS.setdefault((st.url, w), httpx.Client(
-            base_url=st.url, headers={"Authorization": f"Bearer {st.key}"}, timeout=120))
-            for w in range(n_workers)]
+        host, port = st.url.removeprefix("http://").split(":")
+        conns = [_CONNECTIONS.setdefault((st.url, w), http.client.HTTPConnection(
+            host, int(port), timeout=120)) for w in range(n_workers)]
+        headers = {"Authorization": f"Bearer {st.key}", "Content-Type": "application/json"}
+        bodies = [json.dumps({"store": "bench", "ids": ids}) for ids in st.sets]
 
         def call(w: int, i: int):
-            r = clients[w].post("/v1/reach", json={"store": "bench", "ids": st.sets[i % N_SETS]})
-            if r.status_code != 200:
-                raise RuntimeError(f"/v1/reach answered {r.status_code}: {r.text[:500]}")
-            r.json()
+            conn = conns[w]
+            conn.request("POST", "/v1/reach", body=bodies[i % N_SETS], headers=headers)
+            r = conn.getresponse()
+            data = r.read()  # the whole answer arrives; parsing it is the client's business
+            if r.status != 200:
+                raise RuntimeError(f"/v1/reach answered {r.status}: {data[:500]!r}")
         return {**_drive(n_workers, call), "state": st}
     return run
 
@@ -206,7 +212,7 @@ WORKLOADS = [
     _workload(f"library, {CLIENTS} threads", "peer",
               f"the same g.reach calls from {CLIENTS} threads at once", _library(CLIENTS)),
     _workload("service, 1 client", "kolgraph",
-              "POST /v1/reach for the same sets from one keep-alive httpx client", _service(1)),
+              "POST /v1/reach for the same sets from one keep-alive http.client connection", _service(1)),
     _workload(f"service, {CLIENTS} clients", "kolgraph",
               f"POST /v1/reach for the same sets from {CLIENTS} concurrent keep-alive clients",
               _service(CLIENTS)),
@@ -218,10 +224,23 @@ def load_state(synth_store):
     st = state(synth_store.path)
     yield st
     st.stop()
-    for c in _CLIENTS.values():
+    for c in _CONNECTIONS.values():
         c.close()
-    _CLIENTS.clear()
+    _CONNECTIONS.clear()
     _STATES.clear()
+
+
+def _server_time(st: LoadState) -> tuple[float, float]:
+    """(count, seconds) of POST /v1/reach from the server's own latency histogram."""
+    import httpx
+
+    text = httpx.get(st.url + "/metrics", timeout=30).text
+    got = {}
+    for kind in ("count", "sum"):
+        m = re.search(rf'kolgraph_http_request_duration_seconds_{kind}'
+                      r'\{method="POST",route="/v1/reach"\} ([0-9.e+]+)', text)
+        got[kind] = float(m.group(1)) if m else 0.0
+    return got["count"], got["sum"]
 
 
 def _pooled(lat: list) -> dict:
@@ -243,6 +262,7 @@ def test_service_reach_load(benchmark, request, workload, bench_size, synth_stor
     assert r.status_code == 200 and r.json()["unique_reach"] == want["unique_reach"]
     assert r.json()["overlap"]["counts"] == want["overlap"]["counts"]
     st.latencies.pop(workload.name, None)
+    n0, s0 = _server_time(st)
     info = measure(benchmark, request, group=f"service-reach-{bench_size.label}",
                    workload=workload, module=__name__, data_path=st.path, scratch=scratch_dir,
                    size=bench_size, edges=int(synth_store.n_edges),
@@ -253,6 +273,8 @@ def test_service_reach_load(benchmark, request, workload, bench_size, synth_stor
     pooled["req_per_s"] = REQUESTS / benchmark.stats.stats.median
     info["latency"] = pooled
     if workload.name.startswith("service"):
+        n1, s1 = _server_time(st)  # time inside the server (middleware to last byte), all rounds
+        pooled["server_mean_ms"] = (s1 - s0) / max(n1 - n0, 1) * 1e3
         info["server_peak_rss_bytes"] = st.server_peak_rss()
         same = f"library, {CLIENTS} threads" if CLIENTS > 1 and "clients" in workload.name \
             else "library, sequential"
@@ -271,5 +293,7 @@ def test_service_reach_load(benchmark, request, workload, bench_size, synth_stor
                 info["target"]["vs_sequential_call"] = {
                     "library_p50_ms": s["p50_ms"], "library_p99_ms": s["p99_ms"],
                     "ratio_p99": pooled["p99_ms"] / s["p99_ms"]}
+    rss = info.get("server_peak_rss_bytes")
     print(f"\n{workload.name}: {json.dumps(pooled)}"
+          + (f"\n  server peak RSS: {rss / 2**20:.0f} MiB" if rss else "")
           + (f"\n  target: {json.dumps(info['target'])}" if "target" in info else ""))

@@ -71,6 +71,9 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
         assert re.match(r"^\d.* (KiB|MiB|GiB)$", row[6]), row  # peak RSS measured
 
     report = json.loads((out / "report.json").read_text())
+    service = report["groups"]["service-reach-200k-edges"]  # the service load test (issue 8)
+    assert {w["name"] for w in service["workloads"]} == {
+        "library, sequential", "library, 16 threads", "service, 1 client", "service, 16 clients"}
     group = report["groups"]["ingest-csv-200k-edges"]
     by_name = {w["name"]: w for w in group["workloads"]}
     kg = by_name["kolgraph.read_graph"]
