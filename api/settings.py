@@ -15,6 +15,7 @@ Config file (TOML; JSON with the same keys works too)::
     compute_threads = 2        # engine calls running at once (default: CPU count)
     min_count = 0              # suppress regions/overlap counts below this (0 = off)
     max_k = 100                # top-k of /similar
+    warm_up = true             # compile kernels before /readyz turns ready
 
     [stores]
     demo = "demo.kg"           # name -> store directory (relative to the config file)
@@ -37,7 +38,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,6 @@ class Settings:
     min_count: int = 0
     max_k: int = 100
     warm_up: bool = True
-
-    def with_(self, **changes) -> Settings:
-        return replace(self, **changes)
 
 
 _SERVICE_FIELDS = {f.name for f in fields(Settings)} - {"stores", "keys"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -80,7 +79,6 @@ class Service:
     keys: dict[str, str]
     graphs: dict[str, kolgraph.FollowerGraph]
     settings: Settings
-    app: object
 
     def client(self, key: str | None = None, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
@@ -122,7 +120,7 @@ def server(stores, keys):
     settings = service_settings(stores, keys)
     srv = ServerThread(settings).start()
     graphs = {name: kolgraph.open(path) for name, path in stores.items()}
-    yield Service(srv.url, keys.keys, graphs, settings, srv.app)
+    yield Service(srv.url, keys.keys, graphs, settings)
     srv.stop()
 
 
@@ -140,12 +138,3 @@ def start_server(stores, keys):
     for srv in started:
         srv.stop()
 
-
-@contextmanager
-def clients(service: Service, key: str, n: int):
-    cs = [service.client(key) for _ in range(n)]
-    try:
-        yield cs
-    finally:
-        for c in cs:
-            c.close()
