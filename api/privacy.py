@@ -10,10 +10,17 @@ With a threshold ``k`` (the key's ``min_count``, else the service's; 0 = off):
 - a creator's exclusive reach below ``k`` is null (it is a region too);
 - similar-creator rows with fewer than ``k`` common followers are left out.
 
-Counts of 0 are kept: an empty group exposes nobody.
+- a filter (``where``, ``exclude_flagged``) that keeps fewer than ``k`` accounts is
+  refused (422 ``filter_too_narrow``): every count of such a report is a small group.
+
+Counts of 0 are kept: an empty group exposes nobody. This limits what one
+answer discloses about small groups; it is not differential privacy (answers to
+two overlapping filters can still be differenced).
 """
 
 from __future__ import annotations
+
+from kolgraph.api.errors import ApiError
 
 MATRICES = ("counts", "jaccard", "overlap_coefficient", "directional", "lift")
 
@@ -42,6 +49,11 @@ def suppress_regions(regions: list[dict], k: int) -> tuple[list[dict], int]:
 
 def suppress_report(d: dict, k: int) -> dict:
     """Apply suppression to a reach report dict in place (``to_dict`` form); adds ``suppression``."""
+    passing = d["filters"].get("accounts_passing")
+    if passing is not None and _small(passing, k):
+        raise ApiError(422, "filter_too_narrow",
+                       f"the filter keeps {passing} accounts, fewer than this key's minimum "
+                       f"group size of {k}; widen it")
     if k <= 0:
         d["suppression"] = {"min_count": 0, "regions": 0, "overlap_cells": 0, "exclusive": 0}
         return d

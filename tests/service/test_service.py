@@ -241,6 +241,10 @@ def test_small_groups_are_suppressed_for_keys_with_min_count(server):
     assert cells == got["suppression"]["overlap_cells"] > 0
     for cr, w in zip(got["creators"], want["creators"], strict=True):
         assert cr["exclusive"] == (None if 0 < w["exclusive"] < k else w["exclusive"])
+    with server.client("private") as c:  # a filter keeping 1..19 accounts: every count is small
+        one = g.accounts["username"][0].as_py()
+        assert_error(c.post("/v1/reach", json={"ids": ids, "where": f"username == {one!r}"}),
+                     422, "filter_too_narrow", "20")
     full = g.similar(ids[-1], k=50)
     assert [r["id"] for r in sim["similar"]] == [r["id"] for r in full if r["common"] >= k]
     assert sim["suppressed"] == sum(1 for r in full if r["common"] < k)
