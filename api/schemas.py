@@ -7,9 +7,10 @@ reach engine's limit); the configured limits are checked by the routes.
 
 from __future__ import annotations
 
+import ast
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from kolgraph.reach import MAX_CREATORS
 
@@ -19,7 +20,29 @@ StoreName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
 Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Posts = Annotated[int, Field(ge=0, le=10_000)]
 Scalar = Annotated[str, StringConstraints(max_length=256)] | StrictInt | float | bool
-WhereExpr = Annotated[str, StringConstraints(max_length=2_000, pattern=r"^[^\x00]*$")]
+MAX_WHERE_DEPTH = 64
+
+
+def _shallow(text: str) -> str:
+    """Refuse expressions nested deeper than ``MAX_WHERE_DEPTH`` (the engine's evaluator
+    recurses); syntax errors are left to the engine, whose message says where."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return text
+    except (RecursionError, MemoryError, ValueError):
+        raise ValueError(f"expression nested more than {MAX_WHERE_DEPTH} levels deep") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_WHERE_DEPTH:
+            raise ValueError(f"expression nested more than {MAX_WHERE_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return text
+
+
+WhereExpr = Annotated[str, StringConstraints(max_length=2_000, pattern=r"^[^\x00]*$"),
+                      AfterValidator(_shallow)]
 WhereDict = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=128)],
                            Scalar | Annotated[list[Scalar], Field(max_length=1_000)]],
                       Field(max_length=32)]

@@ -182,6 +182,8 @@ def test_unknown_ids_are_listed(server):
     ({"ids": [0], "where": "shoe_size > 3"}, "invalid_input", "shoe_size"),
     ({"ids": [0], "where": "__import__('os')"}, "invalid_input", "unsupported"),
     ({"ids": [0], "where": {"posts": "many"}}, "invalid_input", "many"),
+    ({"ids": [0], "where": "-" * 1999 + "1"}, "validation_error", "nested more than 64"),
+    ({"ids": [0], "where": "posts == " + "-" * 1990 + "1"}, "validation_error", "nested"),
 ])
 def test_bad_reach_input_is_422_naming_the_problem(server, body, code, needle):
     with server.client("plain") as c:
