@@ -12,6 +12,7 @@ from kolgraph.api.deps import (
     CallerDep,
     EngineDep,
     SettingsDep,
+    filter_errors,
     json_response,
     store_for,
     v1_router,
@@ -101,8 +102,10 @@ async def get_similar(creator_id: CreatorId, engine: EngineDep, caller: CallerDe
 
     def work():
         ext, _ = _index(g, creator_id)
-        rows, n = suppress_similar(g.similar(ext, k=k, by=by, among=among, where=where,
-                                             exclude_flagged=exclude_flagged), caller.min_count)
+        with filter_errors(where):
+            rows = g.similar(ext, k=k, by=by, among=among, where=where,
+                             exclude_flagged=exclude_flagged)
+        rows, n = suppress_similar(rows, caller.min_count)
         return json_response(SimilarResponse, {"id": ext, "store": name, "by": by, "among": among,
                                                "similar": rows, "suppressed": n})
     return await engine.run(work)
@@ -126,7 +129,8 @@ async def get_followers(creator_id: CreatorId, engine: EngineDep, caller: Caller
         ext, i = _index(g, creator_id)
         rows = np.asarray(g.followers_idx(i))
         if where is not None:
-            mask, _, _ = account_filter(g, where)
+            with filter_errors(where):
+                mask, _, _ = account_filter(g, where)
             if mask is not None:
                 rows = rows[mask[rows]]
         return json_response(Followers, {"id": ext, "store": name, "total": len(rows),

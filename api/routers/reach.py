@@ -10,6 +10,7 @@ from kolgraph.api.deps import (
     EngineDep,
     SettingsDep,
     check_creator_count,
+    filter_errors,
     json_response,
     store_for,
     v1_router,
@@ -28,8 +29,9 @@ router = v1_router(tags=["reach"])
 
 
 def _report(g, req: OverlapRequest, **rates):
-    return g.reach(req.ids, where=req.where, exclude_flagged=req.exclude_flagged,
-                   skip_unknown=req.skip_unknown, **rates).to_dict()
+    with filter_errors(req.where):
+        return g.reach(req.ids, where=req.where, exclude_flagged=req.exclude_flagged,
+                       skip_unknown=req.skip_unknown, **rates).to_dict()
 
 
 @router.post("/reach", response_model=ReachResponse, summary="Deduplicated reach of creators")

@@ -182,6 +182,10 @@ def test_unknown_ids_are_listed(server):
     ({"ids": [0], "where": "shoe_size > 3"}, "invalid_input", "shoe_size"),
     ({"ids": [0], "where": "__import__('os')"}, "invalid_input", "unsupported"),
     ({"ids": [0], "where": {"posts": "many"}}, "invalid_input", "many"),
+    ({"ids": [0], "where": "posts == True"}, "invalid_input", "where: cannot be evaluated"),
+    ({"ids": [0], "where": {"country": True}}, "invalid_input", "where"),
+    ({"ids": [0], "where": "posts in [True]"}, "invalid_input", "where"),
+    ({"ids": [0], "where": "posts == 99999999999999999999999"}, "invalid_input", "where"),
     ({"ids": [0], "where": "-" * 1999 + "1"}, "validation_error", "nested more than 64"),
     ({"ids": [0], "where": "posts == " + "-" * 1990 + "1"}, "validation_error", "nested"),
 ])
@@ -208,6 +212,8 @@ def test_malformed_bodies_and_routes(server):
         assert_error(c.get("/v1/creators/1/similar", params={"k": 500}), 422, "k_too_large")
         assert_error(c.get("/v1/creators/1/similar", params={"by": "cosine"}), 422,
                      "validation_error", "query.by")
+        assert_error(c.get("/v1/creators/1/similar", params={"where": "posts == True"}), 422,
+                     "invalid_input", "where")
 
 
 def test_chunked_body_over_the_limit_is_413(server):
