@@ -260,7 +260,7 @@ def test_small_groups_are_suppressed_for_keys_with_min_count(server):
 
 # --- limits, time limit, readiness --------------------------------------------------------
 def test_rate_limit_answers_429_with_retry_after(start_server, keys):
-    srv = start_server(rate_limit=0.5, rate_burst=2)
+    srv = start_server(rate_limit=0.01, rate_burst=2)  # no refill within the test
     headers = {"Authorization": f"Bearer {keys.keys['plain']}"}
     import httpx
 
@@ -274,16 +274,23 @@ def test_rate_limit_answers_429_with_retry_after(start_server, keys):
     assert other.status_code == 200  # buckets are per key
 
 
-def test_time_limit_answers_504(start_server, keys, server):
-    srv = start_server(request_timeout=1e-6)
-    import httpx
+def test_time_limit_answers_504(start_server, keys, server, monkeypatch):
+    import time
 
-    ids = top_ids(server.graphs["alpha"], 20)
+    import httpx
+    from kolgraph.api.routers import reach
+
+    real = reach._report
+    monkeypatch.setattr(reach, "_report", lambda *a, **k: (time.sleep(2.0), real(*a, **k))[1])
+    srv = start_server(request_timeout=0.1)
+    ids = top_ids(server.graphs["alpha"], 4)
     with httpx.Client(base_url=srv.url,
                       headers={"Authorization": f"Bearer {keys.keys['plain']}"}) as c:
-        r = c.post("/v1/reach", json={"ids": ids[:16]})
-        assert_error(r, 504, "timeout", "time limit")
-        assert c.get("/healthz").status_code == 200
+        t0 = time.perf_counter()
+        r = c.post("/v1/reach", json={"ids": ids})
+        assert_error(r, 504, "timeout", "time limit of 0.1 s")
+        assert time.perf_counter() - t0 < 1.5  # answered before the slow call finished
+        assert c.get(f"/v1/creators/{ids[0]}").status_code == 200  # other routes still answer
 
 
 def test_not_ready_until_warm(start_server, keys, monkeypatch):
