@@ -544,6 +544,26 @@ def _print_bot_evaluation(table, summary, console) -> None:
         console.print(f"{r.dataset}, {r.weights}: combined F1 {r.combined_f1:.3f} {verdict(r.beats_f1)} "
                       f"the best rule ({r.best_f1_rule} {r.best_rule_f1:.3f}); combined AUC "
                       f"{r.combined_auc:.3f} {verdict(r.beats_auc)} {r.best_rule_auc:.3f}")
+def cmd_serve(args) -> int:
+    from kolgraph.api.serve import serve
+
+    serve(args.stores, config=args.config, host=args.host, port=args.port, workers=args.workers,
+          log_level=args.log_level)
+    return 0
+
+
+def cmd_api_key(args) -> int:
+    from kolgraph.api.serve import api_key_entry, toml_entry
+
+    key, entry = api_key_entry(args.tenant, args.stores, args.scope or [], args.hash,
+                               args.min_count)
+    payload = {"key": key, "entry": entry, "toml": toml_entry(entry)}
+
+    def human(p):
+        sys.stdout.write(f"# API key (shown once; give it to the client):\n# {p['key']}\n"
+                         f"# add to the service config:\n{p['toml']}\n")
+    _emit(args, payload, human)
+    return 0
 
 
 def _col(value: str | None):
@@ -717,6 +737,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--evaluate", action="store_true", help="evaluate the rules on the labelled profile sets")
     sp.add_argument("--mib", help="MIB folder for --evaluate (default: the copy in tests/data)")
     sp.add_argument("--instagram", help="Instagram train.csv for --evaluate (default: the copy in tests/data)")
+    sp = add("serve", cmd_serve, "serve stores over HTTP (the FastAPI service)",
+             "Serve stores over HTTP with uvicorn: /v1/reach, /v1/overlap, /v1/creators/..., "
+             "/healthz, /readyz, /metrics. API keys, limits and more stores come from --config "
+             "(TOML or JSON); see the README, 'The service'.", json_flag=False)
+    sp.add_argument("stores", nargs="*", metavar="STORE", help="store directories (PATH or NAME=PATH)")
+    sp.add_argument("--config", "-c", help="service config file (TOML or JSON): keys, limits, stores")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sp.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sp.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+
+    sp = add("api-key", cmd_api_key, "create an API key and its hashed config entry")
+    sp.add_argument("--tenant", required=True, help="tenant the key belongs to")
+    sp.add_argument("--stores", nargs="+", required=True, metavar="NAME",
+                    help="store names the key may read ('*' for all)")
+    sp.add_argument("--scope", action="append", choices=("followers",),
+                    help="extra scope: 'followers' allows raw follower id lists")
+    sp.add_argument("--hash", default="scrypt", choices=("scrypt", "sha256"),
+                    help="how the key is stored (default scrypt)")
+    sp.add_argument("--min-count", type=int, help="suppress groups smaller than this for this key")
 
     sp = add("demo", cmd_demo, "build the demo store and print a first summary",
              f"Build the embedded demo graph ({DEMO_SIZE['accounts']:,} accounts, "

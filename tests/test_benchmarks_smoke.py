@@ -74,6 +74,9 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     report = json.loads((out / "report.json").read_text())
     for extra_group in ("sketch-build-200k-edges", "dask-reach-top20-200k-edges"):
         assert len(report["groups"][extra_group]["workloads"]) == 3, extra_group
+    service = report["groups"]["service-reach-200k-edges"]  # the service load test (issue 8)
+    assert {w["name"] for w in service["workloads"]} == {
+        "library, sequential", "library, 16 threads", "service, 1 client", "service, 16 clients"}
     group = report["groups"]["ingest-csv-200k-edges"]
     by_name = {w["name"]: w for w in group["workloads"]}
     kg = by_name["kolgraph.read_graph"]

@@ -1,0 +1,225 @@
+"""Request and response models of the /v1 endpoints (they make the OpenAPI spec).
+
+Requests forbid unknown fields, so a misspelt option is a 422 naming it rather
+than silently ignored. Bounds here are the hard ones (e.g. 64 creators, the
+reach engine's limit); the configured limits are checked by the routes.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from kolgraph.reach import MAX_CREATORS
+
+ExtId = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)] | Annotated[
+    str, StringConstraints(min_length=1, max_length=256)]
+StoreName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Posts = Annotated[int, Field(ge=0, le=10_000)]
+Scalar = Annotated[str, StringConstraints(max_length=256)] | StrictInt | float | bool
+MAX_WHERE_DEPTH = 64
+
+
+def _shallow(text: str) -> str:
+    """Refuse expressions nested deeper than ``MAX_WHERE_DEPTH`` (the engine's evaluator
+    recurses); syntax errors are left to the engine, whose message says where."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return text
+    except (RecursionError, MemoryError, ValueError):
+        raise ValueError(f"expression nested more than {MAX_WHERE_DEPTH} levels deep") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_WHERE_DEPTH:
+            raise ValueError(f"expression nested more than {MAX_WHERE_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return text
+
+
+WhereExpr = Annotated[str, StringConstraints(max_length=2_000, pattern=r"^[^\x00]*$"),
+                      AfterValidator(_shallow)]
+WhereDict = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=128)],
+                           Scalar | Annotated[list[Scalar], Field(max_length=1_000)]],
+                      Field(max_length=32)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filters(_Request):
+    where: WhereExpr | WhereDict | None = Field(
+        None, description="account filter: an expression such as `country == 'NL' and "
+        "posts > 0` (comparisons, `in [...]`, and/or/not) or a dict `{column: value or "
+        "[values]}`; applied to each follower before deduplication")
+    exclude_flagged: bool = Field(False, description="drop followers flagged as bots (account "
+                                  "column `flagged`): real reach")
+    skip_unknown: bool = Field(False, description="skip unknown creator ids with a warning "
+                               "instead of answering 422")
+
+
+class OverlapRequest(Filters):
+    store: StoreName | None = Field(None, description="store name; optional when the key "
+                                    "reads one store")
+    ids: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS,
+                             description="creator ids, in booking order")
+
+
+class ReachRequest(OverlapRequest):
+    view_rates: Rate | list[Rate] | dict[str, Rate] | None = Field(
+        None, description="chance a follower sees one post: one number, one per creator, or "
+        "{id: rate}; default avg_views/followers from the creator table, else 1")
+    posts: Posts | list[Posts] | dict[str, Posts] | None = Field(
+        None, description="posts booked: one number, one per creator, or {id: n}; default 1")
+    mode: Literal["exact"] = Field("exact", description="`exact` counts every follower "
+                                   "(sketch mode will come with the sketch engine)")
+
+
+REACH_EXAMPLES = {
+    "basic": {"summary": "three creators", "value": {"store": "demo", "ids": [1844, 830, 1841]}},
+    "filtered": {"summary": "view rates, posts, a filter, bots excluded", "value": {
+        "store": "demo", "ids": [1844, 830, 1841], "view_rates": [0.05, 0.1, 0.2], "posts": 2,
+        "where": "country == 'NL' and posts > 0", "exclude_flagged": True}},
+    "dict_filter": {"summary": "a dict filter and per-creator posts", "value": {
+        "store": "demo", "ids": [1844, 830], "posts": {"1844": 3, "830": 1},
+        "where": {"country": ["NL", "BE"], "verified": False}}},
+}
+OVERLAP_EXAMPLES = {
+    "basic": {"summary": "pairwise overlap of three creators",
+              "value": {"store": "demo", "ids": [1844, 830, 1841]}},
+}
+
+
+# --- responses ---------------------------------------------------------------------------
+IdOut = int | str
+
+
+class CreatorReach(BaseModel):
+    id: IdOut
+    audience: int
+    exclusive: int | None = Field(description="null when suppressed (below min_count)")
+    incremental: int
+    share: float
+    tier: str
+    view_rate: float
+    posts: int
+
+
+class Overlap(BaseModel):
+    ids: list[IdOut]
+    counts: list[list[int | None]] = Field(description="|A∩B|, audiences on the diagonal; null "
+                                           "cells are suppressed (below min_count)")
+    jaccard: list[list[float | None]]
+    overlap_coefficient: list[list[float | None]]
+    directional: list[list[float | None]] = Field(description="row i, column j: |A_i∩A_j|/|A_i|")
+    lift: list[list[float | None]]
+
+
+class Frequency(BaseModel):
+    exactly: list[int]
+    at_least: list[int]
+    average: float
+
+
+class ExpectedFrequency(BaseModel):
+    exactly: list[float]
+    at_least: list[float]
+    average: float
+
+
+class Region(BaseModel):
+    creators: list[IdOut]
+    count: int
+
+
+class Suppression(BaseModel):
+    min_count: int = Field(description="threshold in force (0 = off)")
+    regions: int = Field(description="regions left out")
+    overlap_cells: int = Field(description="overlap cells set to null")
+    exclusive: int = Field(description="exclusive counts set to null")
+
+
+class ReachResponse(BaseModel):
+    store: str
+    mode: Literal["exact"]
+    unique_reach: int
+    gross_reach: int
+    duplication: float
+    creators: list[CreatorReach]
+    overlap: Overlap
+    frequency: Frequency
+    regions: list[Region]
+    expected_reach: float
+    expected_frequency: ExpectedFrequency
+    sainsbury_reach: float
+    population: int
+    filters: dict[str, Any]
+    suppression: Suppression
+    warnings: list[str]
+
+
+class OverlapResponse(Overlap):
+    store: str
+    unique_reach: int
+    population: int
+    regions: list[Region]
+    suppression: Suppression
+    warnings: list[str]
+
+
+class Creator(BaseModel):
+    id: IdOut
+    store: str
+    is_creator: bool = Field(description="listed in the store's creator table")
+    followers: int
+    following: int
+    tier: str
+    name: str | None = None
+    platform: str | None = None
+    category: str | None = None
+    price: float | None = None
+    avg_views: float | None = None
+
+
+class SimilarRow(BaseModel):
+    id: IdOut
+    common: int
+    audience: int
+    jaccard: float
+    overlap_coefficient: float
+    tier: str
+
+
+class SimilarResponse(BaseModel):
+    id: IdOut
+    store: str
+    by: Literal["jaccard", "overlap"]
+    among: Literal["creators", "accounts"]
+    similar: list[SimilarRow]
+    suppressed: int = Field(description="rows left out for fewer than min_count common followers")
+
+
+class Followers(BaseModel):
+    id: IdOut
+    store: str
+    total: int
+    offset: int
+    followers: list[IdOut]
+
+
+class StoreInfo(BaseModel):
+    name: str
+    accounts: int
+    edges: int
+    creators: int
+    id_kind: str
+    has_account_attributes: bool
+
+
+class Stores(BaseModel):
+    stores: list[StoreInfo]
