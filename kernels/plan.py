@@ -1,0 +1,284 @@
+"""Planner kernels: marginal gains of candidate creators over a covered state, exact and
+Monte Carlo Shapley values of a plan.
+
+The candidates' audiences are first compacted (:func:`compact_audiences`) into a
+local CSR: row i = followers of candidate i that count (those passing the
+account filter), renumbered ``0..n_local-1`` in account order. Every other
+kernel works on that CSR, so no kernel tests a filter or touches accounts that
+no candidate reaches.
+
+The greedy keeps one state per follower: ``count[u]`` (chosen creators that u
+follows) and ``miss[u]`` (probability that u has seen none of their posts,
+``Π (1 − p_c)``). A candidate's marginal gain reads only its own row:
+
+- ``COVER``: followers not yet covered, ``#{u ∈ F(c): count[u] = 0}``;
+- ``EXPECTED``: ``p_c · Σ_{u ∈ F(c)} miss[u]`` (expected reach is a probabilistic
+  coverage function: monotone and submodular);
+- ``EFFECTIVE``: ``#{u ∈ F(c): count[u] < k}``, the gain of ``Σ_u min(count[u], k)``,
+  the submodular surrogate the greedy follows for R_k (R_k itself is not submodular);
+- ``RK``: ``#{u ∈ F(c): count[u] = k − 1}``, the exact gain of R_k.
+
+Arrays in, arrays out; no validation here.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+COVER = 0
+EXPECTED = 1
+EFFECTIVE = 2
+RK = 3
+
+
+@njit(nogil=True, cache=True)
+def compact_audiences(in_indptr, in_indices, cand, allowed, use_allowed, n_accounts):
+    """Local CSR of the candidates' counted followers.
+
+    Returns ``(indptr, indices, n_local)``: ``indices`` are int32 local follower ids
+    (increasing with the account id, so rows stay sorted).
+    """
+    m = cand.shape[0]
+    local = np.full(n_accounts, -1, dtype=np.int32)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    for i in range(m):
+        c = cand[i]
+        n = 0
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if use_allowed and not allowed[u]:
+                continue
+            local[u] = 0
+            n += 1
+        indptr[i + 1] = indptr[i] + n
+    n_local = 0
+    for u in range(n_accounts):
+        if local[u] == 0:
+            local[u] = n_local
+            n_local += 1
+    indices = np.empty(indptr[m], dtype=np.int32)
+    for i in range(m):
+        c = cand[i]
+        j = indptr[i]
+        for p in range(in_indptr[c], in_indptr[c + 1]):
+            u = in_indices[p]
+            if use_allowed and not allowed[u]:
+                continue
+            indices[j] = local[u]
+            j += 1
+    return indptr, indices, n_local
+
+
+@njit(nogil=True, cache=True)
+def gain(indptr, indices, c, kind, count, miss, k, p):
+    """Marginal gain of candidate ``c`` (a local row) over the state ``count``/``miss``."""
+    lo, hi = indptr[c], indptr[c + 1]
+    if kind == EXPECTED:
+        s = 0.0
+        for j in range(lo, hi):
+            s += miss[indices[j]]
+        return s * p
+    g = 0
+    if kind == COVER:
+        for j in range(lo, hi):
+            if count[indices[j]] == 0:
+                g += 1
+    elif kind == EFFECTIVE:
+        for j in range(lo, hi):
+            if count[indices[j]] < k:
+                g += 1
+    else:
+        for j in range(lo, hi):
+            if count[indices[j]] == k - 1:
+                g += 1
+    return float(g)
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def gains(indptr, indices, cands, kind, count, miss, k, p):
+    """:func:`gain` of every candidate in ``cands`` (threads over candidates)."""
+    out = np.empty(cands.shape[0])
+    for i in prange(cands.shape[0]):
+        c = cands[i]
+        out[i] = gain(indptr, indices, c, kind, count, miss, k, p[c])
+    return out
+
+
+@njit(nogil=True, cache=True)
+def add(indptr, indices, c, count, miss, k, q):
+    """Add candidate ``c`` (miss factor ``q = 1 − p_c``) to the state.
+
+    Returns its gains ``(newly covered, newly reached k times, expected reach added)``.
+    """
+    cover = 0
+    reach_k = 0
+    expected = 0.0
+    for j in range(indptr[c], indptr[c + 1]):
+        u = indices[j]
+        cu = count[u]
+        if cu == 0:
+            cover += 1
+        if cu == k - 1:
+            reach_k += 1
+        expected += miss[u] * (1.0 - q)
+        miss[u] *= q
+        count[u] = cu + 1
+    return cover, reach_k, expected
+
+
+@njit(nogil=True, cache=True)
+def evaluate(indptr, indices, sel, q, k, n_local):
+    """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` (local rows)."""
+    count = np.zeros(n_local, dtype=np.int32)
+    miss = np.ones(n_local)
+    cover = 0
+    reach_k = 0
+    expected = 0.0
+    for i in range(sel.shape[0]):
+        a, b, e = add(indptr, indices, sel[i], count, miss, k, q[sel[i]])
+        cover += a
+        reach_k += b
+        expected += e
+    return cover, reach_k, expected
+
+
+@njit(nogil=True, cache=True)
+def transpose(indptr, indices, n_local):
+    """Follower -> candidates CSR of the local audiences (for pairwise overlaps)."""
+    m = indptr.shape[0] - 1
+    tptr = np.zeros(n_local + 1, dtype=np.int64)
+    for j in range(indptr[m]):
+        tptr[indices[j] + 1] += 1
+    for u in range(n_local):
+        tptr[u + 1] += tptr[u]
+    fill = tptr[:-1].copy()
+    tind = np.empty(indptr[m], dtype=np.int32)
+    for i in range(m):
+        for j in range(indptr[i], indptr[i + 1]):
+            u = indices[j]
+            tind[fill[u]] = i
+            fill[u] += 1
+    return tptr, tind
+
+
+@njit(nogil=True, cache=True)
+def common_with(indptr, indices, tptr, tind, s, out):
+    """``out[c] = |F(s) ∩ F(c)|`` for every candidate c, through the followers of s."""
+    out[:] = 0
+    for j in range(indptr[s], indptr[s + 1]):
+        u = indices[j]
+        for t in range(tptr[u], tptr[u + 1]):
+            out[tind[t]] += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def follower_members(indptr, indices, sel, n_local):
+    """Follower -> chosen creators CSR: ``members[fptr[u]:fptr[u+1]]`` are the positions
+    in ``sel`` of the chosen creators that follower u follows."""
+    fptr = np.zeros(n_local + 1, dtype=np.int64)
+    for i in range(sel.shape[0]):
+        for j in range(indptr[sel[i]], indptr[sel[i] + 1]):
+            fptr[indices[j] + 1] += 1
+    for u in range(n_local):
+        fptr[u + 1] += fptr[u]
+    fill = fptr[:-1].copy()
+    members = np.empty(fptr[n_local], dtype=np.int32)
+    for i in range(sel.shape[0]):
+        for j in range(indptr[sel[i]], indptr[sel[i] + 1]):
+            u = indices[j]
+            members[fill[u]] = i
+            fill[u] += 1
+    return fptr, members
+
+
+@njit(nogil=True, cache=True)
+def shapley_exact(fptr, members, n_sel, kind, q, k, gl_ptr, gl_x, gl_w):
+    """Exact Shapley value of every chosen creator, follower by follower.
+
+    The objective is a sum over followers of a game among the creators each one
+    follows, and Shapley values add over games, so each follower's share is
+    computed on its own:
+
+    - reach: the follower is split equally among its s creators (1/s each);
+    - R_k: the same when s >= k (a symmetric threshold game), else nothing;
+    - expected reach, ``1 − Π q_j``: with uniform arrival times t (the continuous
+      form of a random order), ``φ_i = (1 − q_i) ∫_0^1 Π_{j≠i} (1 − t + t q_j) dt``,
+      a polynomial of degree s − 1 in t, integrated exactly by Gauss–Legendre with
+      ``ceil(s/2)`` nodes (``gl_*``: nodes and weights on [0, 1] for every node count).
+
+    ``q`` holds the miss factor of each chosen creator (by position in the plan).
+    """
+    phi = np.zeros(n_sel)
+    n_local = fptr.shape[0] - 1
+    pre = np.empty(n_sel + 1)
+    suf = np.empty(n_sel + 1)
+    for u in range(n_local):
+        a = fptr[u]
+        s = fptr[u + 1] - a
+        if s == 0:
+            continue
+        if kind == COVER or kind == EFFECTIVE or kind == RK:
+            if kind != COVER and s < k:
+                continue
+            share = 1.0 / s
+            for t in range(s):
+                phi[members[a + t]] += share
+            continue
+        n = (s + 1) // 2
+        for node in range(gl_ptr[n], gl_ptr[n + 1]):
+            x = gl_x[node]
+            w = gl_w[node]
+            pre[0] = 1.0
+            for t in range(s):
+                pre[t + 1] = pre[t] * (1.0 - x + x * q[members[a + t]])
+            suf[s] = 1.0
+            for t in range(s - 1, -1, -1):
+                suf[t] = suf[t + 1] * (1.0 - x + x * q[members[a + t]])
+            for t in range(s):
+                i = members[a + t]
+                phi[i] += w * (1.0 - q[i]) * pre[t] * suf[t + 1]
+    return phi
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def shapley_permutations(fptr, members, kind, q, k, orders):
+    """Each creator's marginal contribution in each random order (rows of ``orders``).
+
+    Returns a (permutations x creators) array; each row sums to the plan's value.
+    """
+    n_perm, n_sel = orders.shape
+    out = np.zeros((n_perm, n_sel))
+    n_local = fptr.shape[0] - 1
+    for r in prange(n_perm):
+        rank = np.empty(n_sel, dtype=np.int64)
+        for pos in range(n_sel):
+            rank[orders[r, pos]] = pos
+        buf = np.empty(n_sel, dtype=np.int64)
+        for u in range(n_local):
+            a = fptr[u]
+            s = fptr[u + 1] - a
+            if s == 0:
+                continue
+            if kind == COVER:
+                best = members[a]
+                for t in range(1, s):
+                    if rank[members[a + t]] < rank[best]:
+                        best = members[a + t]
+                out[r, best] += 1.0
+                continue
+            for t in range(s):  # members by arrival (insertion sort: s is small)
+                m = members[a + t]
+                j = t
+                while j > 0 and rank[buf[j - 1]] > rank[m]:
+                    buf[j] = buf[j - 1]
+                    j -= 1
+                buf[j] = m
+            if kind == EXPECTED:
+                run = 1.0
+                for t in range(s):
+                    m = buf[t]
+                    out[r, m] += run * (1.0 - q[m])
+                    run *= q[m]
+            elif s >= k:
+                out[r, buf[k - 1]] += 1.0
+    return out
