@@ -438,8 +438,7 @@ class _State:
         self.tcount[inst.tier[c]] += 1
         self.tspend[inst.tier[c]] += inst.cost[c]
         if inst.max_overlap is not None:
-            common = _k.common_with(inst.indptr, inst.indices, inst.tptr, inst.tind, c, self._common)
-            self.blocked |= _overlap(inst, c, common) > inst.max_overlap + EPS
+            self.blocked |= self._blocks(c)
 
     # --- admissibility: budget and slots reserved for the unmet tier minimums ---------------
     def _tier_reserve(self, t: int, extra: int = -1) -> tuple[float, int]:
@@ -483,9 +482,31 @@ class _State:
         if res[t] > 0 or tslots[t] > 0:
             rt, st = self._tier_reserve(t, c)
             total, slots = total - res[t] + rt, slots - tslots[t] + st
-        if self.spent + cost + total > inst.budget + EPS:
+        if (self.spent + cost + total > inst.budget + EPS
+                or len(self.chosen) + 1 + slots > inst.max_creators):
             return False
-        return len(self.chosen) + 1 + slots <= inst.max_creators
+        if inst.max_overlap is not None and (res.any() or tslots.any()):
+            # c must not block the creators the unmet minimums still need
+            newly = self._blocks(c) & ~self.blocked
+            if newly.any():
+                saved = self.blocked
+                self.blocked = saved | newly
+                try:
+                    after = [self._tier_reserve(u, c if u == t else -1)
+                             for u in range(len(TIER_NAMES))]
+                finally:
+                    self.blocked = saved
+                total = sum(r for r, _ in after)
+                slots = sum(n for _, n in after)
+                return (self.spent + cost + total <= inst.budget + EPS
+                        and len(self.chosen) + 1 + slots <= inst.max_creators)
+        return True
+
+    def _blocks(self, c: int) -> np.ndarray:
+        """Candidates that would overlap c above max_overlap."""
+        inst = self.inst
+        common = _k.common_with(inst.indptr, inst.indices, inst.tptr, inst.tind, c, self._common)
+        return _overlap(inst, c, common) > inst.max_overlap + EPS
 
     def admissible_mask(self, cand: np.ndarray, reserve) -> np.ndarray:
         """:meth:`admissible` of many candidates at once."""
@@ -493,12 +514,14 @@ class _State:
         t = inst.tier[cand]
         cost = inst.cost[cand]
         total, slots, res, tslots = reserve
-        ok = ~self.in_plan[cand] & ~self.blocked[cand] & ~inst.excluded[cand]
-        ok &= (self.tcount[t] + 1 <= inst.tmax[t]) & (self.tspend[t] + cost <= inst.smax[t] + EPS)
-        ok &= self.spent + cost + total <= inst.budget + EPS
+        base = ~self.in_plan[cand] & ~self.blocked[cand] & ~inst.excluded[cand]
+        base &= (self.tcount[t] + 1 <= inst.tmax[t]) & (self.tspend[t] + cost <= inst.smax[t] + EPS)
+        ok = base & (self.spent + cost + total <= inst.budget + EPS)
         ok &= len(self.chosen) + 1 + slots <= inst.max_creators
-        short = ((res > 0) | (tslots > 0))[t]
-        for i in np.flatnonzero(short):  # their own tier's reserve shrinks if they join
+        short = ((res > 0) | (tslots > 0))[t]  # their own tier's reserve shrinks if they join
+        if inst.max_overlap is not None and (res.any() or tslots.any()):
+            short[:] = True  # any of them may block what the minimums need
+        for i in np.flatnonzero(short & base):
             ok[i] = self.admissible(int(cand[i]), reserve)
         return ok
 
@@ -948,17 +971,17 @@ def _check_feasible(inst: _Instance, cands: _Candidates, quotas: dict) -> None:
 
 
 def _unmet(inst: _Instance, state: _State, quotas: dict) -> str:
+    why = (" (max_overlap blocks the creators it would need)" if inst.max_overlap is not None
+           else "")
     for t, name in enumerate(TIER_NAMES):
         if state.tcount[t] < inst.tmin[t]:
-            why = (" (the max_overlap constraint blocks the others)" if inst.max_overlap is not None
-                   else "")
             return (f"tier quota {name}: no plan found with at least {inst.tmin[t]} {name} "
                     f"creators within the budget {inst.budget:,.2f} and the other constraints"
                     f"{why}; the plan reached {state.tcount[t]}")
         if state.tspend[t] < inst.smin[t] - EPS:
             return (f"tier quota {name}: no plan found spending at least {inst.smin[t]:,.2f} on "
-                    f"{name} creators within the budget and the other constraints; the plan "
-                    f"reached {state.tspend[t]:,.2f}")
+                    f"{name} creators within the budget and the other constraints{why}; the "
+                    f"plan reached {state.tspend[t]:,.2f}")
     return f"no plan meets the constraints within the budget {inst.budget:,.2f}"
 
 

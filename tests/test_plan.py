@@ -1,0 +1,619 @@
+"""Creator-mix planner: kernels against Python sets, Shapley values against subset
+enumeration, plans against the exact optimum (scipy.optimize.milp / brute force),
+constraints, bad input, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kolgraph.kernels import plan as K
+
+import kolgraph
+from kolgraph import FollowerGraph, InputError, UnknownAccountError
+from kolgraph.plan import ENUMERATE_BOUND, GREEDY_BOUND, plan
+
+DATA = Path(__file__).parent / "data"
+
+
+# --- instances -------------------------------------------------------------------------------
+def random_graph(rng, n_accounts=200, n_creators=12, m=1500):
+    """Follows onto creators 0..n_creators-1 (skewed sizes) plus follower-to-follower edges;
+    accounts have a country and a 'flagged' column."""
+    w = rng.pareto(1.0, n_creators) + 0.1
+    dst = rng.choice(n_creators, m, p=w / w.sum())
+    src = rng.integers(n_creators, n_creators + n_accounts, m)
+    extra = rng.integers(0, n_creators + n_accounts, (m // 5, 2))
+    g = FollowerGraph.from_edges(np.concatenate([src, extra[:, 0]]).tolist(),
+                                 np.concatenate([dst, extra[:, 1]]).tolist(),
+                                 nodes=list(range(n_creators + n_accounts)))
+    n = g.n_accounts
+    g.set_accounts(pa.table({"id": list(range(n)),
+                             "country": rng.choice(["NL", "DE", "FR"], n).tolist(),
+                             "flagged": (rng.random(n) < 0.15).tolist()}))
+    return g
+
+
+def audiences(g, ids, allowed=None):
+    """Python sets: the counted followers of each candidate."""
+    out = []
+    for c in ids:
+        f = set(g.followers(c))
+        if allowed is not None:
+            f = {u for u in f if u in allowed}
+        out.append(f)
+    return out
+
+
+def value_of(sets, chosen, kind, k=3, p=None):
+    """Objective value of a subset (positions), from Python sets."""
+    if kind == "unique":
+        return float(len(set().union(*[sets[i] for i in chosen]))) if chosen else 0.0
+    freq: dict = {}
+    for i in chosen:
+        for u in sets[i]:
+            freq.setdefault(u, []).append(i)
+    if kind == "effective":
+        return float(sum(1 for v in freq.values() if len(v) >= k))
+    return float(sum(1 - math.prod(1 - p[i] for i in v) for v in freq.values()))
+
+
+def regions(sets):
+    """{membership mask: followers} over the candidates."""
+    mask: dict = {}
+    for i, s in enumerate(sets):
+        for u in s:
+            mask[u] = mask.get(u, 0) | (1 << i)
+    out: dict = {}
+    for v in mask.values():
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def optimum(sets, cost, budget, kind="unique", k=3, p=None, tiers=None, quota=None,
+            max_creators=None):
+    """Exact optimum: scipy.optimize.milp for reach and R_k (a variable per Venn region),
+    brute force for expected reach."""
+    m = len(sets)
+    if kind == "expected":
+        best = 0.0
+        for r in range(m + 1):
+            for sub in itertools.combinations(range(m), r):
+                if sum(cost[i] for i in sub) <= budget + 1e-9:
+                    best = max(best, value_of(sets, sub, kind, k, p))
+        return best
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    reg = regions(sets)
+    masks = list(reg)
+    R = len(masks)
+    c = np.concatenate([np.zeros(m), -np.array([reg[x] for x in masks], float)])
+    rows, lo, hi = [], [], []
+    for r, x in enumerate(masks):  # need * y_r <= Σ_{c in r} x_c
+        row = np.zeros(m + R)
+        row[m + r] = k if kind == "effective" else 1
+        for i in range(m):
+            if x >> i & 1:
+                row[i] = -1
+        rows.append(row)
+        lo.append(-np.inf)
+        hi.append(0)
+    row = np.zeros(m + R)
+    row[:m] = cost
+    rows.append(row)
+    lo.append(-np.inf)
+    hi.append(budget)
+    if max_creators is not None:
+        row = np.zeros(m + R)
+        row[:m] = 1
+        rows.append(row)
+        lo.append(-np.inf)
+        hi.append(max_creators)
+    for t, (tmin, tmax) in (quota or {}).items():
+        row = np.zeros(m + R)
+        row[:m] = [1.0 if tiers[i] == t else 0.0 for i in range(m)]
+        rows.append(row)
+        lo.append(tmin)
+        hi.append(tmax)
+    integrality = np.concatenate([np.ones(m), np.ones(R) if kind == "effective" else np.zeros(R)])
+    res = milp(c, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=integrality,
+               bounds=Bounds(0, 1), options={"mip_rel_gap": 1e-9})
+    if res.status == 2:
+        return None  # infeasible
+    assert res.success, res.message
+    return -res.fun
+
+
+def instance(rng, g, n_cand, ids=None):
+    ids = list(range(n_cand)) if ids is None else ids
+    price = np.round(rng.lognormal(3, 0.8, len(ids)), 2) + 1
+    return {c: float(v) for c, v in zip(ids, price, strict=True)}
+
+
+# --- kernels against Python sets ---------------------------------------------------------------
+def _kernel_check(g, cand_ids, allowed_set, rng, k):
+    idx = np.asarray(g.index(cand_ids), dtype=np.int64)
+    if allowed_set is None:
+        allowed, use = np.zeros(1, bool), False
+    else:
+        allowed = np.zeros(g.n_accounts, bool)
+        allowed[g.index(sorted(allowed_set))] = True
+        use = True
+    indptr, indices, n_local = K.compact_audiences(g.in_indptr, g.in_indices, idx, allowed, use,
+                                                   g.n_accounts)
+    sets = audiences(g, cand_ids, allowed_set)
+    assert [len(s) for s in sets] == np.diff(indptr).tolist()
+    assert n_local == len(set().union(*sets))
+    m = len(cand_ids)
+    p = rng.uniform(0.05, 1.0, m)
+    q = 1 - p
+    count = np.zeros(n_local, np.int32)
+    miss = np.ones(n_local)
+    chosen: list[int] = []
+    for c in rng.permutation(m)[: max(1, m // 2)]:
+        c = int(c)
+        g_all = {kind: K.gains(indptr, indices, np.arange(m), kind, count, miss, k, p)
+                 for kind in (K.COVER, K.EXPECTED, K.EFFECTIVE, K.RK)}
+        for i in range(m):
+            base_u = value_of(sets, chosen, "unique")
+            assert g_all[K.COVER][i] == value_of(sets, chosen + [i], "unique") - base_u
+            base_e = value_of(sets, chosen, "expected", p=p)
+            assert g_all[K.EXPECTED][i] == pytest.approx(
+                value_of(sets, chosen + [i], "expected", p=p) - base_e, abs=1e-9)
+            base_r = value_of(sets, chosen, "effective", k)
+            assert g_all[K.RK][i] == value_of(sets, chosen + [i], "effective", k) - base_r
+            freq = {u: sum(u in sets[j] for j in chosen) for u in sets[i]}
+            assert g_all[K.EFFECTIVE][i] == sum(1 for f in freq.values() if f < k)
+            assert K.gain(indptr, indices, i, K.COVER, count, miss, k, p[i]) == g_all[K.COVER][i]
+        cov, rk, ex = K.add(indptr, indices, c, count, miss, k, q[c])
+        assert cov == g_all[K.COVER][c] and rk == g_all[K.RK][c]
+        assert ex == pytest.approx(g_all[K.EXPECTED][c], abs=1e-9)
+        chosen.append(c)
+    cov, rk, ex = K.evaluate(indptr, indices, np.asarray(chosen, np.int64), q, k, n_local)
+    assert cov == value_of(sets, chosen, "unique")
+    assert rk == value_of(sets, chosen, "effective", k)
+    assert ex == pytest.approx(value_of(sets, chosen, "expected", p=p))
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_kernels_match_python_sets_random(rng, filtered):
+    for _ in range(4):
+        g = random_graph(rng)
+        ids = list(range(10))
+        allowed = None
+        if filtered:
+            allowed = {u for u in g.external(np.arange(g.n_accounts)) if rng.random() < 0.6}
+        _kernel_check(g, ids, allowed, rng, k=int(rng.integers(1, 4)))
+
+
+def test_kernels_match_python_sets_real_graph(rng):
+    from kolgraph.ingest import read_graph
+
+    g = read_graph(DATA / "email-Eu-core/email-Eu-core.txt")
+    top = np.argsort(-g.in_degree, kind="stable")[:40]
+    ids = g.external(rng.choice(top, 12, replace=False))
+    _kernel_check(g, ids, None, rng, k=2)
+    allowed = {u for u in g.external(np.arange(g.n_accounts)) if rng.random() < 0.5}
+    _kernel_check(g, ids, allowed, rng, k=3)
+
+
+def test_overlap_and_members_kernels(rng):
+    g = random_graph(rng)
+    ids = list(range(12))
+    idx = np.asarray(g.index(ids), dtype=np.int64)
+    indptr, indices, n_local = K.compact_audiences(g.in_indptr, g.in_indices, idx,
+                                                   np.zeros(1, bool), False, g.n_accounts)
+    tptr, tind = K.transpose(indptr, indices, n_local)
+    sets = audiences(g, ids)
+    out = np.zeros(12, np.int64)
+    for s in range(12):
+        K.common_with(indptr, indices, tptr, tind, s, out)
+        assert out.tolist() == [len(sets[s] & sets[c]) for c in range(12)]
+    sel = np.array([3, 0, 7], np.int64)
+    fptr, members = K.follower_members(indptr, indices, sel, n_local)
+    got = sorted(len(members[fptr[u]:fptr[u + 1]]) for u in range(n_local))
+    want = sorted([sum(u in sets[c] for c in sel) for u in set().union(*sets)])
+    assert got == want
+
+
+# --- Shapley values --------------------------------------------------------------------------
+def shapley_enumeration(sets, chosen, kind, k, p):
+    """The definition: weighted marginal contributions over all subsets."""
+    n = len(chosen)
+    phi = np.zeros(n)
+    for i in range(n):
+        others = [chosen[j] for j in range(n) if j != i]
+        for r in range(n):
+            w = math.factorial(r) * math.factorial(n - r - 1) / math.factorial(n)
+            for sub in itertools.combinations(others, r):
+                phi[i] += w * (value_of(sets, list(sub) + [chosen[i]], kind, k, p)
+                               - value_of(sets, list(sub), kind, k, p))
+    return phi
+
+
+@pytest.mark.parametrize("objective,kind", [("unique", "unique"), ("expected", "expected"),
+                                            ("effective2", "effective")])
+def test_shapley_exact_and_montecarlo(rng, objective, kind):
+    g = random_graph(rng, n_creators=9, m=900)
+    rates = rng.uniform(0.1, 0.9, 9)
+    cand = pa.table({"id": list(range(9)), "price": [10.0] * 9, "view_rate": rates.tolist(),
+                     "posts": rng.integers(1, 3, 9).tolist()})
+    p = plan(g, cand, budget=1000, objective=objective, k=2)
+    assert len(p.chosen) >= 6
+    sets = audiences(g, p.ids)
+    pp = [1 - (1 - c["view_rate"]) ** c["posts"] for c in p.chosen]
+    want = shapley_enumeration(sets, list(range(len(sets))), kind, 2, pp)
+    got = np.array([s["value"] for s in p.shapley["values"]])
+    assert got == pytest.approx(want, abs=1e-9)
+    assert got.sum() == pytest.approx(p.value)
+    mc = plan(g, cand, budget=1000, objective=objective, k=2, shapley="montecarlo",
+              permutations=2000, seed=3)
+    assert mc.ids == p.ids
+    vals = mc.shapley["values"]
+    assert sum(v["value"] for v in vals) == pytest.approx(p.value)
+    half = np.array([(v["ci_high"] - v["ci_low"]) / 2 for v in vals])
+    mean = np.array([v["value"] for v in vals])
+    assert np.all(np.abs(mean - want) <= 4 * half + 1e-9)  # 4 half-widths: about 1 in 10^4 misses
+
+
+# --- the plan against the exact optimum --------------------------------------------------------
+RATIOS: dict[str, list[float]] = {}
+
+
+def _record(name, value, opt):
+    RATIOS.setdefault(name, []).append(1.0 if opt == 0 else value / opt)
+
+
+def _quality_cases(rng, n_random=30):
+    for i in range(n_random):
+        g = random_graph(rng, n_accounts=int(rng.integers(80, 400)), n_creators=20,
+                         m=int(rng.integers(600, 3000)))
+        m = int(rng.integers(8, 21))
+        yield f"random-{i}", g, instance(rng, g, m)
+    from kolgraph.ingest import read_graph
+
+    for name, path in (("wiki-Vote", "wiki-Vote/wiki-Vote.txt"),
+                       ("email-Eu-core", "email-Eu-core/email-Eu-core.txt")):
+        g = read_graph(DATA / path)
+        top = np.argsort(-g.in_degree, kind="stable")[:120]
+        for j in range(5):
+            ids = g.external(rng.choice(top, 25, replace=False))
+            yield f"{name}-{j}", g, instance(rng, g, 25, ids)
+
+
+def test_greedy_within_guarantee_of_optimum(rng):
+    """Unique and target reach: greedy + best single vs the MILP optimum; the optimum never
+    exceeds the reported upper bound."""
+    worst = 1.0
+    for name, g, prices in _quality_cases(rng):
+        cost = np.array(list(prices.values()))
+        budget = float(rng.uniform(0.15, 0.5) * cost.sum())
+        budget = max(budget, cost.min())
+        for objective in ("unique", "target"):
+            where = "country == 'NL'" if objective == "target" and g.accounts is not None else None
+            if objective == "target" and where is None:
+                continue
+            p = plan(g, prices, budget=budget, objective=objective, where=where)
+            allowed = None
+            if where:
+                ctry = g.accounts.column("country").to_pylist()
+                allowed = {x for x, c in zip(g.external(np.arange(g.n_accounts)), ctry,
+                                             strict=True) if c == "NL"}
+            sets = audiences(g, list(prices), allowed)
+            assert p.value == value_of(sets, [list(prices).index(c) for c in p.ids], "unique")
+            assert p.cost <= budget + 1e-6
+            opt = optimum(sets, cost, budget)
+            assert p.value >= GREEDY_BOUND * opt - 1e-9, (name, p.value, opt)
+            assert opt <= p.guarantee["upper_bound"] + 1e-6
+            _record("greedy", p.value, opt)
+            worst = min(worst, p.value / opt if opt else 1.0)
+    r = np.array(RATIOS["greedy"])
+    print(f"\ngreedy/optimum over {len(r)} instances: worst {r.min():.4f}, "
+          f"median {np.median(r):.4f}, optimal in {np.mean(r > 1 - 1e-9):.0%}")
+    assert worst >= GREEDY_BOUND
+
+
+def test_enumeration_within_guarantee(rng):
+    ratios = []
+    for _ in range(12):
+        g = random_graph(rng, n_accounts=150, n_creators=12, m=1200)
+        prices = instance(rng, g, 12)
+        cost = np.array(list(prices.values()))
+        budget = float(rng.uniform(0.2, 0.5) * cost.sum())
+        p = plan(g, prices, budget=budget, method="enumerate")
+        opt = optimum(audiences(g, list(prices)), cost, budget)
+        assert p.value >= ENUMERATE_BOUND * opt - 1e-9
+        assert p.value >= plan(g, prices, budget=budget).value - 1e-9 or p.value >= 0.99 * opt
+        ratios.append(p.value / opt)
+    print(f"\nenumerate/optimum: worst {min(ratios):.4f}, median {np.median(ratios):.4f}")
+
+
+def test_expected_and_effective_against_brute_force(rng):
+    ratios = {"expected": [], "effective3": []}
+    for _ in range(10):
+        g = random_graph(rng, n_accounts=120, n_creators=11, m=1500)
+        prices = instance(rng, g, 11)
+        cost = np.array(list(prices.values()))
+        budget = float(rng.uniform(0.25, 0.6) * cost.sum())
+        rates = rng.uniform(0.05, 0.6, 11)
+        cand = pa.table({"id": list(prices), "price": cost, "view_rate": rates})
+        sets = audiences(g, list(prices))
+        p = plan(g, cand, budget=budget, objective="expected")
+        opt = optimum(sets, cost, budget, "expected", p=rates)
+        assert p.value == pytest.approx(
+            value_of(sets, [list(prices).index(c) for c in p.ids], "expected", p=rates))
+        assert p.value >= GREEDY_BOUND * opt - 1e-9
+        assert opt <= p.guarantee["upper_bound"] + 1e-6
+        ratios["expected"].append(p.value / opt)
+        e = plan(g, prices, budget=budget, objective="effective3")
+        assert e.guarantee["applies"] is False and e.guarantee["upper_bound"] is None
+        assert e.value == value_of(sets, [list(prices).index(c) for c in e.ids], "effective", 3)
+        opt_e = optimum(sets, cost, budget, "effective", k=3)
+        ratios["effective3"].append(e.value / opt_e if opt_e else 1.0)
+    for name, r in ratios.items():
+        print(f"\n{name}/optimum: worst {min(r):.4f}, median {np.median(r):.4f}")
+
+
+# --- lazy = plain, constraints ---------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["unique", "expected", "effective2"])
+def test_lazy_and_plain_greedy_choose_the_same(rng, objective):
+    for _ in range(5):
+        g = random_graph(rng, n_creators=20, m=2500)
+        prices = instance(rng, g, 20)
+        tiers = rng.choice(["nano", "micro", "mid"], 20).tolist()
+        cand = pa.table({"id": list(prices), "price": list(prices.values()), "tier": tiers})
+        kw = dict(budget=0.4 * sum(prices.values()), objective=objective, k=2)
+        if rng.random() < 0.5:
+            kw.update(tier_quota=["micro:>=2", "mid:<=2"], max_creators=10, max_overlap=0.6)
+        try:
+            a = plan(g, cand, lazy=True, **kw)
+        except InputError as exc:  # overlap can make the quota unmeetable: the same for both
+            with pytest.raises(InputError, match=re.escape(str(exc))):
+                plan(g, cand, lazy=False, **kw)
+            continue
+        b = plan(g, cand, lazy=False, **kw)
+        assert a.ids == b.ids and a.value == b.value
+
+
+def test_tier_quotas_against_milp(rng):
+    """Count quotas: whenever the MILP finds a feasible plan, the planner finds one too,
+    and it keeps every quota."""
+    checked = 0
+    for _ in range(25):
+        g = random_graph(rng, n_creators=16, m=2000)
+        prices = instance(rng, g, 16)
+        cost = np.array(list(prices.values()))
+        tiers = rng.choice(["nano", "micro", "mid", "macro"], 16, p=[0.4, 0.3, 0.2, 0.1]).tolist()
+        cand = pa.table({"id": list(prices), "price": cost, "tier": tiers})
+        quota = {"micro": (int(rng.integers(1, 4)), 16), "macro": (0, 1),
+                 "mid": (int(rng.integers(0, 3)), int(rng.integers(2, 5)))}
+        budget = float(rng.uniform(0.15, 0.5) * cost.sum())
+        max_creators = int(rng.integers(4, 9))
+        opt = optimum(audiences(g, list(prices)), cost, budget, tiers=tiers, quota=quota,
+                      max_creators=max_creators)
+        spec = [f"micro:>={quota['micro'][0]}", "macro:<=1", f"mid:>={quota['mid'][0]}",
+                f"mid:<={quota['mid'][1]}"]
+        if opt is None:
+            with pytest.raises(InputError, match="tier quota|max_creators|budget"):
+                plan(g, cand, budget=budget, tier_quota=spec, max_creators=max_creators)
+            continue
+        p = plan(g, cand, budget=budget, tier_quota=spec, max_creators=max_creators)
+        checked += 1
+        got = [tiers[list(prices).index(c)] for c in p.ids]
+        assert got.count("micro") >= quota["micro"][0] and got.count("macro") <= 1
+        assert quota["mid"][0] <= got.count("mid") <= quota["mid"][1]
+        assert len(p.ids) <= max_creators and p.cost <= budget + 1e-6
+        assert p.value <= opt + 1e-9 and opt <= p.guarantee["upper_bound"] + 1e-6
+        assert p.guarantee["applies"] is False
+        _record("quotas", p.value, opt)
+    assert checked >= 10
+    r = np.array(RATIOS["quotas"])
+    print(f"\nwith tier quotas and max_creators, plan/optimum over {len(r)}: worst {r.min():.4f}, "
+          f"median {np.median(r):.4f}")
+
+
+def test_shares_include_exclude_overlap(rng):
+    g = random_graph(rng, n_accounts=5000, n_creators=20, m=3000)
+    prices = instance(rng, g, 20)
+    ids = list(prices)
+    tiers = ["micro" if i % 3 == 0 else "nano" for i in range(20)]
+    cand = pa.table({"id": ids, "price": list(prices.values()), "tier": tiers})
+    budget = 0.5 * sum(prices.values())
+    p = plan(g, cand, budget=budget, tier_quota=["micro:>=30%", "nano:<=40%"],
+             must_include=[ids[1]], must_exclude=[ids[0], ids[2]], max_overlap=0.5)
+    spend = {t: sum(c["cost"] for c in p.chosen if c["tier"] == t) for t in ("micro", "nano")}
+    assert spend["micro"] >= 0.3 * budget - 1e-6 and spend["nano"] <= 0.4 * budget + 1e-6
+    assert p.ids[0] == ids[1] and p.chosen[0]["included"]
+    assert ids[0] not in p.ids and ids[2] not in p.ids
+    sets = audiences(g, p.ids)
+    for a, b in itertools.combinations(range(len(sets)), 2):
+        inter = len(sets[a] & sets[b])
+        assert inter <= 0.5 * min(len(sets[a]), len(sets[b])) + 1e-9
+    assert p.tiers["micro"]["spend"] == pytest.approx(spend["micro"])
+
+
+def test_infeasible_requests_name_the_constraint(rng):
+    g = random_graph(rng, n_creators=10, m=1000)
+    prices = {c: 100.0 for c in range(10)}
+    tiers = ["micro"] * 3 + ["nano"] * 7
+    cand = pa.table({"id": list(prices), "price": list(prices.values()), "tier": tiers})
+    cases = [
+        (dict(budget=1000, tier_quota="micro:>=4"), "only 3 candidate"),
+        (dict(budget=250, tier_quota="micro:>=3"), "tier minimums need at least 300"),
+        (dict(budget=1000, tier_quota=["micro:>=3"], max_creators=2), "max_creators is 2"),
+        (dict(budget=1000, tier_quota=["micro:>=2", "micro:<=1"]), "cannot both hold"),
+        (dict(budget=1000, tier_quota=["micro:>=60%", "nano:>=50%"]), "add up to 110%"),
+        (dict(budget=1000, must_include=[0, 1], tier_quota="micro:<=1"), "at most 1"),
+        (dict(budget=150, must_include=[0, 1]), "cost more than the budget"),
+        (dict(budget=50), "below the cheapest candidate"),
+        (dict(budget=1000, tier_quota="giga:>=1"), "unknown tier"),
+        (dict(budget=1000, tier_quota="micro>=1"), "expected TIER"),
+        (dict(budget=1000, must_include=[77]), "not among the candidates"),
+        (dict(budget=1000, must_include=[1], must_exclude=[1]), "both name"),
+        (dict(budget=1000, objective="reach"), "unknown objective"),
+        (dict(budget=1000, objective="target"), "needs an account filter"),
+        (dict(budget=-5), "positive"),
+        (dict(budget=1000, method="enumerate", max_overlap=2), "between 0 and 1"),
+    ]
+    for kw, msg in cases:
+        with pytest.raises(InputError, match=msg):
+            plan(g, cand, **kw)
+    g.set_accounts(pa.table({"id": list(range(g.n_accounts)), "country": ["NL"] * g.n_accounts}))
+    with pytest.raises(InputError, match="flagged"):
+        plan(g, cand, budget=1000, objective="real")
+    # overlap blocks the second micro creator: the minimum cannot be met and says so
+    same = FollowerGraph.from_edges([1, 2, 3, 1, 2, 3], [10, 10, 10, 11, 11, 11])
+    with pytest.raises(InputError, match="tier quota micro.*max_overlap"):
+        plan(same, pa.table({"id": [10, 11], "price": [1.0, 1.0], "tier": ["micro", "micro"]}),
+             budget=10, tier_quota="micro:>=2", max_overlap=0.5)
+
+
+def test_bad_candidates(rng, tmp_path):
+    g = random_graph(rng, n_creators=5, m=300)
+    with pytest.raises(UnknownAccountError, match="424242"):
+        plan(g, {0: 10.0, 424242: 5.0}, budget=100)
+    with pytest.raises(InputError, match="prices must be positive.*-3"):
+        plan(g, {0: 10.0, 1: -3.0}, budget=100)
+    with pytest.raises(InputError, match="prices must be positive"):
+        plan(g, {0: 10.0, 1: 0.0}, budget=100)
+    f = tmp_path / "prices.csv"
+    f.write_text("id,price,posts\n0,10,1\n1,,2\n")
+    with pytest.raises(InputError, match="'price' is empty or not a number on line.* 3"):
+        plan(g, f, budget=100)
+    f.write_text("id,price\n0,10\n0,12\n")
+    with pytest.raises(InputError, match="duplicate candidate"):
+        plan(g, f, budget=100)
+    f.write_text("id,cost\n0,10\n")
+    with pytest.raises(InputError, match="no column 'price'"):
+        plan(g, f, budget=100)
+    f.write_text("id,price,posts\n0,10,1.5\n")
+    with pytest.raises(InputError, match="posts must be whole"):
+        plan(g, f, budget=100)
+    f.write_text("id,price,view_rate\n0,10,1.5\n")
+    with pytest.raises(InputError, match="view_rate must be between 0 and 1"):
+        plan(g, f, budget=100)
+    with pytest.raises(InputError, match="need prices"):
+        plan(g, [0, 1], budget=100)
+    with pytest.raises(InputError, match="does not exist"):
+        plan(g, tmp_path / "nope.csv", budget=100)
+
+
+def test_real_target_naive_sainsbury(rng):
+    g = random_graph(rng, n_creators=12, m=2000)
+    prices = instance(rng, g, 12)
+    budget = 0.35 * sum(prices.values())
+    flagged = dict(zip(g.external(np.arange(g.n_accounts)),
+                       g.accounts.column("flagged").to_pylist(), strict=True))
+    real = plan(g, prices, budget=budget, objective="real")
+    sets = audiences(g, list(prices), {u for u, f in flagged.items() if not f})
+    pos = [list(prices).index(c) for c in real.ids]
+    assert real.value == value_of(sets, pos, "unique")
+    assert real.population == sum(not f for f in flagged.values())
+    assert real.filters["exclude_flagged"] is True
+    # naive: followers per unit price, filling the budget
+    per = sorted(range(12), key=lambda i: (-len(sets[i]) / list(prices.values())[i], i))
+    spent, chosen = 0.0, []
+    for i in per:
+        if spent + list(prices.values())[i] <= budget + 1e-9:
+            chosen.append(i)
+            spent += list(prices.values())[i]
+    assert real.naive["chosen"] == [list(prices)[i] for i in chosen]
+    assert real.naive["value"] == value_of(sets, chosen, "unique")
+    assert real.value >= GREEDY_BOUND * real.naive["value"]
+    n = real.population
+    want = n * (1 - math.prod(1 - len(sets[i]) / n for i in pos))
+    assert real.sainsbury == pytest.approx(want)
+    curve = real.curve
+    assert [pt["id"] for pt in curve[1:]] == real.ids
+    assert curve[-1]["value"] == real.value and curve[-1]["spend"] == pytest.approx(real.cost)
+    assert all(a["value"] <= b["value"] for a, b in zip(curve, curve[1:], strict=False))
+    assert sum(c["marginal_gain"] for c in real.chosen) == pytest.approx(real.value)
+    # the reach engine agrees on the chosen plan
+    rep = g.reach(real.ids, exclude_flagged=True)
+    assert rep.unique_reach == real.measures["unique_reach"]
+
+
+def test_toy_graphs_contract(toy):
+    g = toy.build()
+    if g.n_accounts == 0:
+        with pytest.raises(InputError):
+            plan(g, {}, budget=10)
+        return
+    ids = g.external(np.arange(g.n_accounts))
+    p = plan(g, {x: 1.0 for x in ids}, budget=2.0)
+    assert p.cost <= 2.0 and p.value >= 0 and len(p.chosen) <= 2
+    json.dumps(p.to_dict())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 10), frac=st.floats(0.05, 1.0),
+       objective=st.sampled_from(["unique", "expected", "effective2", "target"]))
+def test_properties(seed, m, frac, objective):
+    rng = np.random.default_rng(seed)
+    g = random_graph(rng, n_accounts=60, n_creators=10, m=300)
+    prices = instance(rng, g, m)
+    budget = max(frac * sum(prices.values()), min(prices.values()))
+    where = {"country": ["NL", "DE"]} if objective == "target" else None
+    p = plan(g, prices, budget=budget, objective=objective, where=where)
+    assert p.cost <= budget + 1e-6
+    assert len(set(p.ids)) == len(p.ids)
+    vals = [pt["value"] for pt in p.curve]
+    assert all(a <= b + 1e-12 for a, b in zip(vals, vals[1:], strict=False))
+    assert sum(s["value"] for s in p.shapley["values"]) == pytest.approx(p.value, abs=1e-9)
+    ub = p.guarantee["upper_bound"]
+    assert ub is None or p.value <= ub + 1e-9
+    assert p.measures["unique_reach"] <= p.population
+    assert p.measures["effective_reach"] <= p.measures["unique_reach"]
+    assert p.cost == pytest.approx(sum(c["cost"] for c in p.chosen))
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "kolgraph", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    g = random_graph(rng, n_creators=15, m=2500)
+    path = tmp_path_factory.mktemp("plan") / "g.kg"
+    g.save(path)
+    return path
+
+
+def test_cli_plan(store, tmp_path):
+    prices = tmp_path / "prices.csv"
+    rows = ["id,price,posts,view_rate,tier"] + [
+        f"{i},{100 + 37 * i},{1 + i % 2},{0.2 + 0.05 * i},{'micro' if i < 5 else 'nano'}"
+        for i in range(15)]
+    prices.write_text("\n".join(rows) + "\n")
+    r = run("plan", store, "--candidates", prices, "--budget", 1200, "--objective", "expected",
+            "--tier-quota", "micro:>=2", "--json", "--curve", tmp_path / "c.png")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("chosen", "cost", "value", "curve", "shapley", "naive", "sainsbury", "guarantee",
+                "measures", "tiers"):
+        assert key in d
+    assert sum(c["tier"] == "micro" for c in d["chosen"]) >= 2
+    assert (tmp_path / "c.png").stat().st_size > 0 and d["plots"]["curve"].endswith("c.png")
+    api = kolgraph.open(store).plan(prices, budget=1200, objective="expected",
+                                    tier_quota=["micro:>=2"])
+    assert api.ids == [c["id"] for c in d["chosen"]] and api.value == pytest.approx(d["value"])
+    r = run("plan", store, "--candidates", prices, "--budget", 1200, "--where", "country == 'NL'",
+            "--objective", "target")
+    assert r.returncode == 0 and "chosen" in r.stdout.lower(), r.stderr
+    r = run("plan", store, "--candidates", prices, "--budget", 10)
+    assert r.returncode == 3 and "below the cheapest candidate" in r.stderr
+    r = run("plan", store, "--candidates", prices, "--budget", 1000, "--tier-quota", "micro:>=9")
+    assert r.returncode == 3 and "tier quota micro" in r.stderr
