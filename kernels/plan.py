@@ -21,6 +21,8 @@ follows) and ``miss[u]`` (probability that u has seen none of their posts,
 Arrays in, arrays out; no validation here.
 """
 
+import heapq
+
 import numpy as np
 from numba import njit, prange
 
@@ -101,6 +103,68 @@ def gains(indptr, indices, cands, kind, count, miss, k, p):
         c = cands[i]
         out[i] = gain(indptr, indices, c, kind, count, miss, k, p[c])
     return out
+
+
+@njit(nogil=True, cache=True)
+def gains_serial(indptr, indices, cands, kind, count, miss, k, p):
+    """:func:`gains` on the calling thread (small inputs: no thread team to start)."""
+    out = np.empty(cands.shape[0])
+    for i in range(cands.shape[0]):
+        c = cands[i]
+        out[i] = gain(indptr, indices, c, kind, count, miss, k, p[c])
+    return out
+
+
+@njit(nogil=True, cache=True)
+def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, budget, spent,
+                tcount, tspend, tmax, smax, slots):
+    """Lazy (CELF) cost-benefit greedy under permanent constraints.
+
+    Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
+    fits the budget left, whose tier is under its count cap ``tmax`` and spend cap
+    ``smax``, while fewer than ``slots`` creators were added; ties go to the earlier
+    candidate; stops when the best gain is zero. Stale gains are upper bounds
+    (submodularity), so a candidate is re-evaluated only when it reaches the top of the
+    heap. Updates ``count``, ``miss``, ``tcount``, ``tspend`` in place.
+
+    Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
+    """
+    n = cands.shape[0]
+    heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
+    for i in range(n):
+        c = cands[i]
+        g = gain(indptr, indices, c, kind, count, miss, k, p[c])
+        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
+    heapq.heapify(heap)
+    chosen = np.empty(min(n, max(slots, 0)), dtype=np.int64)
+    g_cover = np.zeros(chosen.shape[0], dtype=np.int64)
+    g_rk = np.zeros(chosen.shape[0], dtype=np.int64)
+    g_exp = np.zeros(chosen.shape[0])
+    step = 0
+    while len(heap) > 0 and step < chosen.shape[0]:
+        neg, c, stamp = heap[0]
+        t = tier[c]
+        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
+                or tspend[t] + cost[c] > smax[t] + 1e-9):
+            heapq.heappop(heap)
+            continue
+        if stamp != step:
+            g = gain(indptr, indices, c, kind, count, miss, k, p[c])
+            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
+            continue
+        if neg >= 0.0:
+            break
+        heapq.heappop(heap)
+        a, b, e = add(indptr, indices, c, count, miss, k, q[c])
+        chosen[step] = c
+        g_cover[step] = a
+        g_rk[step] = b
+        g_exp[step] = e
+        spent += cost[c]
+        tcount[t] += 1
+        tspend[t] += cost[c]
+        step += 1
+    return chosen[:step], g_cover[:step], g_rk[:step], g_exp[:step], spent
 
 
 @njit(nogil=True, cache=True)

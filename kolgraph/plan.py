@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kolgraph.exceptions import InputError, UnknownAccountError
 from kolgraph.kernels import plan as _k
@@ -182,6 +183,19 @@ def _candidate_table(g, candidates) -> tuple[pa.Table, str]:
     return pa.table({"id": ids, "price": prices}), "candidates"
 
 
+def _ids_of(g, col) -> list:
+    """External ids of the candidate column, typed as the graph's ids."""
+    want_int = g.ids.kind == "int"
+    if want_int and not pa.types.is_integer(col.type):
+        try:
+            col = pc.cast(pc.utf8_trim_whitespace(pc.cast(col, pa.string())), pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return [_coerce_id(g, x) for x in col.to_pylist()]
+    elif not want_int and not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        col = pc.cast(col, pa.string())
+    return col.to_pylist()
+
+
 def _column(table: pa.Table, name: str, source: str, default: float | None):
     if name not in table.column_names:
         if default is None:
@@ -213,27 +227,17 @@ class _Candidates:
 
 def read_candidates(g, candidates) -> _Candidates:
     """Check and resolve the candidates (ids, prices, posts, view rates)."""
-    from kolgraph.reach import default_view_rates
-
     table, source = _candidate_table(g, candidates)
     if "id" not in table.column_names:
         raise InputError(f"{source}: no column 'id' (columns: {', '.join(table.column_names)}); "
                          "expected id,price[,posts,view_rate]")
-    raw = table.column("id").to_pylist()
-    if any(x is None for x in raw):
-        rows = [str(i + 2) for i, x in enumerate(raw) if x is None][:5]
+    col = table.column("id")
+    if col.null_count:
+        rows = [str(i + 2) for i, x in enumerate(col.to_pylist()) if x is None][:5]
         raise InputError(f"{source}: empty id on line(s) {', '.join(rows)}")
-    ids = [_coerce_id(g, x) for x in raw]
+    ids = _ids_of(g, col)
     if not ids:
         raise InputError(f"{source}: no candidates")
-    seen: dict = {}
-    dups = []
-    for x in ids:
-        if x in seen:
-            dups.append(x)
-        seen[x] = True
-    if dups:
-        raise InputError(f"{source}: duplicate candidate id(s): {', '.join(map(repr, dups[:10]))}")
     price = _column(table, "price", source, None)
     neg = np.flatnonzero(price <= 0)
     if len(neg):
@@ -247,11 +251,15 @@ def read_candidates(g, candidates) -> _Candidates:
     idx = np.asarray(g.index(ids, strict=False), dtype=np.int64)
     if np.any(idx < 0):
         raise UnknownAccountError([ids[i] for i in np.flatnonzero(idx < 0)])
-    rates = default_view_rates(g, idx)
+    uniq, first, counts = np.unique(idx, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dups = [ids[first[i]] for i in np.flatnonzero(counts > 1)]
+        raise InputError(f"{source}: duplicate candidate id(s): {', '.join(map(repr, dups[:10]))}")
+    rates = np.full(len(ids), np.nan)  # NaN: the default, filled where needed
     if "view_rate" in table.column_names:
-        col = table.column("view_rate").to_numpy(zero_copy_only=False)
-        given = np.asarray([np.nan if v is None else v for v in col], dtype=float)
-        rates = np.where(np.isnan(given), rates, given)
+        given = np.asarray(pc.fill_null(pc.cast(table.column("view_rate"), pa.float64()),
+                                        np.nan).to_numpy(zero_copy_only=False), dtype=float)
+        rates = given
         bad = np.flatnonzero((rates < 0) | (rates > 1))
         if len(bad):
             i = int(bad[0])
@@ -542,14 +550,36 @@ def _overlap(inst: _Instance, c: int, common: np.ndarray) -> np.ndarray:
     return out
 
 
+PARALLEL_GAINS = 4_000_000  # follower entries above which gains are computed on threads
+
+
+def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.ndarray:
+    """Marginal gains of ``cand`` over ``state`` (threads only for large inputs)."""
+    deg = inst.indptr[cand + 1] - inst.indptr[cand]
+    f = _k.gains if int(deg.sum()) >= PARALLEL_GAINS else _k.gains_serial
+    return f(inst.indptr, inst.indices, cand, kind, state.count, state.miss, inst.k, inst.p)
+
+
 def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
     """Cost-benefit greedy from ``state`` (modified in place and returned)."""
     kind = inst.kind  # for R_k: the surrogate Σ min(frequency, k)
+    if lazy and not inst.has_quota_min and inst.max_overlap is None:
+        # permanent constraints only: the whole lazy greedy runs in the kernel
+        cand = np.flatnonzero(~state.in_plan & ~inst.excluded)
+        chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
+            inst.indptr, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind, inst.k,
+            state.count, state.miss, inst.budget, state.spent, state.tcount, state.tspend,
+            inst.tmax, inst.smax, inst.max_creators - len(state.chosen))
+        state.chosen += chosen.tolist()
+        state.in_plan[chosen] = True
+        state.spent = float(spent)
+        state.gains += list(zip(g_cover.tolist(), g_rk.tolist(), g_exp.tolist(), strict=True))
+        return state
     reserve = state.reserve()
     if lazy:
         cand = np.flatnonzero(~state.in_plan & ~inst.excluded & ~state.blocked)
-        g0 = _k.gains(inst.indptr, inst.indices, cand, kind, state.count, state.miss, inst.k, inst.p)
-        heap = [(-g / inst.cost[c], int(c), 0) for c, g in zip(cand, g0, strict=True)]
+        g0 = _gains(inst, cand, kind, state)
+        heap = [(float(-g / inst.cost[c]), int(c), 0) for c, g in zip(cand, g0, strict=True)]
         heapq.heapify(heap)
         step = 0
         while heap:
@@ -560,7 +590,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
             if stamp != step:
                 g = _k.gain(inst.indptr, inst.indices, c, kind, state.count, state.miss, inst.k,
                             inst.p[c])
-                heapq.heapreplace(heap, (-g / inst.cost[c], c, step))
+                heapq.heapreplace(heap, (float(-g / inst.cost[c]), c, step))
                 continue
             if neg >= 0:  # the best remaining gain is zero
                 break
@@ -574,8 +604,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
             cand = cand[state.admissible_mask(cand, reserve)]
             if len(cand) == 0:
                 break
-            g = _k.gains(inst.indptr, inst.indices, cand, kind, state.count, state.miss, inst.k,
-                         inst.p)
+            g = _gains(inst, cand, kind, state)
             ratio = g / inst.cost[cand]
             best = int(np.argmax(ratio))
             if ratio[best] <= 0:
@@ -597,7 +626,7 @@ def _fill_minimums(inst: _Instance, state: _State) -> None:
         cand = cand[state.admissible_mask(cand, reserve)]
         if len(cand) == 0:
             return
-        g = _k.gains(inst.indptr, inst.indices, cand, kind, state.count, state.miss, inst.k, inst.p)
+        g = _gains(inst, cand, kind, state)
         order = np.lexsort((cand, inst.cost[cand], -(g / inst.cost[cand])))
         state.add(int(cand[order[0]]))
 
@@ -622,7 +651,7 @@ def _singles(inst: _Instance, base: _State) -> _State | None:
     cand = cand[base.admissible_mask(cand, base.reserve())]
     if len(cand) == 0:
         return None
-    g = _k.gains(inst.indptr, inst.indices, cand, kind, base.count, base.miss, inst.k, inst.p)
+    g = _gains(inst, cand, kind, base)
     for i in np.lexsort((cand, -g)):
         c = int(cand[i])
         t = inst.tier[c]
@@ -678,7 +707,7 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float | None:
     cand = np.flatnonzero(~inst.excluded & (inst.cost <= inst.budget + EPS) & ~state.in_plan)
     if len(cand) == 0:
         return value
-    g = _k.gains(inst.indptr, inst.indices, cand, inst.kind, state.count, state.miss, inst.k, inst.p)
+    g = _gains(inst, cand, inst.kind, state)
     cost = inst.cost[cand]
     order = np.argsort(-(g / cost), kind="stable")
     room = inst.budget
@@ -741,7 +770,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     ([11, 12], 200.0, 3.0)
     """
     t_start = time.perf_counter()
-    from kolgraph.reach import account_filter
+    from kolgraph.reach import account_filter, default_view_rates
 
     kind, k = parse_objective(objective, k)
     obj = str(objective).strip().lower()
@@ -805,6 +834,9 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         raise InputError(f"budget {budget:,.2f} is below the cheapest candidate "
                          f"({cands.ids[cheapest]!r} costs {cands.cost[cheapest]:,.2f})")
 
+    unset = np.isnan(cands.view_rate)
+    if unset.any():
+        cands.view_rate[unset] = default_view_rates(g, cands.idx[unset])
     mask, filters, warnings = account_filter(g, where, exclude_flagged=exclude_flagged)
     t0 = time.perf_counter()
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
