@@ -1,14 +1,12 @@
 """Planner kernels: marginal gains of candidate creators over a covered state, exact and
 Monte Carlo Shapley values of a plan.
 
-The candidates' audiences are first compacted (:func:`compact_audiences`) into a
-local CSR: row i = followers of candidate i that count (those passing the
-account filter), renumbered ``0..n_local-1`` in account order. Every other
-kernel works on that CSR, so no kernel tests a filter or touches accounts that
-no candidate reaches.
+Candidate i's followers are ``indices[starts[i]:ends[i]]``: the store's own
+followers-of rows, or, with an account filter, a filtered copy
+(:func:`filtered_rows`), so no kernel tests a filter.
 
-The greedy keeps one state per follower: ``count[u]`` (chosen creators that u
-follows) and ``miss[u]`` (probability that u has seen none of their posts,
+The greedy keeps one state per account: ``count[u]`` (chosen creators that u
+follows, uint8, saturating) and ``miss[u]`` (probability that u has seen none of their posts,
 ``Π (1 − p_c)``). A candidate's marginal gain reads only its own row:
 
 - ``COVER``: followers not yet covered, ``#{u ∈ F(c): count[u] = 0}``;
@@ -33,47 +31,35 @@ RK = 3
 
 
 @njit(nogil=True, cache=True)
-def compact_audiences(in_indptr, in_indices, cand, allowed, use_allowed, n_accounts):
-    """Local CSR of the candidates' counted followers.
-
-    Returns ``(indptr, indices, n_local)``: ``indices`` are int32 local follower ids
-    (increasing with the account id, so rows stay sorted).
-    """
+def filtered_rows(in_indptr, in_indices, cand, allowed):
+    """The candidates' followers that pass the filter, as a CSR over the candidates
+    (account ids kept). Returns ``(indptr, indices)``."""
     m = cand.shape[0]
-    local = np.full(n_accounts, -1, dtype=np.int32)
     indptr = np.zeros(m + 1, dtype=np.int64)
     for i in range(m):
         c = cand[i]
         n = 0
         for p in range(in_indptr[c], in_indptr[c + 1]):
-            u = in_indices[p]
-            if use_allowed and not allowed[u]:
-                continue
-            local[u] = 0
-            n += 1
+            if allowed[in_indices[p]]:
+                n += 1
         indptr[i + 1] = indptr[i] + n
-    n_local = 0
-    for u in range(n_accounts):
-        if local[u] == 0:
-            local[u] = n_local
-            n_local += 1
     indices = np.empty(indptr[m], dtype=np.int32)
     for i in range(m):
         c = cand[i]
         j = indptr[i]
         for p in range(in_indptr[c], in_indptr[c + 1]):
             u = in_indices[p]
-            if use_allowed and not allowed[u]:
-                continue
-            indices[j] = local[u]
-            j += 1
-    return indptr, indices, n_local
+            if allowed[u]:
+                indices[j] = u
+                j += 1
+    return indptr, indices
 
 
 @njit(nogil=True, cache=True)
-def gain(indptr, indices, c, kind, count, miss, k, p):
-    """Marginal gain of candidate ``c`` (a local row) over the state ``count``/``miss``."""
-    lo, hi = indptr[c], indptr[c + 1]
+def gain(starts, ends, indices, c, kind, count, miss, k, p):
+    """Marginal gain of candidate ``c`` (followers ``indices[starts[c]:ends[c]]``) over the
+    state ``count``/``miss``."""
+    lo, hi = starts[c], ends[c]
     if kind == EXPECTED:
         s = 0.0
         for j in range(lo, hi):
@@ -96,28 +82,28 @@ def gain(indptr, indices, c, kind, count, miss, k, p):
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def gains(indptr, indices, cands, kind, count, miss, k, p):
+def gains(starts, ends, indices, cands, kind, count, miss, k, p):
     """:func:`gain` of every candidate in ``cands`` (threads over candidates)."""
     out = np.empty(cands.shape[0])
     for i in prange(cands.shape[0]):
         c = cands[i]
-        out[i] = gain(indptr, indices, c, kind, count, miss, k, p[c])
+        out[i] = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
     return out
 
 
 @njit(nogil=True, cache=True)
-def gains_serial(indptr, indices, cands, kind, count, miss, k, p):
+def gains_serial(starts, ends, indices, cands, kind, count, miss, k, p):
     """:func:`gains` on the calling thread (small inputs: no thread team to start)."""
     out = np.empty(cands.shape[0])
     for i in range(cands.shape[0]):
         c = cands[i]
-        out[i] = gain(indptr, indices, c, kind, count, miss, k, p[c])
+        out[i] = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
     return out
 
 
 @njit(nogil=True, cache=True)
-def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, budget, spent,
-                tcount, tspend, tmax, smax, slots):
+def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, miss, fresh, budget,
+                spent, tcount, tspend, tmax, smax, slots, bound):
     """Lazy (CELF) cost-benefit greedy under permanent constraints.
 
     Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
@@ -125,7 +111,10 @@ def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, 
     ``smax``, while fewer than ``slots`` creators were added; ties go to the earlier
     candidate; stops when the best gain is zero. Stale gains are upper bounds
     (submodularity), so a candidate is re-evaluated only when it reaches the top of the
-    heap. Updates ``count``, ``miss``, ``tcount``, ``tspend`` in place.
+    heap. On a ``fresh`` (empty) state the first gains are the audience sizes, read from
+    the row lengths. Updates ``count``, ``miss``, ``tcount``, ``tspend`` in place and
+    leaves in ``bound[c]`` the last gain computed for each candidate (an upper bound of
+    its gain over the final plan).
 
     Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
     """
@@ -133,15 +122,21 @@ def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, 
     heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
     for i in range(n):
         c = cands[i]
-        g = gain(indptr, indices, c, kind, count, miss, k, p[c])
+        if fresh:
+            d = float(ends[c] - starts[c])
+            g = d * p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
+        else:
+            g = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+        bound[c] = g
         heap.append((-g / cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
-    chosen = np.empty(min(n, max(slots, 0)), dtype=np.int64)
-    g_cover = np.zeros(chosen.shape[0], dtype=np.int64)
-    g_rk = np.zeros(chosen.shape[0], dtype=np.int64)
-    g_exp = np.zeros(chosen.shape[0])
+    cap = min(n, max(slots, 0))
+    chosen = np.empty(cap, dtype=np.int64)
+    g_cover = np.zeros(cap, dtype=np.int64)
+    g_rk = np.zeros(cap, dtype=np.int64)
+    g_exp = np.zeros(cap)
     step = 0
-    while len(heap) > 0 and step < chosen.shape[0]:
+    while len(heap) > 0 and step < cap:
         neg, c, stamp = heap[0]
         t = tier[c]
         if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
@@ -149,13 +144,15 @@ def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, 
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = gain(indptr, indices, c, kind, count, miss, k, p[c])
+            g = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+            bound[c] = g
             heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
             continue
         if neg >= 0.0:
             break
         heapq.heappop(heap)
-        a, b, e = add(indptr, indices, c, count, miss, k, q[c])
+        a, b, e = add(starts, ends, indices, c, count, miss, k, q[c])
+        bound[c] = 0.0
         chosen[step] = c
         g_cover[step] = a
         g_rk[step] = b
@@ -168,7 +165,7 @@ def lazy_greedy(indptr, indices, cands, cost, tier, p, q, kind, k, count, miss, 
 
 
 @njit(nogil=True, cache=True)
-def add(indptr, indices, c, count, miss, k, q):
+def add(starts, ends, indices, c, count, miss, k, q):
     """Add candidate ``c`` (miss factor ``q = 1 − p_c``) to the state.
 
     Returns its gains ``(newly covered, newly reached k times, expected reach added)``.
@@ -176,7 +173,7 @@ def add(indptr, indices, c, count, miss, k, q):
     cover = 0
     reach_k = 0
     expected = 0.0
-    for j in range(indptr[c], indptr[c + 1]):
+    for j in range(starts[c], ends[c]):
         u = indices[j]
         cu = count[u]
         if cu == 0:
@@ -185,20 +182,21 @@ def add(indptr, indices, c, count, miss, k, q):
             reach_k += 1
         expected += miss[u] * (1.0 - q)
         miss[u] *= q
-        count[u] = cu + 1
+        if cu < 255:  # uint8 counts saturate (k is at most 100)
+            count[u] = cu + 1
     return cover, reach_k, expected
 
 
 @njit(nogil=True, cache=True)
-def evaluate(indptr, indices, sel, q, k, n_local):
-    """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` (local rows)."""
-    count = np.zeros(n_local, dtype=np.int32)
-    miss = np.ones(n_local)
+def evaluate(starts, ends, indices, sel, q, k, n):
+    """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` over n accounts."""
+    count = np.zeros(n, dtype=np.uint8)
+    miss = np.ones(n)
     cover = 0
     reach_k = 0
     expected = 0.0
     for i in range(sel.shape[0]):
-        a, b, e = add(indptr, indices, sel[i], count, miss, k, q[sel[i]])
+        a, b, e = add(starts, ends, indices, sel[i], count, miss, k, q[sel[i]])
         cover += a
         reach_k += b
         expected += e
@@ -206,18 +204,19 @@ def evaluate(indptr, indices, sel, q, k, n_local):
 
 
 @njit(nogil=True, cache=True)
-def transpose(indptr, indices, n_local):
-    """Follower -> candidates CSR of the local audiences (for pairwise overlaps)."""
-    m = indptr.shape[0] - 1
-    tptr = np.zeros(n_local + 1, dtype=np.int64)
-    for j in range(indptr[m]):
-        tptr[indices[j] + 1] += 1
-    for u in range(n_local):
+def transpose(starts, ends, indices, n):
+    """Follower -> candidates CSR of the candidates' audiences (for pairwise overlaps)."""
+    m = starts.shape[0]
+    tptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(m):
+        for j in range(starts[i], ends[i]):
+            tptr[indices[j] + 1] += 1
+    for u in range(n):
         tptr[u + 1] += tptr[u]
     fill = tptr[:-1].copy()
-    tind = np.empty(indptr[m], dtype=np.int32)
+    tind = np.empty(tptr[n], dtype=np.int32)
     for i in range(m):
-        for j in range(indptr[i], indptr[i + 1]):
+        for j in range(starts[i], ends[i]):
             u = indices[j]
             tind[fill[u]] = i
             fill[u] += 1
@@ -225,10 +224,10 @@ def transpose(indptr, indices, n_local):
 
 
 @njit(nogil=True, cache=True)
-def common_with(indptr, indices, tptr, tind, s, out):
+def common_with(starts, ends, indices, tptr, tind, s, out):
     """``out[c] = |F(s) ∩ F(c)|`` for every candidate c, through the followers of s."""
     out[:] = 0
-    for j in range(indptr[s], indptr[s + 1]):
+    for j in range(starts[s], ends[s]):
         u = indices[j]
         for t in range(tptr[u], tptr[u + 1]):
             out[tind[t]] += 1
@@ -236,19 +235,19 @@ def common_with(indptr, indices, tptr, tind, s, out):
 
 
 @njit(nogil=True, cache=True)
-def follower_members(indptr, indices, sel, n_local):
+def follower_members(starts, ends, indices, sel, n):
     """Follower -> chosen creators CSR: ``members[fptr[u]:fptr[u+1]]`` are the positions
     in ``sel`` of the chosen creators that follower u follows."""
-    fptr = np.zeros(n_local + 1, dtype=np.int64)
+    fptr = np.zeros(n + 1, dtype=np.int64)
     for i in range(sel.shape[0]):
-        for j in range(indptr[sel[i]], indptr[sel[i] + 1]):
+        for j in range(starts[sel[i]], ends[sel[i]]):
             fptr[indices[j] + 1] += 1
-    for u in range(n_local):
+    for u in range(n):
         fptr[u + 1] += fptr[u]
     fill = fptr[:-1].copy()
-    members = np.empty(fptr[n_local], dtype=np.int32)
+    members = np.empty(fptr[n], dtype=np.int32)
     for i in range(sel.shape[0]):
-        for j in range(indptr[sel[i]], indptr[sel[i] + 1]):
+        for j in range(starts[sel[i]], ends[sel[i]]):
             u = indices[j]
             members[fill[u]] = i
             fill[u] += 1

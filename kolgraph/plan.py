@@ -288,8 +288,8 @@ def parse_objective(objective: str, k: int | None = None) -> tuple[int, int]:
     m = re.fullmatch(r"effective_?(\d*)", name)
     if m:
         kk = int(m.group(1)) if m.group(1) else (k or 3)
-        if kk < 1:
-            raise InputError("effective reach needs k >= 1, e.g. effective3")
+        if not 1 <= kk <= 100:
+            raise InputError(f"effective reach needs 1 <= k <= 100, e.g. effective3; got {kk}")
         return _k.EFFECTIVE, kk
     raise InputError(f"unknown objective {objective!r}; choose unique, expected, effective3 "
                      "(any k), target or real")
@@ -377,9 +377,10 @@ def parse_tier_quota(tier_quota) -> dict[str, dict]:
 # --- the instance and its greedy ------------------------------------------------------------
 @dataclass
 class _Instance:
-    indptr: np.ndarray
+    starts: np.ndarray  # candidate i's followers: indices[starts[i]:ends[i]]
+    ends: np.ndarray
     indices: np.ndarray
-    n_local: int
+    n: int  # accounts (size of the per-account state)
     cost: np.ndarray
     tier: np.ndarray
     p: np.ndarray  # chance a follower sees at least one post
@@ -407,7 +408,7 @@ class _Instance:
 
     @property
     def degree(self) -> np.ndarray:
-        return np.diff(self.indptr)
+        return self.ends - self.starts
 
     @property
     def has_quota_min(self) -> bool:
@@ -419,8 +420,9 @@ class _State:
 
     def __init__(self, inst: _Instance):
         self.inst = inst
-        self.count = np.zeros(inst.n_local, dtype=np.int32)
-        self.miss = np.ones(inst.n_local)
+        self.count = np.zeros(inst.n, dtype=np.uint8)
+        self.miss = np.ones(inst.n)
+        self.bound: np.ndarray | None = None  # upper bounds of the gains, from the lazy kernel
         self.chosen: list[int] = []
         self.in_plan = np.zeros(inst.m, dtype=bool)
         self.spent = 0.0
@@ -438,8 +440,8 @@ class _State:
 
     def add(self, c: int) -> None:
         inst = self.inst
-        self.gains.append(_k.add(inst.indptr, inst.indices, c, self.count, self.miss, inst.k,
-                                 inst.q[c]))
+        self.gains.append(_k.add(inst.starts, inst.ends, inst.indices, c, self.count, self.miss,
+                                 inst.k, inst.q[c]))
         self.chosen.append(c)
         self.in_plan[c] = True
         self.spent += inst.cost[c]
@@ -513,7 +515,8 @@ class _State:
     def _blocks(self, c: int) -> np.ndarray:
         """Candidates that would overlap c above max_overlap."""
         inst = self.inst
-        common = _k.common_with(inst.indptr, inst.indices, inst.tptr, inst.tind, c, self._common)
+        common = _k.common_with(inst.starts, inst.ends, inst.indices, inst.tptr, inst.tind, c,
+                                self._common)
         return _overlap(inst, c, common) > inst.max_overlap + EPS
 
     def admissible_mask(self, cand: np.ndarray, reserve) -> np.ndarray:
@@ -554,10 +557,16 @@ PARALLEL_GAINS = 4_000_000  # follower entries above which gains are computed on
 
 
 def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.ndarray:
-    """Marginal gains of ``cand`` over ``state`` (threads only for large inputs)."""
-    deg = inst.indptr[cand + 1] - inst.indptr[cand]
+    """Marginal gains of ``cand`` over ``state`` (threads only for large inputs; on an empty
+    state, from the audience sizes)."""
+    deg = inst.ends[cand] - inst.starts[cand]
+    if not state.chosen:
+        if kind == _k.EXPECTED:
+            return deg * inst.p[cand]
+        return deg.astype(float) if kind != _k.RK or inst.k == 1 else np.zeros(len(cand))
     f = _k.gains if int(deg.sum()) >= PARALLEL_GAINS else _k.gains_serial
-    return f(inst.indptr, inst.indices, cand, kind, state.count, state.miss, inst.k, inst.p)
+    return f(inst.starts, inst.ends, inst.indices, cand, kind, state.count, state.miss, inst.k,
+             inst.p)
 
 
 def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
@@ -566,10 +575,14 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
     if lazy and not inst.has_quota_min and inst.max_overlap is None:
         # permanent constraints only: the whole lazy greedy runs in the kernel
         cand = np.flatnonzero(~state.in_plan & ~inst.excluded)
+        bound = np.zeros(inst.m)
         chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
-            inst.indptr, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind, inst.k,
-            state.count, state.miss, inst.budget, state.spent, state.tcount, state.tspend,
-            inst.tmax, inst.smax, inst.max_creators - len(state.chosen))
+            inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind,
+            inst.k, state.count, state.miss, not state.chosen, inst.budget, state.spent,
+            state.tcount, state.tspend, inst.tmax, inst.smax, inst.max_creators - len(state.chosen),
+            bound)
+        if kind != _k.EFFECTIVE:
+            state.bound = bound
         state.chosen += chosen.tolist()
         state.in_plan[chosen] = True
         state.spent = float(spent)
@@ -588,8 +601,8 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
                 heapq.heappop(heap)
                 continue
             if stamp != step:
-                g = _k.gain(inst.indptr, inst.indices, c, kind, state.count, state.miss, inst.k,
-                            inst.p[c])
+                g = _k.gain(inst.starts, inst.ends, inst.indices, c, kind, state.count, state.miss,
+                            inst.k, inst.p[c])
                 heapq.heapreplace(heap, (float(-g / inst.cost[c]), c, step))
                 continue
             if neg >= 0:  # the best remaining gain is zero
@@ -644,25 +657,25 @@ def _complete(inst: _Instance, state: _State) -> bool:
     return state.quotas_met() and state.spent <= inst.budget + EPS
 
 
-def _singles(inst: _Instance, base: _State) -> _State | None:
-    """The best plan of the must-include creators plus one more, if any is feasible."""
+def _best_single(inst: _Instance, base: _State) -> tuple[int, float]:
+    """The best complete plan of the base (must-include creators) plus one more creator:
+    ``(candidate, value)``, or ``(-1, -inf)`` when none is feasible."""
     kind = _k.RK if inst.kind == _k.EFFECTIVE else inst.kind
     cand = np.flatnonzero(~base.in_plan & ~inst.excluded & ~base.blocked)
     cand = cand[base.admissible_mask(cand, base.reserve())]
     if len(cand) == 0:
-        return None
+        return -1, -math.inf
     g = _gains(inst, cand, kind, base)
     for i in np.lexsort((cand, -g)):
         c = int(cand[i])
         t = inst.tier[c]
-        ok_t = ((base.tcount + np.eye(len(TIER_NAMES), dtype=np.int64)[t]) >= inst.tmin).all()
+        count = base.tcount.copy()
+        count[t] += 1
         spend = base.tspend.copy()
         spend[t] += inst.cost[c]
-        if ok_t and np.all(spend >= inst.smin - EPS):
-            s = base.copy()
-            s.add(c)
-            return s
-    return None
+        if np.all(count >= inst.tmin) and np.all(spend >= inst.smin - EPS):
+            return c, _value(inst, base) + float(g[i])
+    return -1, -math.inf
 
 
 def _enumerate(inst: _Instance, base: _State, lazy: bool) -> _State:
@@ -707,18 +720,30 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float | None:
     cand = np.flatnonzero(~inst.excluded & (inst.cost <= inst.budget + EPS) & ~state.in_plan)
     if len(cand) == 0:
         return value
-    g = _gains(inst, cand, inst.kind, state)
     cost = inst.cost[cand]
-    order = np.argsort(-(g / cost), kind="stable")
-    room = inst.budget
-    extra = 0.0
-    for i in order:
-        if g[i] <= 0 or room <= 0:
-            break
-        take = min(1.0, room / cost[i])
-        extra += take * g[i]
-        room -= take * cost[i]
-    return value + extra
+    if state.bound is None:
+        g = _gains(inst, cand, inst.kind, state)
+        exact = np.ones(len(cand), dtype=bool)
+    else:  # the lazy greedy's last gains bound the true ones: refine only those the knapsack takes
+        g = state.bound[cand].copy()
+        exact = np.zeros(len(cand), dtype=bool)
+    while True:
+        order = np.argsort(-(g / cost), kind="stable")
+        room = inst.budget
+        extra = 0.0
+        taken = []
+        for i in order:
+            if g[i] <= 0 or room <= 0:
+                break
+            take = min(1.0, room / cost[i])
+            extra += take * g[i]
+            room -= take * cost[i]
+            taken.append(i)
+        stale = np.asarray([i for i in taken if not exact[i]], dtype=np.int64)
+        if len(stale) == 0:
+            return value + extra
+        g[stale] = _gains(inst, cand[stale], inst.kind, state)
+        exact[stale] = True
 
 
 # --- public entry point ---------------------------------------------------------------------
@@ -839,9 +864,12 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         cands.view_rate[unset] = default_view_rates(g, cands.idx[unset])
     mask, filters, warnings = account_filter(g, where, exclude_flagged=exclude_flagged)
     t0 = time.perf_counter()
-    allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    indptr, indices, n_local = _k.compact_audiences(g.in_indptr, g.in_indices, cands.idx, allowed,
-                                                    mask is not None, g.n_accounts)
+    if mask is None:  # the store's own rows
+        starts, ends = g.in_indptr[cands.idx], g.in_indptr[cands.idx + 1]
+        indices = g.in_indices
+    else:
+        indptr, indices = _k.filtered_rows(g.in_indptr, g.in_indices, cands.idx, mask)
+        starts, ends = indptr[:-1], indptr[1:]
     population = int(mask.sum()) if mask is not None else int(g.n_accounts)
     p = 1.0 - (1.0 - cands.view_rate) ** cands.posts
     quotas = parse_tier_quota(tier_quota)
@@ -860,7 +888,9 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
             smin[t] = q["min_share"] * budget
         if q["max_share"] is not None:
             smax[t] = q["max_share"] * budget
-    inst = _Instance(indptr, indices, int(n_local), cands.cost.astype(float), cands.tier, p, 1.0 - p,
+    inst = _Instance(np.ascontiguousarray(starts, dtype=np.int64),
+                     np.ascontiguousarray(ends, dtype=np.int64), indices, int(g.n_accounts),
+                     cands.cost.astype(float), cands.tier, p, 1.0 - p,
                      kind, k, budget, excluded, include,
                      int(max_creators) if max_creators is not None else m + 1,
                      tmin, tmax, smin, smax,
@@ -868,7 +898,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     inst.by_tier = [[int(c) for c in np.flatnonzero(cands.tier == t)[
         np.argsort(cands.cost[cands.tier == t], kind="stable")]] for t in range(n_t)]
     if inst.max_overlap is not None:
-        inst.tptr, inst.tind = _k.transpose(indptr, indices, n_local)
+        inst.tptr, inst.tind = _k.transpose(inst.starts, inst.ends, indices, inst.n)
     _check_feasible(inst, cands, quotas)
     t_prep = time.perf_counter() - t0
 
@@ -880,12 +910,14 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         final = _enumerate(inst, base, lazy)
         chosen_by = "enumeration"
     else:
-        final = _greedy(inst, base.copy(), lazy=lazy)
+        single, single_value = _best_single(inst, base)
+        final = _greedy(inst, base, lazy=lazy)
         chosen_by = "greedy"
-        single = _singles(inst, base)
-        if single is not None and (not _complete(inst, final)
-                                   or _value(inst, single) > _value(inst, final) + EPS):
-            final, chosen_by = single, "best single creator"
+        if single >= 0 and (not _complete(inst, final)
+                            or single_value > _value(inst, final) + EPS):
+            final, chosen_by = _State(inst), "best single creator"
+            for c in include + [single]:
+                final.add(c)
     if not _complete(inst, final):
         raise InputError(_unmet(inst, final, quotas))
     t_solve = time.perf_counter() - t0
@@ -1059,7 +1091,7 @@ def _naive(inst: _Instance, cands: _Candidates) -> dict:
             chosen.append(int(c))
             spent += inst.cost[c]
     sel = np.asarray(chosen, dtype=np.int64)
-    cover, rk, ex = _k.evaluate(inst.indptr, inst.indices, sel, inst.q, inst.k, inst.n_local)
+    cover, rk, ex = _k.evaluate(inst.starts, inst.ends, inst.indices, sel, inst.q, inst.k, inst.n)
     value = {_k.EXPECTED: ex, _k.EFFECTIVE: rk}.get(inst.kind, cover)
     return {"chosen": [cands.ids[c] for c in chosen], "cost": float(spent), "value": float(value),
             "unique_reach": int(cover), "expected_reach": float(ex), "effective_reach": int(rk)}
@@ -1101,7 +1133,7 @@ def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, value: float,
     kind = inst.kind
     if n == 0:
         return {"method": method, "values": []}
-    fptr, members = _k.follower_members(inst.indptr, inst.indices, sel, inst.n_local)
+    fptr, members = _k.follower_members(inst.starts, inst.ends, inst.indices, sel, inst.n)
     q = inst.q[sel]
     if method == "exact":
         gl = _gauss_legendre((n + 1) // 2) if kind == _k.EXPECTED else _gauss_legendre(0)

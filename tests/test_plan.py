@@ -28,29 +28,34 @@ DATA = Path(__file__).parent / "data"
 
 
 # --- kernels against Python sets ---------------------------------------------------------------
+def _rows(g, idx, allowed_set):
+    """(starts, ends, indices) as the planner builds them: store rows, or filtered rows."""
+    if allowed_set is None:
+        return g.in_indptr[idx], g.in_indptr[idx + 1], g.in_indices
+    allowed = np.zeros(g.n_accounts, bool)
+    allowed[g.index(sorted(allowed_set))] = True
+    indptr, indices = K.filtered_rows(g.in_indptr, g.in_indices, idx, allowed)
+    return indptr[:-1], indptr[1:], indices
+
+
 def _kernel_check(g, cand_ids, allowed_set, rng, k):
     idx = np.asarray(g.index(cand_ids), dtype=np.int64)
-    if allowed_set is None:
-        allowed, use = np.zeros(1, bool), False
-    else:
-        allowed = np.zeros(g.n_accounts, bool)
-        allowed[g.index(sorted(allowed_set))] = True
-        use = True
-    indptr, indices, n_local = K.compact_audiences(g.in_indptr, g.in_indices, idx, allowed, use,
-                                                   g.n_accounts)
+    starts, ends, indices = _rows(g, idx, allowed_set)
+    n = g.n_accounts
     sets = audiences(g, cand_ids, allowed_set)
-    assert [len(s) for s in sets] == np.diff(indptr).tolist()
-    assert n_local == len(set().union(*sets))
+    assert [set(g.external(indices[a:b])) for a, b in zip(starts, ends, strict=True)] == sets
     m = len(cand_ids)
     p = rng.uniform(0.05, 1.0, m)
     q = 1 - p
-    count = np.zeros(n_local, np.int32)
-    miss = np.ones(n_local)
+    count = np.zeros(n, np.uint8)
+    miss = np.ones(n)
     chosen: list[int] = []
     for c in rng.permutation(m)[: max(1, m // 2)]:
         c = int(c)
-        g_all = {kind: K.gains(indptr, indices, np.arange(m), kind, count, miss, k, p)
+        g_all = {kind: K.gains(starts, ends, indices, np.arange(m), kind, count, miss, k, p)
                  for kind in (K.COVER, K.EXPECTED, K.EFFECTIVE, K.RK)}
+        serial = K.gains_serial(starts, ends, indices, np.arange(m), K.EXPECTED, count, miss, k, p)
+        assert np.array_equal(serial, g_all[K.EXPECTED])
         for i in range(m):
             base_u = value_of(sets, chosen, "unique")
             assert g_all[K.COVER][i] == value_of(sets, chosen + [i], "unique") - base_u
@@ -61,15 +66,54 @@ def _kernel_check(g, cand_ids, allowed_set, rng, k):
             assert g_all[K.RK][i] == value_of(sets, chosen + [i], "effective", k) - base_r
             freq = {u: sum(u in sets[j] for j in chosen) for u in sets[i]}
             assert g_all[K.EFFECTIVE][i] == sum(1 for f in freq.values() if f < k)
-            assert K.gain(indptr, indices, i, K.COVER, count, miss, k, p[i]) == g_all[K.COVER][i]
-        cov, rk, ex = K.add(indptr, indices, c, count, miss, k, q[c])
+            assert K.gain(starts, ends, indices, i, K.COVER, count, miss, k, p[i]) == \
+                g_all[K.COVER][i]
+        cov, rk, ex = K.add(starts, ends, indices, c, count, miss, k, q[c])
         assert cov == g_all[K.COVER][c] and rk == g_all[K.RK][c]
         assert ex == pytest.approx(g_all[K.EXPECTED][c], abs=1e-9)
         chosen.append(c)
-    cov, rk, ex = K.evaluate(indptr, indices, np.asarray(chosen, np.int64), q, k, n_local)
+    cov, rk, ex = K.evaluate(starts, ends, indices, np.asarray(chosen, np.int64), q, k, n)
     assert cov == value_of(sets, chosen, "unique")
     assert rk == value_of(sets, chosen, "effective", k)
     assert ex == pytest.approx(value_of(sets, chosen, "expected", p=p))
+
+
+def test_lazy_greedy_kernel_matches_a_python_celf(rng):
+    """The numba lazy greedy against a plain Python greedy over sets (every gain, every step)."""
+    for kind, name in ((K.COVER, "unique"), (K.EXPECTED, "expected")):
+        g = random_graph(rng, n_creators=15, m=2000)
+        ids = list(range(15))
+        idx = np.asarray(g.index(ids), dtype=np.int64)
+        starts, ends, indices = _rows(g, idx, None)
+        sets = audiences(g, ids)
+        cost = rng.uniform(1, 10, 15)
+        p = rng.uniform(0.1, 1, 15)
+        budget = 0.4 * cost.sum()
+        tmax = np.full(5, 100, np.int64)
+        bound = np.zeros(15)
+        chosen, gc, gr, ge, spent = K.lazy_greedy(
+            starts, ends, indices, np.arange(15), cost, np.zeros(15, np.int64), p, 1 - p, kind, 3,
+            np.zeros(g.n_accounts, np.uint8), np.ones(g.n_accounts), True, budget, 0.0,
+            np.zeros(5, np.int64), np.zeros(5), tmax, np.full(5, np.inf), 100, bound)
+        want, spent_w = [], 0.0
+        while True:
+            base = value_of(sets, want, name, p=p)
+            best, best_r = -1, 0.0
+            for i in range(15):
+                if i in want or spent_w + cost[i] > budget + 1e-9:
+                    continue
+                r = (value_of(sets, want + [i], name, p=p) - base) / cost[i]
+                if r > best_r + 1e-12:
+                    best, best_r = i, r
+            if best < 0:
+                break
+            want.append(best)
+            spent_w += cost[best]
+        assert chosen.tolist() == want and spent == pytest.approx(spent_w)
+        assert gc.sum() == value_of(sets, want, "unique")
+        for i in set(range(15)) - set(want):  # last gains bound the gains over the plan
+            assert bound[i] >= value_of(sets, want + [i], name, p=p) - value_of(
+                sets, want, name, p=p) - 1e-9
 
 
 @pytest.mark.parametrize("filtered", [False, True])
@@ -98,18 +142,17 @@ def test_overlap_and_members_kernels(rng):
     g = random_graph(rng)
     ids = list(range(12))
     idx = np.asarray(g.index(ids), dtype=np.int64)
-    indptr, indices, n_local = K.compact_audiences(g.in_indptr, g.in_indices, idx,
-                                                   np.zeros(1, bool), False, g.n_accounts)
-    tptr, tind = K.transpose(indptr, indices, n_local)
+    starts, ends, indices = _rows(g, idx, None)
+    tptr, tind = K.transpose(starts, ends, indices, g.n_accounts)
     sets = audiences(g, ids)
     out = np.zeros(12, np.int64)
     for s in range(12):
-        K.common_with(indptr, indices, tptr, tind, s, out)
+        K.common_with(starts, ends, indices, tptr, tind, s, out)
         assert out.tolist() == [len(sets[s] & sets[c]) for c in range(12)]
     sel = np.array([3, 0, 7], np.int64)
-    fptr, members = K.follower_members(indptr, indices, sel, n_local)
-    got = sorted(len(members[fptr[u]:fptr[u + 1]]) for u in range(n_local))
-    want = sorted([sum(u in sets[c] for c in sel) for u in set().union(*sets)])
+    fptr, members = K.follower_members(starts, ends, indices, sel, g.n_accounts)
+    got = sorted(len(members[fptr[u]:fptr[u + 1]]) for u in range(g.n_accounts))
+    want = sorted([sum(u in sets[c] for c in sel) for u in g.external(np.arange(g.n_accounts))])
     assert got == want
 
 
