@@ -6,11 +6,11 @@ followers-of rows, or, with an account filter, a filtered copy
 (:func:`filtered_rows`), so no kernel tests a filter.
 
 The greedy keeps one state per account: ``count[u]`` (chosen creators that u
-follows, uint8, saturating) and ``miss[u]`` (probability that u has seen none of their posts,
-``Π (1 − p_c)``). A candidate's marginal gain reads only its own row:
+follows, uint8, saturating) and ``hit[u]`` (probability that u has seen at least one
+of their posts, ``1 − Π (1 − p_c)``; zeros to start, so the arrays come from calloc). A candidate's marginal gain reads only its own row:
 
 - ``COVER``: followers not yet covered, ``#{u ∈ F(c): count[u] = 0}``;
-- ``EXPECTED``: ``p_c · Σ_{u ∈ F(c)} miss[u]`` (expected reach is a probabilistic
+- ``EXPECTED``: ``p_c · Σ_{u ∈ F(c)} (1 − hit[u])`` (expected reach is a probabilistic
   coverage function: monotone and submodular);
 - ``EFFECTIVE``: ``#{u ∈ F(c): count[u] < k}``, the gain of ``Σ_u min(count[u], k)``,
   the submodular surrogate the greedy follows for R_k (R_k itself is not submodular);
@@ -56,14 +56,14 @@ def filtered_rows(in_indptr, in_indices, cand, allowed):
 
 
 @njit(nogil=True, cache=True)
-def gain(starts, ends, indices, c, kind, count, miss, k, p):
+def gain(starts, ends, indices, c, kind, count, hit, k, p):
     """Marginal gain of candidate ``c`` (followers ``indices[starts[c]:ends[c]]``) over the
-    state ``count``/``miss``."""
+    state ``count``/``hit``."""
     lo, hi = starts[c], ends[c]
     if kind == EXPECTED:
         s = 0.0
         for j in range(lo, hi):
-            s += miss[indices[j]]
+            s += 1.0 - hit[indices[j]]
         return s * p
     g = 0
     if kind == COVER:
@@ -82,27 +82,27 @@ def gain(starts, ends, indices, c, kind, count, miss, k, p):
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def gains(starts, ends, indices, cands, kind, count, miss, k, p):
+def gains(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gain` of every candidate in ``cands`` (threads over candidates)."""
     out = np.empty(cands.shape[0])
     for i in prange(cands.shape[0]):
         c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
     return out
 
 
 @njit(nogil=True, cache=True)
-def gains_serial(starts, ends, indices, cands, kind, count, miss, k, p):
+def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gains` on the calling thread (small inputs: no thread team to start)."""
     out = np.empty(cands.shape[0])
     for i in range(cands.shape[0]):
         c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
     return out
 
 
 @njit(nogil=True, cache=True)
-def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, miss, fresh, budget,
+def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, hit, fresh, budget,
                 spent, tcount, tspend, tmax, smax, slots, bound):
     """Lazy (CELF) cost-benefit greedy under permanent constraints.
 
@@ -112,7 +112,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
     candidate; stops when the best gain is zero. Stale gains are upper bounds
     (submodularity), so a candidate is re-evaluated only when it reaches the top of the
     heap. On a ``fresh`` (empty) state the first gains are the audience sizes, read from
-    the row lengths. Updates ``count``, ``miss``, ``tcount``, ``tspend`` in place and
+    the row lengths. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and
     leaves in ``bound[c]`` the last gain computed for each candidate (an upper bound of
     its gain over the final plan).
 
@@ -126,7 +126,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             d = float(ends[c] - starts[c])
             g = d * p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
         else:
-            g = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
         bound[c] = g
         heap.append((-g / cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
@@ -144,14 +144,14 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = gain(starts, ends, indices, c, kind, count, miss, k, p[c])
+            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
             bound[c] = g
             heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
             continue
         if neg >= 0.0:
             break
         heapq.heappop(heap)
-        a, b, e = add(starts, ends, indices, c, count, miss, k, q[c])
+        a, b, e = add(starts, ends, indices, c, count, hit, k, q[c])
         bound[c] = 0.0
         chosen[step] = c
         g_cover[step] = a
@@ -165,7 +165,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
 
 
 @njit(nogil=True, cache=True)
-def add(starts, ends, indices, c, count, miss, k, q):
+def add(starts, ends, indices, c, count, hit, k, q):
     """Add candidate ``c`` (miss factor ``q = 1 − p_c``) to the state.
 
     Returns its gains ``(newly covered, newly reached k times, expected reach added)``.
@@ -180,8 +180,9 @@ def add(starts, ends, indices, c, count, miss, k, q):
             cover += 1
         if cu == k - 1:
             reach_k += 1
-        expected += miss[u] * (1.0 - q)
-        miss[u] *= q
+        h = hit[u]
+        expected += (1.0 - h) * (1.0 - q)
+        hit[u] = h + (1.0 - h) * (1.0 - q)
         if cu < 255:  # uint8 counts saturate (k is at most 100)
             count[u] = cu + 1
     return cover, reach_k, expected
@@ -191,12 +192,12 @@ def add(starts, ends, indices, c, count, miss, k, q):
 def evaluate(starts, ends, indices, sel, q, k, n):
     """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` over n accounts."""
     count = np.zeros(n, dtype=np.uint8)
-    miss = np.ones(n)
+    hit = np.zeros(n)
     cover = 0
     reach_k = 0
     expected = 0.0
     for i in range(sel.shape[0]):
-        a, b, e = add(starts, ends, indices, sel[i], count, miss, k, q[sel[i]])
+        a, b, e = add(starts, ends, indices, sel[i], count, hit, k, q[sel[i]])
         cover += a
         reach_k += b
         expected += e

@@ -421,7 +421,7 @@ class _State:
     def __init__(self, inst: _Instance):
         self.inst = inst
         self.count = np.zeros(inst.n, dtype=np.uint8)
-        self.miss = np.ones(inst.n)
+        self.hit = np.zeros(inst.n)
         self.bound: np.ndarray | None = None  # upper bounds of the gains, from the lazy kernel
         self.chosen: list[int] = []
         self.in_plan = np.zeros(inst.m, dtype=bool)
@@ -440,7 +440,7 @@ class _State:
 
     def add(self, c: int) -> None:
         inst = self.inst
-        self.gains.append(_k.add(inst.starts, inst.ends, inst.indices, c, self.count, self.miss,
+        self.gains.append(_k.add(inst.starts, inst.ends, inst.indices, c, self.count, self.hit,
                                  inst.k, inst.q[c]))
         self.chosen.append(c)
         self.in_plan[c] = True
@@ -565,7 +565,7 @@ def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.nd
             return deg * inst.p[cand]
         return deg.astype(float) if kind != _k.RK or inst.k == 1 else np.zeros(len(cand))
     f = _k.gains if int(deg.sum()) >= PARALLEL_GAINS else _k.gains_serial
-    return f(inst.starts, inst.ends, inst.indices, cand, kind, state.count, state.miss, inst.k,
+    return f(inst.starts, inst.ends, inst.indices, cand, kind, state.count, state.hit, inst.k,
              inst.p)
 
 
@@ -578,7 +578,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
         bound = np.zeros(inst.m)
         chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
             inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind,
-            inst.k, state.count, state.miss, not state.chosen, inst.budget, state.spent,
+            inst.k, state.count, state.hit, not state.chosen, inst.budget, state.spent,
             state.tcount, state.tspend, inst.tmax, inst.smax, inst.max_creators - len(state.chosen),
             bound)
         if kind != _k.EFFECTIVE:
@@ -601,7 +601,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
                 heapq.heappop(heap)
                 continue
             if stamp != step:
-                g = _k.gain(inst.starts, inst.ends, inst.indices, c, kind, state.count, state.miss,
+                g = _k.gain(inst.starts, inst.ends, inst.indices, c, kind, state.count, state.hit,
                             inst.k, inst.p[c])
                 heapq.heapreplace(heap, (float(-g / inst.cost[c]), c, step))
                 continue

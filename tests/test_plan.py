@@ -48,13 +48,13 @@ def _kernel_check(g, cand_ids, allowed_set, rng, k):
     p = rng.uniform(0.05, 1.0, m)
     q = 1 - p
     count = np.zeros(n, np.uint8)
-    miss = np.ones(n)
+    hit = np.zeros(n)
     chosen: list[int] = []
     for c in rng.permutation(m)[: max(1, m // 2)]:
         c = int(c)
-        g_all = {kind: K.gains(starts, ends, indices, np.arange(m), kind, count, miss, k, p)
+        g_all = {kind: K.gains(starts, ends, indices, np.arange(m), kind, count, hit, k, p)
                  for kind in (K.COVER, K.EXPECTED, K.EFFECTIVE, K.RK)}
-        serial = K.gains_serial(starts, ends, indices, np.arange(m), K.EXPECTED, count, miss, k, p)
+        serial = K.gains_serial(starts, ends, indices, np.arange(m), K.EXPECTED, count, hit, k, p)
         assert np.array_equal(serial, g_all[K.EXPECTED])
         for i in range(m):
             base_u = value_of(sets, chosen, "unique")
@@ -66,9 +66,9 @@ def _kernel_check(g, cand_ids, allowed_set, rng, k):
             assert g_all[K.RK][i] == value_of(sets, chosen + [i], "effective", k) - base_r
             freq = {u: sum(u in sets[j] for j in chosen) for u in sets[i]}
             assert g_all[K.EFFECTIVE][i] == sum(1 for f in freq.values() if f < k)
-            assert K.gain(starts, ends, indices, i, K.COVER, count, miss, k, p[i]) == \
+            assert K.gain(starts, ends, indices, i, K.COVER, count, hit, k, p[i]) == \
                 g_all[K.COVER][i]
-        cov, rk, ex = K.add(starts, ends, indices, c, count, miss, k, q[c])
+        cov, rk, ex = K.add(starts, ends, indices, c, count, hit, k, q[c])
         assert cov == g_all[K.COVER][c] and rk == g_all[K.RK][c]
         assert ex == pytest.approx(g_all[K.EXPECTED][c], abs=1e-9)
         chosen.append(c)
@@ -93,7 +93,7 @@ def test_lazy_greedy_kernel_matches_a_python_celf(rng):
         bound = np.zeros(15)
         chosen, gc, gr, ge, spent = K.lazy_greedy(
             starts, ends, indices, np.arange(15), cost, np.zeros(15, np.int64), p, 1 - p, kind, 3,
-            np.zeros(g.n_accounts, np.uint8), np.ones(g.n_accounts), True, budget, 0.0,
+            np.zeros(g.n_accounts, np.uint8), np.zeros(g.n_accounts), True, budget, 0.0,
             np.zeros(5, np.int64), np.zeros(5), tmax, np.full(5, np.inf), 100, bound)
         want, spent_w = [], 0.0
         while True:
