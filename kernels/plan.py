@@ -256,6 +256,22 @@ def follower_members(starts, ends, indices, sel, n):
 
 
 @njit(nogil=True, cache=True)
+def shapley_split(starts, ends, indices, sel, count, k):
+    """Exact Shapley values of reach (``k`` = 1) or R_k from the plan's final counts: each
+    follower reached s >= k times gives 1/s to each of its s creators (counts below 255)."""
+    phi = np.zeros(sel.shape[0])
+    for i in range(sel.shape[0]):
+        c = sel[i]
+        acc = 0.0
+        for j in range(starts[c], ends[c]):
+            s = count[indices[j]]
+            if s >= k:
+                acc += 1.0 / s
+        phi[i] = acc
+    return phi
+
+
+@njit(nogil=True, cache=True)
 def shapley_exact(fptr, members, n_sel, kind, q, k, gl_ptr, gl_x, gl_w):
     """Exact Shapley value of every chosen creator, follower by follower.
 

@@ -928,7 +928,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     guarantee = _guarantee(inst, method, quotas, upper, value, chosen_by)
     naive = _naive(inst, cands)
     sel = np.asarray(final.chosen, dtype=np.int64)
-    shap = _shapley(inst, cands, sel, value, shapley, permutations, seed)
+    shap = _shapley(inst, cands, sel, final.count, value, shapley, permutations, seed)
     t_report = time.perf_counter() - t0
 
     chosen_rows, curve = [], [{"step": 0, "id": None, "spend": 0.0, "value": 0.0,
@@ -1127,12 +1127,19 @@ def _gauss_legendre(n_max: int):
             np.concatenate(ws) if ws else np.zeros(0))
 
 
-def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, value: float, method: str,
-             permutations: int, seed: int) -> dict:
+def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, count: np.ndarray,
+             value: float, method: str, permutations: int, seed: int) -> dict:
     n = len(sel)
     kind = inst.kind
     if n == 0:
         return {"method": method, "values": []}
+    if method == "exact" and kind != _k.EXPECTED and n < 255:  # counts do not saturate
+        phi = _k.shapley_split(inst.starts, inst.ends, inst.indices, sel, count,
+                               inst.k if kind == _k.EFFECTIVE else 1)
+        return {"method": "exact", "values": [
+            {"id": cands.ids[c], "value": float(phi[i]),
+             "share": float(phi[i] / value) if value else 0.0, "ci_low": float(phi[i]),
+             "ci_high": float(phi[i])} for i, c in enumerate(sel)]}
     fptr, members = _k.follower_members(inst.starts, inst.ends, inst.indices, sel, inst.n)
     q = inst.q[sel]
     if method == "exact":

@@ -156,6 +156,24 @@ def test_overlap_and_members_kernels(rng):
     assert got == want
 
 
+def test_shapley_kernels_agree(rng):
+    """Reach and R_k Shapley values: from the final counts and from the member lists."""
+    g = random_graph(rng, n_creators=12, m=1500)
+    idx = np.asarray(g.index(list(range(12))), dtype=np.int64)
+    starts, ends, indices = _rows(g, idx, None)
+    sel = rng.permutation(12)[:8].astype(np.int64)
+    count = np.zeros(g.n_accounts, np.uint8)
+    hit = np.zeros(g.n_accounts)
+    for c in sel:
+        K.add(starts, ends, indices, c, count, hit, 2, 0.5)
+    fptr, members = K.follower_members(starts, ends, indices, sel, g.n_accounts)
+    none = (np.zeros(2, np.int64), np.zeros(0), np.zeros(0))
+    for kind, k in ((K.COVER, 1), (K.EFFECTIVE, 2), (K.EFFECTIVE, 3)):
+        a = K.shapley_split(starts, ends, indices, sel, count, k)
+        b = K.shapley_exact(fptr, members, len(sel), kind, np.full(len(sel), 0.5), k, *none)
+        assert a == pytest.approx(b)
+
+
 # --- Shapley values --------------------------------------------------------------------------
 def shapley_enumeration(sets, chosen, kind, k, p):
     """The definition: weighted marginal contributions over all subsets."""
