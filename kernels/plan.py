@@ -22,12 +22,70 @@ Arrays in, arrays out; no validation here.
 import heapq
 
 import numpy as np
-from numba import njit, prange
+from numba import config, njit, prange, types
+from numba.extending import intrinsic
 
 COVER = 0
 EXPECTED = 1
 EFFECTIVE = 2
 RK = 3
+_ONE = np.uint64(1)
+_LOW6 = np.uint64(63)
+
+
+if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
+
+    def popcount(x):
+        """Number of set bits of a uint64."""
+        return bin(int(x)).count("1")
+
+else:
+
+    @intrinsic
+    def _ctpop(typingctx, x):
+        sig = types.int64(types.uint64)
+
+        def codegen(context, builder, signature, args):
+            return builder.ctpop(args[0])
+
+        return sig, codegen
+
+    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
+    def popcount(x):
+        """Number of set bits of a uint64 (LLVM ``ctpop``)."""
+        return _ctpop(x)
+
+
+@njit(nogil=True, cache=True)
+def dense_rows(starts, ends, indices, big, n_words):
+    """Bitsets (one row of ``n_words`` uint64 per candidate in ``big``) of large audiences:
+    their reach gains are word-wise ``popcount(bits & ~covered)`` instead of a read per
+    follower."""
+    out = np.zeros((big.shape[0], n_words), dtype=np.uint64)
+    for r in range(big.shape[0]):
+        c = big[r]
+        for j in range(starts[c], ends[c]):
+            u = np.uint64(indices[j])
+            out[r, u >> np.uint64(6)] |= _ONE << (u & _LOW6)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _bit_gain(starts, ends, indices, c, covered):
+    """Reach gain of c read from the covered bitset (n/8 bytes: stays in cache)."""
+    g = 0
+    for j in range(starts[c], ends[c]):
+        u = np.uint64(indices[j])
+        g += 1 - np.int64((covered[u >> np.uint64(6)] >> (u & _LOW6)) & _ONE)
+    return g
+
+
+@njit(nogil=True, cache=True)
+def _dense_gain(dense, slot, covered, lo, hi):
+    g = 0
+    for w in range(lo, hi):
+        g += popcount(dense[slot, w] & ~covered[w])
+    return g
 
 
 @njit(nogil=True, cache=True)
@@ -103,7 +161,7 @@ def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
 
 @njit(nogil=True, cache=True)
 def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, hit, fresh, budget,
-                spent, tcount, tspend, tmax, smax, slots, bound):
+                spent, tcount, tspend, tmax, smax, slots, bound, dense, dense_slot, covered):
     """Lazy (CELF) cost-benefit greedy under permanent constraints.
 
     Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
@@ -114,7 +172,9 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
     heap. On a ``fresh`` (empty) state the first gains are the audience sizes, read from
     the row lengths. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and
     leaves in ``bound[c]`` the last gain computed for each candidate (an upper bound of
-    its gain over the final plan).
+    its gain over the final plan). For reach (``COVER``), candidates with
+    ``dense_slot[c] >= 0`` are scored word-wise on their bitset ``dense[dense_slot[c]]``
+    against the ``covered`` bitset, which the kernel keeps in step with ``count``.
 
     Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
     """
@@ -144,7 +204,14 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            if kind == COVER and dense_slot[c] >= 0:
+                lo = indices[starts[c]] >> 6
+                hi = (indices[ends[c] - 1] >> 6) + 1
+                g = float(_dense_gain(dense, dense_slot[c], covered, lo, hi))
+            elif kind == COVER:
+                g = float(_bit_gain(starts, ends, indices, c, covered))
+            else:
+                g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
             bound[c] = g
             heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
             continue
@@ -152,6 +219,10 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             break
         heapq.heappop(heap)
         a, b, e = add(starts, ends, indices, c, count, hit, k, q[c])
+        if kind == COVER:
+            for j in range(starts[c], ends[c]):
+                u = np.uint64(indices[j])
+                covered[u >> np.uint64(6)] |= _ONE << (u & _LOW6)
         bound[c] = 0.0
         chosen[step] = c
         g_cover[step] = a

@@ -401,6 +401,7 @@ class _Instance:
     tptr: np.ndarray | None = None
     tind: np.ndarray | None = None
     by_tier: list = field(default_factory=list)  # per tier: positions sorted by cost
+    dense: tuple | None = None  # (bitsets of the largest audiences, slot of each candidate)
 
     @property
     def m(self) -> int:
@@ -569,6 +570,30 @@ def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.nd
              inst.p)
 
 
+DENSE_FACTOR = 2  # audiences of at least this many followers per bitset word go dense
+DENSE_MAX_BYTES = 256 * 2**20
+
+
+def _dense(inst: _Instance, state: _State):
+    """Bitsets of the largest audiences and the covered bitset, for reach gains by
+    popcount (built once per plan; empty for the other objectives)."""
+    n_words = (inst.n + 63) // 64
+    if inst.kind != _k.COVER:
+        return np.zeros((0, 1), np.uint64), np.full(inst.m, -1, np.int64), np.zeros(1, np.uint64)
+    if inst.dense is None:
+        deg = inst.degree
+        big = np.flatnonzero(deg >= DENSE_FACTOR * n_words)
+        big = big[np.argsort(-deg[big], kind="stable")][:DENSE_MAX_BYTES // (8 * n_words)]
+        slot = np.full(inst.m, -1, np.int64)
+        slot[big] = np.arange(len(big))
+        inst.dense = (_k.dense_rows(inst.starts, inst.ends, inst.indices, big.astype(np.int64),
+                                    n_words), slot)
+    bits = np.packbits(state.count > 0, bitorder="little")
+    covered = np.zeros(n_words, np.uint64)
+    covered.view(np.uint8)[:len(bits)] = bits
+    return inst.dense[0], inst.dense[1], covered
+
+
 def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
     """Cost-benefit greedy from ``state`` (modified in place and returned)."""
     kind = inst.kind  # for R_k: the surrogate Σ min(frequency, k)
@@ -576,11 +601,12 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
         # permanent constraints only: the whole lazy greedy runs in the kernel
         cand = np.flatnonzero(~state.in_plan & ~inst.excluded)
         bound = np.zeros(inst.m)
+        dense, slot, covered = _dense(inst, state)
         chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
             inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind,
             inst.k, state.count, state.hit, not state.chosen, inst.budget, state.spent,
             state.tcount, state.tspend, inst.tmax, inst.smax, inst.max_creators - len(state.chosen),
-            bound)
+            bound, dense, slot, covered)
         if kind != _k.EFFECTIVE:
             state.bound = bound
         state.chosen += chosen.tolist()
