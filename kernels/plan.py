@@ -218,7 +218,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
         if neg >= 0.0:
             break
         heapq.heappop(heap)
-        a, b, e = add(starts, ends, indices, c, count, hit, k, q[c])
+        a, b, e = add(starts, ends, indices, c, count, hit, k, q[c], kind == EXPECTED)
         if kind == COVER:
             for j in range(starts[c], ends[c]):
                 u = np.uint64(indices[j])
@@ -236,8 +236,9 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
 
 
 @njit(nogil=True, cache=True)
-def add(starts, ends, indices, c, count, hit, k, q):
-    """Add candidate ``c`` (miss factor ``q = 1 − p_c``) to the state.
+def add(starts, ends, indices, c, count, hit, k, q, track):
+    """Add candidate ``c`` (miss factor ``q = 1 − p_c``) to the state; ``hit`` is read and
+    written only when ``track`` (the expected-reach objective).
 
     Returns its gains ``(newly covered, newly reached k times, expected reach added)``.
     """
@@ -251,24 +252,26 @@ def add(starts, ends, indices, c, count, hit, k, q):
             cover += 1
         if cu == k - 1:
             reach_k += 1
-        h = hit[u]
-        expected += (1.0 - h) * (1.0 - q)
-        hit[u] = h + (1.0 - h) * (1.0 - q)
+        if track:
+            h = hit[u]
+            expected += (1.0 - h) * (1.0 - q)
+            hit[u] = h + (1.0 - h) * (1.0 - q)
         if cu < 255:  # uint8 counts saturate (k is at most 100)
             count[u] = cu + 1
     return cover, reach_k, expected
 
 
 @njit(nogil=True, cache=True)
-def evaluate(starts, ends, indices, sel, q, k, n):
-    """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` over n accounts."""
+def evaluate(starts, ends, indices, sel, q, k, n, track):
+    """``(unique reach, R_k, expected reach)`` of the candidates ``sel`` over n accounts
+    (expected reach 0 unless ``track``)."""
     count = np.zeros(n, dtype=np.uint8)
-    hit = np.zeros(n)
+    hit = np.zeros(n if track else 1)
     cover = 0
     reach_k = 0
     expected = 0.0
     for i in range(sel.shape[0]):
-        a, b, e = add(starts, ends, indices, sel[i], count, hit, k, q[sel[i]])
+        a, b, e = add(starts, ends, indices, sel[i], count, hit, k, q[sel[i]], track)
         cover += a
         reach_k += b
         expected += e

@@ -390,7 +390,6 @@ class _Instance:
     budget: float
     # constraints
     excluded: np.ndarray  # bool
-    include: list
     max_creators: int
     tmin: np.ndarray  # per tier, int (0 = none)
     tmax: np.ndarray  # per tier, int (large = none)
@@ -422,7 +421,7 @@ class _State:
     def __init__(self, inst: _Instance):
         self.inst = inst
         self.count = np.zeros(inst.n, dtype=np.uint8)
-        self.hit = np.zeros(inst.n)
+        self.hit = np.zeros(inst.n if inst.kind == _k.EXPECTED else 1)
         self.bound: np.ndarray | None = None  # upper bounds of the gains, from the lazy kernel
         self.chosen: list[int] = []
         self.in_plan = np.zeros(inst.m, dtype=bool)
@@ -442,7 +441,7 @@ class _State:
     def add(self, c: int) -> None:
         inst = self.inst
         self.gains.append(_k.add(inst.starts, inst.ends, inst.indices, c, self.count, self.hit,
-                                 inst.k, inst.q[c]))
+                                 inst.k, inst.q[c], inst.kind == _k.EXPECTED))
         self.chosen.append(c)
         self.in_plan[c] = True
         self.spent += inst.cost[c]
@@ -917,7 +916,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     inst = _Instance(np.ascontiguousarray(starts, dtype=np.int64),
                      np.ascontiguousarray(ends, dtype=np.int64), indices, int(g.n_accounts),
                      cands.cost.astype(float), cands.tier, p, 1.0 - p,
-                     kind, k, budget, excluded, include,
+                     kind, k, budget, excluded,
                      int(max_creators) if max_creators is not None else m + 1,
                      tmin, tmax, smin, smax,
                      float(max_overlap) if max_overlap is not None else None, overlap_by)
@@ -958,7 +957,8 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     t_report = time.perf_counter() - t0
 
     chosen_rows, curve = [], [{"step": 0, "id": None, "spend": 0.0, "value": 0.0,
-                               "unique_reach": 0, "effective_reach": 0, "expected_reach": 0.0}]
+                               "unique_reach": 0, "effective_reach": 0,
+                               "expected_reach": 0.0 if kind == _k.EXPECTED else None}]
     cum = [0.0, 0, 0, 0.0]
     deg = inst.degree
     for step, (c, (cover, rk, ex)) in enumerate(zip(final.chosen, final.gains, strict=True), 1):
@@ -975,7 +975,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         curve.append({"step": step, "id": cands.ids[c], "spend": float(cum[0]),
                       "value": float({_k.EXPECTED: cum[3], _k.EFFECTIVE: cum[2]}.get(kind, cum[1])),
                       "unique_reach": int(cum[1]), "effective_reach": int(cum[2]),
-                      "expected_reach": float(cum[3])})
+                      "expected_reach": float(cum[3]) if kind == _k.EXPECTED else None})
     tiers = {}
     for t, name in enumerate(TIER_NAMES):
         q = quotas.get(name)
@@ -985,7 +985,8 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     return Plan(
         objective=obj, k=k, budget=budget, method=method, chosen=chosen_rows,
         cost=float(final.spent), value=float(value), curve=curve,
-        measures={"unique_reach": int(cum[1]), "expected_reach": float(cum[3]),
+        measures={"unique_reach": int(cum[1]),
+                  "expected_reach": float(cum[3]) if kind == _k.EXPECTED else None,
                   "effective_reach": int(cum[2]), "k": k, "gross_reach": int(deg[sel].sum())},
         shapley=shap, naive=naive, sainsbury=_sainsbury(inst, sel, population),
         guarantee=guarantee, tiers=tiers,
@@ -1117,10 +1118,13 @@ def _naive(inst: _Instance, cands: _Candidates) -> dict:
             chosen.append(int(c))
             spent += inst.cost[c]
     sel = np.asarray(chosen, dtype=np.int64)
-    cover, rk, ex = _k.evaluate(inst.starts, inst.ends, inst.indices, sel, inst.q, inst.k, inst.n)
+    expected = inst.kind == _k.EXPECTED
+    cover, rk, ex = _k.evaluate(inst.starts, inst.ends, inst.indices, sel, inst.q, inst.k, inst.n,
+                                expected)
     value = {_k.EXPECTED: ex, _k.EFFECTIVE: rk}.get(inst.kind, cover)
     return {"chosen": [cands.ids[c] for c in chosen], "cost": float(spent), "value": float(value),
-            "unique_reach": int(cover), "expected_reach": float(ex), "effective_reach": int(rk)}
+            "unique_reach": int(cover), "expected_reach": float(ex) if expected else None,
+            "effective_reach": int(rk)}
 
 
 def _sainsbury(inst: _Instance, sel: np.ndarray, n: int) -> float:
@@ -1202,7 +1206,7 @@ def plot_curve(p: Plan, path: str | Path) -> Path:
     val = [pt["value"] for pt in p.curve]
     ax.step(spend, val, where="post", color="C0", label=f"plan ({len(p.chosen)} creators)")
     ax.plot(spend, val, "o", color="C0", ms=4)
-    for pt in p.curve[1:13]:
+    for pt in p.curve[1:7]:
         ax.annotate(str(pt["id"])[:14], (pt["spend"], pt["value"]), fontsize=7,
                     xytext=(3, -9), textcoords="offset points")
     nv = p.naive
