@@ -20,7 +20,8 @@ timing their greedy orders are checked equal, untimed.
 - ``pyroaring plain greedy``: the same without lazy evaluation (every gain at every
   step).
 
-Both plain greedies are skipped above ``PLAIN_MAX_EDGES``.
+Both plain greedies are skipped above ``PLAIN_MAX_EDGES``; peak RSS is measured for
+``kolgraph.plan`` and ``pyroaring lazy greedy`` (the others hold the same data).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ WORKLOADS = [
              kolgraph_plain, summary_plan, jit_warm="benchmarks.test_plan:warm_jit", slow=True,
              max_edges=PLAIN_MAX_EDGES,
              skip_reason=f"kolgraph plain greedy is skipped above {PLAIN_MAX_EDGES / 1e6:g}M "
-                         "edges (minutes per round)"),
+                         "edges (minutes per round)", rss=False),
     Workload("pyroaring lazy greedy", "peer",
              "BitMap per candidate prebuilt (untimed); CELF heap, "
              "bm.difference_cardinality(covered), covered |= bm",
@@ -191,12 +192,12 @@ WORKLOADS = [
     Workload("pyroaring build", "peer",
              f"[BitMap(row.astype(uint32)) for the {CANDIDATES} candidates]: the build the "
              "pyroaring greedies leave out",
-             pyroaring_build, lambda bms: {"bitmaps": len(bms)}),
+             pyroaring_build, lambda bms: {"bitmaps": len(bms)}, rss=False),
     Workload("pyroaring plain greedy", "peer",
              "BitMap per candidate prebuilt (untimed); every difference_cardinality at every step",
              pyroaring_plain, summary_peer, slow=True, max_edges=PLAIN_MAX_EDGES,
              skip_reason=f"pyroaring plain greedy is skipped above "
-                         f"{PLAIN_MAX_EDGES / 1e6:g}M edges (minutes per round)"),
+                         f"{PLAIN_MAX_EDGES / 1e6:g}M edges (minutes per round)", rss=False),
 ]
 
 
