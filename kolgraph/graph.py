@@ -325,6 +325,12 @@ class FollowerGraph:
 
         return complementary(self, ids, k=k, **options)
 
+    def plan(self, candidates, budget: float, objective: str = "unique", **options):
+        """Best creator mix for a budget; see :func:`kolgraph.plan.plan`."""
+        from kolgraph.plan import plan
+
+        return plan(self, candidates, budget=budget, objective=objective, **options)
+
     # --- summary and persistence ------------------------------------------------------
     def info(self, top: int = 10) -> dict:
         """Counts, degree statistics, tier counts and top creators by followers (JSON-ready)."""

@@ -89,6 +89,10 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     for t in report["targets"]:
         assert t["result"] in ("PASS", "MISS") and t["measured"] > 0, t
         assert f"**{t['result']}**" in md
+    plan = [g for g in report["groups"] if g.startswith("plan-")]  # the planner's group
+    assert len(plan) == 1, list(report["groups"])
+    assert {w["name"] for w in report["groups"][plan[0]]["workloads"]} >= {
+        "kolgraph.plan", "kolgraph plain greedy", "pyroaring lazy greedy"}
 
 
 def _bench(name, group, role, median, targets=(), peer=None):
