@@ -223,3 +223,63 @@ class StoreInfo(BaseModel):
 
 class Stores(BaseModel):
     stores: list[StoreInfo]
+
+
+# --- planner (POST /v1/plan) ---------------------------------------------------------------
+Price = Annotated[float, Field(gt=0.0, le=1e12, allow_inf_nan=False)]
+
+
+class PlanCandidate(_Request):
+    id: ExtId
+    price: Price = Field(..., description="price per post")
+    posts: Annotated[int, Field(ge=1, le=10_000)] = Field(1, description="posts booked")
+    view_rate: Rate | None = Field(None, description="chance a follower sees one post "
+                                   "(default avg_views/followers, else 1)")
+
+
+class PlanRequest(Filters):
+    store: StoreName | None = Field(None, description="store name; optional when the key "
+                                    "reads one store")
+    candidates: list[PlanCandidate] = Field(..., min_length=1, max_length=20_000,
+                                            description="creators to choose from, with prices")
+    budget: Annotated[float, Field(gt=0.0, le=1e15, allow_inf_nan=False)]
+    objective: Annotated[str, StringConstraints(
+        pattern=r"^(unique|expected|target|real|effective[1-9][0-9]?)$")] = Field(
+        "unique", description="unique | expected | effective3 (effective<k>) | target "
+        "(needs `where`) | real (bot-flagged followers removed)")
+    tier_quota: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        [], max_length=10, description="e.g. `micro:>=5`, `mega:<=1`, `nano:>=20%`")
+    must_include: list[ExtId] = Field([], max_length=1_000)
+    must_exclude: list[ExtId] = Field([], max_length=20_000)
+    max_creators: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    max_overlap: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    method: Literal["greedy", "enumerate"] = Field(
+        "greedy", description="lazy greedy + best single creator (½(1−1/e)), or partial "
+        "enumeration (1−1/e, at most 40 candidates)")
+
+
+class PlanResponse(BaseModel):
+    store: str
+    objective: str
+    budget: float
+    method: str
+    chosen: list[dict[str, Any]] = Field(description="chosen creators in the order the "
+                                         "greedy adds them, with cost and marginal gain")
+    cost: float
+    value: float
+    curve: list[dict[str, Any]] = Field(description="objective and spend as creators are added")
+    shapley: dict[str, Any]
+    naive: dict[str, Any] = Field(description="top followers per unit price until the budget "
+                                  "runs out, for comparison")
+    sainsbury: float | None
+    guarantee: dict[str, Any]
+    tiers: dict[str, Any]
+    population: int
+    filters: dict[str, Any]
+    warnings: list[str]
+
+
+PLAN_EXAMPLES = {"budget": {"summary": "best mix for a budget with a tier quota", "value": {
+    "candidates": [{"id": 1844, "price": 1200.0}, {"id": 1901, "price": 300.0, "posts": 2},
+                   {"id": 1777, "price": 150.0}],
+    "budget": 1500, "objective": "unique", "tier_quota": []}}}
