@@ -538,3 +538,92 @@ def expand_block(col_indptr, col_rows, n_rows, col_in, need):
     for r in range(n_rows):
         out[r] = count[r] >= need
     return out
+
+
+# --- co-following pairs (farm candidates) -----------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def pair_counts(indptr, indices, col_ok, max_row_deg, n_cols):
+    """Co-follower counts of column pairs among the eligible columns.
+
+    Rows following more than ``max_row_deg`` eligible columns are skipped (their
+    pairs grow quadratically). Returns ``(a, b, count)`` with ``a < b``, sorted.
+    """
+    total = 0
+    for r in range(len(indptr) - 1):
+        k = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_ok[indices[p]]:
+                k += 1
+        if 2 <= k <= max_row_deg:
+            total += k * (k - 1) // 2
+    keys = np.empty(total, np.int64)
+    buf = np.empty(max(max_row_deg, 1), np.int64)
+    e = 0
+    for r in range(len(indptr) - 1):
+        k = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_ok[indices[p]]:
+                if k < max_row_deg:
+                    buf[k] = indices[p]
+                k += 1
+        if 2 <= k <= max_row_deg:
+            row = np.sort(buf[:k])
+            for i in range(k):
+                for j in range(i + 1, k):
+                    keys[e] = row[i] * n_cols + row[j]
+                    e += 1
+    keys.sort()
+    n_unique = 0
+    for i in range(total):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_unique += 1
+    a = np.empty(n_unique, np.int64)
+    b = np.empty(n_unique, np.int64)
+    cnt = np.zeros(n_unique, np.int64)
+    u = -1
+    for i in range(total):
+        if i == 0 or keys[i] != keys[i - 1]:
+            u += 1
+            a[u] = keys[i] // n_cols
+            b[u] = keys[i] % n_cols
+        cnt[u] += 1
+    return a, b, cnt
+
+
+@njit(nogil=True, cache=True)
+def components(n, a, b):
+    """Connected components of an undirected graph given as edge arrays: a label per node,
+    the smallest node of its component."""
+    parent = np.arange(n).astype(np.int64)
+    for i in range(len(a)):
+        ra = _find(parent, a[i])
+        rb = _find(parent, b[i])
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    out = np.empty(n, np.int64)
+    for x in range(n):
+        out[x] = _find(parent, x)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def restrict_edges(indptr, indices, label, min_hits):
+    """Live-edge mask: edges into labelled columns (``label >= 0``) from rows holding at least
+    ``min_hits`` edges into columns of that same label."""
+    alive = np.zeros(len(indices), np.bool_)
+    for r in range(len(indptr) - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            lab = label[indices[p]]
+            if lab < 0:
+                continue
+            k = 0
+            for q in range(indptr[r], indptr[r + 1]):
+                if label[indices[q]] == lab:
+                    k += 1
+            alive[p] = k >= min_hits
+    return alive

@@ -55,6 +55,7 @@ class Cluster:
     background_density: float
     fingerprint: np.ndarray        # every creator receiving follows from the block's followers
     fingerprint_hits: np.ndarray   # how many of them follow each
+    stage: str = "global"           # "global" peel or "co-following" seeded peel
 
     @property
     def density(self) -> float:
@@ -291,9 +292,10 @@ def bipartite(g, cols: np.ndarray):
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
-def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min_lift: float = 5.0,
+def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min_lift: float = 30.0,
                  min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2,
-                 c: float = 5.0, expand: float = 0.5, progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
+                 c: float = 5.0, expand: float = 0.5, co_following: bool = True,
+                 progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
     """Fraudar blocks of the follower x creator graph; the significant ones become clusters.
 
     Peels ``max_blocks`` blocks, each time removing the previous block's edges (as the
@@ -309,6 +311,14 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     to be peeled into a core of heavy users together with their farm's creators; this
     brings them back to their farm.
 
+    With ``co_following`` a second stage seeds the peeling with farm candidates: pairs of
+    creators with at least ``min_followers`` common followers and ``min_lift`` times the
+    common followers their audience sizes predict (farms make their customers' audiences
+    overlap far beyond chance), grouped into connected components; Fraudar then peels
+    ``max_blocks`` more blocks from the edges of followers holding at least two follows
+    inside one component, component by component (two blocks each). Degree-matched farms
+    hide from the global peel behind cores of heavy users; this stage finds them.
+
     Parameters
     ----------
     g : FollowerGraph
@@ -316,7 +326,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     max_blocks : blocks to peel
     min_lift, min_density, min_followers, min_creators : which blocks are kept
     c : the constant in the column weights ``1 / log(followers + c)``
-    expand : share of a cluster's creators a follower must follow to join it (1 or more: no expansion)
+    expand : share of a cluster's creators a follower must follow to join it (above 1: no expansion)
+    co_following : run the co-following stage
 
     Returns
     -------
@@ -332,37 +343,78 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     background = e / (m * n)
     row_deg = np.diff(indptr)
     col_deg = np.diff(col_indptr)
-    alive = np.ones(e, bool)
     taken = np.zeros(m, bool)  # followers already in a cluster
     clusters: list[Cluster] = []
-    with progress.task("peeling dense blocks", total=max_blocks) as task:
-        for _ in range(max_blocks):
+
+    def peel_into_clusters(alive: np.ndarray, n_blocks: int, stage: str) -> None:
+        for _ in range(n_blocks):
             row_in, col_in, score, _ = _k.peel(indptr, indices, col_indptr, col_rows, col_pos, alive, c)
             task.advance()
             if not row_in.any():
-                break
+                return
             edges = int(_k.take_block(indptr, indices, alive, row_in, col_in))
             n_rows, n_cols = int(row_in.sum()), int(col_in.sum())
             expected = float(row_deg[row_in].sum()) * float(col_deg[col_in].sum()) / e
             density = edges / (n_rows * n_cols)
             lift = edges / expected if expected > 0 else math.inf
-            info["blocks"].append({"followers": n_rows, "creators": n_cols, "score": float(score),
-                                   "density": density, "lift": lift})
+            info["blocks"].append({"stage": stage, "followers": n_rows, "creators": n_cols,
+                                   "score": float(score), "density": density, "lift": lift})
             if (n_rows < min_followers or n_cols < min_creators or density < min_density
                     or lift < min_lift):
                 continue
             if expand <= 1:
                 need = max(2, math.ceil(expand * n_cols))
-                row_in |= _k.expand_block(col_indptr, col_rows, m, col_in, need) & ~taken
-                edges = int(_k.count_block(indptr, indices, row_in, col_in))
-            taken |= row_in
+                row_in |= _k.expand_block(col_indptr, col_rows, m, col_in, need)
+            row_in &= ~taken
+            if row_in.sum() < min_followers:
+                continue
+            edges = int(_k.count_block(indptr, indices, row_in, col_in))
+            taken[:] |= row_in
             hits = _k.fingerprint(indptr, indices, row_in, n)
             fp = np.flatnonzero(hits)
             clusters.append(Cluster(
                 id=len(clusters), followers=row_account[row_in].astype(np.int64),
                 creators=cols[col_in], edges=edges, score=float(score), expected_edges=expected,
-                background_density=background, fingerprint=cols[fp], fingerprint_hits=hits[fp]))
+                background_density=background, fingerprint=cols[fp], fingerprint_hits=hits[fp],
+                stage=stage))
+
+    with progress.task("peeling dense blocks", total=2 * max_blocks) as task:
+        peel_into_clusters(np.ones(e, bool), max_blocks, "global")
+        if co_following:
+            label, pairs = _farm_candidates(indptr, indices, m, n, col_deg, _PAIR_MIN, _PAIR_LIFT)
+            info["candidate_pairs"] = pairs
+            if pairs:
+                alive = _k.restrict_edges(indptr, indices, label, 2)
+                edge_label = np.where(alive, label[indices], -1)
+                for comp in np.unique(label[label >= 0]).tolist():
+                    peel_into_clusters((edge_label == comp) & ~np.repeat(taken, row_deg), 2,
+                                       "co-following")
     return clusters, info
+
+
+_MAX_PAIR_ROW = 200      # rows following more eligible creators skip the pair count
+_MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows are not farm candidates
+_PAIR_Z = 30.0           # a candidate pair's common followers exceed chance by this many sqrt(chance)
+_PAIR_MIN = 5            # common followers a candidate pair needs at least
+_PAIR_LIFT = 10.0        # ... and this many times the common followers expected by chance
+
+
+def _farm_candidates(indptr, indices, m, n, col_deg, min_co, min_lift):
+    """Label per column: its co-following component (-1: none), and the number of significant pairs."""
+    col_ok = (col_deg >= min_co) & (col_deg <= max(_MAX_COL_SHARE * m, min_co))
+    a, b, cnt = _k.pair_counts(indptr, indices, col_ok, _MAX_PAIR_ROW, n)
+    keep = cnt >= min_co
+    a, b, cnt = a[keep], b[keep], cnt[keep]
+    expected = col_deg[a].astype(np.float64) * col_deg[b] / m  # common followers by chance
+    keep = (cnt >= min_lift * expected) & ((cnt - expected) >= _PAIR_Z * np.sqrt(expected))
+    a, b = a[keep], b[keep]
+    label = np.full(n, -1, np.int64)
+    if len(a):
+        comp = _k.components(n, a, b)
+        used = np.zeros(n, bool)
+        used[a] = used[b] = True
+        label[used] = comp[used]
+    return label, int(len(a))
 
 
 def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float
@@ -427,7 +479,7 @@ def _bot_scores(g, skipped: list[str], warnings: list[str]):
     return scores.reset_index(drop=True)
 
 
-def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 5.0,
+def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 30.0,
           min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
           expand: float = 0.5,
           lockstep_window: int = 6 * 3_600, lockstep_min: int = 10, lockstep_m: int = 3,

@@ -167,7 +167,7 @@ def test_dense_blocks_recover_planted_farms_in_a_synthetic_graph():
     truth = set(fakes)
     precision = len(found & truth) / max(len(found), 1)
     recall = len(found & truth) / len(truth)
-    assert precision >= 0.9 and recall >= 0.7, (precision, recall, info["blocks"])
+    assert precision >= 0.75 and recall >= 0.9, (precision, recall, info["blocks"])
     got_targets = {int(x) for c in clusters for x in g.external(c.creators)}
     assert got_targets >= set().union(*targets)
     for c in clusters:
