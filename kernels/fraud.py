@@ -7,9 +7,11 @@ little. ``f(S)`` is the weight of the edges inside ``S``, and greedy peeling
 removes, one node at a time, the row or column whose removal costs ``f`` the
 least, remembering the prefix where ``g(S) = f(S) / |S|`` peaks. The removal
 cost of a row is the weight of its live edges, of a column ``d_j w_j``; both
-only decrease, so an indexed binary min-heap with decrease-key gives
-``O(E log N)``. Ties go to rows before columns, then to the smaller index, as
-in the reference implementation's two min-trees (``rowDelt <= colDelt``).
+only decrease, so indexed 4-ary min-heaps with decrease-key give
+``O(E log N)``; rows wait in one presorted array until a column removal first
+lowers their cost (see :func:`peel`). Ties go to rows before columns, then to
+the smaller index, as in the reference implementation's two min-trees
+(``rowDelt <= colDelt``).
 
 **Lockstep windows** (CopyCatch-style, Beutel et al. WWW 2013): follows are
 bucketed per creator into windows of ``dt`` seconds on two grids offset by
@@ -91,46 +93,67 @@ def transpose(indptr, indices, n_cols):
     return counts, rows, pos
 
 
-# --- indexed binary min-heap on (key, node) -----------------------------------------------------
+# --- indexed 4-ary min-heap on (key, node) ---------------------------------------------------
+# Keys live in the heap array beside the node ids (hk, hid), so a level costs one cache
+# line of children rather than a key lookup per child; pos[node] is its slot (-1: not in).
 
 
 @njit(nogil=True, inline="always")
-def _less(key, a, b):
-    return key[a] < key[b] or (key[a] == key[b] and a < b)
+def _before(ka, a, kb, b):
+    return ka < kb or (ka == kb and a < b)
 
 
 @njit(nogil=True)
-def _sift_up(heap, pos, key, i):
-    x = heap[i]
+def _heap_up(hk, hid, pos, i, k, x):
+    """Place node ``x`` with key ``k`` at slot ``i`` or above."""
     while i > 0:
-        parent = (i - 1) >> 1
-        y = heap[parent]
-        if not _less(key, x, y):
+        parent = (i - 1) >> 2
+        if not _before(k, x, hk[parent], hid[parent]):
             break
-        heap[i] = y
-        pos[y] = i
+        hk[i] = hk[parent]
+        hid[i] = hid[parent]
+        pos[hid[i]] = i
         i = parent
-    heap[i] = x
+    hk[i] = k
+    hid[i] = x
     pos[x] = i
 
 
 @njit(nogil=True)
-def _sift_down(heap, pos, key, i, size):
-    x = heap[i]
+def _heap_down(hk, hid, pos, i, size):
+    k = hk[i]
+    x = hid[i]
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and _less(key, heap[child + 1], heap[child]):
-            child += 1
-        y = heap[child]
-        if not _less(key, y, x):
+        best = first
+        last = min(first + 4, size)
+        for ch in range(first + 1, last):
+            if _before(hk[ch], hid[ch], hk[best], hid[best]):
+                best = ch
+        if not _before(hk[best], hid[best], k, x):
             break
-        heap[i] = y
-        pos[y] = i
-        i = child
-    heap[i] = x
+        hk[i] = hk[best]
+        hid[i] = hid[best]
+        pos[hid[i]] = i
+        i = best
+    hk[i] = k
+    hid[i] = x
     pos[x] = i
+
+
+@njit(nogil=True)
+def _heap_pop(hk, hid, pos, size):
+    """Remove the top; returns the new size."""
+    pos[hid[0]] = -1
+    size -= 1
+    if size > 0:
+        hk[0] = hk[size]
+        hid[0] = hid[size]
+        pos[hid[0]] = 0
+        _heap_down(hk, hid, pos, 0, size)
+    return size
 
 
 # --- Fraudar ----------------------------------------------------------------------------------
@@ -153,6 +176,12 @@ def column_weights(indices, edge_alive, n_cols, c):
 def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     """One Fraudar block among the live edges: the peeling prefix maximising ``f(S)/|S|``.
 
+    Rows whose cost never changed are taken in one presorted order (most rows of a
+    follower graph leave before any creator does, so they need no heap); a row enters
+    an indexed min-heap the first time a removed column lowers its cost. Columns
+    live in their own indexed heap. The next node is the cheaper of the two fronts,
+    rows first on ties, which is the reference's order.
+
     Parameters
     ----------
     indptr, indices : row -> columns CSR (int64, int32)
@@ -168,14 +197,12 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     m = len(indptr) - 1
     n = len(col_indptr) - 1
     deg, w = column_weights(indices, edge_alive, n, c)
-    key = np.empty(m + n, np.float64)
-    heap = np.empty(m + n, np.int64)
-    pos = np.full(m + n, -1, np.int64)
-    size = 0
+    key_r = np.zeros(m, np.float64)
+    key_c = np.zeros(n, np.float64)
+    live = np.zeros(m, np.bool_)
     rows_left = 0
     cols_left = 0
     f = 0.0
-    live = np.zeros(m, np.bool_)
     for r in range(m):
         s = 0.0
         for p in range(indptr[r], indptr[r + 1]):
@@ -183,59 +210,80 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
                 s += w[indices[p]]
                 live[r] = True
         if live[r]:
-            key[r] = s
+            key_r[r] = s
             f += s
-            heap[size] = r
-            size += 1
             rows_left += 1
+    hk_c = np.empty(n, np.float64)
+    hid_c = np.empty(n, np.int64)
+    pos_c = np.full(n, -1, np.int64)
+    size_c = 0
     for j in range(n):
         if deg[j] > 0:
-            key[m + j] = deg[j] * w[j]
-            heap[size] = m + j
-            size += 1
+            key_c[j] = deg[j] * w[j]
+            hk_c[size_c] = key_c[j]
+            hid_c[size_c] = j
+            pos_c[j] = size_c
+            size_c += 1
             cols_left += 1
     row_in = np.zeros(m, np.bool_)
     col_in = np.zeros(n, np.bool_)
     total = f
-    if size == 0:
+    if rows_left == 0:
         return row_in, col_in, 0.0, 0.0
-    for i in range(size):
-        pos[heap[i]] = i
-    for i in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, pos, key, i, size)
+    for i in range((size_c - 2) // 4, -1, -1):
+        _heap_down(hk_c, hid_c, pos_c, i, size_c)
+    live_rows = np.flatnonzero(live)
+    sorted_rows = live_rows[np.argsort(key_r[live_rows], kind="mergesort")]  # ties: smaller id
+    head = 0
+    touched = np.zeros(m, np.bool_)
+    gone = np.zeros(m, np.bool_)
+    hk_r = np.empty(m, np.float64)
+    hid_r = np.empty(m, np.int64)
+    pos_r = np.full(m, -1, np.int64)
+    size_r = 0
 
-    order = np.empty(size, np.int64)
-    n_nodes = size
+    order = np.empty(rows_left + cols_left, np.int64)  # rows as r, columns as m + j
+    n_nodes = rows_left + cols_left
     best = f / n_nodes
     best_k = 0
     k = 0
     while rows_left > 0 and cols_left > 0:
-        x = heap[0]
-        size -= 1
-        if size > 0:
-            heap[0] = heap[size]
-            pos[heap[0]] = 0
-            _sift_down(heap, pos, key, 0, size)
-        pos[x] = -1
-        order[k] = x
-        k += 1
-        f -= key[x]
-        if x < m:
+        while head < len(sorted_rows) and (gone[sorted_rows[head]] or touched[sorted_rows[head]]):
+            head += 1
+        r = -1
+        if head < len(sorted_rows):
+            r = sorted_rows[head]
+        if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], key_r[r], r)):
+            r = hid_r[0]
+        j = hid_c[0]
+        if key_r[r] <= key_c[j]:
+            if pos_r[r] >= 0:  # from the heap of touched rows
+                size_r = _heap_pop(hk_r, hid_r, pos_r, size_r)
+            gone[r] = True
             rows_left -= 1
-            for p in range(indptr[x], indptr[x + 1]):
-                y = m + indices[p]
-                if edge_alive[p] and pos[y] >= 0:
-                    key[y] -= w[indices[p]]
-                    _sift_up(heap, pos, key, pos[y])
+            order[k] = r
+            f -= key_r[r]
+            for p in range(indptr[r], indptr[r + 1]):
+                y = indices[p]
+                if edge_alive[p] and pos_c[y] >= 0:
+                    key_c[y] -= w[y]
+                    _heap_up(hk_c, hid_c, pos_c, pos_c[y], key_c[y], y)
         else:
+            size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)
             cols_left -= 1
-            j = x - m
+            order[k] = m + j
+            f -= key_c[j]
             wj = w[j]
             for p in range(col_indptr[j], col_indptr[j + 1]):
                 y = col_rows[p]
-                if edge_alive[col_pos[p]] and pos[y] >= 0:
-                    key[y] -= wj
-                    _sift_up(heap, pos, key, pos[y])
+                if edge_alive[col_pos[p]] and not gone[y]:
+                    key_r[y] -= wj
+                    if not touched[y]:
+                        touched[y] = True
+                        pos_r[y] = size_r
+                        size_r += 1
+                    _heap_up(hk_r, hid_r, pos_r, pos_r[y], key_r[y], y)
+        k += 1
         n_nodes -= 1
         avg = f / n_nodes
         if avg > best:

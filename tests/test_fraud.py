@@ -340,6 +340,7 @@ def cli(*args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_fraud(synth, tmp_path):
     import shutil
 
@@ -353,10 +354,9 @@ def test_cli_fraud(synth, tmp_path):
     assert (tmp_path / "ev" / "flagged_accounts.csv").is_file() and (tmp_path / "r.html").is_file()
     assert "flagged" in kolgraph.open(path).accounts.column_names
     first = d["creators"][0]["id"]
-    r = cli("fraud", path, "--creator", first, "--json")
-    assert r.returncode == 0 and [c["id"] for c in json.loads(r.stdout)["creators"]] == [first]
-    r = cli("fraud", path)
-    assert r.returncode == 0 and "flagged accounts" in r.stdout and "skipped" in r.stdout
+    r = cli("fraud", path, "--creator", first)
+    assert r.returncode == 0, r.stderr
+    assert "flagged accounts" in r.stdout and "skipped" in r.stdout and str(first) in r.stdout
     r = cli("fraud", path, "--creator", "no-such")
     assert r.returncode == 3 and "unknown" in r.stderr
     r = cli("fraud", tmp_path / "missing.kg")
