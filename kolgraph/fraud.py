@@ -67,15 +67,26 @@ class Cluster:
         graph's overall density (``density_lift``) and the Poisson tail ``log10_p`` of seeing
         that many edges where ``expected_edges`` were expected (for one fixed block; the
         search over blocks makes true p-values larger)."""
-        from scipy.stats import poisson
-
         lam = self.expected_edges
         return {"expected_edges": lam,
                 "lift": self.edges / lam if lam > 0 else math.inf,
                 "background_density": self.background_density,
                 "density_lift": (self.density / self.background_density if self.background_density
                                  else math.inf),
-                "log10_p": float(poisson.logsf(self.edges - 1, lam) / math.log(10)) if lam > 0 else 0.0}
+                "log10_p": _log10_tail(self.edges, lam)}
+
+
+def _log10_tail(k: int, lam: float) -> float:
+    """log10 P[Poisson(lam) >= k]; where that underflows, the log10 of P[X = k] (a bound:
+    the tail is at least that likely), so the JSON never holds -Infinity."""
+    from scipy.stats import poisson
+
+    if lam <= 0 or k <= 0:
+        return 0.0
+    out = float(poisson.logsf(k - 1, lam))
+    if not math.isfinite(out):
+        out = float(poisson.logpmf(k, lam))
+    return out / math.log(10)
 
 
 @dataclass

@@ -269,7 +269,7 @@ def test_report_on_synthetic_farms(synth):
     paying = {x for p in truth["farms"].column("paying_creators").to_pylist() for x in p}
     listed = [c["id"] for c in d["creators"][:20]]
     assert paying & set(listed)
-    json.dumps(d)  # JSON-ready
+    json.dumps(d, allow_nan=False)  # JSON-ready, no Infinity/NaN
 
 
 def test_report_for_one_creator_and_exports(synth, tmp_path):
