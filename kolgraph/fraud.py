@@ -476,7 +476,8 @@ def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, 
 
 
 def _bot_scores(g, skipped: list[str], warnings: list[str]):
-    if g._raw_accounts() is None:
+    raw = g._raw_accounts()
+    if raw is None or not set(raw.column_names) - {"flagged"}:  # a flags-only table has no profiles
         skipped.append("bot_score: the graph has no account attributes (ingest with --accounts)")
         return None
     try:

@@ -361,3 +361,18 @@ def test_cli_fraud(synth, tmp_path):
     assert r.returncode == 3 and "unknown" in r.stderr
     r = cli("fraud", tmp_path / "missing.kg")
     assert r.returncode == 4
+
+
+def test_flags_on_a_store_without_attributes(rng, tmp_path):
+    src = np.concatenate([rng.integers(10, 400, 2000), np.repeat(np.arange(400, 430), 4)])
+    dst = np.concatenate([rng.integers(0, 10, 2000), np.tile([1, 3, 5, 7], 30)])
+    path = FollowerGraph.from_edges(src, dst).save(tmp_path / "plain.kg")
+    rep = kolgraph.open(path).fraud()
+    rep.write_flags()
+    g = kolgraph.open(path)
+    assert g.accounts.column_names == ["id", "flagged"]
+    again = g.fraud().to_dict()
+    assert any(s.startswith("bot_score") for s in again["skipped"])
+    for c in again["creators"]:
+        r = g.reach([c["id"]], exclude_flagged=True).to_dict()
+        assert r["unique_reach"] == c["real_reach"]
