@@ -37,7 +37,10 @@ def _growth_plot(g, v: int, spikes: list[dict]) -> str | None:
     x = (first + np.arange(len(gains))).astype("datetime64[D]")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.bar(x, gains, width=1.0, color="C0", label="new followers per day")
+    ax.vlines(x, 0, gains, color="C0", linewidth=1, label="new followers per day")  # visible at any span
+    total = ax.twinx()
+    total.plot(x, np.cumsum(gains), color="grey", linewidth=1)
+    total.set_ylabel("followers (grey)")
     if spikes:
         sx = np.array([s["date"] for s in spikes], dtype="datetime64[D]")
         sy = [s["gain"] for s in spikes]
