@@ -357,13 +357,22 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     taken = np.zeros(m, bool)  # followers already in a cluster
     clusters: list[Cluster] = []
 
-    def peel_into_clusters(alive: np.ndarray, n_blocks: int, stage: str) -> None:
+    def peel_into_clusters(sub: tuple, alive: np.ndarray, n_blocks: int, stage: str) -> None:
+        """Peel ``n_blocks`` blocks of the (sub)graph ``sub``; keep the significant ones."""
+        s_indptr, s_indices, s_cptr, s_crows, s_cpos, row_map, col_map = sub
         for _ in range(n_blocks):
-            row_in, col_in, score, _ = _k.peel(indptr, indices, col_indptr, col_rows, col_pos, alive, c)
+            local_r, local_c, score, _ = _k.peel(s_indptr, s_indices, s_cptr, s_crows, s_cpos, alive, c)
             task.advance()
-            if not row_in.any():
+            if not local_r.any():
                 return
-            edges = int(_k.take_block(indptr, indices, alive, row_in, col_in))
+            edges = int(_k.take_block(s_indptr, s_indices, alive, local_r, local_c))
+            if row_map is None:
+                row_in, col_in = local_r, local_c
+            else:
+                row_in = np.zeros(m, bool)
+                row_in[row_map[local_r]] = True
+                col_in = np.zeros(n, bool)
+                col_in[col_map[local_c]] = True
             n_rows, n_cols = int(row_in.sum()), int(col_in.sum())
             expected = float(row_deg[row_in].sum()) * float(col_deg[col_in].sum()) / e
             density = edges / (n_rows * n_cols)
@@ -390,16 +399,14 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
                 stage=stage))
 
     with progress.task("peeling dense blocks", total=2 * max_blocks) as task:
-        peel_into_clusters(np.ones(e, bool), max_blocks, "global")
+        whole = (indptr, indices, col_indptr, col_rows, col_pos, None, None)
+        peel_into_clusters(whole, np.ones(e, bool), max_blocks, "global")
         if co_following:
             label, pairs = _farm_candidates(indptr, indices, m, n, col_deg, _PAIR_MIN, _PAIR_LIFT)
             info["candidate_pairs"] = pairs
             if pairs:
-                alive = _k.restrict_edges(indptr, indices, label, 2)
-                edge_label = np.where(alive, label[indices], -1)
-                for comp in np.unique(label[label >= 0]).tolist():
-                    peel_into_clusters((edge_label == comp) & ~np.repeat(taken, row_deg), 2,
-                                       "co-following")
+                for sub in _component_subgraphs(indptr, indices, label, taken):
+                    peel_into_clusters(sub, np.ones(len(sub[1]), bool), 2, "co-following")
     return clusters, info
 
 
@@ -426,6 +433,28 @@ def _farm_candidates(indptr, indices, m, n, col_deg, min_co, min_lift):
         used[a] = used[b] = True
         label[used] = comp[used]
     return label, int(len(a))
+
+
+def _component_subgraphs(indptr, indices, label, taken):
+    """Per co-following component, the compact subgraph of its candidate edges (followers with
+    two or more follows into it, not yet in a cluster): CSR both ways plus local -> global maps."""
+    alive = _k.restrict_edges(indptr, indices, label, 2)
+    sel = np.flatnonzero(alive)
+    rows = np.searchsorted(indptr, sel, side="right") - 1
+    keep = ~taken[rows]
+    sel, rows = sel[keep], rows[keep]
+    lab = label[indices[sel]]
+    order = np.argsort(lab, kind="stable")  # stable: edges stay grouped by row, columns ascending
+    sel, rows, lab = sel[order], rows[order], lab[order]
+    bounds = np.flatnonzero(np.diff(lab)) + 1
+    for part_rows, part_sel in zip(np.split(rows, bounds), np.split(sel, bounds), strict=True):
+        row_map, local_rows = np.unique(part_rows, return_inverse=True)
+        col_map, local_cols = np.unique(indices[part_sel], return_inverse=True)
+        sub_indptr = np.zeros(len(row_map) + 1, np.int64)
+        sub_indptr[1:] = np.cumsum(np.bincount(local_rows, minlength=len(row_map)))
+        sub_indices = local_cols.astype(np.int32)
+        cptr, crows, cpos = _k.transpose(sub_indptr, sub_indices, len(col_map))
+        yield sub_indptr, sub_indices, cptr, crows, cpos, row_map, col_map
 
 
 def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float
