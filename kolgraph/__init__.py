@@ -13,6 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
+from kolgraph.botscore import BotRules, score_accounts  # noqa: E402
 from kolgraph.exceptions import (  # noqa: E402
     InputError,
     KolgraphError,
@@ -27,6 +28,7 @@ from kolgraph.store import open_store as open  # noqa: E402,A001
 from kolgraph.store import verify_store as verify  # noqa: E402
 
 __all__ = [
+    "BotRules",
     "FollowerGraph",
     "InputError",
     "KolgraphError",
@@ -37,5 +39,6 @@ __all__ = [
     "UnknownAccountError",
     "__version__",
     "open",
+    "score_accounts",
     "verify",
 ]

@@ -525,7 +525,7 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
           expand: float = 0.5,
           lockstep_window: int = 6 * 3_600, lockstep_min: int = 10, lockstep_m: int = 3,
           lockstep_burst: float = 10.0, spike_z: float = 6.0, spike_min_gain: int = 20,
-          bot_threshold: float = 0.5, mass_following: int = 1_500,
+          bot_threshold: float = 0.9, mass_following: int = 1_500,
           progress: Progress = SILENT) -> FraudReport:
     """Fraud review of a follower graph: clusters, lockstep, spikes, bot signals, per creator.
 
@@ -543,7 +543,9 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     lockstep_burst : a hot window also holds this many times the creator's mean per-window count
     spike_z, spike_min_gain : a spike day gains at least ``spike_min_gain`` followers and
         ``median + spike_z * scale``
-    bot_threshold : accounts with bot score at least this are flagged
+    bot_threshold : accounts with bot score at least this are flagged (0.9: a *high* score; the
+        scorer's own 0.5 flags about 45% of the honest synthetic accounts, whose profiles often
+        lack posts, avatar or bio)
     mass_following : accounts following more than this many are flagged
 
     Returns

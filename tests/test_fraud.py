@@ -356,7 +356,7 @@ def test_cli_fraud(synth, tmp_path):
     first = d["creators"][0]["id"]
     r = cli("fraud", path, "--creator", first)
     assert r.returncode == 0, r.stderr
-    assert "flagged accounts" in r.stdout and "skipped" in r.stdout and str(first) in r.stdout
+    assert "flagged accounts" in r.stdout and "bot_score" in r.stdout and str(first) in r.stdout
     r = cli("fraud", path, "--creator", "no-such")
     assert r.returncode == 3 and "unknown" in r.stderr
     r = cli("fraud", tmp_path / "missing.kg")
