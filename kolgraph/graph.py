@@ -331,6 +331,13 @@ class FollowerGraph:
 
         return plan(self, candidates, budget=budget, objective=objective, **options)
 
+    # --- fraud review (thin wrapper over kolgraph.fraud) ---------------------------------------
+    def fraud(self, **options):
+        """Lockstep clusters, spikes, bot signals and audience quality; see :func:`kolgraph.fraud.fraud`."""
+        from kolgraph.fraud import fraud
+
+        return fraud(self, **options)
+
     # --- summary and persistence ------------------------------------------------------
     def info(self, top: int = 10) -> dict:
         """Counts, degree statistics, tier counts and top creators by followers (JSON-ready)."""

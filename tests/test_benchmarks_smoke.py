@@ -52,6 +52,8 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     md = (out / "report.md").read_text()
     for needle in ("## Machine", "| CPU |", "| RAM |", "numba", "pyarrow", "networkx", "igraph"):
         assert needle in md, needle
+    assert "## fraud-peel-200k-edges" in md and "vs rgmining-fraudar" in md  # Fraudar vs reference
+    assert "## fraud-planted-wiki-Vote" in md
     assert "## botscore-200k-edges" in md and "vs pandas row-apply" in md  # profile bot score
     tables = _tables(md)  # one per group: ingest, reach-top20, similar-top10, ...
     ingest = [t for t in tables if {r[0].strip("*") for r in t[1:]} & INGEST_WORKLOADS]

@@ -1,0 +1,677 @@
+"""Fraud kernels: Fraudar greedy peeling, temporal lockstep windows, follower-growth spikes.
+
+**Fraudar** (Hooi et al., KDD 2016) on the follower x creator bipartite graph:
+column ``j`` weighs ``1 / log(d_j + c)`` (``d_j`` its followers among the live
+rows), so edges into popular creators (where farms hide camouflage) count
+little. ``f(S)`` is the weight of the edges inside ``S``, and greedy peeling
+removes, one node at a time, the row or column whose removal costs ``f`` the
+least, remembering the prefix where ``g(S) = f(S) / |S|`` peaks. The removal
+cost of a row is the weight of its live edges, of a column ``d_j w_j``; both
+only decrease, so indexed 4-ary min-heaps with decrease-key give
+``O(E log N)``; rows wait in one presorted array until a column removal first
+lowers their cost (see :func:`peel`). Ties go to rows before columns, then to
+the smaller index, as in the reference implementation's two min-trees
+(``rowDelt <= colDelt``).
+
+**Lockstep windows** (CopyCatch-style, Beutel et al. WWW 2013): follows are
+bucketed per creator into windows of ``dt`` seconds on two grids offset by
+``dt / 2`` (so any two follows less than ``dt / 2`` apart share a window); a
+window is *hot* when at least ``n_min`` followers fall in it and it holds at
+least ``burst`` times the creator's average per-window rate. A follower in hot
+windows of at least ``m`` distinct creators is in lockstep; lockstep followers
+sharing a hot window are joined into groups (union-find).
+
+**Growth spikes**: a creator's daily follower gains against a robust baseline,
+the median and MAD over the days of its active span (days with no follows count
+as zeros).
+
+Arrays in, arrays out; no validation here.
+"""
+
+import numpy as np
+from numba import njit
+
+# --- bipartite follower x column graph --------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def bipartite_rows(out_indptr, out_indices, col_of):
+    """Rows of the follower x column graph: accounts following at least one column.
+
+    ``col_of[a]`` is the column of account ``a`` (-1: not a column). Returns
+    ``(row_account int32, indptr int64, indices int32)``, rows in account order,
+    each row's columns in the order of ``out_indices``.
+    """
+    n = len(out_indptr) - 1
+    n_rows = 0
+    n_edges = 0
+    for a in range(n):
+        k = 0
+        for p in range(out_indptr[a], out_indptr[a + 1]):
+            if col_of[out_indices[p]] >= 0:
+                k += 1
+        if k > 0:
+            n_rows += 1
+            n_edges += k
+    row_account = np.empty(n_rows, np.int32)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    indices = np.empty(n_edges, np.int32)
+    r = 0
+    e = 0
+    for a in range(n):
+        start = e
+        for p in range(out_indptr[a], out_indptr[a + 1]):
+            j = col_of[out_indices[p]]
+            if j >= 0:
+                indices[e] = j
+                e += 1
+        if e > start:
+            row_account[r] = a
+            r += 1
+            indptr[r] = e
+    return row_account, indptr, indices
+
+
+@njit(nogil=True, cache=True)
+def transpose(indptr, indices, n_cols):
+    """Column-major copy of a CSR: ``(col_indptr, col_rows, col_pos)``, rows ascending in each
+    column; ``col_pos`` is each entry's position in ``indices``."""
+    counts = np.zeros(n_cols + 1, np.int64)
+    for p in range(len(indices)):
+        counts[indices[p] + 1] += 1
+    for j in range(n_cols):
+        counts[j + 1] += counts[j]
+    fill = counts[:-1].copy()
+    rows = np.empty(len(indices), np.int32)
+    pos = np.empty(len(indices), np.int64)
+    for r in range(len(indptr) - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            j = indices[p]
+            rows[fill[j]] = r
+            pos[fill[j]] = p
+            fill[j] += 1
+    return counts, rows, pos
+
+
+# --- indexed 4-ary min-heap on (key, node) ---------------------------------------------------
+# Keys live in the heap array beside the node ids (hk, hid), so a level costs one cache
+# line of children rather than a key lookup per child; pos[node] is its slot (-1: not in).
+
+
+@njit(nogil=True, inline="always")
+def _before(ka, a, kb, b):
+    return ka < kb or (ka == kb and a < b)
+
+
+@njit(nogil=True)
+def _heap_up(hk, hid, pos, i, k, x):
+    """Place node ``x`` with key ``k`` at slot ``i`` or above."""
+    while i > 0:
+        parent = (i - 1) >> 2
+        if not _before(k, x, hk[parent], hid[parent]):
+            break
+        hk[i] = hk[parent]
+        hid[i] = hid[parent]
+        pos[hid[i]] = i
+        i = parent
+    hk[i] = k
+    hid[i] = x
+    pos[x] = i
+
+
+@njit(nogil=True)
+def _heap_down(hk, hid, pos, i, size):
+    k = hk[i]
+    x = hid[i]
+    while True:
+        first = 4 * i + 1
+        if first >= size:
+            break
+        best = first
+        last = min(first + 4, size)
+        for ch in range(first + 1, last):
+            if _before(hk[ch], hid[ch], hk[best], hid[best]):
+                best = ch
+        if not _before(hk[best], hid[best], k, x):
+            break
+        hk[i] = hk[best]
+        hid[i] = hid[best]
+        pos[hid[i]] = i
+        i = best
+    hk[i] = k
+    hid[i] = x
+    pos[x] = i
+
+
+@njit(nogil=True)
+def _heap_pop(hk, hid, pos, size):
+    """Remove the top; returns the new size."""
+    pos[hid[0]] = -1
+    size -= 1
+    if size > 0:
+        hk[0] = hk[size]
+        hid[0] = hid[size]
+        pos[hid[0]] = 0
+        _heap_down(hk, hid, pos, 0, size)
+    return size
+
+
+# --- Fraudar ----------------------------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def column_weights(indices, edge_alive, n_cols, c):
+    """Live degree of every column and its weight ``1 / log(degree + c)``."""
+    deg = np.zeros(n_cols, np.int64)
+    for p in range(len(indices)):
+        if edge_alive[p]:
+            deg[indices[p]] += 1
+    w = np.empty(n_cols, np.float64)
+    for j in range(n_cols):
+        w[j] = 1.0 / np.log(deg[j] + c)
+    return deg, w
+
+
+@njit(nogil=True, cache=True)
+def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
+    """One Fraudar block among the live edges: the peeling prefix maximising ``f(S)/|S|``.
+
+    Rows whose cost never changed are taken in one presorted order (most rows of a
+    follower graph leave before any creator does, so they need no heap); a row enters
+    an indexed min-heap the first time a removed column lowers its cost. Columns
+    live in their own indexed heap. The next node is the cheaper of the two fronts,
+    rows first on ties, which is the reference's order.
+
+    Parameters
+    ----------
+    indptr, indices : row -> columns CSR (int64, int32)
+    col_indptr, col_rows, col_pos : column -> rows CSR of the same graph (:func:`transpose`)
+    edge_alive : bool per entry of ``indices``; dead edges are left out (earlier blocks)
+    c : the constant of the column weights ``1 / log(degree + c)`` (5 in the paper's code)
+
+    Returns
+    -------
+    (row_in, col_in, score, total) : bool masks of the block, its ``g(S)`` and
+    ``f`` of the whole live graph. Empty masks and score 0 when there are no edges.
+    """
+    m = len(indptr) - 1
+    n = len(col_indptr) - 1
+    deg, w = column_weights(indices, edge_alive, n, c)
+    key_r = np.zeros(m, np.float64)
+    key_c = np.zeros(n, np.float64)
+    live = np.zeros(m, np.bool_)
+    rows_left = 0
+    cols_left = 0
+    f = 0.0
+    for r in range(m):
+        s = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            if edge_alive[p]:
+                s += w[indices[p]]
+                live[r] = True
+        if live[r]:
+            key_r[r] = s
+            f += s
+            rows_left += 1
+    hk_c = np.empty(n, np.float64)
+    hid_c = np.empty(n, np.int64)
+    pos_c = np.full(n, -1, np.int64)
+    size_c = 0
+    for j in range(n):
+        if deg[j] > 0:
+            key_c[j] = deg[j] * w[j]
+            hk_c[size_c] = key_c[j]
+            hid_c[size_c] = j
+            pos_c[j] = size_c
+            size_c += 1
+            cols_left += 1
+    row_in = np.zeros(m, np.bool_)
+    col_in = np.zeros(n, np.bool_)
+    total = f
+    if rows_left == 0:
+        return row_in, col_in, 0.0, 0.0
+    for i in range((size_c - 2) // 4, -1, -1):
+        _heap_down(hk_c, hid_c, pos_c, i, size_c)
+    live_rows = np.flatnonzero(live)
+    sorted_rows = live_rows[np.argsort(key_r[live_rows], kind="mergesort")]  # ties: smaller id
+    head = 0
+    touched = np.zeros(m, np.bool_)
+    gone = np.zeros(m, np.bool_)
+    hk_r = np.empty(m, np.float64)
+    hid_r = np.empty(m, np.int64)
+    pos_r = np.full(m, -1, np.int64)
+    size_r = 0
+
+    order = np.empty(rows_left + cols_left, np.int64)  # rows as r, columns as m + j
+    n_nodes = rows_left + cols_left
+    best = f / n_nodes
+    best_k = 0
+    k = 0
+    while rows_left > 0 and cols_left > 0:
+        while head < len(sorted_rows) and (gone[sorted_rows[head]] or touched[sorted_rows[head]]):
+            head += 1
+        r = -1
+        if head < len(sorted_rows):
+            r = sorted_rows[head]
+        if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], key_r[r], r)):
+            r = hid_r[0]
+        j = hid_c[0]
+        if key_r[r] <= key_c[j]:
+            if pos_r[r] >= 0:  # from the heap of touched rows
+                size_r = _heap_pop(hk_r, hid_r, pos_r, size_r)
+            gone[r] = True
+            rows_left -= 1
+            order[k] = r
+            f -= key_r[r]
+            for p in range(indptr[r], indptr[r + 1]):
+                y = indices[p]
+                if edge_alive[p] and pos_c[y] >= 0:
+                    key_c[y] -= w[y]
+                    _heap_up(hk_c, hid_c, pos_c, pos_c[y], key_c[y], y)
+        else:
+            size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)
+            cols_left -= 1
+            order[k] = m + j
+            f -= key_c[j]
+            wj = w[j]
+            for p in range(col_indptr[j], col_indptr[j + 1]):
+                y = col_rows[p]
+                if edge_alive[col_pos[p]] and not gone[y]:
+                    key_r[y] -= wj
+                    if not touched[y]:
+                        touched[y] = True
+                        pos_r[y] = size_r
+                        size_r += 1
+                    _heap_up(hk_r, hid_r, pos_r, pos_r[y], key_r[y], y)
+        k += 1
+        n_nodes -= 1
+        avg = f / n_nodes
+        if avg > best:
+            best = avg
+            best_k = k
+    # the block: every live node not among the first best_k removed
+    removed = np.zeros(m + n, np.bool_)
+    for i in range(best_k):
+        removed[order[i]] = True
+    for r in range(m):
+        row_in[r] = live[r] and not removed[r]
+    for j in range(n):
+        col_in[j] = deg[j] > 0 and not removed[m + j]
+    return row_in, col_in, best, total
+
+
+@njit(nogil=True, cache=True)
+def take_block(indptr, indices, edge_alive, row_in, col_in):
+    """Count the live edges inside a block and mark them dead (the next peel skips them)."""
+    e = 0
+    for r in range(len(indptr) - 1):
+        if row_in[r]:
+            for p in range(indptr[r], indptr[r + 1]):
+                if edge_alive[p] and col_in[indices[p]]:
+                    e += 1
+                    edge_alive[p] = False
+    return e
+
+
+@njit(nogil=True, cache=True)
+def count_block(indptr, indices, row_in, col_in):
+    """Edges between the rows and columns of a block (live or not)."""
+    e = 0
+    for r in range(len(indptr) - 1):
+        if row_in[r]:
+            for p in range(indptr[r], indptr[r + 1]):
+                if col_in[indices[p]]:
+                    e += 1
+    return e
+
+
+@njit(nogil=True, cache=True)
+def fingerprint(indptr, indices, row_in, n_cols):
+    """Per column: how many of the block's rows follow it (the farm's whole customer list)."""
+    hits = np.zeros(n_cols, np.int64)
+    for r in range(len(indptr) - 1):
+        if row_in[r]:
+            for p in range(indptr[r], indptr[r + 1]):
+                hits[indices[p]] += 1
+    return hits
+
+
+# --- temporal lockstep windows ----------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _find(parent, x):
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:
+        nxt = parent[x]
+        parent[x] = root
+        x = nxt
+    return root
+
+
+@njit(nogil=True, cache=True)
+def _window_of(t, dt, grid):
+    return (t + grid * (dt // 2)) // dt
+
+
+@njit(nogil=True, cache=True)
+def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst):
+    """Followers in temporal lockstep and their groups.
+
+    Parameters
+    ----------
+    in_indptr, in_indices, times : followers-of CSR of the whole graph with follow times
+    cols : accounts whose follows are examined (the creators)
+    n_accounts : number of accounts
+    dt : window length in seconds (> 1)
+    n_min : followers a window needs to be hot
+    m : distinct creators with hot windows a follower needs to be in lockstep
+    burst : a hot window also holds at least ``burst`` x the creator's mean per-window count
+
+    Returns
+    -------
+    (hits, group) : per account, the number of distinct creators in whose hot windows it
+    followed; its lockstep group (the smallest account id of the group), -1 when not in lockstep.
+    """
+    hits = np.zeros(n_accounts, np.int32)
+    last = np.full(n_accounts, -1, np.int64)
+    for ci in range(len(cols)):
+        v = cols[ci]
+        lo = in_indptr[v]
+        hi = in_indptr[v + 1]
+        deg = hi - lo
+        if deg < n_min:
+            continue
+        t = times[lo:hi].copy()
+        order = np.argsort(t, kind="mergesort")
+        span = t[order[deg - 1]] - t[order[0]]
+        mean = deg * dt / max(span + dt, dt)  # follows per window at the creator's average rate
+        need = max(n_min, burst * mean)
+        for grid in range(2):
+            s = 0
+            while s < deg:
+                wk = _window_of(t[order[s]], dt, grid)
+                e = s
+                while e < deg and _window_of(t[order[e]], dt, grid) == wk:
+                    e += 1
+                if e - s >= need:
+                    for q in range(s, e):
+                        a = in_indices[lo + order[q]]
+                        if last[a] != v:
+                            last[a] = v
+                            hits[a] += 1
+                s = e
+    parent = np.arange(n_accounts).astype(np.int64)
+    for ci in range(len(cols)):
+        v = cols[ci]
+        lo = in_indptr[v]
+        hi = in_indptr[v + 1]
+        deg = hi - lo
+        if deg < n_min:
+            continue
+        t = times[lo:hi].copy()
+        order = np.argsort(t, kind="mergesort")
+        span = t[order[deg - 1]] - t[order[0]]
+        mean = deg * dt / max(span + dt, dt)
+        need = max(n_min, burst * mean)
+        for grid in range(2):
+            s = 0
+            while s < deg:
+                wk = _window_of(t[order[s]], dt, grid)
+                e = s
+                while e < deg and _window_of(t[order[e]], dt, grid) == wk:
+                    e += 1
+                if e - s >= need:
+                    first = -1
+                    for q in range(s, e):
+                        a = in_indices[lo + order[q]]
+                        if hits[a] >= m:
+                            if first < 0:
+                                first = a
+                            else:
+                                ra = _find(parent, a)
+                                rb = _find(parent, first)
+                                if ra != rb:  # the smaller id is the root: groups named by it
+                                    if ra < rb:
+                                        parent[rb] = ra
+                                    else:
+                                        parent[ra] = rb
+                s = e
+    group = np.full(n_accounts, -1, np.int64)
+    for a in range(n_accounts):
+        if hits[a] >= m:
+            group[a] = _find(parent, a)
+    return hits, group
+
+
+# --- follower-growth spikes -------------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _median_sorted(x, n_zero):
+    """Median of ``n_zero`` zeros followed by the sorted non-negative values ``x``."""
+    n = n_zero + len(x)
+    lo = (n - 1) // 2
+    hi = n // 2
+    a = 0.0 if lo < n_zero else x[lo - n_zero]
+    b = 0.0 if hi < n_zero else x[hi - n_zero]
+    return 0.5 * (a + b)
+
+
+@njit(nogil=True, cache=True)
+def _daily_gains(t_sorted, day):
+    """Distinct days (ascending) and follows per day of sorted follow times."""
+    n = len(t_sorted)
+    k = 0
+    prev = -(1 << 62)
+    for i in range(n):
+        d = t_sorted[i] // day
+        if d != prev:
+            k += 1
+            prev = d
+    days = np.empty(k, np.int64)
+    gains = np.zeros(k, np.int64)
+    k = -1
+    prev = -(1 << 62)
+    for i in range(n):
+        d = t_sorted[i] // day
+        if d != prev:
+            k += 1
+            days[k] = d
+            prev = d
+        gains[k] += 1
+    return days, gains
+
+
+@njit(nogil=True, cache=True)
+def _creator_spikes(t, day, z, min_gain):
+    t_sorted = np.sort(t)
+    days, gains = _daily_gains(t_sorted, day)
+    span = days[-1] - days[0] + 1
+    n_zero = span - len(days)
+    g = np.sort(gains).astype(np.float64)
+    med = _median_sorted(g, n_zero)
+    dev = np.sort(np.abs(g - med))
+    # zero days deviate by med; merge them in front of the smaller deviations
+    all_dev = np.empty(len(dev) + n_zero, np.float64)
+    all_dev[:n_zero] = med
+    all_dev[n_zero:] = dev
+    all_dev.sort()
+    mad = _median_sorted(all_dev, 0)
+    scale = max(1.4826 * mad, np.sqrt(max(med, 1.0)))
+    threshold = max(float(min_gain), med + z * scale)
+    return days, gains, med, scale, threshold
+
+
+@njit(nogil=True, cache=True)
+def growth_spikes(in_indptr, times, cols, day, z, min_gain):
+    """Days on which a creator gained unusually many followers.
+
+    A day is a spike when its gain is at least ``min_gain`` and at least
+    ``median + z * scale``, with median and ``scale = max(1.4826 MAD, sqrt(median), 1)``
+    over the creator's active span (first to last follow, idle days as zeros).
+
+    Returns ``(col, day, gain, baseline, scale)`` arrays, one entry per spike,
+    ``col`` indexing ``cols``, days as ``time // day``.
+    """
+    count = 0
+    for ci in range(len(cols)):
+        v = cols[ci]
+        lo = in_indptr[v]
+        hi = in_indptr[v + 1]
+        if hi - lo < min_gain:
+            continue
+        days, gains, med, scale, thr = _creator_spikes(times[lo:hi], day, z, min_gain)
+        for i in range(len(days)):
+            if gains[i] >= thr:
+                count += 1
+    out_col = np.empty(count, np.int64)
+    out_day = np.empty(count, np.int64)
+    out_gain = np.empty(count, np.int64)
+    out_base = np.empty(count, np.float64)
+    out_scale = np.empty(count, np.float64)
+    k = 0
+    for ci in range(len(cols)):
+        v = cols[ci]
+        lo = in_indptr[v]
+        hi = in_indptr[v + 1]
+        if hi - lo < min_gain:
+            continue
+        days, gains, med, scale, thr = _creator_spikes(times[lo:hi], day, z, min_gain)
+        for i in range(len(days)):
+            if gains[i] >= thr:
+                out_col[k] = ci
+                out_day[k] = days[i]
+                out_gain[k] = gains[i]
+                out_base[k] = med
+                out_scale[k] = scale
+                k += 1
+    return out_col, out_day, out_gain, out_base, out_scale
+
+
+# --- per-creator counts -----------------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def flag_counts(in_indptr, in_indices, cols, bits, n_kinds):
+    """Per creator in ``cols``: followers with each flag bit set, and with any bit set.
+
+    ``bits`` is a uint8 per account (bit k = kind k). Returns int64 ``(len(cols), n_kinds + 1)``,
+    the last column counting followers with any bit.
+    """
+    out = np.zeros((len(cols), n_kinds + 1), np.int64)
+    for ci in range(len(cols)):
+        v = cols[ci]
+        for p in range(in_indptr[v], in_indptr[v + 1]):
+            b = bits[in_indices[p]]
+            if b:
+                out[ci, n_kinds] += 1
+                for k in range(n_kinds):
+                    if (b >> k) & 1:
+                        out[ci, k] += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def expand_block(col_indptr, col_rows, n_rows, col_in, need):
+    """Rows following at least ``need`` of the block's columns (over all edges, live or not)."""
+    count = np.zeros(n_rows, np.int32)
+    for j in range(len(col_in)):
+        if col_in[j]:
+            for p in range(col_indptr[j], col_indptr[j + 1]):
+                count[col_rows[p]] += 1
+    out = np.zeros(n_rows, np.bool_)
+    for r in range(n_rows):
+        out[r] = count[r] >= need
+    return out
+
+
+# --- co-following pairs (farm candidates) -----------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def pair_counts(indptr, indices, col_ok, max_row_deg, n_cols):
+    """Co-follower counts of column pairs among the eligible columns.
+
+    Rows following more than ``max_row_deg`` eligible columns are skipped (their
+    pairs grow quadratically). Returns ``(a, b, count)`` with ``a < b``, sorted.
+    """
+    total = 0
+    for r in range(len(indptr) - 1):
+        k = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_ok[indices[p]]:
+                k += 1
+        if 2 <= k <= max_row_deg:
+            total += k * (k - 1) // 2
+    keys = np.empty(total, np.int64)
+    buf = np.empty(max(max_row_deg, 1), np.int64)
+    e = 0
+    for r in range(len(indptr) - 1):
+        k = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_ok[indices[p]]:
+                if k < max_row_deg:
+                    buf[k] = indices[p]
+                k += 1
+        if 2 <= k <= max_row_deg:
+            row = np.sort(buf[:k])
+            for i in range(k):
+                for j in range(i + 1, k):
+                    keys[e] = row[i] * n_cols + row[j]
+                    e += 1
+    keys.sort()
+    n_unique = 0
+    for i in range(total):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_unique += 1
+    a = np.empty(n_unique, np.int64)
+    b = np.empty(n_unique, np.int64)
+    cnt = np.zeros(n_unique, np.int64)
+    u = -1
+    for i in range(total):
+        if i == 0 or keys[i] != keys[i - 1]:
+            u += 1
+            a[u] = keys[i] // n_cols
+            b[u] = keys[i] % n_cols
+        cnt[u] += 1
+    return a, b, cnt
+
+
+@njit(nogil=True, cache=True)
+def components(n, a, b):
+    """Connected components of an undirected graph given as edge arrays: a label per node,
+    the smallest node of its component."""
+    parent = np.arange(n).astype(np.int64)
+    for i in range(len(a)):
+        ra = _find(parent, a[i])
+        rb = _find(parent, b[i])
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    out = np.empty(n, np.int64)
+    for x in range(n):
+        out[x] = _find(parent, x)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def restrict_edges(indptr, indices, label, min_hits):
+    """Live-edge mask: edges into labelled columns (``label >= 0``) from rows holding at least
+    ``min_hits`` edges into columns of that same label."""
+    alive = np.zeros(len(indices), np.bool_)
+    for r in range(len(indptr) - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            lab = label[indices[p]]
+            if lab < 0:
+                continue
+            k = 0
+            for q in range(indptr[r], indptr[r + 1]):
+                if label[indices[q]] == lab:
+                    k += 1
+            alive[p] = k >= min_hits
+    return alive

@@ -1,0 +1,113 @@
+"""Slow pure-Python references for the fraud kernels (same definitions, no cleverness)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+
+def fraudar(rows: list[list[int]], n_cols: int, alive: set[tuple[int, int]], c: float = 5.0):
+    """Greedy peeling by linear scans: the block ``(rows, cols)`` maximising f(S)/|S| and its score.
+
+    ``rows[r]`` lists the columns of row r in ascending order; only edges in ``alive`` count.
+    Nodes are removed by smallest (cost, node), rows numbered before columns.
+    """
+    m = len(rows)
+    deg = [0] * n_cols
+    for r, cs in enumerate(rows):
+        for j in cs:
+            if (r, j) in alive:
+                deg[j] += 1
+    w = [1.0 / math.log(d + c) for d in deg]
+    key: dict[int, float] = {}
+    f = 0.0
+    for r, cs in enumerate(rows):
+        live = [j for j in cs if (r, j) in alive]
+        if live:
+            s = 0.0
+            for j in live:
+                s += w[j]
+            key[r] = s
+            f += s
+    for j in range(n_cols):
+        if deg[j]:
+            key[m + j] = deg[j] * w[j]
+    if not key:
+        return set(), set(), 0.0
+    members_of_col = {j: [r for r, cs in enumerate(rows) if j in cs and (r, j) in alive]
+                      for j in range(n_cols)}
+    left = set(key)
+    best, best_k, order = f / len(left), 0, []
+    while any(x < m for x in left) and any(x >= m for x in left):
+        x = min(left, key=lambda y: (key[y], y))
+        left.remove(x)
+        order.append(x)
+        f -= key[x]
+        if x < m:
+            for j in rows[x]:
+                if (x, j) in alive and m + j in left:
+                    key[m + j] -= w[j]
+        else:
+            for r in members_of_col[x - m]:
+                if r in left:
+                    key[r] -= w[x - m]
+        if f / len(left) > best:
+            best, best_k = f / len(left), len(order)
+    block = set(key) - set(order[:best_k])
+    return {x for x in block if x < m}, {x - m for x in block if x >= m}, best
+
+
+def lockstep(follows: dict[int, dict[int, int]], dt: int, n_min: int, m: int, burst: float):
+    """Per follower, the distinct creators in whose hot windows it followed, and its group.
+
+    ``follows[creator][follower] = time``. Windows: ``(t + grid * (dt // 2)) // dt`` for
+    grid 0 and 1; hot when holding at least max(n_min, burst * deg * dt / (span + dt)) follows.
+    Groups: lockstep followers sharing a hot window, named by their smallest id.
+    """
+    hot_creators: dict[int, set[int]] = {}
+    hot_windows = []
+    for cr, fol in follows.items():
+        if len(fol) < n_min:
+            continue
+        ts = list(fol.values())
+        span = max(ts) - min(ts)
+        need = max(n_min, burst * (len(fol) * dt / max(span + dt, dt)))
+        for grid in (0, 1):
+            windows: dict[int, list[int]] = {}
+            for u, t in fol.items():
+                windows.setdefault((t + grid * (dt // 2)) // dt, []).append(u)
+            for members in windows.values():
+                if len(members) >= need:
+                    hot_windows.append(members)
+                    for u in members:
+                        hot_creators.setdefault(u, set()).add(cr)
+    hits = {u: len(s) for u, s in hot_creators.items()}
+    parent = {u: u for u, k in hits.items() if k >= m}
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+    for members in hot_windows:
+        ls = [u for u in members if u in parent]
+        for u in ls[1:]:
+            a, b = find(u), find(ls[0])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return hits, {u: find(u) for u in parent}
+
+
+def spikes(times: list[int], day: int, z: float, min_gain: int):
+    """Spike days of one creator: ``[(day, gain)]`` with the median/MAD baseline over its span."""
+    if len(times) < min_gain:
+        return []
+    days = [t // day for t in times]
+    lo, hi = min(days), max(days)
+    gains = [0] * (hi - lo + 1)
+    for d in days:
+        gains[d - lo] += 1
+    med = statistics.median(gains)
+    mad = statistics.median([abs(g - med) for g in gains])
+    scale = max(1.4826 * mad, math.sqrt(max(med, 1.0)))
+    thr = max(float(min_gain), med + z * scale)
+    return [(lo + i, g) for i, g in enumerate(gains) if g >= thr]

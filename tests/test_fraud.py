@@ -1,0 +1,378 @@
+"""Fraud review: kernels against slow references, planted farms, reports, flags, CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kolgraph.kernels import fraud as K
+
+import kolgraph
+from kolgraph import FollowerGraph
+from kolgraph.exceptions import InputError
+from kolgraph.fraud import bipartite, dense_blocks, write_flags
+from kolgraph.synth import generate
+from tests import naive_fraud as naive
+
+DAY = 86_400
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def csr_of(rows: list[list[int]], n_cols: int):
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    indices = np.array([j for r in rows for j in r], np.int32)
+    cp, cr, cpos = K.transpose(indptr, indices, n_cols)
+    return indptr, indices, cp, cr, cpos
+
+
+def random_rows(rng, m, n, p):
+    return [sorted(np.flatnonzero(rng.random(n) < p).tolist()) for _ in range(m)]
+
+
+def kernel_block(rows, n_cols, alive_mask=None, c=5.0):
+    indptr, indices, cp, cr, cpos = csr_of(rows, n_cols)
+    alive = np.ones(len(indices), bool) if alive_mask is None else alive_mask
+    ri, ci, score, _ = K.peel(indptr, indices, cp, cr, cpos, alive, c)
+    return set(np.flatnonzero(ri).tolist()), set(np.flatnonzero(ci).tolist()), score
+
+
+# --- Fraudar kernel ---------------------------------------------------------------------------
+def test_peel_matches_naive_on_random_graphs(rng):
+    for _ in range(150):
+        m, n = int(rng.integers(1, 25)), int(rng.integers(1, 12))
+        rows = random_rows(rng, m, n, rng.uniform(0.05, 0.7))
+        edges = [(r, j) for r, cs in enumerate(rows) for j in cs]
+        keep = rng.random(len(edges)) < 0.8  # some edges already taken by earlier blocks
+        alive = {e for e, k in zip(edges, keep, strict=True) if k}
+        want = naive.fraudar(rows, n, alive)
+        got = kernel_block(rows, n, keep)
+        assert got[:2] == want[:2]
+        assert got[2] == want[2]  # same operations in the same order: bit-identical
+
+
+def test_peel_matches_naive_on_a_real_graph(data_dir):
+    """email-Eu-core as follower x followee (every followed account a column)."""
+    raw = np.loadtxt(data_dir / "email-Eu-core/email-Eu-core.txt", dtype=np.int64)
+    g = FollowerGraph.from_edges(raw[:, 0], raw[:, 1])
+    cols = np.flatnonzero(g.in_degree > 0)
+    ra, indptr, indices, cp, cr, cpos = bipartite(g, cols)
+    rows = [indices[indptr[r]:indptr[r + 1]].tolist() for r in range(len(ra))]
+    keep = np.ones(len(indices), bool)
+    got = K.peel(indptr, indices, cp, cr, cpos, keep, 5.0)
+    alive = {(r, j) for r, cs in enumerate(rows) for j in cs}
+    want = naive.fraudar(rows, len(cols), alive)
+    assert set(np.flatnonzero(got[0]).tolist()) == want[0]
+    assert set(np.flatnonzero(got[1]).tolist()) == want[1]
+    assert got[2] == want[2]
+
+
+def test_peel_matches_the_reference_implementation(rng):
+    greedy = pytest.importorskip("fraudar.export.greedy")
+    import scipy.sparse as sp
+
+    for _ in range(60):
+        m, n = int(rng.integers(2, 30)), int(rng.integers(2, 15))
+        M = (rng.random((m, n)) < rng.uniform(0.05, 0.6)).astype(np.int64)
+        if not M.any():
+            continue
+        rows = [np.flatnonzero(M[r]).tolist() for r in range(m)]
+        got = kernel_block(rows, n)
+        with contextlib.redirect_stdout(io.StringIO()):
+            (rs, cs), score = greedy.logWeightedAveDegree(sp.csr_matrix(M))
+        assert (got[0], got[1]) == (rs, cs)
+        assert got[2] == pytest.approx(score, rel=1e-12)
+
+
+def test_peel_finds_a_planted_block(rng):
+    m, n = 400, 60
+    rows = random_rows(rng, m, n, 0.03)
+    fakes, targets = range(350, 400), range(40, 50)
+    for r in fakes:
+        rows[r] = sorted(set(rows[r]) | set(targets))
+    got = kernel_block(rows, n)
+    assert got[0] >= set(fakes) and len(got[0]) <= 60
+    assert got[1] >= set(targets) and len(got[1]) <= 15
+
+
+def test_peel_empty_and_single_edge():
+    indptr, indices, cp, cr, cpos = csr_of([[], []], 3)
+    ri, ci, score, total = K.peel(indptr, indices, cp, cr, cpos, np.ones(0, bool), 5.0)
+    assert not ri.any() and not ci.any() and score == 0.0 and total == 0.0
+    got = kernel_block([[2]], 3)
+    assert got[:2] == ({0}, {2}) and got[2] == pytest.approx(1 / np.log(6) / 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 7), max_size=8), min_size=1, max_size=20))
+def test_peel_properties(raw):
+    rows = [sorted(set(r)) for r in raw]
+    n = 8
+    indptr, indices, cp, cr, cpos = csr_of(rows, n)
+    alive = np.ones(len(indices), bool)
+    ri, ci, score, total = K.peel(indptr, indices, cp, cr, cpos, alive, 5.0)
+    if len(indices) == 0:
+        assert score == 0.0
+        return
+    nodes = sum(1 for r in rows if r) + len({j for r in rows for j in r})
+    assert score >= total / nodes - 1e-12  # never worse than the whole graph
+    w = 1 / np.log(np.bincount(indices, minlength=n) + 5.0)
+    inside = sum(w[j] for r in np.flatnonzero(ri) for j in rows[r] if ci[j])
+    assert score == pytest.approx(inside / (ri.sum() + ci.sum()))
+    before = alive.copy()
+    taken = K.take_block(indptr, indices, alive, ri, ci)
+    block_edges = sum(1 for r in np.flatnonzero(ri) for j in rows[r] if ci[j])
+    assert taken == block_edges == int((before & ~alive).sum())
+
+
+def test_dense_blocks_recover_planted_farms_in_a_synthetic_graph():
+    """Synthetic honest graph, plus two Fraudar-style farms (dense blocks on small creators,
+    fake degrees drawn from the honest degrees, popularity-weighted camouflage)."""
+    g0, _ = generate(20_000, 300, 120_000, seed=11, farms=0)
+    rng = np.random.default_rng(5)
+    src, dst = g0.edge_arrays()
+    deg = g0.out_degree[g0.out_degree > 0]
+    pop = g0.in_degree[:300] / g0.in_degree[:300].sum()
+    small = np.argsort(g0.in_degree[:300])[:150]
+    fakes, targets, extra_src, extra_dst = [], [], [], []
+    next_id = g0.n_accounts
+    for size, k in ((150, 12), (100, 8)):
+        tgt = rng.choice(small, k, replace=False)
+        targets.append(set(tgt.tolist()))
+        for _ in range(size):
+            d = max(int(rng.choice(deg)), 1)
+            follow = tgt[rng.random(k) < 0.8]
+            camo = rng.choice(300, max(d - len(follow), 0), p=pop)
+            for v in np.unique(np.concatenate([follow, camo])):
+                extra_src.append(next_id)
+                extra_dst.append(int(v))
+            fakes.append(next_id)
+            next_id += 1
+    names = g0.external(np.arange(g0.n_accounts))
+    g = FollowerGraph.from_edges(np.concatenate([np.asarray(names)[src], extra_src]),
+                                 np.concatenate([np.asarray(names)[dst], extra_dst]),
+                                 creators=pa.table({"id": list(range(300))}))
+    clusters, info = dense_blocks(g, max_blocks=6)
+    found = set()
+    for c in clusters:
+        found |= set(g.external(c.followers))
+    truth = set(fakes)
+    precision = len(found & truth) / max(len(found), 1)
+    recall = len(found & truth) / len(truth)
+    assert precision >= 0.75 and recall >= 0.9, (precision, recall, info["blocks"])
+    got_targets = {int(x) for c in clusters for x in g.external(c.creators)}
+    assert got_targets >= set().union(*targets)
+    for c in clusters:
+        s = c.significance()
+        assert s["lift"] >= 5 and s["log10_p"] < -10 and c.density >= 0.3
+
+
+# --- lockstep and spikes -----------------------------------------------------------------------
+def lockstep_case(rng, n_acc=120, n_cr=8, n_edges=600, farm=25):
+    src = rng.integers(n_cr, n_acc, n_edges)
+    dst = rng.integers(0, n_cr, n_edges)
+    t = rng.integers(0, 200 * DAY, n_edges)
+    fs = rng.choice(np.arange(n_cr, n_acc), farm, replace=False)
+    for c in rng.choice(n_cr, 4, replace=False):
+        t0 = int(rng.integers(0, 200 * DAY))
+        src = np.concatenate([src, fs])
+        dst = np.concatenate([dst, np.full(farm, c)])
+        t = np.concatenate([t, t0 + rng.integers(0, 3 * 3600, farm)])
+    return FollowerGraph.from_edges(src, dst, followed_at=t, nodes=np.arange(n_acc))
+
+
+def test_lockstep_matches_naive(rng):
+    for trial in range(12):
+        g = lockstep_case(rng)
+        idx = g.index(list(range(8)))
+        dt, n_min, m, burst = [(6 * 3600, 10, 3, 5.0), (3600, 5, 2, 1.0), (DAY, 15, 2, 3.0)][trial % 3]
+        hits, group = K.lockstep(g.in_indptr, g.in_indices, g.followed_at, np.asarray(idx, np.int64),
+                                 g.n_accounts, dt, n_min, m, burst)
+        follows = {}
+        for v in idx.tolist():
+            lo, hi = g.in_indptr[v], g.in_indptr[v + 1]
+            follows[v] = dict(zip(g.in_indices[lo:hi].tolist(), g.followed_at[lo:hi].tolist(), strict=True))
+        want_hits, want_group = naive.lockstep(follows, dt, n_min, m, burst)
+        assert {a: int(h) for a, h in enumerate(hits) if h} == want_hits
+        assert {a: int(x) for a, x in enumerate(group) if x >= 0} == want_group
+
+
+def test_spikes_match_naive(rng):
+    for _ in range(30):
+        n_cr = 5
+        src = rng.integers(n_cr, 400, 1500)
+        dst = rng.integers(0, n_cr, 1500)
+        t = rng.integers(0, 60 * DAY, 1500)
+        burst = rng.random(1500) < 0.1
+        t[burst] = 20 * DAY + rng.integers(0, DAY, int(burst.sum()))
+        g = FollowerGraph.from_edges(src, dst, followed_at=t, nodes=np.arange(400))
+        idx = np.asarray(g.index(list(range(n_cr))), np.int64)
+        z, min_gain = float(rng.choice([2.0, 4.0, 6.0])), int(rng.choice([3, 10, 20]))
+        col, day, gain, _, _ = K.growth_spikes(g.in_indptr, g.followed_at, idx, DAY, z, min_gain)
+        got = sorted(zip(col.tolist(), day.tolist(), gain.tolist(), strict=True))
+        want = []
+        for ci, v in enumerate(idx.tolist()):
+            lo, hi = g.in_indptr[v], g.in_indptr[v + 1]
+            want += [(ci, d, gn) for d, gn in naive.spikes(g.followed_at[lo:hi].tolist(), DAY, z, min_gain)]
+        assert got == sorted(want)
+
+
+def test_flag_counts_match_sets(rng):
+    g = lockstep_case(rng)
+    bits = rng.integers(0, 16, g.n_accounts).astype(np.uint8)
+    cols = np.arange(g.n_accounts, dtype=np.int64)
+    got = K.flag_counts(g.in_indptr, g.in_indices, cols, bits, 4)
+    for v in range(g.n_accounts):
+        fol = g.followers_idx(v)
+        for k in range(4):
+            assert got[v, k] == sum(1 for a in fol if bits[a] >> k & 1)
+        assert got[v, 4] == sum(1 for a in fol if bits[a])
+
+
+# --- the report on a synthetic store ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    from kolgraph.synth import synth_store
+
+    path = tmp_path_factory.mktemp("fraud") / "s.kg"
+    synth_store(path, 30_000, 300, 200_000, seed=4, farms=3)
+    return path
+
+
+def test_report_on_synthetic_farms(synth):
+    g = kolgraph.open(synth)
+    truth = kolgraph.store.read_truth(synth)
+    fake = np.asarray(truth["farm_of_account"]) >= 0
+    rep = g.fraud()
+    d = rep.to_dict()
+    for key in ("clusters", "creators", "spikes", "lockstep_groups", "flagged", "skipped", "params"):
+        assert key in d
+    lk = rep.kinds["lockstep"]
+    assert lk.sum() > 0 and fake[lk].mean() >= 0.9  # temporal lockstep is precise on the farms
+    for c in d["creators"]:
+        assert 0.0 <= c["audience_quality"] <= 1.0
+        assert c["real_reach"] == c["followers"] - c["flagged_followers"]
+        assert set(c["suspicious"]) <= {"cluster", "lockstep", "bot_score", "mass_following"}
+        assert max(c["suspicious"].values()) <= c["flagged_followers"] <= c["followers"]
+        v = int(g.index([c["id"]])[0])
+        flagged = rep.flagged[g.followers_idx(v)].sum()
+        assert flagged == c["flagged_followers"]
+    # the farms' paying creators are among the worst audiences
+    paying = {x for p in truth["farms"].column("paying_creators").to_pylist() for x in p}
+    listed = [c["id"] for c in d["creators"][:20]]
+    assert paying & set(listed)
+    json.dumps(d, allow_nan=False)  # JSON-ready, no Infinity/NaN
+
+
+def test_report_for_one_creator_and_exports(synth, tmp_path):
+    g = kolgraph.open(synth)
+    truth = kolgraph.store.read_truth(synth)
+    target = truth["farms"].column("paying_creators").to_pylist()[0][0]
+    rep = g.fraud(creators=[target])
+    d = rep.to_dict()
+    assert [c["id"] for c in d["creators"]] == [target]
+    files = rep.export(tmp_path / "ev")
+    flagged = pa.csv.read_csv(files["flagged_accounts"])
+    assert flagged.num_rows == int(rep.flagged.sum())
+    assert all(r for r in flagged.column("reasons").to_pylist())
+    full = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert full["flagged"] == d["flagged"]
+    html = rep.html(tmp_path / "c.html", target).read_text()
+    assert "data:image/png;base64," in html and str(target) in html
+
+
+def test_write_flags_feeds_real_reach(synth, tmp_path):
+    import shutil
+
+    path = tmp_path / "copy.kg"
+    shutil.copytree(synth, path)
+    g = kolgraph.open(path)
+    rep = g.fraud()
+    out = rep.write_flags()
+    assert out["flagged"] == int(rep.flagged.sum()) > 0
+    g2 = kolgraph.open(path)
+    assert np.array_equal(g2.accounts.column("flagged").to_numpy(zero_copy_only=False), rep.flagged)
+    assert "farm_of_account" in kolgraph.store.read_truth(path)
+    kolgraph.verify(path)
+    c = rep.to_dict()["creators"][0]
+    r = g2.reach([c["id"]], exclude_flagged=True).to_dict()
+    assert r["unique_reach"] == c["real_reach"]
+
+
+def test_graph_without_attributes_or_times(rng):
+    g = FollowerGraph.from_edges(rng.integers(10, 500, 3000), rng.integers(0, 10, 3000))
+    rep = g.fraud()
+    d = rep.to_dict()
+    assert any("followed_at" in s for s in d["skipped"])
+    assert any("bot_score" in s for s in d["skipped"])
+    assert "lockstep" not in d["flagged"]["by_kind"]
+    with pytest.raises(InputError, match="in memory"):
+        write_flags(g, rep.flagged)
+
+
+def test_bad_arguments():
+    g = FollowerGraph.from_edges([1, 2], [3, 3])
+    for kw in ({"max_blocks": 0}, {"top": -1}, {"lockstep_window": 1}, {"c": 1.0}):
+        with pytest.raises(InputError):
+            g.fraud(**kw)
+    with pytest.raises(kolgraph.UnknownAccountError):
+        g.fraud(creators=[99])
+
+
+def test_toy_graphs(toy):
+    rep = toy.build().fraud()
+    d = rep.to_dict()
+    assert d["clusters"] == [] or all(c["followers_count"] >= 10 for c in d["clusters"])
+    json.dumps(d)
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "kolgraph", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_fraud(synth, tmp_path):
+    import shutil
+
+    path = tmp_path / "s.kg"
+    shutil.copytree(synth, path)
+    r = cli("fraud", path, "--json", "--write-flags", "--export", tmp_path / "ev",
+            "--report", tmp_path / "r.html")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"clusters", "creators", "flagged", "skipped", "flags_written", "exported", "report"} <= set(d)
+    assert (tmp_path / "ev" / "flagged_accounts.csv").is_file() and (tmp_path / "r.html").is_file()
+    assert "flagged" in kolgraph.open(path).accounts.column_names
+    first = d["creators"][0]["id"]
+    r = cli("fraud", path, "--creator", first)
+    assert r.returncode == 0, r.stderr
+    assert "flagged accounts" in r.stdout and "bot_score" in r.stdout and str(first) in r.stdout
+    r = cli("fraud", path, "--creator", "no-such")
+    assert r.returncode == 3 and "unknown" in r.stderr
+    r = cli("fraud", tmp_path / "missing.kg")
+    assert r.returncode == 4
+
+
+def test_flags_on_a_store_without_attributes(rng, tmp_path):
+    src = np.concatenate([rng.integers(10, 400, 2000), np.repeat(np.arange(400, 430), 4)])
+    dst = np.concatenate([rng.integers(0, 10, 2000), np.tile([1, 3, 5, 7], 30)])
+    path = FollowerGraph.from_edges(src, dst).save(tmp_path / "plain.kg")
+    rep = kolgraph.open(path).fraud()
+    rep.write_flags()
+    g = kolgraph.open(path)
+    assert g.accounts.column_names == ["id", "flagged"]
+    again = g.fraud().to_dict()
+    assert any(s.startswith("bot_score") for s in again["skipped"])
+    for c in again["creators"]:
+        r = g.reach([c["id"]], exclude_flagged=True).to_dict()
+        assert r["unique_reach"] == c["real_reach"]
