@@ -176,6 +176,32 @@ class FraudReport:
             "timings": dict(self.timings),
         }
 
+    def creator(self, account) -> dict:
+        """The ``creators`` entry of :meth:`to_dict` for any account, listed or not: its
+        followers flagged by each kind, the clusters hitting it, its real reach and spikes.
+        (The service answers per-creator queries from one cached report this way.)"""
+        g = self.graph
+        v = int(g.index([account])[0])
+        bits = _flag_bits(self.kinds, g.n_accounts)
+        counts = _k.flag_counts(np.asarray(g.in_indptr), np.asarray(g.in_indices),
+                                np.array([v], np.int64), bits, len(KINDS))[0]
+        hits = {}
+        for c in self.clusters:
+            pos = np.flatnonzero(c.fingerprint == v)
+            if len(pos):
+                hits[c.id] = int(c.fingerprint_hits[pos[0]])
+        spikes = self.spikes.get(v)
+        if spikes is None and g.followed_at is not None:
+            spikes = growth_spikes(g, np.array([v], np.int64), z=self.params["spike_z"],
+                                   min_gain=self.params["spike_min_gain"]).get(v, [])
+        followers, flagged = int(g.in_degree[v]), int(counts[-1])
+        return {"id": g.external([v])[0], "followers": followers,
+                "audience_quality": 1.0 - flagged / followers if followers else 1.0,
+                "flagged_followers": flagged,
+                "suspicious": {k: int(counts[i]) for i, k in enumerate(KINDS) if k in self.kinds},
+                "clusters": [{"id": cid, "followers": n} for cid, n in sorted(hits.items())],
+                "real_reach": followers - flagged, "spikes": spikes or []}
+
     # --- evidence -------------------------------------------------------------------------
     def reasons(self) -> dict[int, list[str]]:
         """Per flagged account (internal id): the reasons, in words."""
@@ -619,10 +645,7 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     kinds["mass_following"] = _following(g) > mass_following
     timings["account_signals_seconds"] = time.perf_counter() - t0
 
-    bits = np.zeros(g.n_accounts, np.uint8)
-    for i, k in enumerate(KINDS):
-        if k in kinds:
-            bits |= (kinds[k].astype(np.uint8) << i)
+    bits = _flag_bits(kinds, g.n_accounts)
     t0 = time.perf_counter()
     idx = cols if report_idx is None else report_idx
     counts = _k.flag_counts(np.asarray(g.in_indptr), np.asarray(g.in_indices), idx, bits, len(KINDS))
@@ -646,6 +669,15 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
                        cluster_hits=cluster_hits, spikes={v: s for v, s in spikes.items() if listed[v]},
                        lockstep_groups=groups, bot_scores=bot, skipped=skipped, warnings=warnings,
                        params=params, timings=timings, creators_total=total)
+
+
+def _flag_bits(kinds: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """One uint8 per account, bit i set when flagged by ``KINDS[i]``."""
+    bits = np.zeros(n, np.uint8)
+    for i, k in enumerate(KINDS):
+        if k in kinds:
+            bits |= (kinds[k].astype(np.uint8) << i)
+    return bits
 
 
 # --- flags into the store ----------------------------------------------------------------------

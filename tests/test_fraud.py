@@ -289,6 +289,19 @@ def test_report_for_one_creator_and_exports(synth, tmp_path):
     assert "data:image/png;base64," in html and str(target) in html
 
 
+def test_creator_entry_of_any_account_equals_the_listed_one(synth):
+    g = kolgraph.open(synth)
+    truth = kolgraph.store.read_truth(synth)
+    target = truth["farms"].column("paying_creators").to_pylist()[0][0]
+    listed = g.fraud(creators=[target]).to_dict()["creators"][0]
+    rep = g.fraud(top=1)  # the target is not among the listed creators here
+    assert listed["clusters"] and listed["flagged_followers"] > 0
+    assert rep.creator(target) == listed
+    other = int(np.argmax(g.in_degree))
+    entry = rep.creator(g.external([other])[0])
+    assert entry["flagged_followers"] == int(rep.flagged[g.followers_idx(other)].sum())
+
+
 def test_write_flags_feeds_real_reach(synth, tmp_path):
     import shutil
 
