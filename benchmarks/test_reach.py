@@ -12,7 +12,9 @@ different numbers fails the test loudly.
 
 - ``kolgraph.reach``: ``g.reach(ids)`` on the opened store (the call computes the
   whole report: union, pairs, exclusive, incremental, frequency, Venn regions,
-  expected reach); the store is opened once, outside the timing.
+  expected reach, all from the Venn regions counted in one pass over the sorted
+  follower rows); the store is opened once, outside the timing, and nothing
+  else is prebuilt.
 - ``pyroaring``: one ``BitMap`` per creator, prebuilt outside the timing (the
   build is its own workload, ``pyroaring build``, and ``build_seconds`` in
   extra_info); union ``BitMap.union(*bms)``, pairs ``intersection_cardinality``,
