@@ -6,11 +6,11 @@ creator i); the distinct masks and how many followers have each are the Venn/UpS
 regions (:func:`regions_table` counts them in a ``2**k`` table for up to
 :data:`TABLE_MAX_K` creators, :func:`regions_hashed` in a hash table of multi-word
 masks for any number). Regions are far fewer than followers, and every other output
-follows from them exactly: :func:`counts_from_regions` gives the pairwise
-intersections (audiences on the diagonal), exclusive and in-order incremental
-reach and the frequency histogram; :func:`expected_from_regions` gives expected
-reach and the expected (Poisson-binomial) frequency distribution, since all the
-followers of a region share one vector of exposure probabilities.
+follows from them exactly: :func:`summarize_regions` gives, in one pass over the
+regions, the pairwise intersections (audiences on the diagonal), exclusive and
+in-order incremental reach, the frequency histogram, and expected reach and the
+expected (Poisson-binomial) frequency distribution, since all the followers of a
+region share one vector of exposure probabilities.
 
 :func:`add_cooccurrence` counts, for one creator, its common followers with every
 candidate through its followers' following-of rows (no matrix is built;
@@ -91,7 +91,7 @@ def _scatter(in_indices, pos, end, i, hi, lo, buf, bit, allowed, use_allowed):
 
 
 @njit(nogil=True, cache=True)
-def regions_table(in_indptr, in_indices, sel, a0, a1, allowed, use_allowed):
+def regions_table(in_indptr, in_indices, sel, a0, a1, allowed, use_allowed, dense_of, dense_bits):
     """Venn regions of up to :data:`TABLE_MAX_K` creators over accounts ``a0 <= u < a1``.
 
     Accounts are taken :data:`CHUNK` at a time: every selected follower row (sorted)
@@ -100,23 +100,51 @@ def regions_table(in_indptr, in_indices, sel, a0, a1, allowed, use_allowed):
     branch (accounts outside every audience count in cell 0, ignored), so nothing
     waits on a mispredicted branch or on the previous count.
 
+    A creator with a prebuilt audience bitset (``dense_bits[dense_of[i]]``, when
+    ``dense_of[i] >= 0``; unfiltered calls only, ``a0`` a multiple of 64) sets its
+    bit from the bitset's words instead, 64 accounts per word: cheaper than
+    reading its sorted row when the audience is dense.
+
     Returns
     -------
     masks : uint64 (n_regions,), increasing: bit i set = follows selected creator i.
     counts : int64 (n_regions,): followers with exactly that membership.
     """
+    table = np.zeros(1 << sel.shape[0], dtype=np.int32)
     k = sel.shape[0]
     pos, end = _row_ranges(in_indptr, in_indices, sel, a0, a1)
     buf = np.zeros(CHUNK, dtype=np.uint64)
-    table = np.zeros(1 << k, dtype=np.int32)
     for lo in range(a0, a1, CHUNK):
         hi = min(lo + CHUNK, a1)
         for i in range(k):
-            _scatter(in_indices, pos, end, i, hi, lo, buf, _ONE << np.uint64(i), allowed,
-                     use_allowed)
+            bit = _ONE << np.uint64(i)
+            if dense_of[i] >= 0:
+                _expand_words(dense_bits[dense_of[i]], lo, hi, buf, bit)
+            else:
+                _scatter(in_indices, pos, end, i, hi, lo, buf, bit, allowed, use_allowed)
         for j in range(hi - lo):
             table[buf[j]] += 1
             buf[j] = _ZERO
+    return table_regions(table)
+
+
+@njit(nogil=True, cache=True)
+def _expand_words(row, lo, hi, buf, bit):
+    """OR ``bit`` into ``buf[u - lo]`` for every set bit u of bitset ``row`` in ``lo <= u < hi``
+    (``lo`` a multiple of 64; bits past the last account are 0). Branch-free per account."""
+    w0 = lo >> 6
+    for w in range((hi - lo + 63) >> 6):
+        x = row[w0 + w]
+        if x == _ZERO:
+            continue
+        seg = buf[w << 6:(w << 6) + 64]
+        for j in range(64):
+            seg[j] |= bit & (_ZERO - ((x >> np.uint64(j)) & _ONE))
+
+
+@njit(nogil=True, cache=True)
+def table_regions(table):
+    """The non-empty cells of a mask count table but cell 0: ``(masks, counts)``, increasing."""
     n = 0
     for m in range(1, table.shape[0]):
         n += table[m] != 0
@@ -228,18 +256,22 @@ def _members(mask, out):
 
 
 @njit(nogil=True, cache=True)
-def counts_from_regions(region_mask, region_count, k):
-    """Pairwise, exclusive, in-order incremental and frequency counts from Venn regions.
+def summarize_regions(region_mask, region_count, p):
+    """Every count of the report, and expected reach, from the Venn regions in one pass.
 
     A region with mask m and n followers adds n to ``pair[a, b]`` for every a, b in m,
     to ``exactly[|m|]``, to ``exclusive[a]`` when m = {a}, and to the ``incremental``
-    reach of its first creator.
+    reach of its first creator. Its followers see creator i (in m) independently with
+    probability ``p[i]``, so the number of creators seen is Poisson-binomial: the
+    region adds ``n · (1 − Π (1 − p_i))`` to expected reach and n times that
+    distribution to the expected frequency.
 
     Parameters
     ----------
-    region_mask : uint64 (n_regions, ceil(k / 64)) membership masks.
+    region_mask : uint64 (n_regions, ceil(k / 64)) membership masks (creator i = bit
+        ``i % 64`` of word ``i // 64``).
     region_count : int64 (n_regions,) followers per region.
-    k : number of selected creators.
+    p : float64 (k,) probability that a follower of creator i sees it.
 
     Returns
     -------
@@ -248,12 +280,19 @@ def counts_from_regions(region_mask, region_count, k):
     incremental : int64 (k,): followers of i not following any of creators 0..i-1.
     exactly : int64 (k + 1,): ``exactly[f]`` followers follow exactly f creators
         (``exactly[0]`` is 0).
+    expected_reach : float.
+    expected_exactly : float64 (k + 1,): expected followers seeing exactly f creators
+        (f = 0 counts reached-by-audience followers who see none).
     """
+    k = p.shape[0]
     pair = np.zeros((k, k), dtype=np.int64)
     exclusive = np.zeros(k, dtype=np.int64)
     incremental = np.zeros(k, dtype=np.int64)
     exactly = np.zeros(k + 1, dtype=np.int64)
+    dist = np.zeros(k + 1, dtype=np.float64)
+    expected = np.zeros(k + 1, dtype=np.float64)
     members = np.empty(max(k, 1), dtype=np.int64)
+    reach = 0.0
     for r in range(region_mask.shape[0]):
         n = region_count[r]
         f = _members(region_mask[r], members)
@@ -263,51 +302,27 @@ def counts_from_regions(region_mask, region_count, k):
         incremental[members[0]] += n
         if f == 1:
             exclusive[members[0]] += n
+        dist[0] = 1.0
+        miss = 1.0
         for x in range(f):
             a = members[x]
+            row = pair[a]
             for y in range(x, f):
-                pair[a, members[y]] += n
+                row[members[y]] += n
+            q = p[a]
+            miss *= 1.0 - q
+            dist[x + 1] = dist[x] * q
+            for g in range(x, 0, -1):
+                dist[g] = dist[g] * (1.0 - q) + dist[g - 1] * q
+            dist[0] *= 1.0 - q
+        c = float(n)
+        reach += c * (1.0 - miss)
+        for g in range(f + 1):
+            expected[g] += c * dist[g]
     for a in range(k):
         for b in range(a + 1, k):
             pair[b, a] = pair[a, b]
-    return pair, exclusive, incremental, exactly
-
-
-@njit(nogil=True, cache=True)
-def expected_from_regions(region_mask, region_count, p):
-    """Expected reach and expected frequency distribution from region counts.
-
-    A follower in region ``m`` (a row of mask words, as :func:`counts_from_regions`
-    takes) sees creator i (with ``i`` in ``m``) independently with probability
-    ``p[i]``; its number of creators seen is Poisson-binomial.
-
-    Returns
-    -------
-    expected_reach : float, Σ_regions count · (1 − Π_{i∈m} (1 − p_i)).
-    expected_exactly : float64 (k + 1,): expected followers seeing exactly f creators
-        (f = 0 counts reached-by-audience followers who see none).
-    """
-    k = p.shape[0]
-    dist = np.zeros(k + 1, dtype=np.float64)
-    out = np.zeros(k + 1, dtype=np.float64)
-    members = np.empty(max(k, 1), dtype=np.int64)
-    reach = 0.0
-    for r in range(region_mask.shape[0]):
-        c = float(region_count[r])
-        n_in = _members(region_mask[r], members)
-        dist[0] = 1.0
-        miss = 1.0
-        for x in range(n_in):
-            q = p[members[x]]
-            miss *= 1.0 - q
-            dist[x + 1] = dist[x] * q
-            for f in range(x, 0, -1):
-                dist[f] = dist[f] * (1.0 - q) + dist[f - 1] * q
-            dist[0] *= 1.0 - q
-        reach += c * (1.0 - miss)
-        for f in range(n_in + 1):
-            out[f] += c * dist[f]
-    return reach, out
+    return pair, exclusive, incremental, exactly, reach, expected
 
 
 @njit(nogil=True, cache=True, parallel=True)

@@ -217,7 +217,13 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
     from stalling the call), then the per-range regions are merged.
     """
     k = len(idx)
-    kernel = _k.regions_table if k <= _k.TABLE_MAX_K else _k.regions_hashed
+    if k <= _k.TABLE_MAX_K:
+        dense_of, bits = _dense_rows(g, idx, use_allowed)
+
+        def kernel(*args):
+            return _k.regions_table(*args, dense_of, bits)
+    else:
+        kernel = _k.regions_hashed
     n = int(g.n_accounts)
     entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
     threads = min(_threads(), max(1, n // _k.CHUNK))
@@ -228,13 +234,45 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
         return _merge_regions(masks, counts)
     from concurrent.futures import ThreadPoolExecutor
 
-    edges = np.linspace(0, n, threads + 1).astype(np.int64)
+    edges = np.linspace(0, n, threads + 1).astype(np.int64) // 64 * 64  # whole bitset words
+    edges[-1] = n
     with ThreadPoolExecutor(threads) as pool:
         parts = list(pool.map(lambda t: kernel(g.in_indptr, g.in_indices, idx, edges[t],
                                                edges[t + 1], allowed, use_allowed),
                               range(threads)))
     masks = np.concatenate([_mask_rows(m) for m, _ in parts])
     return _merge_regions(masks, np.concatenate([c for _, c in parts]))
+
+
+DENSE_FRACTION = 32  # audiences of >= n_accounts / 32 get a prebuilt bitset (no bigger than the row)
+
+
+def _dense_audiences(g) -> tuple[np.ndarray, np.ndarray]:
+    """``(dense_ids, bits)``: the accounts whose audience holds at least 1/DENSE_FRACTION of
+    the accounts (increasing) and their audiences as bitsets, one row each. Built once per
+    graph (a bitset is then no bigger than the sorted follower row) and reused by reach and
+    similar, like the store's own arrays."""
+    cache = _CANDIDATES.setdefault(g, {})
+    if "dense" not in cache:
+        n = int(g.n_accounts)
+        dense_ids = np.flatnonzero(g.in_degree * DENSE_FRACTION >= max(n, 1)).astype(np.int64)
+        n_words = (n + 63) // 64
+        bits = np.empty((len(dense_ids), n_words), dtype=np.uint64)
+        for r, c in enumerate(dense_ids):
+            bits[r] = _k.audience_bitset(g.in_indptr, g.in_indices, c, n_words)
+        cache["dense"] = (dense_ids, bits)
+    return cache["dense"]
+
+
+def _dense_rows(g, idx: np.ndarray, filtered: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each selected creator in the dense-audience bitsets (-1: none), and the bitsets;
+    none for filtered calls (the bitsets hold every follower)."""
+    if filtered:
+        return np.full(len(idx), -1, dtype=np.int64), np.zeros((0, 1), dtype=np.uint64)
+    dense_ids, bits = _dense_audiences(g)
+    pos = np.minimum(np.searchsorted(dense_ids, idx), max(len(dense_ids) - 1, 0))
+    found = (dense_ids[pos] == idx) if len(dense_ids) else np.zeros(len(idx), dtype=bool)
+    return np.where(found, pos, -1).astype(np.int64), bits
 
 
 def _mask_rows(masks: np.ndarray) -> np.ndarray:
@@ -694,9 +732,9 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     masks, rcounts = _regions(g, idx, allowed, mask is not None)
-    counts, exclusive, incremental, exactly = _k.counts_from_regions(masks, rcounts, k)
     p = 1.0 - (1.0 - rates) ** n_posts
-    exp_reach, exp_exactly = _k.expected_from_regions(masks, rcounts, p)
+    counts, exclusive, incremental, exactly, exp_reach, exp_exactly = _k.summarize_regions(
+        masks, rcounts, p)
     if masks.shape[1] == 1:
         masks = masks[:, 0]
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),
@@ -805,15 +843,14 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     return rows
 
 
-DENSE_FRACTION = 32  # audiences of >= n_accounts / 32 get a prebuilt bitset (no bigger than the row)
 SIZE_FILTER_BUDGET = 2.0  # the size-filtered search may do this many times the scan's row entries
 
 
 def _size_index(g, among: str):
-    """``(by_size, sizes, dense_row, dense_bits, dense_ids, cum_cost)`` for the candidates:
-    their ids sorted by audience (then id), the audiences, prebuilt bitsets of the dense
-    audiences (row ``dense_row[pos]``, -1 for none; row r holds account ``dense_ids[r]``)
-    and the cumulative cost of visiting them (bitset words, else row entries). Built once per graph and candidate set, like
+    """``(by_size, sizes, dense_row, dense_bits, cum_cost)`` for the candidates: their ids
+    sorted by audience (then id), the audiences, their rows in the dense-audience bitsets
+    (:func:`_dense_audiences`; -1 for none) and the cumulative cost of visiting them
+    (bitset words, else row entries). Built once per graph and candidate set, like
     :func:`_candidate_rows`."""
     cache = _CANDIDATES.setdefault(g, {})
     cand_idx = _candidate_rows(g, among)[0]
@@ -824,15 +861,10 @@ def _size_index(g, among: str):
         order = np.lexsort((cand_idx, sizes))
         by_size, sizes = cand_idx[order], sizes[order].astype(np.int64)
         n_words = (int(g.n_accounts) + 63) // 64
-        dense = np.flatnonzero(sizes * DENSE_FRACTION >= g.n_accounts)
-        dense_row = np.full(len(by_size), -1, dtype=np.int64)
-        dense_row[dense] = np.arange(len(dense))  # increasing: row r is by_size[dense][r]
-        bits = np.empty((len(dense), n_words), dtype=np.uint64)
-        for r, pos in enumerate(dense):
-            bits[r] = _k.audience_bitset(g.in_indptr, g.in_indices, by_size[pos], n_words)
+        dense_row, bits = _dense_rows(g, by_size, False)
         cost = np.where(dense_row >= 0, n_words, sizes)
         cum_cost = np.concatenate([[0], np.cumsum(cost)]).astype(np.int64)
-        cache[key] = (by_size, sizes, dense_row, bits, by_size[dense], cum_cost)
+        cache[key] = (by_size, sizes, dense_row, bits, cum_cost)
         cache["size_key"] = key
     return cache[key]
 
@@ -841,12 +873,8 @@ def _similar_by_size(g, among: str, c: int, k: int, a: float, r_indices):
     """Exact top-k by Jaccard with the size filter (see ``top_jaccard_by_size``) for a
     creator with a dense audience; gives up, returning ``found=False``, when it would cost
     more than the scan of c's followers' rows."""
-    by_size, sizes, dense_row, bits, dense_ids, cum_cost = _size_index(g, among)
-    mine = np.flatnonzero(dense_ids == c)
-    if len(mine):  # c's own prebuilt bitset (c is not a candidate when among="creators")
-        qbits = bits[mine[0]]
-    else:
-        qbits = _k.audience_bitset(g.in_indptr, g.in_indices, c, (int(g.n_accounts) + 63) // 64)
+    by_size, sizes, dense_row, bits, cum_cost = _size_index(g, among)
+    qbits = bits[_dense_rows(g, np.array([c]), False)[0][0]]  # c's audience is dense
     scan = a * len(r_indices) / max(int(g.n_accounts), 1)  # expected row entries of the scan
     return _k.top_jaccard_by_size(g.in_indptr, g.in_indices, c, qbits, by_size, sizes, dense_row,
                                   bits, cum_cost, k, int(SIZE_FILTER_BUDGET * scan))

@@ -494,15 +494,26 @@ def test_region_kernels_match_numpy(rng, k):
     n = 3 * K.CHUNK + 123  # several chunks, the last one partial
     src = rng.integers(0, n, 40 * k + 100)
     dst = rng.integers(0, k, len(src)) * 5 + 1
+    src = np.concatenate([src, rng.integers(0, n, 3000)])  # creator 1: a dense audience
+    dst = np.concatenate([dst, np.ones(3000, dtype=dst.dtype)])
     g = FollowerGraph.from_edges(src, dst, nodes=np.arange(n))
     sel = g.index(np.arange(k) * 5 + 1).astype(np.int64)
     allowed = rng.random(g.n_accounts) < 0.6
+    n_words = (g.n_accounts + 63) // 64
+    bits = np.stack([K.audience_bitset(g.in_indptr, g.in_indices, c, n_words) for c in sel])
+    no_rows = np.full(k, -1), bits[:0]
+    some_rows = np.where(np.arange(k) % 2 == 0, np.arange(k), -1), bits  # every other one
+    unaligned = [0, 1, K.CHUNK, K.CHUNK + 17, 2 * K.CHUNK + 5, g.n_accounts]
+    aligned = [0, 64, K.CHUNK, K.CHUNK + 192, 2 * K.CHUNK + 64, g.n_accounts]
     for use in (False, True):
         want = regions_by_numpy(g, sel, allowed, use)
-        kernels = [K.regions_hashed] + ([K.regions_table] if k <= K.TABLE_MAX_K else [])
-        for kernel in kernels:
+        kernels = [(K.regions_hashed, unaligned)]
+        if k <= K.TABLE_MAX_K:
+            kernels.append((lambda *a: K.regions_table(*a, *no_rows), unaligned))
+            if not use:  # the bitsets hold every follower: unfiltered calls only
+                kernels.append((lambda *a: K.regions_table(*a, *some_rows), aligned))
+        for kernel, cuts in kernels:
             assert as_dict(*kernel(g.in_indptr, g.in_indices, sel, 0, g.n_accounts, allowed, use)) == want
-            cuts = [0, 1, K.CHUNK, K.CHUNK + 17, 2 * K.CHUNK + 5, g.n_accounts]
             parts = [kernel(g.in_indptr, g.in_indices, sel, a, b, allowed, use)
                      for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
             masks = np.concatenate([_mask_rows(m) for m, _ in parts])
@@ -510,8 +521,9 @@ def test_region_kernels_match_numpy(rng, k):
             assert as_dict(*merged) == want
             as_int = [sum(int(w) << (64 * i) for i, w in enumerate(m)) for m in merged[0]]
             assert as_int == sorted(as_int) and len(set(as_int)) == len(as_int)
-        table = K.regions_table(g.in_indptr, g.in_indices, sel[:min(k, 20)], 0, g.n_accounts,
-                                allowed, use)
+        j = min(k, 20)
+        table = K.regions_table(g.in_indptr, g.in_indices, sel[:j], 0, g.n_accounts, allowed, use,
+                                *no_rows)
         assert np.all(np.diff(table[0].astype(np.float64)) > 0)
 
 
