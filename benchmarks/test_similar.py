@@ -9,9 +9,9 @@ table (kolgraph's default ``among="creators"``), ties to the smaller internal id
   kolgraph uses its exact size filter: ``Jaccard <= min(a, b) / max(a, b)``, so
   candidates are visited from sizes nearest the creator's outwards and the
   search stops once no remaining size can reach the 10th score; common
-  followers by popcount over prebuilt bitsets of the dense audiences, or by
-  testing a candidate's follower row against the creator's bitset. The index
-  (candidates by size, the dense bitsets, and the creator-restricted
+  followers by popcount over prebuilt bitsets of the larger candidates, or by
+  testing a smaller candidate's follower row against the creator's bitset. The
+  index (candidates by size, their bitsets, and the creator-restricted
   following-of rows the scan below uses) is built once per opened graph,
   outside the timing, like the scipy peer's matrices; ``kolgraph index build``
   times that build.
@@ -165,7 +165,7 @@ WORKLOADS = [
     Workload(
         "kolgraph index build", "kolgraph",
         "the similar index from scratch: creator-restricted following-of rows, candidates by "
-        "size, bitsets of the dense audiences (the build the timed calls leave out)",
+        "size, bitsets of the larger audiences (the build the timed calls leave out)",
         kolgraph_index_build, lambda idx: {"dense_bitsets": len(idx[3])},
         jit_warm="benchmarks.test_similar:warm_jit"),
     Workload(

@@ -434,6 +434,29 @@ def audience_bitset(in_indptr, in_indices, c, n_words):
 
 
 @njit(nogil=True, cache=True)
+def _bit(bits, u):
+    return (bits[u >> 6] >> np.uint64(u & 63)) & _ONE
+
+
+@njit(nogil=True, cache=True)
+def _count_in_bitset(in_indices, p0, p1, bits):
+    """How many of ``in_indices[p0:p1]`` are set in ``bits`` (four independent sums, so
+    the loads overlap)."""
+    c0 = c1 = c2 = c3 = _ZERO
+    p = p0
+    while p + 4 <= p1:
+        c0 += _bit(bits, in_indices[p])
+        c1 += _bit(bits, in_indices[p + 1])
+        c2 += _bit(bits, in_indices[p + 2])
+        c3 += _bit(bits, in_indices[p + 3])
+        p += 4
+    while p < p1:
+        c0 += _bit(bits, in_indices[p])
+        p += 1
+    return np.int64(c0 + c1 + c2 + c3)
+
+
+@njit(nogil=True, cache=True)
 def _insert_top(best, b_idx, b_common, b_aud, n, k, score, x, common, b):
     """Put candidate ``x`` into the best-first top-k arrays (score desc, then idx asc);
     returns the new count."""
@@ -454,7 +477,7 @@ def _insert_top(best, b_idx, b_common, b_aud, n, k, score, x, common, b):
 
 
 @njit(nogil=True, cache=True)
-def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, dense_row, dense_bits,
+def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, bit_row, bits,
                         cum_cost, k, budget):
     """Top-k Jaccard with account ``c``, visiting candidates by audience size (exact).
 
@@ -462,8 +485,8 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, dense_r
     its Jaccard below the k-th best found cannot enter the top k (the size filter
     of exact set-similarity joins). Candidates are visited from sizes nearest
     ``a = |F(c)|`` outwards, best bound first, until no remaining bound reaches the
-    k-th score. Common followers: a popcount of ``qbits & dense_bits[row]`` when the
-    candidate has a prebuilt bitset (``dense_row >= 0``), else its follower row
+    k-th score. Common followers: a popcount of ``qbits & bits[row]`` when the
+    candidate has a prebuilt bitset (``bit_row >= 0``), else its follower row
     tested against ``qbits`` (c's bitset). Once k candidates are in, the candidates
     still to visit are known (their sizes are within the bounds), and so is their
     cost: when it passes ``budget``, the search gives up at once.
@@ -471,7 +494,8 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, dense_r
     Parameters
     ----------
     by_size, sizes : candidate account ids sorted by audience (then id), and audiences.
-    dense_row : int64 per position of ``by_size``: its row of ``dense_bits``, or -1.
+    bit_row : int64 per position of ``by_size``: its row of ``bits`` (its audience as a
+        bitset), or -1.
     cum_cost : int64, ``cum_cost[i]`` = work of visiting positions ``0..i-1`` (words of
         a bitset, else row entries).
     budget : give up (return ``ok=False``) when the work (row entries + words) would
@@ -509,15 +533,13 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, dense_r
         if x == c:
             continue
         common = 0
-        if dense_row[pos] >= 0:
-            row = dense_bits[dense_row[pos]]
+        if bit_row[pos] >= 0:
+            row = bits[bit_row[pos]]
             for w in range(n_words):
                 common += popcount(qbits[w] & row[w])
             work += n_words
         else:
-            for p in range(in_indptr[x], in_indptr[x + 1]):
-                u = np.uint64(in_indices[p])
-                common += np.int64((qbits[u >> np.uint64(6)] >> (u & np.uint64(63))) & _ONE)
+            common = _count_in_bitset(in_indices, in_indptr[x], in_indptr[x + 1], qbits)
             work += in_indptr[x + 1] - in_indptr[x]
         if work > budget:
             return False, b_idx[:0].copy(), b_common[:0].copy(), b_aud[:0].copy()

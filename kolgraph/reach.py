@@ -843,15 +843,17 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     return rows
 
 
+WORD_COST = 0.4  # a popcount word of a bitset AND costs about 0.4 bit tests of a row entry
 SIZE_FILTER_BUDGET = 2.0  # the size-filtered search may do this many times the scan's row entries
 
 
 def _size_index(g, among: str):
-    """``(by_size, sizes, dense_row, dense_bits, cum_cost)`` for the candidates: their ids
-    sorted by audience (then id), the audiences, their rows in the dense-audience bitsets
-    (:func:`_dense_audiences`; -1 for none) and the cumulative cost of visiting them
-    (bitset words, else row entries). Built once per graph and candidate set, like
-    :func:`_candidate_rows`."""
+    """``(by_size, sizes, bit_row, bits, cum_cost)`` for the candidates: their ids sorted by
+    audience (then id), the audiences, their audience bitsets (row ``bit_row[pos]`` of
+    ``bits``, -1 for none) and the cumulative cost of visiting them (bitset words, else
+    row entries). Candidates get a bitset where its popcount costs less than testing
+    their row (audiences above ``WORD_COST`` x the words of a bitset). Built once per
+    graph and candidate set, like :func:`_candidate_rows`."""
     cache = _CANDIDATES.setdefault(g, {})
     cand_idx = _candidate_rows(g, among)[0]
     key = ("size", id(cand_idx))
@@ -861,10 +863,17 @@ def _size_index(g, among: str):
         order = np.lexsort((cand_idx, sizes))
         by_size, sizes = cand_idx[order], sizes[order].astype(np.int64)
         n_words = (int(g.n_accounts) + 63) // 64
-        dense_row, bits = _dense_rows(g, by_size, False)
-        cost = np.where(dense_row >= 0, n_words, sizes)
+        dense_row, dense_bits = _dense_rows(g, by_size, False)
+        with_bits = np.flatnonzero(sizes >= WORD_COST * n_words)
+        bits = np.empty((len(with_bits), n_words), dtype=np.uint64)
+        for r, pos in enumerate(with_bits):
+            bits[r] = dense_bits[dense_row[pos]] if dense_row[pos] >= 0 else \
+                _k.audience_bitset(g.in_indptr, g.in_indices, by_size[pos], n_words)
+        bit_row = np.full(len(by_size), -1, dtype=np.int64)
+        bit_row[with_bits] = np.arange(len(with_bits))
+        cost = np.where(bit_row >= 0, n_words, sizes)
         cum_cost = np.concatenate([[0], np.cumsum(cost)]).astype(np.int64)
-        cache[key] = (by_size, sizes, dense_row, bits, cum_cost)
+        cache[key] = (by_size, sizes, bit_row, bits, cum_cost)
         cache["size_key"] = key
     return cache[key]
 
@@ -873,10 +882,11 @@ def _similar_by_size(g, among: str, c: int, k: int, a: float, r_indices):
     """Exact top-k by Jaccard with the size filter (see ``top_jaccard_by_size``) for a
     creator with a dense audience; gives up, returning ``found=False``, when it would cost
     more than the scan of c's followers' rows."""
-    by_size, sizes, dense_row, bits, cum_cost = _size_index(g, among)
-    qbits = bits[_dense_rows(g, np.array([c]), False)[0][0]]  # c's audience is dense
+    by_size, sizes, bit_row, bits, cum_cost = _size_index(g, among)
+    dense_row, dense_bits = _dense_rows(g, np.array([c]), False)
+    qbits = dense_bits[dense_row[0]]  # c's audience is dense
     scan = a * len(r_indices) / max(int(g.n_accounts), 1)  # expected row entries of the scan
-    return _k.top_jaccard_by_size(g.in_indptr, g.in_indices, c, qbits, by_size, sizes, dense_row,
+    return _k.top_jaccard_by_size(g.in_indptr, g.in_indices, c, qbits, by_size, sizes, bit_row,
                                   bits, cum_cost, k, int(SIZE_FILTER_BUDGET * scan))
 
 
