@@ -1,30 +1,21 @@
-"""Reach kernels: deduplicated reach, overlap, frequency and Venn regions of up to 64 creators.
+"""Reach kernels: Venn regions of a set of creators, and every count derived from them.
 
-Audiences are laid out as dense bitsets over account blocks, *words x creators*:
-``bits[w, i]`` holds the followers of selected creator ``i`` among accounts
-``64*w .. 64*w + 63``, so the k words of one block sit side by side. Only the
-blocks that hold at least one follower are kept (``words`` lists them), so empty
-stretches of the id space cost nothing.
+One pass over the selected creators' sorted follower rows, a chunk of accounts at
+a time, gives every follower its creator-membership mask (bit i = follows selected
+creator i); the distinct masks and how many followers have each are the Venn/UpSet
+regions (:func:`regions_table` counts them in a ``2**k`` table for up to
+:data:`TABLE_MAX_K` creators, :func:`regions_hashed` in a hash table of multi-word
+masks for any number). Regions are far fewer than followers, and every other output
+follows from them exactly: :func:`summarize_regions` gives, in one pass over the
+regions, the pairwise intersections (audiences on the diagonal), exclusive and
+in-order incremental reach, the frequency histogram, and expected reach and the
+expected (Poisson-binomial) frequency distribution, since all the followers of a
+region share one vector of exposure probabilities.
 
-One pass over those words (:func:`reach_counts`) gives, together, per-creator
-audiences (the diagonal of the pairwise matrix), exclusive and in-order
-incremental counts, the k x k pairwise intersection counts and the frequency
-histogram (followers reached exactly f times, from vertical bit-sliced
-counters). Counting uses the hardware popcount (LLVM ``ctpop``).
-
-:func:`region_masks` turns the same bitsets into one creator-membership mask per
-reached follower (a uint64, bit i = follows selected creator i);
-:func:`count_regions` counts distinct masks into Venn/UpSet regions. When the
-regions are few, :func:`counts_from_regions` derives the outputs of
-:func:`reach_counts` from them for less work (:func:`region_pair_work` says
-which is cheaper). :func:`expected_from_regions`
-computes expected reach and the expected (Poisson-binomial) frequency
-distribution region by region, since every follower of a region has the same
-vector of exposure probabilities.
-
-:func:`cooccurrence` counts, for one creator, its common followers with every
+:func:`add_cooccurrence` counts, for one creator, its common followers with every
 candidate through its followers' following-of rows (no matrix is built;
-:func:`restrict_rows` keeps only the candidates' columns of those rows);
+:func:`restrict_rows` keeps only the candidates' columns of those rows) and
+:func:`top_similar` keeps the k best by Jaccard or overlap coefficient;
 :func:`uncovered_counts` gives every candidate's followers not yet covered by a
 set (incremental reach).
 
@@ -37,9 +28,7 @@ from numba.extending import intrinsic
 
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
-_SIX = np.uint64(6)
-_LOW6 = np.uint64(63)
-_PLANES = 7  # bit planes of a per-follower counter: frequencies 0..127 >= 64 creators
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 
 
 if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
@@ -65,160 +54,224 @@ else:
         return _ctpop(x)
 
 
-@njit(nogil=True, cache=True)
-def build_bitsets(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
-    """Audience bitsets of the selected creators over the non-empty 64-account blocks.
+CHUNK = 4096  # accounts per pass: their masks (32 KiB per mask word) stay in L1/L2
+TABLE_MAX_K = 20  # up to this many creators, regions are counted in a 2**k table (4 MiB)
 
-    Parameters
-    ----------
-    in_indptr, in_indices : followers-of CSR (sorted rows).
-    sel : int64 array of k internal creator ids (k <= 64, distinct).
-    n_accounts : number of accounts.
-    allowed : bool array (n_accounts) of followers that count; read only when
-        ``use_allowed``.
+
+@njit(nogil=True, cache=True)
+def _row_ranges(in_indptr, in_indices, sel, a0, a1):
+    """Positions of the followers ``a0 <= u < a1`` in each selected (sorted) follower row."""
+    k = sel.shape[0]
+    pos = np.empty(k, dtype=np.int64)
+    end = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        s = in_indptr[sel[i]]
+        row = in_indices[s:in_indptr[sel[i] + 1]]
+        pos[i] = s + np.searchsorted(row, a0)
+        end[i] = s + np.searchsorted(row, a1)
+    return pos, end
+
+
+@njit(nogil=True, cache=True)
+def _scatter(in_indices, pos, end, i, hi, lo, buf, bit, allowed, use_allowed):
+    """OR ``bit`` into the mask ``buf[u - lo]`` of every follower ``u < hi`` of creator ``i``
+    (from ``pos[i]`` on), then advance ``pos[i]``. Branch-free on the filter."""
+    p = pos[i]
+    e = end[i]
+    while p < e:
+        u = in_indices[p]
+        if u >= hi:
+            break
+        if use_allowed:
+            buf[u - lo] |= bit * np.uint64(allowed[u])
+        else:
+            buf[u - lo] |= bit
+        p += 1
+    pos[i] = p
+
+
+@njit(nogil=True, cache=True)
+def regions_table(in_indptr, in_indices, sel, a0, a1, allowed, use_allowed, dense_of, dense_bits):
+    """Venn regions of up to :data:`TABLE_MAX_K` creators over accounts ``a0 <= u < a1``.
+
+    Accounts are taken :data:`CHUNK` at a time: every selected follower row (sorted)
+    ORs its creator's bit into the membership mask of its followers in the chunk,
+    then each mask bumps its cell of a ``2**k`` table. The loop has no data-dependent
+    branch (accounts outside every audience count in cell 0, ignored), so nothing
+    waits on a mispredicted branch or on the previous count.
+
+    A creator with a prebuilt audience bitset (``dense_bits[dense_of[i]]``, when
+    ``dense_of[i] >= 0``; unfiltered calls only, ``a0`` a multiple of 64) sets its
+    bit from the bitset's words instead, 64 accounts per word: cheaper than
+    reading its sorted row when the audience is dense.
 
     Returns
     -------
-    words : int64 array of the non-empty block numbers, increasing.
-    bits : uint64 array (len(words), k); ``bits[j, i]`` = followers of creator i
-        in block ``words[j]``.
+    masks : uint64 (n_regions,), increasing: bit i set = follows selected creator i.
+    counts : int64 (n_regions,): followers with exactly that membership.
+    """
+    table = np.zeros(1 << sel.shape[0], dtype=np.int32)
+    k = sel.shape[0]
+    pos, end = _row_ranges(in_indptr, in_indices, sel, a0, a1)
+    buf = np.zeros(CHUNK, dtype=np.uint64)
+    for lo in range(a0, a1, CHUNK):
+        hi = min(lo + CHUNK, a1)
+        for i in range(k):
+            bit = _ONE << np.uint64(i)
+            if dense_of[i] >= 0:
+                _expand_words(dense_bits[dense_of[i]], lo, hi, buf, bit)
+            else:
+                _scatter(in_indices, pos, end, i, hi, lo, buf, bit, allowed, use_allowed)
+        for j in range(hi - lo):
+            table[buf[j]] += 1
+            buf[j] = _ZERO
+    return table_regions(table)
+
+
+@njit(nogil=True, cache=True)
+def _expand_words(row, lo, hi, buf, bit):
+    """OR ``bit`` into ``buf[u - lo]`` for every set bit u of bitset ``row`` in ``lo <= u < hi``
+    (``lo`` a multiple of 64; bits past the last account are 0). Branch-free per account."""
+    w0 = lo >> 6
+    for w in range((hi - lo + 63) >> 6):
+        x = row[w0 + w]
+        if x == _ZERO:
+            continue
+        seg = buf[w << 6:(w << 6) + 64]
+        for j in range(64):
+            seg[j] |= bit & (_ZERO - ((x >> np.uint64(j)) & _ONE))
+
+
+@njit(nogil=True, cache=True)
+def table_regions(table):
+    """The non-empty cells of a mask count table but cell 0: ``(masks, counts)``, increasing."""
+    n = 0
+    for m in range(1, table.shape[0]):
+        n += table[m] != 0
+    masks = np.empty(n, dtype=np.uint64)
+    counts = np.empty(n, dtype=np.int64)
+    r = 0
+    for m in range(1, table.shape[0]):
+        if table[m] != 0:
+            masks[r] = m
+            counts[r] = table[m]
+            r += 1
+    return masks, counts
+
+
+@njit(nogil=True, cache=True)
+def _slot(keys, vals, key, bits):
+    """Open-addressing slot of ``key`` (a row of mask words): its own, or the empty one to fill."""
+    h = _ZERO
+    for w in range(key.shape[0]):
+        h = (h + key[w]) * _GOLDEN
+    cap = vals.shape[0]
+    s = np.int64(h >> np.uint64(64 - bits))
+    while vals[s] != 0:
+        same = True
+        for w in range(key.shape[0]):
+            if keys[s, w] != key[w]:
+                same = False
+                break
+        if same:
+            return s
+        s = (s + 1) & (cap - 1)
+    return s
+
+
+@njit(nogil=True, cache=True)
+def regions_hashed(in_indptr, in_indices, sel, a0, a1, allowed, use_allowed):
+    """Venn regions of any number of creators over accounts ``a0 <= u < a1``.
+
+    As :func:`regions_table`, with masks of ``ceil(k / 64)`` words counted in a hash
+    table that doubles when half full.
+
+    Returns
+    -------
+    masks : uint64 (n_regions, ceil(k / 64)), in no particular order; creator i is bit
+        ``i % 64`` of word ``i // 64``.
+    counts : int64 (n_regions,).
     """
     k = sel.shape[0]
-    n_blocks = (n_accounts + 63) >> 6
-    slot = np.full(n_blocks, -1, dtype=np.int64)
-    for i in range(k):
-        c = sel[i]
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            u = in_indices[p]
-            if use_allowed and not allowed[u]:
+    n_w = (k + 63) >> 6
+    pos, end = _row_ranges(in_indptr, in_indices, sel, a0, a1)
+    buf = np.zeros((n_w, CHUNK), dtype=np.uint64)  # one row of masks per word
+    bits = 10
+    keys = np.zeros((1 << bits, n_w), dtype=np.uint64)
+    vals = np.zeros(1 << bits, dtype=np.int64)
+    n_uniq = 0
+    key = np.empty(n_w, dtype=np.uint64)
+    for lo in range(a0, a1, CHUNK):
+        hi = min(lo + CHUNK, a1)
+        for i in range(k):
+            _scatter(in_indices, pos, end, i, hi, lo, buf[i >> 6], _ONE << np.uint64(i & 63),
+                     allowed, use_allowed)
+        for j in range(hi - lo):
+            empty = True
+            for w in range(n_w):
+                key[w] = buf[w, j]
+                buf[w, j] = _ZERO
+                if key[w] != _ZERO:
+                    empty = False
+            if empty:
                 continue
-            slot[u >> 6] = 0
-    n_words = 0
-    for b in range(n_blocks):
-        if slot[b] == 0:
-            slot[b] = n_words
-            n_words += 1
-    words = np.empty(n_words, dtype=np.int64)
-    for b in range(n_blocks):
-        if slot[b] >= 0:
-            words[slot[b]] = b
-    bits = np.zeros((n_words, k), dtype=np.uint64)
-    for i in range(k):
-        c = sel[i]
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            u = in_indices[p]
-            if use_allowed and not allowed[u]:
-                continue
-            uu = np.uint64(u)
-            bits[slot[u >> 6], i] |= _ONE << (uu & _LOW6)
-    return words, bits
+            s = _slot(keys, vals, key, bits)
+            if vals[s] == 0:
+                keys[s] = key
+                n_uniq += 1
+            vals[s] += 1
+            if 2 * n_uniq > vals.shape[0]:  # grow and rehash
+                old_k, old_v = keys, vals
+                bits += 1
+                keys = np.zeros((1 << bits, n_w), dtype=np.uint64)
+                vals = np.zeros(1 << bits, dtype=np.int64)
+                for q in range(old_v.shape[0]):
+                    if old_v[q] != 0:
+                        t = _slot(keys, vals, old_k[q], bits)
+                        keys[t] = old_k[q]
+                        vals[t] = old_v[q]
+    masks = np.empty((n_uniq, n_w), dtype=np.uint64)
+    counts = np.empty(n_uniq, dtype=np.int64)
+    r = 0
+    for s in range(vals.shape[0]):
+        if vals[s] != 0:
+            masks[r] = keys[s]
+            counts[r] = vals[s]
+            r += 1
+    return masks, counts
 
 
 @njit(nogil=True, cache=True)
-def _fill_dense(in_indptr, in_indices, sel, bits, a0, a1, allowed, use_allowed):
-    """Set the bits of accounts ``a0 <= u < a1`` of every selected audience (dense layout)."""
-    for i in range(sel.shape[0]):
-        c = sel[i]
-        row = in_indices[in_indptr[c]:in_indptr[c + 1]]
-        lo = np.searchsorted(row, a0) if a0 > 0 else 0
-        hi = np.searchsorted(row, a1) if a1 < bits.shape[0] * 64 else row.shape[0]
-        for p in range(lo, hi):
-            u = row[p]
-            if use_allowed and not allowed[u]:
-                continue
-            uu = np.uint64(u)
-            bits[u >> 6, i] |= _ONE << (uu & _LOW6)
+def _members(mask, out):
+    """Creators of a region (increasing) into ``out``; returns how many."""
+    f = 0
+    for w in range(mask.shape[0]):
+        m = mask[w]
+        while m != _ZERO:
+            low = m & (~m + _ONE)
+            out[f] = (w << 6) + popcount(low - _ONE)
+            f += 1
+            m ^= low
+    return f
 
 
 @njit(nogil=True, cache=True)
-def build_bitsets_dense(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed):
-    """:func:`build_bitsets` keeping every block, with no compaction pass (for audiences
-    that cover most blocks). Returns ``(words, bits)``; ``words`` = every block number."""
-    n_blocks = (n_accounts + 63) >> 6
-    bits = np.zeros((n_blocks, sel.shape[0]), dtype=np.uint64)
-    _fill_dense(in_indptr, in_indices, sel, bits, 0, n_blocks * 64, allowed, use_allowed)
-    return np.arange(n_blocks, dtype=np.int64), bits
+def summarize_regions(region_mask, region_count, p):
+    """Every count of the report, and expected reach, from the Venn regions in one pass.
 
-
-@njit(nogil=True, cache=True, parallel=True)
-def build_bitsets_dense_parallel(in_indptr, in_indices, sel, n_accounts, allowed, use_allowed,
-                                 n_chunks):
-    """:func:`build_bitsets_dense` on ``n_chunks`` threads.
-
-    Threads fill disjoint ranges of blocks: each finds, by binary search in the
-    sorted follower rows, the part of every audience inside its range, so no two
-    threads write the same word.
-    """
-    n_blocks = (n_accounts + 63) >> 6
-    bits = np.zeros((n_blocks, sel.shape[0]), dtype=np.uint64)
-    n_chunks = max(1, min(n_chunks, n_blocks))
-    step = (n_blocks + n_chunks - 1) // n_chunks
-    for t in prange(n_chunks):
-        _fill_dense(in_indptr, in_indices, sel, bits, t * step * 64,
-                    min(n_blocks, (t + 1) * step) * 64, allowed, use_allowed)
-    return np.arange(n_blocks, dtype=np.int64), bits
-
-
-@njit(nogil=True, cache=True)
-def _count_block(bits, lo, hi, pair, exclusive, incremental, exactly):
-    k = bits.shape[1]
-    suffix = np.empty(k + 1, dtype=np.uint64)
-    planes = np.empty(_PLANES, dtype=np.uint64)
-    for j in range(lo, hi):
-        row = bits[j]
-        suffix[k] = _ZERO
-        for a in range(k - 1, -1, -1):
-            suffix[a] = suffix[a + 1] | row[a]
-        if suffix[0] == _ZERO:
-            continue  # an empty block (dense layout)
-        # pairwise (upper triangle and diagonal)
-        for a in range(k):
-            x = row[a]
-            if x == _ZERO:
-                continue
-            pair[a, a] += popcount(x)
-            for b in range(a + 1, k):
-                pair[a, b] += popcount(x & row[b])
-        # exclusive and incremental from prefix / suffix ORs
-        prefix = _ZERO
-        for a in range(k):
-            x = row[a]
-            incremental[a] += popcount(x & ~prefix)
-            exclusive[a] += popcount(x & ~(prefix | suffix[a + 1]))
-            prefix |= x
-        # frequency: add each creator's word into vertical bit-sliced counters
-        for q in range(_PLANES):
-            planes[q] = _ZERO
-        for a in range(k):
-            carry = row[a]
-            q = 0
-            while carry != _ZERO and q < _PLANES:
-                t = planes[q] & carry
-                planes[q] ^= carry
-                carry = t
-                q += 1
-        union = suffix[0]
-        for f in range(1, k + 1):
-            sel_bits = union
-            for q in range(_PLANES):
-                if (f >> q) & 1:
-                    sel_bits &= planes[q]
-                else:
-                    sel_bits &= ~planes[q]
-                if sel_bits == _ZERO:
-                    break
-            if sel_bits != _ZERO:
-                exactly[f] += popcount(sel_bits)
-
-
-@njit(nogil=True, cache=True, parallel=True)
-def reach_counts(bits, n_chunks):
-    """Audience, exclusive, in-order incremental, pairwise and frequency counts in one pass.
+    A region with mask m and n followers adds n to ``pair[a, b]`` for every a, b in m,
+    to ``exactly[|m|]``, to ``exclusive[a]`` when m = {a}, and to the ``incremental``
+    reach of its first creator. Its followers see creator i (in m) independently with
+    probability ``p[i]``, so the number of creators seen is Poisson-binomial: the
+    region adds ``n · (1 − Π (1 − p_i))`` to expected reach and n times that
+    distribution to the expected frequency.
 
     Parameters
     ----------
-    bits : uint64 array (n_words, k) from :func:`build_bitsets`.
-    n_chunks : number of word chunks counted in parallel (each into its own buffers).
+    region_mask : uint64 (n_regions, ceil(k / 64)) membership masks (creator i = bit
+        ``i % 64`` of word ``i // 64``).
+    region_count : int64 (n_regions,) followers per region.
+    p : float64 (k,) probability that a follower of creator i sees it.
 
     Returns
     -------
@@ -227,287 +280,49 @@ def reach_counts(bits, n_chunks):
     incremental : int64 (k,): followers of i not following any of creators 0..i-1.
     exactly : int64 (k + 1,): ``exactly[f]`` followers follow exactly f creators
         (``exactly[0]`` is 0).
+    expected_reach : float.
+    expected_exactly : float64 (k + 1,): expected followers seeing exactly f creators
+        (f = 0 counts reached-by-audience followers who see none).
     """
-    n_words, k = bits.shape
-    n_chunks = max(1, min(n_chunks, n_words))
-    pair_t = np.zeros((n_chunks, k, k), dtype=np.int64)
-    excl_t = np.zeros((n_chunks, k), dtype=np.int64)
-    inc_t = np.zeros((n_chunks, k), dtype=np.int64)
-    ex_t = np.zeros((n_chunks, k + 1), dtype=np.int64)
-    step = (n_words + n_chunks - 1) // n_chunks
-    for t in prange(n_chunks):
-        _count_block(bits, t * step, min(n_words, (t + 1) * step), pair_t[t], excl_t[t],
-                     inc_t[t], ex_t[t])
+    k = p.shape[0]
     pair = np.zeros((k, k), dtype=np.int64)
     exclusive = np.zeros(k, dtype=np.int64)
     incremental = np.zeros(k, dtype=np.int64)
     exactly = np.zeros(k + 1, dtype=np.int64)
-    for t in range(n_chunks):
-        pair += pair_t[t]
-        exclusive += excl_t[t]
-        incremental += inc_t[t]
-        exactly += ex_t[t]
-    _mirror(pair)
-    return pair, exclusive, incremental, exactly
-
-
-@njit(nogil=True, cache=True)
-def reach_counts_serial(bits):
-    """:func:`reach_counts` on the calling thread only (small inputs: no thread start-up)."""
-    k = bits.shape[1]
-    pair = np.zeros((k, k), dtype=np.int64)
-    exclusive = np.zeros(k, dtype=np.int64)
-    incremental = np.zeros(k, dtype=np.int64)
-    exactly = np.zeros(k + 1, dtype=np.int64)
-    _count_block(bits, 0, bits.shape[0], pair, exclusive, incremental, exactly)
-    _mirror(pair)
-    return pair, exclusive, incremental, exactly
-
-
-@njit(nogil=True, cache=True)
-def _mirror(pair):
-    """Copy the upper triangle of the pairwise counts (the only one counted) below the diagonal."""
-    for a in range(pair.shape[0]):
-        for b in range(a + 1, pair.shape[0]):
-            pair[b, a] = pair[a, b]
-
-
-@njit(nogil=True, cache=True)
-def region_masks(bits):
-    """Membership mask of every reached follower (bit i set = follows selected creator i).
-
-    Returns a uint64 array with one entry per follower in the union, in account order.
-    """
-    n_words, k = bits.shape
-    total = 0
-    for j in range(n_words):
-        u = _ZERO
-        for a in range(k):
-            u |= bits[j, a]
-        total += popcount(u)
-    masks = np.empty(total, dtype=np.uint64)
-    w = 0
-    tmp = np.zeros(64, dtype=np.uint64)
-    for j in range(n_words):
-        for b in range(64):
-            tmp[b] = _ZERO
-        union = _ZERO
-        for a in range(k):
-            x = bits[j, a]
-            union |= x
-            bit_a = _ONE << np.uint64(a)
-            while x != _ZERO:
-                low = x & (~x + _ONE)
-                tmp[popcount(low - _ONE)] |= bit_a
-                x ^= low
-        while union != _ZERO:
-            low = union & (~union + _ONE)
-            masks[w] = tmp[popcount(low - _ONE)]
-            w += 1
-            union ^= low
-    return masks
-
-
-@njit(nogil=True, cache=True)
-def region_pair_work(region_mask):
-    """Σ over regions of f(f+1)/2, f = creators in the region: the work of
-    :func:`counts_from_regions`, to compare with ``n_words * k(k+1)/2`` for :func:`reach_counts`."""
-    w = 0
+    dist = np.zeros(k + 1, dtype=np.float64)
+    expected = np.zeros(k + 1, dtype=np.float64)
+    members = np.empty(max(k, 1), dtype=np.int64)
+    reach = 0.0
     for r in range(region_mask.shape[0]):
-        f = popcount(region_mask[r])
-        w += f * (f + 1) // 2
-    return w
-
-
-@njit(nogil=True, cache=True)
-def counts_from_regions(region_mask, region_count, k):
-    """The outputs of :func:`reach_counts`, derived from the Venn region counts.
-
-    A region with mask m and n followers adds n to ``pair[a, b]`` for every a, b in m,
-    to ``exactly[|m|]``, to ``exclusive[a]`` when m = {a}, and to the ``incremental``
-    reach of its first creator.
-    """
-    pair = np.zeros((k, k), dtype=np.int64)
-    exclusive = np.zeros(k, dtype=np.int64)
-    incremental = np.zeros(k, dtype=np.int64)
-    exactly = np.zeros(k + 1, dtype=np.int64)
-    members = np.empty(64, dtype=np.int64)
-    for r in range(region_mask.shape[0]):
-        m = region_mask[r]
         n = region_count[r]
-        f = 0
-        while m != _ZERO:
-            low = m & (~m + _ONE)
-            members[f] = popcount(low - _ONE)
-            f += 1
-            m ^= low
+        f = _members(region_mask[r], members)
         if f == 0:
             continue
         exactly[f] += n
         incremental[members[0]] += n
         if f == 1:
             exclusive[members[0]] += n
+        dist[0] = 1.0
+        miss = 1.0
         for x in range(f):
             a = members[x]
+            row = pair[a]
             for y in range(x, f):
-                pair[a, members[y]] += n
+                row[members[y]] += n
+            q = p[a]
+            miss *= 1.0 - q
+            dist[x + 1] = dist[x] * q
+            for g in range(x, 0, -1):
+                dist[g] = dist[g] * (1.0 - q) + dist[g - 1] * q
+            dist[0] *= 1.0 - q
+        c = float(n)
+        reach += c * (1.0 - miss)
+        for g in range(f + 1):
+            expected[g] += c * dist[g]
     for a in range(k):
         for b in range(a + 1, k):
             pair[b, a] = pair[a, b]
-    return pair, exclusive, incremental, exactly
-
-
-@njit(nogil=True, cache=True)
-def regions_of_blocks(in_indptr, in_indices, sel, bits, b0, b1, allowed, use_allowed):
-    """Fill blocks ``b0 <= b < b1`` of a dense ``bits`` array and count their Venn regions.
-
-    Callers run disjoint block ranges on separate threads (the kernel releases the
-    GIL), then merge the per-range ``(masks, counts)``.
-    """
-    _fill_dense(in_indptr, in_indices, sel, bits, b0 * 64, b1 * 64, allowed, use_allowed)
-    return count_regions(region_masks(bits[b0:b1]), sel.shape[0])
-
-
-@njit(nogil=True, cache=True)
-def count_regions(masks, k):
-    """Distinct masks (increasing) and how many followers have each.
-
-    Up to 20 creators the masks are counted in a dense table of ``2**k`` cells;
-    above, in a hash table.
-    """
-    if k <= 20:
-        table = np.zeros(1 << k, dtype=np.int64)
-        for i in range(masks.shape[0]):
-            table[masks[i]] += 1
-        n_uniq = 0
-        for m in range(table.shape[0]):
-            if table[m] != 0:
-                n_uniq += 1
-        uniq = np.empty(n_uniq, dtype=np.uint64)
-        counts = np.empty(n_uniq, dtype=np.int64)
-        r = 0
-        for m in range(table.shape[0]):
-            if table[m] != 0:
-                uniq[r] = m
-                counts[r] = table[m]
-                r += 1
-        return uniq, counts
-    return _hash_count(masks)
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_HASH_MAX_BITS = 16  # a larger table misses the cache on every insert: sorting wins
-
-
-@njit(nogil=True, cache=True)
-def _sort_count(masks):
-    s = np.sort(masks)
-    n = s.shape[0]
-    n_uniq = 0
-    for i in range(n):
-        if i == 0 or s[i] != s[i - 1]:
-            n_uniq += 1
-    uniq = np.empty(n_uniq, dtype=np.uint64)
-    counts = np.zeros(n_uniq, dtype=np.int64)
-    r = -1
-    for i in range(n):
-        if i == 0 or s[i] != s[i - 1]:
-            r += 1
-            uniq[r] = s[i]
-        counts[r] += 1
-    return uniq, counts
-
-
-@njit(nogil=True, cache=True)
-def _hash_count(masks):
-    """Distinct masks (increasing) and their counts with an open-addressing hash table
-    that doubles when half full (regions are usually far fewer than followers); past
-    ``2**_HASH_MAX_BITS`` cells it sorts instead."""
-    bits = 12
-    cap = 1 << bits
-    keys = np.zeros(cap, dtype=np.uint64)
-    vals = np.zeros(cap, dtype=np.int64)
-    used = np.zeros(cap, dtype=np.bool_)
-    n_uniq = 0
-    for i in range(masks.shape[0]):
-        m = masks[i]
-        h = np.int64((m * _GOLDEN) >> np.uint64(64 - bits))
-        while used[h] and keys[h] != m:
-            h = (h + 1) & (cap - 1)
-        if used[h]:
-            vals[h] += 1
-            continue
-        used[h] = True
-        keys[h] = m
-        vals[h] = 1
-        n_uniq += 1
-        if 2 * n_uniq > cap:  # grow and rehash, or sort once the table leaves the cache
-            if bits >= _HASH_MAX_BITS:
-                return _sort_count(masks)
-            old_k, old_v, old_u = keys, vals, used
-            bits += 1
-            cap = 1 << bits
-            keys = np.zeros(cap, dtype=np.uint64)
-            vals = np.zeros(cap, dtype=np.int64)
-            used = np.zeros(cap, dtype=np.bool_)
-            for j in range(old_k.shape[0]):
-                if old_u[j]:
-                    x = old_k[j]
-                    g = np.int64((x * _GOLDEN) >> np.uint64(64 - bits))
-                    while used[g]:
-                        g = (g + 1) & (cap - 1)
-                    used[g] = True
-                    keys[g] = x
-                    vals[g] = old_v[j]
-    uniq = np.empty(n_uniq, dtype=np.uint64)
-    cnt = np.empty(n_uniq, dtype=np.int64)
-    r = 0
-    for h in range(cap):
-        if used[h]:
-            uniq[r] = keys[h]
-            cnt[r] = vals[h]
-            r += 1
-    order = np.argsort(uniq)
-    return uniq[order], cnt[order]
-
-
-@njit(nogil=True, cache=True)
-def expected_from_regions(region_mask, region_count, p):
-    """Expected reach and expected frequency distribution from region counts.
-
-    A follower in region ``m`` sees creator i (with ``i`` in ``m``) independently
-    with probability ``p[i]``; its number of creators seen is Poisson-binomial.
-
-    Returns
-    -------
-    expected_reach : float, Σ_regions count · (1 − Π_{i∈m} (1 − p_i)).
-    expected_exactly : float64 (k + 1,): expected followers seeing exactly f creators
-        (f = 0 counts reached-by-audience followers who see none).
-    """
-    k = p.shape[0]
-    dist = np.zeros(k + 1, dtype=np.float64)
-    out = np.zeros(k + 1, dtype=np.float64)
-    reach = 0.0
-    for r in range(region_mask.shape[0]):
-        m = region_mask[r]
-        c = float(region_count[r])
-        dist[0] = 1.0
-        n_in = 0
-        miss = 1.0
-        while m != _ZERO:
-            low = m & (~m + _ONE)
-            q = p[popcount(low - _ONE)]
-            m ^= low
-            miss *= 1.0 - q
-            n_in += 1
-            dist[n_in] = dist[n_in - 1] * q
-            for f in range(n_in - 1, 0, -1):
-                dist[f] = dist[f] * (1.0 - q) + dist[f - 1] * q
-            dist[0] *= 1.0 - q
-        reach += c * (1.0 - miss)
-        for f in range(n_in + 1):
-            out[f] += c * dist[f]
-    return reach, out
+    return pair, exclusive, incremental, exactly, reach, expected
 
 
 @njit(nogil=True, cache=True, parallel=True)
@@ -536,40 +351,211 @@ def restrict_rows(indptr, indices, slot):
 
 
 @njit(nogil=True, cache=True)
-def cooccurrence(in_indptr, in_indices, c, allowed, use_allowed, r_indptr, r_indices, n_slots,
-                 skip):
-    """Common followers of account ``c`` with every candidate its followers follow.
+def add_cooccurrence(in_indices, p0, p1, allowed, use_allowed, r_indptr, r_indices, counts):
+    """Add the candidate rows of followers ``in_indices[p0:p1]`` into ``counts``.
 
     ``r_indptr``/``r_indices`` are the following-of rows with candidates numbered
-    ``0..n_slots-1`` (all accounts, or those of :func:`restrict_rows`); slot ``skip``
-    (c's own, or -1) is left out. No matrix is built: the work is the following-of
-    rows of c's followers.
-
-    Returns ``(slots, counts)``: the candidate slots sharing at least one follower,
-    increasing, and the number of shared followers.
+    ``0..len(counts)-1`` (all accounts, or those of :func:`restrict_rows`). With
+    ``p0:p1`` the follower row of creator c, ``counts[s]`` becomes the common
+    followers of c and candidate s; no matrix is built, the work is the candidate
+    rows of c's followers. Callers split the row across threads, each with its own
+    ``counts`` (the kernel releases the GIL), and add the arrays up.
     """
-    counts_all = np.zeros(n_slots, dtype=np.int32)
-    for p in range(in_indptr[c], in_indptr[c + 1]):
+    for p in range(p0, p1):
         u = in_indices[p]
         if use_allowed and not allowed[u]:
             continue
         for q in range(r_indptr[u], r_indptr[u + 1]):
-            counts_all[r_indices[q]] += 1
-    if skip >= 0:
-        counts_all[skip] = 0
-    n_touched = 0
-    for v in range(n_slots):  # one sequential scan gives the slots in order, no sort
-        if counts_all[v] != 0:
-            n_touched += 1
-    slots = np.empty(n_touched, dtype=np.int64)
-    counts = np.empty(n_touched, dtype=np.int64)
-    i = 0
-    for v in range(n_slots):
-        if counts_all[v] != 0:
-            slots[i] = v
-            counts[i] = counts_all[v]
-            i += 1
-    return slots, counts
+            counts[r_indices[q]] += 1
+
+
+@njit(nogil=True, cache=True)
+def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices, allowed,
+                use_allowed):
+    """The k candidates with the highest Jaccard (or overlap coefficient) with a creator.
+
+    ``counts[s]`` = common followers with candidate slot s (:func:`add_cooccurrence`),
+    ``a`` = the creator's audience; slot ``skip`` (the creator's own, or -1) and slots
+    without common followers are left out. A candidate's audience is its in-degree,
+    or its ``allowed`` followers when ``use_allowed``. One pass keeps the best k in
+    insertion order, so ties go to the smaller slot (= smaller internal id).
+
+    Returns
+    -------
+    slots, common, audience : int64 (<= k,), best first.
+    """
+    best = np.empty(k, dtype=np.float64)
+    b_slot = np.empty(k, dtype=np.int64)
+    b_aud = np.empty(k, dtype=np.int64)
+    n = 0
+    for s in range(counts.shape[0]):
+        common = counts[s]
+        if common == 0 or s == skip:
+            continue
+        x = cand_idx[s]
+        if use_allowed:
+            b = 0
+            for p in range(in_indptr[x], in_indptr[x + 1]):
+                b += allowed[in_indices[p]]
+        else:
+            b = in_indptr[x + 1] - in_indptr[x]
+        if by_jaccard:
+            score = common / (a + b - common)
+        else:
+            score = common / max(min(a, b), 1.0)
+        if n == k and score <= best[k - 1]:
+            continue
+        i = n if n < k else k - 1
+        while i > 0 and best[i - 1] < score:  # after equal scores: earlier slots win ties
+            if i < k:
+                best[i] = best[i - 1]
+                b_slot[i] = b_slot[i - 1]
+                b_aud[i] = b_aud[i - 1]
+            i -= 1
+        best[i] = score
+        b_slot[i] = s
+        b_aud[i] = b
+        if n < k:
+            n += 1
+    common_out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        common_out[i] = counts[b_slot[i]]
+    return b_slot[:n].copy(), common_out, b_aud[:n].copy()
+
+
+@njit(nogil=True, cache=True)
+def audience_bitset(in_indptr, in_indices, c, n_words):
+    """The followers of account ``c`` as a bitset of ``n_words`` uint64 words."""
+    bits = np.zeros(n_words, dtype=np.uint64)
+    for p in range(in_indptr[c], in_indptr[c + 1]):
+        u = np.uint64(in_indices[p])
+        bits[u >> np.uint64(6)] |= _ONE << (u & np.uint64(63))
+    return bits
+
+
+@njit(nogil=True, cache=True)
+def _bit(bits, u):
+    return (bits[u >> 6] >> np.uint64(u & 63)) & _ONE
+
+
+@njit(nogil=True, cache=True)
+def _count_in_bitset(in_indices, p0, p1, bits):
+    """How many of ``in_indices[p0:p1]`` are set in ``bits`` (four independent sums, so
+    the loads overlap)."""
+    c0 = c1 = c2 = c3 = _ZERO
+    p = p0
+    while p + 4 <= p1:
+        c0 += _bit(bits, in_indices[p])
+        c1 += _bit(bits, in_indices[p + 1])
+        c2 += _bit(bits, in_indices[p + 2])
+        c3 += _bit(bits, in_indices[p + 3])
+        p += 4
+    while p < p1:
+        c0 += _bit(bits, in_indices[p])
+        p += 1
+    return np.int64(c0 + c1 + c2 + c3)
+
+
+@njit(nogil=True, cache=True)
+def _insert_top(best, b_idx, b_common, b_aud, n, k, score, x, common, b):
+    """Put candidate ``x`` into the best-first top-k arrays (score desc, then idx asc);
+    returns the new count."""
+    if n == k and (score < best[k - 1] or (score == best[k - 1] and x > b_idx[k - 1])):
+        return n
+    i = n if n < k else k - 1
+    while i > 0 and (best[i - 1] < score or (best[i - 1] == score and b_idx[i - 1] > x)):
+        best[i] = best[i - 1]
+        b_idx[i] = b_idx[i - 1]
+        b_common[i] = b_common[i - 1]
+        b_aud[i] = b_aud[i - 1]
+        i -= 1
+    best[i] = score
+    b_idx[i] = x
+    b_common[i] = common
+    b_aud[i] = b
+    return min(n + 1, k)
+
+
+@njit(nogil=True, cache=True)
+def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, bit_row, bits,
+                        cum_cost, k, budget):
+    """Top-k Jaccard with account ``c``, visiting candidates by audience size (exact).
+
+    ``|A∩B| / |A∪B| <= min(a, b) / max(a, b)``: a candidate whose size alone caps
+    its Jaccard below the k-th best found cannot enter the top k (the size filter
+    of exact set-similarity joins). Candidates are visited from sizes nearest
+    ``a = |F(c)|`` outwards, best bound first, until no remaining bound reaches the
+    k-th score. Common followers: a popcount of ``qbits & bits[row]`` when the
+    candidate has a prebuilt bitset (``bit_row >= 0``), else its follower row
+    tested against ``qbits`` (c's bitset). Once k candidates are in, the candidates
+    still to visit are known (their sizes are within the bounds), and so is their
+    cost: when it passes ``budget``, the search gives up at once.
+
+    Parameters
+    ----------
+    by_size, sizes : candidate account ids sorted by audience (then id), and audiences.
+    bit_row : int64 per position of ``by_size``: its row of ``bits`` (its audience as a
+        bitset), or -1.
+    cum_cost : int64, ``cum_cost[i]`` = work of visiting positions ``0..i-1`` (words of
+        a bitset, else row entries).
+    budget : give up (return ``ok=False``) when the work (row entries + words) would
+        pass it.
+
+    Returns
+    -------
+    ok, idx, common, audience : the top candidates best first (ties to the smaller id).
+    """
+    a = float(in_indptr[c + 1] - in_indptr[c])
+    best = np.empty(k, dtype=np.float64)
+    b_idx = np.empty(k, dtype=np.int64)
+    b_common = np.empty(k, dtype=np.int64)
+    b_aud = np.empty(k, dtype=np.int64)
+    n = 0
+    n_cand = by_size.shape[0]
+    hi = np.searchsorted(sizes, a)  # sizes[hi:] >= a, visited upwards; [:hi] downwards
+    lo = hi - 1
+    work = 0
+    n_words = qbits.shape[0]
+    while lo >= 0 or hi < n_cand:
+        bound_lo = sizes[lo] / a if lo >= 0 else -1.0
+        bound_hi = a / sizes[hi] if hi < n_cand else -1.0
+        if bound_lo >= bound_hi:
+            pos = lo
+            bound = bound_lo
+            lo -= 1
+        else:
+            pos = hi
+            bound = bound_hi
+            hi += 1
+        if n == k and bound < best[k - 1]:
+            break
+        x = by_size[pos]
+        if x == c:
+            continue
+        common = 0
+        if bit_row[pos] >= 0:
+            row = bits[bit_row[pos]]
+            for w in range(n_words):
+                common += popcount(qbits[w] & row[w])
+            work += n_words
+        else:
+            common = _count_in_bitset(in_indices, in_indptr[x], in_indptr[x + 1], qbits)
+            work += in_indptr[x + 1] - in_indptr[x]
+        if work > budget:
+            return False, b_idx[:0].copy(), b_common[:0].copy(), b_aud[:0].copy()
+        if common == 0:
+            continue
+        b = sizes[pos]
+        full = n == k
+        n = _insert_top(best, b_idx, b_common, b_aud, n, k, common / (a + b - common), x, common, b)
+        if n == k and not full:  # the k-th score now bounds the sizes still to visit
+            first = np.searchsorted(sizes, best[k - 1] * a)
+            last = np.searchsorted(sizes, a / best[k - 1], side="right")
+            todo = (cum_cost[lo + 1] - cum_cost[min(first, lo + 1)]
+                    + cum_cost[max(last, hi)] - cum_cost[hi])
+            if work + todo > budget:
+                return False, b_idx[:0].copy(), b_common[:0].copy(), b_aud[:0].copy()
+    return True, b_idx[:n].copy(), b_common[:n].copy(), b_aud[:n].copy()
 
 
 @njit(nogil=True, cache=True)

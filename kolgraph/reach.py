@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ import pyarrow.compute as pc
 from kolgraph.exceptions import InputError, UnknownAccountError
 from kolgraph.kernels import reach as _k
 
-MAX_CREATORS = 64
+MAX_CREATORS = 1024  # the k x k overlap matrices and their JSON stay small
 EXACT_REGIONS = 15  # up to this many creators every region is listed; above, the largest
 TOP_REGIONS = 100
 
@@ -57,7 +58,9 @@ class ReachReport:
     tiers: list
     counts: np.ndarray  # k x k intersections, audiences on the diagonal
     exactly: np.ndarray  # exactly[f], f = 0..k (exactly[0] = 0)
-    region_masks: np.ndarray  # uint64 membership masks (bit i = ids[i])
+    # uint64 membership masks, bit i = ids[i]; up to 64 creators one per region, above
+    # one row of ceil(k / 64) words per region (creator i = bit i % 64 of word i // 64)
+    region_masks: np.ndarray
     region_counts: np.ndarray
     n_population: int
     view_rates: np.ndarray
@@ -126,12 +129,13 @@ class ReachReport:
 
     def regions(self, limit: int | None = None) -> list[dict]:
         """Venn/UpSet regions, largest first: ``{"creators": [ids], "count": n}``."""
-        order = np.lexsort((self.region_masks, -self.region_counts))
+        words = _mask_rows(self.region_masks)
+        order = np.lexsort((*words.T, -self.region_counts))
         if limit is not None:
             order = order[:limit]
         out = []
         for r in order:
-            m = int(self.region_masks[r])
+            m = sum(int(w) << (64 * i) for i, w in enumerate(words[r]))
             out.append({"creators": [self.ids[i] for i in range(self.k) if (m >> i) & 1],
                         "count": int(self.region_counts[r])})
         return out
@@ -200,60 +204,90 @@ def _div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     return out
 
 
-# Below these sizes one thread wins: starting the thread team costs more than it saves, and
-# on a busy machine a team waiting for a descheduled thread can stall for milliseconds.
-PARALLEL_WORK = 30_000_000  # words x creator pairs
-PARALLEL_ENTRIES = 20_000_000  # follower entries of the selected creators
+THREADED_ENTRIES = 4_000_000  # follower entries above which account ranges run on threads
 
 
-THREADED_ENTRIES = 1_000_000  # follower entries above which bitsets and regions use threads
+def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
+    """Venn regions of the selected creators: ``(masks, counts)``, masks uint64
+    ``(n_regions, ceil(k / 64))`` in increasing order as integers (creator i = bit
+    ``i % 64`` of word ``i // 64``).
 
-
-def _bitsets_and_regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
-    """Audience bitsets and Venn regions; large inputs are split into block ranges that
-    Python threads fill and count at once (the kernels release the GIL; threads that
-    block instead of spinning keep a busy machine from stalling the call)."""
+    Large inputs are split into account ranges that Python threads count at once (the
+    kernels release the GIL; threads that block rather than spin keep a busy machine
+    from stalling the call), then the per-range regions are merged.
+    """
     k = len(idx)
+    if k <= _k.TABLE_MAX_K:
+        dense_of, bits = _dense_rows(g, idx, use_allowed)
+
+        def kernel(*args):
+            return _k.regions_table(*args, dense_of, bits)
+    else:
+        kernel = _k.regions_hashed
+    n = int(g.n_accounts)
     entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
-    n_blocks = (g.n_accounts + 63) // 64
-    threads = min(_threads(), n_blocks)
+    threads = min(_threads(), max(1, n // _k.CHUNK))
     if threads < 2 or entries < THREADED_ENTRIES:
-        _, bits = _bitsets(g, idx, allowed, use_allowed)
-        return (bits, *_k.count_regions(_k.region_masks(bits), k))
+        masks, counts = kernel(g.in_indptr, g.in_indices, idx, 0, n, allowed, use_allowed)
+        if masks.ndim == 1:  # the table kernel's regions come out increasing and distinct
+            return _mask_rows(masks), counts
+        return _merge_regions(masks, counts)
     from concurrent.futures import ThreadPoolExecutor
 
-    bits = np.zeros((n_blocks, k), dtype=np.uint64)
-    edges = np.linspace(0, n_blocks, threads + 1).astype(np.int64)
+    edges = np.linspace(0, n, threads + 1).astype(np.int64) // 64 * 64  # whole bitset words
+    edges[-1] = n
     with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(lambda t: _k.regions_of_blocks(
-            g.in_indptr, g.in_indices, idx, bits, edges[t], edges[t + 1], allowed, use_allowed),
-            range(threads)))
-    masks = np.concatenate([m for m, _ in parts])
-    counts = np.concatenate([c for _, c in parts])
-    uniq, inv = np.unique(masks, return_inverse=True)
-    return bits, uniq, np.bincount(inv.reshape(-1), weights=counts, minlength=len(uniq)).astype(np.int64)
+        parts = list(pool.map(lambda t: kernel(g.in_indptr, g.in_indices, idx, edges[t],
+                                               edges[t + 1], allowed, use_allowed),
+                              range(threads)))
+    masks = np.concatenate([_mask_rows(m) for m, _ in parts])
+    return _merge_regions(masks, np.concatenate([c for _, c in parts]))
 
 
-def _bitsets(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
-    """Every block when the audiences outnumber the blocks (no compaction pass), else only
-    the non-empty blocks; threads only for large inputs."""
-    entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
-    if entries < (g.n_accounts + 63) // 64:
-        return _k.build_bitsets(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed, use_allowed)
-    threads = _threads()
-    if threads > 1 and entries >= PARALLEL_ENTRIES:
-        return _k.build_bitsets_dense_parallel(g.in_indptr, g.in_indices, idx, g.n_accounts,
-                                               allowed, use_allowed, threads)
-    return _k.build_bitsets_dense(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed,
-                                  use_allowed)
+DENSE_FRACTION = 32  # audiences of >= n_accounts / 32 get a prebuilt bitset (no bigger than the row)
 
 
-def _reach_counts(bits: np.ndarray):
-    n_words, k = bits.shape
-    threads = _threads()
-    if threads > 1 and n_words * k * (k + 1) // 2 >= PARALLEL_WORK:
-        return _k.reach_counts(bits, threads)
-    return _k.reach_counts_serial(bits)
+def _dense_audiences(g) -> tuple[np.ndarray, np.ndarray]:
+    """``(dense_ids, bits)``: the accounts whose audience holds at least 1/DENSE_FRACTION of
+    the accounts (increasing) and their audiences as bitsets, one row each. Built once per
+    graph (a bitset is then no bigger than the sorted follower row) and reused by reach and
+    similar, like the store's own arrays."""
+    cache = _CANDIDATES.setdefault(g, {})
+    if "dense" not in cache:
+        n = int(g.n_accounts)
+        dense_ids = np.flatnonzero(g.in_degree * DENSE_FRACTION >= max(n, 1)).astype(np.int64)
+        n_words = (n + 63) // 64
+        bits = np.empty((len(dense_ids), n_words), dtype=np.uint64)
+        for r, c in enumerate(dense_ids):
+            bits[r] = _k.audience_bitset(g.in_indptr, g.in_indices, c, n_words)
+        cache["dense"] = (dense_ids, bits)
+    return cache["dense"]
+
+
+def _dense_rows(g, idx: np.ndarray, filtered: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each selected creator in the dense-audience bitsets (-1: none), and the bitsets;
+    none for filtered calls (the bitsets hold every follower)."""
+    if filtered:
+        return np.full(len(idx), -1, dtype=np.int64), np.zeros((0, 1), dtype=np.uint64)
+    dense_ids, bits = _dense_audiences(g)
+    pos = np.minimum(np.searchsorted(dense_ids, idx), max(len(dense_ids) - 1, 0))
+    found = (dense_ids[pos] == idx) if len(dense_ids) else np.zeros(len(idx), dtype=bool)
+    return np.where(found, pos, -1).astype(np.int64), bits
+
+
+def _mask_rows(masks: np.ndarray) -> np.ndarray:
+    """Region masks as rows of words, whether one word per region (1-D) or several (2-D)."""
+    return masks[:, None] if masks.ndim == 1 else masks
+
+
+def _merge_regions(masks: np.ndarray, counts: np.ndarray):
+    """Sort regions as integers (last mask word most significant) and add up repeats."""
+    if len(masks) == 0:
+        return masks, counts
+    order = np.lexsort(masks.T)
+    masks, counts = masks[order], counts[order]
+    start = np.concatenate([[True], np.any(masks[1:] != masks[:-1], axis=1)])
+    return masks[start], np.add.reduceat(counts, np.flatnonzero(start))
 
 
 def _threads() -> int:
@@ -399,7 +433,11 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
     ``in`` / ``not in`` a list, ``and``, ``or``, ``not``, parentheses; constants
     are strings, numbers, ``True``/``False``; a bare boolean column means
     ``column == True``. Timestamps compare with ISO dates, e.g.
-    ``created_at < '2020-01-01'``. Missing values never match.
+    ``created_at < '2020-01-01'``, and with date arithmetic: ``now`` (the time of
+    the call, UTC), ``today`` (its midnight), durations ``30d``, ``12h``, ``2w``,
+    ``1y`` (365 days), ``90min``, ``45s`` added to or subtracted from them, e.g.
+    ``created_at < now - 365d``. ``account_age_days`` (``now - created_at`` in days)
+    is available when the table has ``created_at``. Missing values never match.
 
     Returns ``(mask or None, filters description, warnings)``.
     """
@@ -411,6 +449,10 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
         if table is None:
             raise InputError("--where needs account attributes, and this graph has none "
                              "(ingest with --accounts)")
+        now = _now()
+        text = where if isinstance(where, str) else " ".join(map(str, where))
+        if _DERIVED in text and _DERIVED not in table.column_names:
+            table = _with_account_age(table, now)
         if isinstance(where, Mapping):
             filters["where"] = {str(k): list(v) if isinstance(v, list | tuple | set) else v
                                 for k, v in where.items()}
@@ -422,10 +464,12 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
         else:
             filters["where"] = where
             try:
-                tree = ast.parse(where.strip(), mode="eval")
+                tree = ast.parse(_durations_to_calls(where.strip()), mode="eval")
             except SyntaxError as exc:
                 raise InputError(f"--where: cannot parse {where!r}: {exc.msg}") from None
-            m = _eval(tree.body, table)
+            m = _eval(tree.body, table, now)
+            if _uses_now(tree) or _DERIVED in text:
+                filters["now"] = now.isoformat()
         mask = _to_mask(m, g.n_accounts)
     if exclude_flagged:
         table = g.accounts
@@ -450,26 +494,26 @@ def _to_mask(arr, n: int) -> np.ndarray:
     return out
 
 
-def _eval(node, table: pa.Table):
+def _eval(node, table: pa.Table, now):
     if isinstance(node, ast.BoolOp):
-        vals = [_eval(v, table) for v in node.values]
+        vals = [_eval(v, table, now) for v in node.values]
         f = pc.and_kleene if isinstance(node.op, ast.And) else pc.or_kleene
         out = vals[0]
         for v in vals[1:]:
             out = f(out, v)
         return out
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return pc.invert(_eval(node.operand, table))  # null stays null: never matches
+        return pc.invert(_eval(node.operand, table, now))  # null stays null: never matches
     if isinstance(node, ast.Compare):
         out = None
         left = node.left
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(left, ast.Name):
-                term = _compare(table, left.id, op, _const(right))
+                term = _compare(table, left.id, op, _const(right, now))
             elif isinstance(right, ast.Name) and type(op) in _CMP:
                 flip = {ast.Lt: ast.Gt(), ast.Gt: ast.Lt(), ast.LtE: ast.GtE(), ast.GtE: ast.LtE(),
                         ast.Eq: ast.Eq(), ast.NotEq: ast.NotEq()}[type(op)]
-                term = _compare(table, right.id, flip, _const(left))
+                term = _compare(table, right.id, flip, _const(left, now))
             else:
                 raise InputError("--where: each comparison needs a column name on one side "
                                  "and a constant on the other")
@@ -486,7 +530,24 @@ def _eval(node, table: pa.Table):
                      "in [...], and, or, not)")
 
 
-def _const(node):
+def _const(node, now):
+    """A constant, or date arithmetic over ``now``/``today``, ISO dates and durations."""
+    if isinstance(node, ast.Name) and node.id in ("now", "today"):
+        return now if node.id == "now" else now.normalize()
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _UNITS:
+        return _duration(node)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and _is_time(node.operand):
+        return -_const(node.operand, now)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub) and _is_time(node):
+        a, b = _as_time(_const(node.left, now), node.left), _as_time(_const(node.right, now), node.right)
+        try:
+            out = a + b if isinstance(node.op, ast.Add) else a - b
+        except (TypeError, ValueError, OverflowError):  # incl. dates past year 2262
+            out = None
+        if not isinstance(out, _time_types()):
+            raise InputError(f"--where: {ast.unparse(node)!r} is not a date or a duration "
+                             "(write e.g. now - 30d or '2024-01-01' + 2w)")
+        return out
     try:
         value = ast.literal_eval(node)
     except (ValueError, SyntaxError):
@@ -494,6 +555,82 @@ def _const(node):
     if isinstance(value, tuple | set):
         value = list(value)
     return value
+
+
+_DERIVED = "account_age_days"
+# duration units of --where: 30d -> days(30); 'm' is left out (minutes or months?)
+_UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks", "y": "years"}
+_DURATION = re.compile(
+    r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?<![\w.])(\d+(?:\.\d+)?)(min|s|h|d|w|y)\b""")
+
+
+def _durations_to_calls(text: str) -> str:
+    """``30d`` -> ``d(30)`` outside quoted text, so durations parse as Python."""
+    return _DURATION.sub(lambda m: m.group(1) or f"{m.group(3)}({m.group(2)})", text)
+
+
+def _duration(node):
+    import pandas as pd
+
+    try:
+        (arg,) = node.args
+        n = ast.literal_eval(arg)
+        if node.keywords or isinstance(n, bool) or not isinstance(n, int | float):
+            raise ValueError
+    except (ValueError, SyntaxError):
+        raise InputError(f"--where: a duration is a number and a unit, e.g. 30d "
+                         f"(units: {', '.join(_UNITS)})") from None
+    unit = node.func.id
+    return pd.Timedelta(days=365 * n) if unit == "y" else pd.Timedelta(**{_UNITS[unit]: n})
+
+
+def _is_time(node) -> bool:
+    """Does the constant expression mention now/today or a duration?"""
+    return any(isinstance(n, ast.Name) and n.id in ("now", "today") or
+               isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _UNITS
+               for n in ast.walk(node))
+
+
+def _uses_now(tree) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in ("now", "today") for n in ast.walk(tree))
+
+
+def _as_time(value, node):
+    """ISO date text in date arithmetic becomes a UTC timestamp."""
+    import pandas as pd
+
+    if isinstance(value, str):
+        try:
+            t = pd.Timestamp(value)
+        except ValueError:
+            raise InputError(f"--where: {ast.unparse(node)} is not a date") from None
+        return t.tz_localize("UTC") if t.tz is None else t
+    return value
+
+
+def _time_types() -> tuple:
+    """(Timestamp, Timedelta), imported when a filter needs them (pandas loads slowly)."""
+    import pandas as pd
+
+    return (pd.Timestamp, pd.Timedelta)
+
+
+def _now():
+    import pandas as pd
+
+    return pd.Timestamp.now(tz="UTC").floor("s")
+
+
+def _with_account_age(table: pa.Table, now) -> pa.Table:
+    """The table plus ``account_age_days`` = (now - created_at) in days (float, null stays null)."""
+    if "created_at" not in table.column_names or not pa.types.is_timestamp(table.schema.field("created_at").type):
+        raise InputError(f"--where: {_DERIVED} needs a timestamp column created_at in the "
+                         "account table")
+    col = table.column("created_at")  # a naive timestamp is taken as UTC
+    secs = pc.cast(pc.cast(col, pa.timestamp("s", tz=col.type.tz), safe=False), pa.int64())
+    age = pc.divide(pc.cast(pc.subtract(pa.scalar(int(now.timestamp()), pa.int64()), secs),
+                            pa.float64()), 86400.0)
+    return table.append_column(_DERIVED, age)
 
 
 def _column(table: pa.Table, name: str):
@@ -504,6 +641,12 @@ def _column(table: pa.Table, name: str):
 
 
 def _scalar(value, typ: pa.DataType):
+    if isinstance(value, _time_types()):
+        if not isinstance(value, _time_types()[0]) or not pa.types.is_timestamp(typ):
+            raise InputError(f"--where: {value} cannot be compared with a {typ} column "
+                             "(a duration needs a date beside it, e.g. now - 30d)")
+        value = value if typ.tz is not None else value.tz_convert("UTC").tz_localize(None)
+        return pa.scalar(value.to_pydatetime()).cast(typ, safe=False)  # sub-unit part dropped
     try:
         return pa.scalar(value).cast(typ) if not isinstance(value, bool) or pa.types.is_boolean(typ) \
             else pa.scalar(value)
@@ -546,7 +689,7 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     ----------
     g : FollowerGraph
     ids : external ids of the creators, in booking order (for incremental reach).
-        Duplicates are dropped with one warning; at most 64 distinct creators.
+        Duplicates are dropped with one warning; at most :data:`MAX_CREATORS` distinct.
     view_rates : probability that a follower sees one post: a number, one per
         creator, or a dict by id. Default ``avg_views / followers`` from the creator
         table where present, else 1.0.
@@ -601,13 +744,12 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                            np.zeros(0, np.uint64), z, n_pop, np.zeros(0), z, 0.0,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    bits, masks, rcounts = _bitsets_and_regions(g, idx, allowed, mask is not None)
-    if _k.region_pair_work(masks) <= bits.shape[0] * k * (k + 1) // 2:
-        counts, exclusive, incremental, exactly = _k.counts_from_regions(masks, rcounts, k)
-    else:
-        counts, exclusive, incremental, exactly = _reach_counts(bits)
+    masks, rcounts = _regions(g, idx, allowed, mask is not None)
     p = 1.0 - (1.0 - rates) ** n_posts
-    exp_reach, exp_exactly = _k.expected_from_regions(masks, rcounts, p)
+    counts, exclusive, incremental, exactly, exp_reach, exp_exactly = _k.summarize_regions(
+        masks, rcounts, p)
+    if masks.shape[1] == 1:
+        masks = masks[:, 0]
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),
                        counts, exactly, masks, rcounts, n_pop, rates, n_posts.astype(np.int64),
                        float(exp_reach), exp_exactly, filters, warnings)
@@ -691,28 +833,102 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     c = int(idx[0])
     mask, _, _ = account_filter(g, where, exclude_flagged=exclude_flagged)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
+    use = mask is not None
+    a = float(_k.filtered_degree(g.in_indptr, g.in_indices, np.array([c]), allowed, use)[0])
     cand_idx, slot, r_indptr, r_indices = _candidate_rows(g, among)
-    skip = c if slot is None else int(slot[c])
-    slots, common = _k.cooccurrence(g.in_indptr, g.in_indices, c, allowed, mask is not None,
-                                    r_indptr, r_indices, len(cand_idx), skip)
-    if len(slots) == 0:
-        return []
-    acc = cand_idx[slots]
-    if mask is None:
-        a, b = float(g.in_degree[c]), g.in_degree[acc].astype(float)
-    else:
-        deg = _k.filtered_degree(g.in_indptr, g.in_indices,
-                                 np.concatenate([[c], acc]).astype(np.int64), allowed, True)
-        a, b = float(deg[0]), deg[1:].astype(float)
-    jac = common / (a + b - common)
-    ovl = common / np.maximum(np.minimum(a, b), 1.0)
-    score = jac if by == "jaccard" else ovl
-    order = _top(score, acc, k)
-    names = g.external(acc[order])
-    tiers = creator_tiers(g, acc[order])
-    return [{"id": names[j], "common": int(common[i]), "audience": int(b[i]),
-             "jaccard": float(jac[i]), "overlap_coefficient": float(ovl[i]), "tier": tiers[j]}
-            for j, i in enumerate(order)]
+    found = by == "jaccard" and not use and a * DENSE_FRACTION >= g.n_accounts
+    if found:  # a dense audience: exact top-k from the few candidates whose size allows it
+        found, acc, common, aud = _similar_by_size(g, among, c, int(k), a, r_indices)
+    if not found:
+        skip = c if slot is None else int(slot[c])
+        counts = _common_followers(g, c, allowed, use, r_indptr, r_indices, len(cand_idx))
+        slots, common, aud = _k.top_similar(counts, skip, cand_idx, a, by == "jaccard", int(k),
+                                            g.in_indptr, g.in_indices, allowed, use)
+        acc = cand_idx[slots]
+    names = g.external(acc)
+    tiers = creator_tiers(g, acc)
+    rows = []
+    for j in range(len(acc)):
+        n_c, b = int(common[j]), float(aud[j])
+        rows.append({"id": names[j], "common": n_c, "audience": int(aud[j]),
+                     "jaccard": n_c / (a + b - n_c), "overlap_coefficient": n_c / max(min(a, b), 1.0),
+                     "tier": tiers[j]})
+    return rows
+
+
+WORD_COST = 0.4  # a popcount word of a bitset AND costs about 0.4 bit tests of a row entry
+SIZE_FILTER_BUDGET = 2.0  # the size-filtered search may do this many times the scan's row entries
+
+
+def _size_index(g, among: str):
+    """``(by_size, sizes, bit_row, bits, cum_cost)`` for the candidates: their ids sorted by
+    audience (then id), the audiences, their audience bitsets (row ``bit_row[pos]`` of
+    ``bits``, -1 for none) and the cumulative cost of visiting them (bitset words, else
+    row entries). Candidates get a bitset where its popcount costs less than testing
+    their row (audiences above ``WORD_COST`` x the words of a bitset). Built once per
+    graph and candidate set, like :func:`_candidate_rows`."""
+    cache = _CANDIDATES.setdefault(g, {})
+    cand_idx = _candidate_rows(g, among)[0]
+    key = ("size", id(cand_idx))
+    if key not in cache:
+        cache.pop(cache.get("size_key"), None)  # drop an index of a replaced candidate set
+        sizes = g.in_degree[cand_idx]
+        order = np.lexsort((cand_idx, sizes))
+        by_size, sizes = cand_idx[order], sizes[order].astype(np.int64)
+        n_words = (int(g.n_accounts) + 63) // 64
+        dense_row, dense_bits = _dense_rows(g, by_size, False)
+        with_bits = np.flatnonzero(sizes >= WORD_COST * n_words)
+        bits = np.empty((len(with_bits), n_words), dtype=np.uint64)
+        for r, pos in enumerate(with_bits):
+            bits[r] = dense_bits[dense_row[pos]] if dense_row[pos] >= 0 else \
+                _k.audience_bitset(g.in_indptr, g.in_indices, by_size[pos], n_words)
+        bit_row = np.full(len(by_size), -1, dtype=np.int64)
+        bit_row[with_bits] = np.arange(len(with_bits))
+        cost = np.where(bit_row >= 0, n_words, sizes)
+        cum_cost = np.concatenate([[0], np.cumsum(cost)]).astype(np.int64)
+        cache[key] = (by_size, sizes, bit_row, bits, cum_cost)
+        cache["size_key"] = key
+    return cache[key]
+
+
+def _similar_by_size(g, among: str, c: int, k: int, a: float, r_indices):
+    """Exact top-k by Jaccard with the size filter (see ``top_jaccard_by_size``) for a
+    creator with a dense audience; gives up, returning ``found=False``, when it would cost
+    more than the scan of c's followers' rows."""
+    by_size, sizes, bit_row, bits, cum_cost = _size_index(g, among)
+    dense_row, dense_bits = _dense_rows(g, np.array([c]), False)
+    qbits = dense_bits[dense_row[0]]  # c's audience is dense
+    scan = a * len(r_indices) / max(int(g.n_accounts), 1)  # expected row entries of the scan
+    return _k.top_jaccard_by_size(g.in_indptr, g.in_indices, c, qbits, by_size, sizes, bit_row,
+                                  bits, cum_cost, k, int(SIZE_FILTER_BUDGET * scan))
+
+
+SIMILAR_THREADED = 100_000  # followers of the creator above which two threads share the scan
+
+
+def _common_followers(g, c: int, allowed, use: bool, r_indptr, r_indices, n_slots) -> np.ndarray:
+    """Common followers of ``c`` with every candidate slot (int32); large rows are split
+    between threads with their own counts, added up after."""
+    p0, p1 = int(g.in_indptr[c]), int(g.in_indptr[c + 1])
+    threads = _threads()
+    if threads < 2 or p1 - p0 < SIMILAR_THREADED:
+        counts = np.zeros(n_slots, dtype=np.int32)
+        _k.add_cooccurrence(g.in_indices, p0, p1, allowed, use, r_indptr, r_indices, counts)
+        return counts
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(p0, p1, threads + 1).astype(np.int64)
+    parts = [np.zeros(n_slots, dtype=np.int32) for _ in range(threads)]
+    with ThreadPoolExecutor(threads - 1) as pool:
+        futures = [pool.submit(_k.add_cooccurrence, g.in_indices, cuts[t], cuts[t + 1], allowed,
+                               use, r_indptr, r_indices, parts[t]) for t in range(1, threads)]
+        _k.add_cooccurrence(g.in_indices, cuts[0], cuts[1], allowed, use, r_indptr, r_indices,
+                            parts[0])
+        for f in futures:
+            f.result()
+    for part in parts[1:]:
+        parts[0] += part
+    return parts[0]
 
 
 def complementary(g, ids: Iterable, k: int = 10, *, among: str = "creators",

@@ -47,8 +47,10 @@ def assert_report_matches(r, ref):
     assert r.counts.tolist() == ref["counts"]
     assert r.exactly.tolist() == ref["exactly"]
     assert r.at_least.tolist() == ref["at_least"]
-    regions = {tuple(i for i in range(r.k) if (int(m) >> i) & 1): int(c)
-               for m, c in zip(r.region_masks, r.region_counts, strict=True)}
+    words = r.region_masks[:, None] if r.region_masks.ndim == 1 else r.region_masks
+    assert words.shape[1] == (1 if r.k <= 64 else (r.k + 63) // 64)
+    regions = {tuple(i for i in range(r.k) if (int(m[i // 64]) >> (i % 64)) & 1): int(c)
+               for m, c in zip(words, r.region_counts, strict=True)}
     assert regions == ref["regions"]
     if "expected" in ref:
         assert r.expected_reach == pytest.approx(ref["expected"], rel=1e-12, abs=1e-9)
@@ -83,6 +85,25 @@ def test_64_creators_and_many_blocks(rng):
     assert_report_matches(r, naive.reach_report(naive.audiences(fol, chosen[::-1])))
     d = r.to_dict()
     assert len(d["regions"]) <= 100 and any("largest" in w for w in d["warnings"])
+
+
+def test_more_than_64_creators(rng):
+    n = 3000
+    src = rng.integers(0, n, 30_000)
+    dst = rng.integers(0, 150, 30_000) * 13 + 7
+    g = FollowerGraph.from_edges(src, dst)
+    fol = naive.followers_by_account(src.tolist(), dst.tolist())
+    chosen = sorted(set(dst.tolist()))
+    assert len(chosen) == 150
+    order = [chosen[i] for i in rng.permutation(150)]
+    p = rng.random(150)
+    r = reach(g, order, view_rates=p)
+    assert r.region_masks.shape == (len(r.region_counts), 3)
+    assert_report_matches(r, naive.reach_report(naive.audiences(fol, order), p=p.tolist()))
+    top = r.regions(limit=5)
+    assert [x["count"] for x in top] == sorted(r.region_counts.tolist(), reverse=True)[:5]
+    m = r.region_masks[np.argmax(r.region_counts)]
+    assert top[0]["creators"] == [order[i] for i in range(150) if (int(m[i // 64]) >> (i % 64)) & 1]
 
 
 @pytest.mark.parametrize("name,path", [("wiki-Vote", "wiki-Vote/wiki-Vote.txt"),
@@ -230,6 +251,48 @@ def test_similar_and_complementary_brute_force(data, by):
     assert got == naive.complementary_brute(fol, creators[:2], everyone, k=5)
 
 
+@pytest.mark.parametrize("budget", [2.0, 1e9, 0.0])
+def test_similar_size_filter_matches_brute_force(rng, monkeypatch, budget):
+    import kolgraph.reach as kr
+
+    monkeypatch.setattr(kr, "SIZE_FILTER_BUDGET", budget)
+    used = []  # for each size-filtered search: did it finish (or give up)?
+    real = kr._k.top_jaccard_by_size
+
+    def spy(*args):
+        out = real(*args)
+        used.append(bool(out[0]))
+        return out
+
+    monkeypatch.setattr(kr._k, "top_jaccard_by_size", spy)
+    n, n_creators = 1500, 40
+    weights = rng.pareto(0.8, n_creators) + 0.02
+    dst = rng.choice(n_creators, 12_000, p=weights / weights.sum()) * 3
+    src = rng.integers(0, n, len(dst)) + 200
+    twin = src[dst == 0]  # creator 300 copies creator 0's audience: ties in Jaccard
+    src = np.concatenate([src, twin, rng.integers(200, 200 + n, 800)])
+    dst = np.concatenate([dst, np.full(len(twin), 300), rng.integers(200, 200 + n, 800)])
+    creators = sorted(set(dst[dst < 301].tolist()))
+    g = FollowerGraph.from_edges(src, dst, creators=pa.table({"id": creators}))
+    fol = naive.followers_by_account(src.tolist(), dst.tolist())
+    for c in creators:
+        for k in (1, 3, 10):
+            got = [(x["id"], x["common"]) for x in g.similar(c, k=k)]
+            assert got == naive.similar_brute(fol, c, creators, k=k), (c, k)
+    dense = [c for c in creators if len(fol[c]) * kr.DENSE_FRACTION >= g.n_accounts]
+    assert len(dense) >= 3 and len(used) == 3 * len(dense)
+    if budget == 1e9:
+        assert all(used)
+    elif budget == 0:
+        assert not any(used)
+    else:  # the default budget: the largest audiences finish, some others give up
+        assert any(used) and not all(used)
+    everyone = naive.sorted_ids(src.tolist() + dst.tolist())
+    for c in dense[:3]:
+        got = [(x["id"], x["common"]) for x in g.similar(c, k=5, among="accounts")]
+        assert got == naive.similar_brute(fol, c, everyone, k=5)
+
+
 def test_similar_among_creators_only():
     src = [1, 2, 3, 1, 2, 1, 2, 3]
     dst = [10, 10, 10, 11, 11, 4, 4, 4]
@@ -297,8 +360,10 @@ def test_unknown_empty_duplicates_too_many():
     r = g.reach([10, 11, 10, "10"])
     assert r.ids == [10, 11] and len(r.warnings) == 1 and "duplicate" in r.warnings[0]
     big = FollowerGraph.from_edges(list(range(100)), list(range(1, 101)))
-    with pytest.raises(InputError, match="at most 64"):
-        big.reach(list(range(1, 70)))
+    assert big.reach(list(range(1, 70))).unique_reach == 69
+    many = FollowerGraph.from_edges(list(range(2000)), list(range(1, 2001)))
+    with pytest.raises(InputError, match="at most 1024"):
+        many.reach(list(range(1, 1100)))
 
 
 def test_toy_graphs_contract(toy):
@@ -400,38 +465,66 @@ def test_cli_overlap_similar(wiki_store, tmp_path):
 
 
 # --- kernels directly ----------------------------------------------------------------------
-def test_parallel_and_serial_counts_agree(rng):
+def regions_by_numpy(g, sel, allowed, use):
+    """Reference regions: one membership mask per follower from np.unique, as integer rows."""
+    k, n_w = len(sel), (len(sel) + 63) // 64
+    rows = [g.followers_idx(c) for c in sel]
+    if use:
+        rows = [r[allowed[r]] for r in rows]
+    allf = np.concatenate(rows)
+    owner = np.repeat(np.arange(k), [len(r) for r in rows])
+    u, inv = np.unique(allf, return_inverse=True)
+    masks = np.zeros((len(u), n_w), dtype=np.uint64)
+    np.bitwise_or.at(masks, (inv, owner // 64), np.left_shift(np.uint64(1), (owner % 64).astype(np.uint64)))
+    got, counts = np.unique(masks, axis=0, return_counts=True)
+    return {tuple(int(w) for w in m): int(c) for m, c in zip(got, counts, strict=True)}
+
+
+def as_dict(masks, counts):
+    masks = masks[:, None] if masks.ndim == 1 else masks
+    return {tuple(int(w) for w in m): int(c) for m, c in zip(masks, counts, strict=True)}
+
+
+@pytest.mark.parametrize("k", [1, 7, 20, 64, 65, 130])
+def test_region_kernels_match_numpy(rng, k):
     from kolgraph.kernels import reach as K
 
-    src = rng.integers(0, 20_000, 60_000)
-    dst = rng.integers(0, 30, 60_000) * 500
-    g = FollowerGraph.from_edges(src, dst)
-    sel = g.index(sorted(set(dst.tolist()))).astype(np.int64)
-    allowed = rng.random(g.n_accounts) < 0.7
+    from kolgraph.reach import _mask_rows, _merge_regions
+
+    n = 3 * K.CHUNK + 123  # several chunks, the last one partial
+    src = rng.integers(0, n, 40 * k + 100)
+    dst = rng.integers(0, k, len(src)) * 5 + 1
+    src = np.concatenate([src, rng.integers(0, n, 3000)])  # creator 1: a dense audience
+    dst = np.concatenate([dst, np.ones(3000, dtype=dst.dtype)])
+    g = FollowerGraph.from_edges(src, dst, nodes=np.arange(n))
+    sel = g.index(np.arange(k) * 5 + 1).astype(np.int64)
+    allowed = rng.random(g.n_accounts) < 0.6
+    n_words = (g.n_accounts + 63) // 64
+    bits = np.stack([K.audience_bitset(g.in_indptr, g.in_indices, c, n_words) for c in sel])
+    no_rows = np.full(k, -1), bits[:0]
+    some_rows = np.where(np.arange(k) % 2 == 0, np.arange(k), -1), bits  # every other one
+    unaligned = [0, 1, K.CHUNK, K.CHUNK + 17, 2 * K.CHUNK + 5, g.n_accounts]
+    aligned = [0, 64, K.CHUNK, K.CHUNK + 192, 2 * K.CHUNK + 64, g.n_accounts]
     for use in (False, True):
-        words, bits = K.build_bitsets(g.in_indptr, g.in_indices, sel, g.n_accounts, allowed, use)
-        for chunks in (1, 2, 7):
-            all_words, dense = K.build_bitsets_dense_parallel(g.in_indptr, g.in_indices, sel,
-                                                              g.n_accounts, allowed, use, chunks)
-            assert np.array_equal(dense[words], bits) and not dense[np.setdiff1d(all_words, words)].any()
-        assert np.array_equal(K.build_bitsets_dense(g.in_indptr, g.in_indices, sel, g.n_accounts,
-                                                    allowed, use)[1], dense)
-        assert np.array_equal(K.reach_counts_serial(dense)[0], K.reach_counts_serial(bits)[0])
-        serial = K.reach_counts_serial(bits)
-        for chunks in (1, 2, 3, 1000):
-            for a, b in zip(K.reach_counts(bits, chunks), serial, strict=True):
-                assert np.array_equal(a, b)
-        masks = K.region_masks(bits)
-        dense = K.count_regions(masks, len(sel))
-        for a, b in zip(K.counts_from_regions(*dense, len(sel)), serial, strict=True):
-            assert np.array_equal(a, b)
-        assert len(sel) > 20
-        small = K.count_regions(masks & np.uint64((1 << 20) - 1), 20)
-        ref = np.unique(masks & np.uint64((1 << 20) - 1), return_counts=True)
-        assert np.array_equal(small[0], ref[0]) and np.array_equal(small[1], ref[1])
-        ref = np.unique(masks, return_counts=True)
-        assert np.array_equal(dense[0], ref[0]) and np.array_equal(dense[1], ref[1])
-        assert dense[1].sum() == serial[3].sum()
+        want = regions_by_numpy(g, sel, allowed, use)
+        kernels = [(K.regions_hashed, unaligned)]
+        if k <= K.TABLE_MAX_K:
+            kernels.append((lambda *a: K.regions_table(*a, *no_rows), unaligned))
+            if not use:  # the bitsets hold every follower: unfiltered calls only
+                kernels.append((lambda *a: K.regions_table(*a, *some_rows), aligned))
+        for kernel, cuts in kernels:
+            assert as_dict(*kernel(g.in_indptr, g.in_indices, sel, 0, g.n_accounts, allowed, use)) == want
+            parts = [kernel(g.in_indptr, g.in_indices, sel, a, b, allowed, use)
+                     for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+            masks = np.concatenate([_mask_rows(m) for m, _ in parts])
+            merged = _merge_regions(masks, np.concatenate([c for _, c in parts]))
+            assert as_dict(*merged) == want
+            as_int = [sum(int(w) << (64 * i) for i, w in enumerate(m)) for m in merged[0]]
+            assert as_int == sorted(as_int) and len(set(as_int)) == len(as_int)
+        j = min(k, 20)
+        table = K.regions_table(g.in_indptr, g.in_indices, sel[:j], 0, g.n_accounts, allowed, use,
+                                *no_rows)
+        assert np.all(np.diff(table[0].astype(np.float64)) > 0)
 
 
 def test_filtered_reach_matches_sets(rng):
@@ -482,28 +575,20 @@ def test_cli_demo_reports_reach_and_writes_plots(tmp_path):
     assert json.loads(r.stdout)["unique_reach"] == rep["unique_reach"]
 
 
-@pytest.mark.parametrize("layout", ["sparse-blocks", "parallel", "python-threads"])
+@pytest.mark.parametrize("layout", ["table", "hashed", "python-threads"])
 def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
     import kolgraph.reach as kr
 
-    if layout == "parallel":  # force the numba-threaded kernels on a small input
-        monkeypatch.setattr(kr, "PARALLEL_WORK", 0)
-        monkeypatch.setattr(kr, "PARALLEL_ENTRIES", 0)
-        monkeypatch.setattr(kr, "THREADED_ENTRIES", 1 << 62)
-        monkeypatch.setattr(kr, "_threads", lambda: 3)
-        n, m = 3000, 20_000
-    elif layout == "python-threads":  # block ranges filled and counted on Python threads
+    if layout == "hashed":  # the hash table even for few creators
+        monkeypatch.setattr(kr._k, "TABLE_MAX_K", 0)
+    elif layout == "python-threads":  # account ranges counted on Python threads, then merged
         monkeypatch.setattr(kr, "THREADED_ENTRIES", 0)
         monkeypatch.setattr(kr, "_threads", lambda: 3)
-        n, m = 3000, 20_000
-    else:  # few followers over many accounts: only the non-empty blocks are kept
-        n, m = 50_000, 300
+    n, m = 50_000, 20_000
     src = rng.integers(0, n, m)
     dst = rng.integers(0, 12, m) * 997
     g = FollowerGraph.from_edges(src, dst, nodes=np.arange(n))
     chosen = sorted(set(dst.tolist()))
-    entries = sum(len(g.followers_idx(i)) for i in g.index(chosen))
-    assert (entries < g.n_accounts // 64) == (layout == "sparse-blocks")
     fol = naive.followers_by_account(src.tolist(), dst.tolist())
     assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
     keep = set(range(0, n, 3))
@@ -529,6 +614,45 @@ def test_where_on_timestamps_and_booleans():
     assert g.reach(["X"], where="verified and created_at < '2020-01-01'").unique_reach == 1
     with pytest.raises(InputError):
         g.reach(["X"], where="created_at < 'soon'")
+
+
+def test_where_date_arithmetic(monkeypatch):
+    import pandas as pd
+
+    import kolgraph.reach as kr
+
+    now = pd.Timestamp("2025-06-01T12:00:00", tz="UTC")
+    monkeypatch.setattr(kr, "_now", lambda: now)
+    days = {"a": 400, "b": 10, "c": None, "d": 40, "e": 365.5}
+    created = [None if d is None else (now - pd.Timedelta(days=d)).isoformat() for d in days.values()]
+    accounts = pa.table({"id": list(days), "created_at": created})
+    g = FollowerGraph.from_edges(list(days), ["X"] * len(days), accounts=accounts)
+
+    def passing(where):
+        r = g.reach(["X"], where=where)
+        assert r.filters["now"] == now.isoformat()
+        return r.unique_reach
+
+    for where, want in [("created_at < now - 365d", lambda d: d > 365),
+                        ("created_at >= now - 1y", lambda d: d <= 365),
+                        ("now - 6w < created_at", lambda d: d < 42),
+                        ("created_at < today - 2w + 36h", lambda d: d > 12.5),
+                        ("account_age_days > 30", lambda d: d > 30),
+                        ("account_age_days > 5 and account_age_days <= 40", lambda d: 5 < d <= 40),
+                        ("created_at < now - 9600h", lambda d: d > 400),
+                        ("created_at < now - 9599h", lambda d: d > 399.96)]:
+        assert passing(where) == sum(1 for d in days.values() if d is not None and want(d)), where
+    r = g.reach(["X"], where="created_at < '2025-01-01' + 2d")
+    assert r.unique_reach == 2 and "now" not in r.filters  # a fixed date: nothing relative
+    for bad, msg in [("created_at < 30d", "duration needs a date"), ("created_at < now + 'x'", "not a date"),
+                     ("created_at < d('x')", "number and a unit"), ("account_age_days > now", "cannot be compared")]:
+        with pytest.raises(InputError, match=msg):
+            g.reach(["X"], where=bad)
+    with pytest.raises(InputError, match="'30d' cannot be compared"):  # quoted text stays text
+        g.reach(["X"], where="created_at > '30d'")
+    no_dates = FollowerGraph.from_edges(["a"], ["X"], accounts=pa.table({"id": ["a"], "posts": [3]}))
+    with pytest.raises(InputError, match="created_at"):
+        no_dates.reach(["X"], where="account_age_days > 3")
 
 
 def test_cli_view_rates_and_posts_per_creator(wiki_store):
@@ -568,17 +692,17 @@ def test_similar_and_complementary_among_creators_match_brute_force(rng):
     assert got == [v for v, _ in naive.similar_brute(fol, creators[0], naive.sorted_ids(creators[:5]), k=10)]
 
 
-@pytest.mark.parametrize("source", ["regions", "bitsets"])
-def test_counts_from_either_source_match_sets(rng, monkeypatch, source):
+@pytest.mark.parametrize("table_max_k", [0, 20])
+def test_table_and_hash_reports_match_sets(rng, monkeypatch, table_max_k):
     import kolgraph.reach as kr
 
-    monkeypatch.setattr(kr._k, "region_pair_work", (lambda m: 0) if source == "regions" else (lambda m: 1 << 62))
+    monkeypatch.setattr(kr._k, "TABLE_MAX_K", table_max_k)
     for _ in range(4):
         src, dst = random_graph(rng, n_accounts=int(rng.integers(50, 3000)), n_creators=25, m=6000)
         g = FollowerGraph.from_edges(src, dst)
         fol = naive.followers_by_account(src, dst)
         pool = sorted(fol, key=naive.id_key)
-        chosen = [pool[i] for i in rng.choice(len(pool), min(len(pool), 22), replace=False)]
+        chosen = [pool[i] for i in rng.choice(len(pool), min(len(pool), 18), replace=False)]
         assert_report_matches(g.reach(chosen), naive.reach_report(naive.audiences(fol, chosen)))
 
 
@@ -601,21 +725,3 @@ def test_top_k_with_ties(rng):
         k = int(rng.integers(1, 12))
         want = sorted(range(n), key=lambda i: (-score[i], idx[i]))[:k]
         assert _top(score, idx, k).tolist() == want
-
-
-def test_region_counting_dense_hash_and_sort_agree(rng):
-    from kolgraph.kernels import reach as K
-
-    cases = [rng.integers(0, 1 << 10, 5000).astype(np.uint64) << np.uint64(30),  # few regions: hash
-             rng.integers(0, 1 << 62, 80_000).astype(np.uint64),  # many: hash, then sort
-             np.array([0, 2**64 - 1, 2**64 - 1, 5], dtype=np.uint64), np.zeros(0, np.uint64)]
-    for masks in cases:
-        want = np.unique(masks, return_counts=True)
-        for k in (40, 64):
-            got = K.count_regions(masks, k)
-            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
-    small = rng.integers(0, 1 << 12, 3000).astype(np.uint64)
-    want = np.unique(small, return_counts=True)
-    for k in (12, 20):
-        got = K.count_regions(small, k)
-        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
