@@ -465,9 +465,11 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
             filters["where"] = where
             try:
                 tree = ast.parse(_durations_to_calls(where.strip()), mode="eval")
+                m = _eval(tree.body, table, now)
             except SyntaxError as exc:
                 raise InputError(f"--where: cannot parse {where!r}: {exc.msg}") from None
-            m = _eval(tree.body, table, now)
+            except RecursionError:
+                raise InputError("--where: the expression is nested too deeply") from None
             if _uses_now(tree) or _DERIVED in text:
                 filters["now"] = now.isoformat()
         mask = _to_mask(m, g.n_accounts)
@@ -647,10 +649,13 @@ def _scalar(value, typ: pa.DataType):
                              "(a duration needs a date beside it, e.g. now - 30d)")
         value = value if typ.tz is not None else value.tz_convert("UTC").tz_localize(None)
         return pa.scalar(value.to_pydatetime()).cast(typ, safe=False)  # sub-unit part dropped
+    if isinstance(value, bool) != pa.types.is_boolean(typ):
+        raise InputError(f"--where: {value!r} cannot be compared with a {typ} column")
+    if isinstance(value, float) and pa.types.is_integer(typ):
+        return pa.scalar(value)  # posts > 2.5: Arrow compares as float64
     try:
-        return pa.scalar(value).cast(typ) if not isinstance(value, bool) or pa.types.is_boolean(typ) \
-            else pa.scalar(value)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.scalar(value).cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         if pa.types.is_timestamp(typ) and isinstance(value, str):
             import pandas as pd
 
@@ -667,6 +672,8 @@ def _compare(table: pa.Table, name: str, op, value):
     if isinstance(op, ast.In | ast.NotIn):
         if not isinstance(value, list):
             raise InputError(f"--where: 'in' needs a list, e.g. {name} in ['a', 'b']")
+        if pa.types.is_integer(col.type):  # 2.5 can match no integer; 3.0 matches 3
+            value = [v for v in value if not isinstance(v, float) or v.is_integer()]
         values = pa.array([_scalar(v, col.type).as_py() for v in value], col.type)
         out = pc.is_in(col, value_set=values)
         out = pc.if_else(pc.is_null(col), pa.scalar(None, pa.bool_()), out)

@@ -335,6 +335,19 @@ def test_where_expression_and_dict():
             g.reach(["X"], where=bad)
 
 
+def test_where_type_mismatches_are_input_errors():
+    g = filtered_graph()
+    want = g.reach(["X"], where="posts >= 5").audience.tolist()
+    assert g.reach(["X"], where="posts > 4.5").audience.tolist() == want  # int column, float value
+    assert g.reach(["X"], where="posts in [4.5]").audience.tolist() == [0]  # no integer is 4.5
+    assert (g.reach(["X"], where="posts in [1.0, 2, 3, 4]").audience.tolist()
+            == g.reach(["X"], where="1 <= posts < 5").audience.tolist())
+    for bad in ("posts == True", "posts in [True]", {"country": True}, "posts > 10**30",
+                "posts > 99999999999999999999999", "not " * 5000 + "posts > 1"):
+        with pytest.raises(InputError):
+            g.reach(["X"], where=bad)
+
+
 def test_exclude_flagged():
     g = filtered_graph()
     r = g.reach(["X", "Y"], exclude_flagged=True)
