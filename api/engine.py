@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,6 +47,8 @@ class Engine:
             name: kolgraph.open(path) for name, path in settings.stores.items()}
         threads = settings.compute_threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kolgraph-compute")
+        self._shared: dict[tuple, Future] = {}
+        self._shared_lock = threading.Lock()
         self.ready = threading.Event()
         self.warm_error: str | None = None
         self.warm_seconds: float | None = None
@@ -63,6 +65,22 @@ class Engine:
                            f"the request took longer than the service's time limit of "
                            f"{self.settings.request_timeout:g} s; ask for fewer creators or a "
                            "narrower filter") from None
+
+    async def shared(self, key: tuple, fn: Callable[[], T], what: str) -> T:
+        """The result of ``fn()``, computed once per ``key`` on the compute pool and then kept
+        (e.g. a store's fraud review, which takes a minute on 10M edges). A request that
+        finds it still running past the time limit answers 503 with Retry-After while the
+        computation goes on; a failed computation is retried by the next request."""
+        with self._shared_lock:
+            future = self._shared.get(key)
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._shared[key] = self._pool.submit(fn)
+        try:  # shield: a timed-out request must not cancel the shared computation
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
+                                          self.settings.request_timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(503, "computing", f"{what} is still being computed; retry shortly",
+                           headers={"Retry-After": "30"}) from None
 
     def warm_up(self) -> None:
         """Compile the kernels and fill the per-store caches with real calls on every store."""

@@ -283,3 +283,93 @@ PLAN_EXAMPLES = {"budget": {"summary": "best mix for a budget with a tier quota"
     "candidates": [{"id": 1844, "price": 1200.0}, {"id": 1901, "price": 300.0, "posts": 2},
                    {"id": 1777, "price": 150.0}],
     "budget": 1500, "objective": "unique", "tier_quota": []}}}
+
+
+# --- propagation (POST /v1/spread) ---------------------------------------------------------
+class SpreadRequest(_Request):
+    store: StoreName | None = Field(None, description="store name; optional when the key "
+                                    "reads one store")
+    seeds: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS,
+                               description="seed creators (their order gives incremental spread)")
+    model: Literal["ic", "lt"] = Field("ic", description="independent cascade or linear "
+                                       "threshold")
+    p: Rate | None = Field(None, description="uniform edge probability (IC, default 0.01) or "
+                           "weight (LT); the reshare probability after the first hop")
+    weighted_cascade: bool = Field(False, description="probability 1/d on edges into an "
+                                   "account following d accounts (default for LT)")
+    view_rates: Rate | list[Rate] | dict[str, Rate] | None = Field(
+        None, description="first hop (IC): chance a seed's follower sees its post")
+    runs: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        2_000, description="Monte Carlo simulations")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
+                                                             "(reproducible answers)")
+    skip_unknown: bool = False
+
+
+class SpreadIncrement(BaseModel):
+    id: IdOut
+    mean: float
+    ci_low: float
+    ci_high: float
+
+
+class SpreadResponse(BaseModel):
+    store: str
+    model: str
+    params: dict[str, Any]
+    seeds: list[IdOut]
+    runs: int
+    mean: float = Field(description="expected number of accounts activated, seeds included")
+    ci_low: float = Field(description="95% confidence interval of the mean")
+    ci_high: float
+    std: float
+    quantiles: dict[str, Any]
+    histogram: dict[str, Any]
+    incremental: list[SpreadIncrement]
+    seed: int
+    warnings: list[str]
+
+
+SPREAD_EXAMPLES = {"ic": {"summary": "independent cascade, p = 0.01", "value": {
+    "seeds": [1844, 1901], "model": "ic", "p": 0.01, "runs": 2000, "seed": 1}}}
+
+
+# --- fraud review (GET /v1/fraud/clusters, GET /v1/creators/{id}/audience-quality) ------
+class ClusterOut(BaseModel):
+    id: int
+    followers: list[IdOut] | None = Field(description="member ids (only for keys with the "
+                                          "`followers` scope, at most `max_members`)")
+    followers_count: int
+    creators: list[IdOut] = Field(description="the creators the block targets")
+    creators_count: int
+    edges: int
+    density: float
+    score: float = Field(description="Fraudar's g(S) = f(S)/|S| with 1/log(x + c) weights")
+    significance: dict[str, float] = Field(description="lift over the edges the degrees "
+                                           "predict, background density, log10 p")
+    fingerprint: list[dict[str, Any]] = Field(description="every creator the block's followers "
+                                              "follow, with how many: who bought from the farm")
+
+
+class ClustersResponse(BaseModel):
+    store: str
+    clusters: list[ClusterOut]
+    suppressed: int = Field(description="clusters left out (fewer followers than min_count)")
+    flagged: dict[str, Any]
+    skipped: list[str]
+    warnings: list[str]
+
+
+class AudienceQuality(BaseModel):
+    store: str
+    id: IdOut
+    followers: int
+    audience_quality: float | None = Field(description="share of followers not flagged; null "
+                                           "when the flagged group is below min_count")
+    flagged_followers: int | None
+    suspicious: dict[str, int | None] = Field(description="flagged followers by kind: cluster, "
+                                              "lockstep, bot_score, mass_following")
+    clusters: list[dict[str, int]]
+    real_reach: int | None = Field(description="followers minus flagged followers")
+    spikes: list[dict[str, Any]]
+    skipped: list[str]
