@@ -46,7 +46,7 @@ import numpy as np
 
 from kolgraph.exceptions import InputError, UnknownAccountError
 from kolgraph.kernels import reach as _kr
-from kolgraph.reach import MAX_CREATORS, ReachReport, _per_creator
+from kolgraph.reach import ReachReport, _per_creator
 from kolgraph.sketch import (
     DEFAULT_CONFIDENCE,
     DEFAULT_K,
@@ -61,6 +61,9 @@ from kolgraph.sketch import (
 
 FOLLOWER, FOLLOWEE = "follower", "followee"
 BATCH_ROWS = 1 << 22
+
+# Region masks here are one 64-bit word (the exact engine spans several words).
+MAX_CREATORS = 64
 
 
 # --- cluster ---------------------------------------------------------------------------------
@@ -281,7 +284,7 @@ def _resolve(ids: Iterable, kind: str) -> tuple[list, list]:
     if dups:
         warnings.append(f"{dups} duplicate creator id(s) ignored")
     if len(out) > MAX_CREATORS:
-        raise InputError(f"at most {MAX_CREATORS} creators per reach report, got {len(out)}")
+        raise InputError(f"at most {MAX_CREATORS} creators per reach report in this mode, got {len(out)}")
     return out, warnings
 
 
@@ -341,14 +344,14 @@ def _report(ids: list, masks, counts, population: int, view_rates, posts, warnin
     from kolgraph.tiers import tier_of
 
     k = len(ids)
-    pair, exclusive, incremental, exactly = _kr.counts_from_regions(masks, counts, k)
     rates = _per_creator(view_rates, k, np.ones(k), "view_rates", ids)
     n_posts = _per_creator(posts, k, np.ones(k), "posts", ids)
     if np.any(~np.isfinite(rates)) or np.any((rates < 0) | (rates > 1)):
         raise InputError("view rates must be between 0 and 1")
     if np.any(~np.isfinite(n_posts)) or np.any(n_posts < 0) or np.any(n_posts != np.round(n_posts)):
         raise InputError("posts must be whole numbers >= 0")
-    exp_reach, exp_exactly = _kr.expected_from_regions(masks, counts, 1.0 - (1.0 - rates) ** n_posts)
+    pair, exclusive, incremental, exactly, exp_reach, exp_exactly = _kr.summarize_regions(
+        masks.reshape(-1, 1), counts, 1.0 - (1.0 - rates) ** n_posts)
     audience = np.diag(pair).copy()
     return ReachReport(list(ids), audience, exclusive, incremental,
                        [str(t) for t in tier_of(audience)] if k else [], pair, exactly, masks,

@@ -49,7 +49,7 @@ import numpy as np
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import reach as _kr
 from kolgraph.kernels import sketch as _k
-from kolgraph.reach import MAX_CREATORS, ReachReport, _per_creator, resolve_ids
+from kolgraph.reach import ReachReport, _per_creator, resolve_ids
 
 HASH = "kolgraph-hash-v1"  # int ids: splitmix64(id ^ key); text: splitmix64(FNV-1a(utf-8) ^ key)
 DEFAULT_P = 12
@@ -59,6 +59,9 @@ PART = "sketches"  # the store part holding them
 MAGIC = b"KGSKETCH"
 FILE_VERSION = 1
 _U64 = 2.0 ** 64
+
+# Region masks here are one 64-bit word (the exact engine spans several words).
+MAX_CREATORS = 64
 
 
 def seed_key(seed: int) -> np.uint64:
@@ -598,7 +601,7 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
     k = len(sketches)
     ids = [s.id for s in sketches]
     if k > MAX_CREATORS:
-        raise InputError(f"at most {MAX_CREATORS} creators per reach report, got {k}")
+        raise InputError(f"at most {MAX_CREATORS} creators per reach report in this mode, got {k}")
     if min_count < 0:
         raise InputError("min_count must be >= 0")
     for s in sketches[1:]:
@@ -658,7 +661,8 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
     uniq, cnt = (np.unique(masks, return_counts=True) if s_g else
                  (np.zeros(0, np.uint64), np.zeros(0, np.int64)))
     cnt = cnt.astype(np.int64)
-    _, excl_c, incr_c, exactly_c = _kr.counts_from_regions(uniq, cnt, k)
+    _, excl_c, incr_c, exactly_c, _, _ = _kr.summarize_regions(uniq.reshape(-1, 1), cnt,
+                                                                 np.zeros(k))
     atleast_c = np.cumsum(exactly_c[::-1])[::-1]
 
     def scaled(c):
@@ -696,7 +700,7 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
 
     rcount = np.rint(reg_est).astype(np.int64)
     prob = 1.0 - (1.0 - rates) ** n_posts
-    exp_reach, exp_exactly = _kr.expected_from_regions(uniq, rcount, prob)
+    *_, exp_reach, exp_exactly = _kr.summarize_regions(uniq.reshape(-1, 1), rcount, prob)
     exactly = np.rint(fq_est).astype(np.int64)
     exactly[0] = 0
     info = {"confidence": confidence, "unique_reach_method": method, "hll_p": int(p),
@@ -754,7 +758,7 @@ def sketch_reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
                          "(where, exclude_flagged) need mode='exact'")
     ext, idx, warnings = resolve_ids(g, ids, skip_unknown=skip_unknown)
     if len(idx) > MAX_CREATORS:
-        raise InputError(f"at most {MAX_CREATORS} creators per reach report, got {len(idx)}")
+        raise InputError(f"at most {MAX_CREATORS} creators per reach report in this mode, got {len(idx)}")
     sketches = graph_sketches(g, idx, ext, p=p, k=k, seed=seed) if len(idx) else []
     return sketch_report(sketches, confidence=confidence, view_rates=view_rates, posts=posts,
                          default_rates=default_view_rates(g, idx), population=g.n_accounts,
