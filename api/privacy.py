@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from kolgraph.api.errors import ApiError
 
-MATRICES = ("counts", "jaccard", "overlap_coefficient", "directional", "lift")
+MATRICES = ("counts", "jaccard", "overlap_coefficient", "directional", "lift",
+            "counts_low", "counts_high", "jaccard_low", "jaccard_high")  # bounds: sketch mode
 
 
 def _small(n: int, k: int) -> bool:
@@ -38,7 +39,8 @@ def suppress_overlap(overlap: dict, k: int) -> int:
             if i != j and c is not None and _small(c, k):
                 n += 1
                 for name in MATRICES:
-                    overlap[name][i][j] = None
+                    if name in overlap:
+                        overlap[name][i][j] = None
     return n
 
 
@@ -62,7 +64,9 @@ def suppress_report(d: dict, k: int) -> dict:
     n_excl = 0
     for c in d["creators"]:
         if _small(c["exclusive"], k):
-            c["exclusive"] = None
+            for key in ("exclusive", "exclusive_low", "exclusive_high"):
+                if key in c:
+                    c[key] = None
             n_excl += 1
     d["suppression"] = {"min_count": k, "regions": n_regions, "overlap_cells": n_cells,
                         "exclusive": n_excl}

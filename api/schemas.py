@@ -76,8 +76,10 @@ class ReachRequest(OverlapRequest):
         "{id: rate}; default avg_views/followers from the creator table, else 1")
     posts: Posts | list[Posts] | dict[str, Posts] | None = Field(
         None, description="posts booked: one number, one per creator, or {id: n}; default 1")
-    mode: Literal["exact"] = Field("exact", description="`exact` counts every follower "
-                                   "(sketch mode will come with the sketch engine)")
+    mode: Literal["exact", "sketch"] = Field(
+        "exact", description="`exact` counts every follower; `sketch` estimates from the "
+        "store's HyperLogLog/Theta sketches, with `_low`/`_high` bounds beside each estimate "
+        "(no filters; build them first with `kolgraph sketch STORE`)")
 
 
 REACH_EXAMPLES = {
@@ -108,6 +110,10 @@ class CreatorReach(BaseModel):
     tier: str
     view_rate: float
     posts: int
+    exclusive_low: int | None = Field(None, description="sketch mode: bounds")
+    exclusive_high: int | None = None
+    incremental_low: int | None = None
+    incremental_high: int | None = None
 
 
 class Overlap(BaseModel):
@@ -118,12 +124,20 @@ class Overlap(BaseModel):
     overlap_coefficient: list[list[float | None]]
     directional: list[list[float | None]] = Field(description="row i, column j: |A_i∩A_j|/|A_i|")
     lift: list[list[float | None]]
+    counts_low: list[list[int | None]] | None = Field(None, description="sketch mode: bounds")
+    counts_high: list[list[int | None]] | None = None
+    jaccard_low: list[list[float | None]] | None = None
+    jaccard_high: list[list[float | None]] | None = None
 
 
 class Frequency(BaseModel):
     exactly: list[int]
     at_least: list[int]
     average: float
+    exactly_low: list[int] | None = Field(None, description="sketch mode: bounds")
+    exactly_high: list[int] | None = None
+    at_least_low: list[int] | None = None
+    at_least_high: list[int] | None = None
 
 
 class ExpectedFrequency(BaseModel):
@@ -135,6 +149,8 @@ class ExpectedFrequency(BaseModel):
 class Region(BaseModel):
     creators: list[IdOut]
     count: int
+    count_low: int | None = Field(None, description="sketch mode: bounds")
+    count_high: int | None = None
 
 
 class Suppression(BaseModel):
@@ -146,8 +162,13 @@ class Suppression(BaseModel):
 
 class ReachResponse(BaseModel):
     store: str
-    mode: Literal["exact"]
+    mode: Literal["exact", "sketch"]
     unique_reach: int
+    unique_reach_low: int | None = Field(None, description="sketch mode: bounds at the "
+                                         "stated confidence")
+    unique_reach_high: int | None = None
+    sketch: dict[str, Any] | None = Field(None, description="sketch mode: confidence, "
+                                          "method, sketch sizes")
     gross_reach: int
     duplication: float
     creators: list[CreatorReach]

@@ -28,10 +28,10 @@ from kolgraph.api.schemas import (
 router = v1_router(tags=["reach"])
 
 
-def _report(g, req: OverlapRequest, **rates):
+def _report(g, req: OverlapRequest, **options):
     with filter_errors(req.where):
         return g.reach(req.ids, where=req.where, exclude_flagged=req.exclude_flagged,
-                       skip_unknown=req.skip_unknown, **rates).to_dict()
+                       skip_unknown=req.skip_unknown, **options).to_dict()
 
 
 @router.post("/reach", response_model=ReachResponse, summary="Deduplicated reach of creators")
@@ -45,9 +45,10 @@ async def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLE
     check_creator_count(req.ids, settings)
 
     def work():
-        d = _report(g, req, view_rates=req.view_rates, posts=req.posts)
+        d = _report(g, req, view_rates=req.view_rates, posts=req.posts, mode=req.mode)
         return json_response(ReachResponse, {"store": name, "mode": req.mode,
-                                             **suppress_report(d, caller.min_count)})
+                                             **suppress_report(d, caller.min_count)},
+                             exclude_unset=True)  # the sketch-only bounds stay out of exact
     return await engine.run(work)
 
 
@@ -64,5 +65,5 @@ async def overlap(req: Annotated[OverlapRequest, Body(openapi_examples=OVERLAP_E
         return json_response(OverlapResponse, {
             "store": name, **d["overlap"], "unique_reach": d["unique_reach"],
             "population": d["population"], "regions": d["regions"],
-            "suppression": d["suppression"], "warnings": d["warnings"]})
+            "suppression": d["suppression"], "warnings": d["warnings"]}, exclude_unset=True)
     return await engine.run(work)

@@ -49,7 +49,7 @@ def test_toml_and_json_config_with_env_keys(tmp_path):
 @pytest.mark.parametrize("text, needle", [
     ("[servce]\n", "unknown section"),
     ("[service]\nmax_creatrs = 3\n", "max_creatrs"),
-    ("[service]\nmax_creators = 500\n", "max_creators must be"),
+    ("[service]\nmax_creators = 5000\n", "max_creators must be"),
     ("[service]\nrate_limit = 0\n", "rate_limit"),
     ("[[keys]]\nid = \"abcd\"\ntenant = \"t\"\nhash = \"md5:00\"\nstores = [\"alpha\"]\n", "hash must be"),
     ("[[keys]]\nid = \"abcd\"\ntenant = \"t\"\nstores = [\"alpha\"]\n", "missing ['hash']"),
