@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -338,33 +339,25 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
             errors.append(exc)
             stop.set()
 
-    if threads == 1:
-        interrupted = False
-        try:
-            worker()
-        except KeyboardInterrupt:  # pragma: no cover - the worker catches it
-            interrupted = True
-        if errors and isinstance(errors[0], KeyboardInterrupt):
-            return done, True
-        if errors:
-            raise errors[0]
-        return done, interrupted
-    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
     interrupted = False
-    try:
+    if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
+        worker()
+    else:
+        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
         for t in pool:
-            while t.is_alive():
-                t.join(0.1)
-    except KeyboardInterrupt:
-        interrupted = True
-        stop.set()
-        for t in pool:
-            t.join()
-    if errors:
+            t.start()
+        try:
+            for t in pool:
+                while t.is_alive():
+                    t.join(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            for t in pool:
+                t.join()
+    if errors and not isinstance(errors[0], KeyboardInterrupt):
         raise errors[0]
-    return done, interrupted
+    return done, interrupted or bool(errors)
 
 
 # --- spread -----------------------------------------------------------------------------------
@@ -419,7 +412,6 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
     edge_p = _wc_edge_p(g) if m.wc else m.edge_p
     key = int(seed)
     nthreads = _threads(threads)
-    samples = np.full(runs, -1, np.int64)
 
     if m.name == "ic":
         mode = (_k.MODE_FIRST_HOP if m.seed_rates is not None else
@@ -431,10 +423,10 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
 
         def work(state, start, count):
             mark, queue = state
-            inc_sum, inc_sq = np.zeros(k), np.zeros(k)
+            inc_sum, inc_sq, out = np.zeros(k), np.zeros(k), np.empty(count, np.int64)
             _k.ic_runs(indptr, indices, mode, m.p, edge_p, seeds_arr, seed_p, key, start, count,
-                       mark, queue, samples[start:start + count], inc_sum, inc_sq)
-            return inc_sum, inc_sq
+                       mark, queue, out, inc_sum, inc_sq)
+            return out, inc_sum, inc_sq
     else:
         def make_state():
             return (np.zeros(n, np.int32), np.empty(max(n, 1), np.int32), np.zeros(n, np.int32),
@@ -442,20 +434,23 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
 
         def work(state, start, count):
             mark, queue, tmark, theta, acc = state
-            inc_sum, inc_sq = np.zeros(k), np.zeros(k)
+            inc_sum, inc_sq, out = np.zeros(k), np.zeros(k), np.empty(count, np.int64)
             _k.lt_runs(indptr, indices, m.p, edge_p, seeds_arr, key, start, count, mark, queue,
-                       tmark, theta, acc, samples[start:start + count], inc_sum, inc_sq)
-            return inc_sum, inc_sq
+                       tmark, theta, acc, out, inc_sum, inc_sq)
+            return out, inc_sum, inc_sq
 
     t0 = time.perf_counter()
     with progress.task(f"simulating {m.name.upper()} cascades", total=runs) as task:
         done, interrupted = _run_chunks(runs, nthreads, make_state, work, task)
     seconds = time.perf_counter() - t0
     inc_sum, inc_sq = np.zeros(k), np.zeros(k)
-    for _, (_, (s1, s2)) in done.items():
+    parts = [np.empty(0, np.int64)]
+    for start in sorted(done):  # simulation order, whatever thread ran each chunk
+        out, s1, s2 = done[start][1]
+        parts.append(out)
         inc_sum += s1
         inc_sq += s2
-    kept = samples[samples >= 0]
+    kept = np.concatenate(parts)
     if interrupted:
         warnings.append(f"interrupted: {len(kept):,} of {runs:,} simulations finished")
     return SpreadResult(seeds=ext, model=m.name, params=m.params, samples=kept, inc_sum=inc_sum,
@@ -715,3 +710,30 @@ def _to_following_order(g, edge_p: np.ndarray) -> np.ndarray:
     """
     order = np.argsort(np.asarray(g.in_indices), kind="stable")
     return np.ascontiguousarray(edge_p[order])
+
+
+# --- plot -------------------------------------------------------------------------------------
+def spread_plot(result: SpreadResult, path: str | Path) -> Path:
+    """Histogram of the simulated spreads with the mean and its 95% interval; returns the path."""
+    from kolgraph.plots import _pyplot
+
+    plt = _pyplot()
+    path = Path(path)
+    h = result.histogram(bins=40)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if h["counts"]:
+        edges = np.asarray(h["edges"])
+        ax.bar(edges[:-1], h["counts"], width=np.diff(edges), align="edge", color="#4c72b0",
+               alpha=0.8, label=f"{result.runs:,} simulations")
+        low, high = result.ci
+        ax.axvline(result.mean, color="black", lw=1.5, label=f"mean {result.mean:,.1f}")
+        ax.axvspan(low, high, color="orange", alpha=0.35,
+                   label=f"95% CI [{low:,.1f}, {high:,.1f}]")
+    ax.set_xlabel("accounts activated (seeds included)")
+    ax.set_ylabel("simulations")
+    ax.set_title(f"spread of {len(result.seeds)} seed(s), {result.model.upper()} {result.params}"[:90])
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
