@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import random
 import signal
 import subprocess
@@ -570,7 +569,7 @@ def test_graph_methods_and_plot(tmp_path):
     assert out.stat().st_size > 1000
 
 
-def test_cli_spread_and_seeds(tmp_path):
+def test_cli_spread_and_seeds(tmp_path, capsys):
     from kolgraph.cli import main
 
     g = random_graph(np.random.default_rng(8), 200, 1500)
@@ -579,9 +578,10 @@ def test_cli_spread_and_seeds(tmp_path):
     cand.write_text("# candidates\n0\n1\n2\n3\n4\n5\n")
 
     def run(argv):
-        proc = subprocess.run([sys.executable, "-m", "kolgraph", *argv], capture_output=True,
-                              text=True, env={**os.environ, "COLUMNS": "200"})
-        return proc.returncode, proc.stdout, proc.stderr
+        capsys.readouterr()
+        rc = main(argv)
+        got = capsys.readouterr()
+        return rc, got.out, got.err
 
     rc, out, err = run(["spread", str(store), "--seeds", "0", "1", "--p", "0.1", "--runs", "500",
                         "--json"])
