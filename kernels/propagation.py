@@ -394,6 +394,23 @@ def _inverted(ptr, items, m):
 
 
 @njit(nogil=True, cache=True)
+def _topk_sum(deg, act, taken, k):
+    """Sum of the ``k`` largest ``deg`` among the candidates ``act`` not yet taken."""
+    best = np.zeros(k, np.int64)
+    low = 0  # position of the smallest kept value
+    for t in range(len(act)):
+        c = act[t]
+        d = deg[c]
+        if taken[c] or d <= best[low]:
+            continue
+        best[low] = d
+        for q in range(k):
+            if best[q] < best[low]:
+                low = q
+    return best.sum()
+
+
+@njit(nogil=True, cache=True)
 def greedy_cover(ptr, items, m, k, cost, budget):
     """Greedy maximum coverage of RR sets by candidates.
 
@@ -402,12 +419,23 @@ def greedy_cover(ptr, items, m, k, cost, budget):
     cost-effective greedy (most new sets per unit cost among those still
     affordable within ``budget``), then the best single affordable candidate if it
     alone covers more. Returns ``(picked candidate indices, new sets covered by
-    each)``.
+    each, upper)``: without costs, ``upper`` bounds the coverage of the best ``k``
+    candidates (min over the greedy steps of covered + the k largest marginal
+    gains, as in OPIM-C); with costs it is -1.
     """
     cptr, sets = _inverted(ptr, items, m)
     deg = np.empty(m, np.int64)
+    n_act = 0
     for c in range(m):
         deg[c] = cptr[c + 1] - cptr[c]
+        if deg[c] > 0:
+            n_act += 1
+    act = np.empty(n_act, np.int64)  # candidates in some set: the only ones gains can favour
+    n_act = 0
+    for c in range(m):
+        if deg[c] > 0:
+            act[n_act] = c
+            n_act += 1
     covered = np.zeros(len(ptr) - 1, np.bool_)
     taken = np.zeros(m, np.bool_)
     budgeted = len(cost) > 0
@@ -417,6 +445,8 @@ def greedy_cover(ptr, items, m, k, cost, budget):
     n_picked = 0
     left = budget
     single, single_gain = -1, -1
+    upper = -1
+    got = 0
     if budgeted:
         for c in range(m):
             if cost[c] <= budget and deg[c] > single_gain:
@@ -425,7 +455,8 @@ def greedy_cover(ptr, items, m, k, cost, budget):
         best = -1
         if budgeted:
             best_ratio = -1.0
-            for c in range(m):
+            for t in range(n_act):
+                c = act[t]
                 if not taken[c] and cost[c] <= left and deg[c] > 0:
                     ratio = deg[c] / cost[c] if cost[c] > 0 else np.inf
                     if ratio > best_ratio:
@@ -434,13 +465,23 @@ def greedy_cover(ptr, items, m, k, cost, budget):
                 break
             left -= cost[best]
         else:
-            best_deg = -1
-            for c in range(m):
+            bound = got + _topk_sum(deg, act, taken, k)
+            if upper < 0 or bound < upper:
+                upper = bound
+            best_deg = 0
+            for t in range(n_act):
+                c = act[t]
                 if not taken[c] and deg[c] > best_deg:
                     best, best_deg = c, deg[c]
+            if best < 0:  # nothing adds coverage: the lowest index not taken
+                for c in range(m):
+                    if not taken[c]:
+                        best = c
+                        break
         taken[best] = True
         picks[n_picked] = best
         gains[n_picked] = deg[best]
+        got += deg[best]
         n_picked += 1
         for t in range(cptr[best], cptr[best + 1]):
             j = sets[t]
@@ -448,12 +489,24 @@ def greedy_cover(ptr, items, m, k, cost, budget):
                 covered[j] = True
                 for q in range(ptr[j], ptr[j + 1]):
                     deg[items[q]] -= 1
-    if budgeted and single >= 0:
-        got = 0
-        for i in range(n_picked):
-            got += gains[i]
-        if single_gain > got:
-            picks[0] = single
-            gains[0] = single_gain
-            n_picked = 1
-    return picks[:n_picked].copy(), gains[:n_picked].copy()
+    if budgeted and single >= 0 and single_gain > got:
+        picks[0] = single
+        gains[0] = single_gain
+        n_picked = 1
+    if not budgeted:
+        bound = got + _topk_sum(deg, act, taken, k)
+        if upper < 0 or bound < upper:
+            upper = bound
+    return picks[:n_picked].copy(), gains[:n_picked].copy(), upper
+
+
+@njit(nogil=True, cache=True)
+def coverage(ptr, items, chosen):
+    """Number of RR sets holding at least one candidate with ``chosen[c]`` true."""
+    hit = 0
+    for j in range(len(ptr) - 1):
+        for t in range(ptr[j], ptr[j + 1]):
+            if chosen[items[t]]:
+                hit += 1
+                break
+    return hit

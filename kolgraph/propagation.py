@@ -163,13 +163,14 @@ class SeedsResult:
     phases: dict
     budget: float | None = None
     costs: list | None = None
+    method: str = "imm"
     interrupted: bool = False
     evaluation: SpreadResult | None = None
     warnings: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {
-            "seeds": list(self.seeds), "spread": self.spread,
+            "seeds": list(self.seeds), "spread": self.spread, "method": self.method,
             "incremental": [{"id": s, "spread": float(g)} for s, g in
                             zip(self.seeds, self.incremental, strict=True)],
             "model": self.model, "params": self.params, "epsilon": self.epsilon, "ell": self.ell,
@@ -523,8 +524,9 @@ def _costs(g, costs: Any, cand: np.ndarray) -> np.ndarray:
 def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
           weighted_cascade: bool = False, edge_probs: Any = None, view_rates: Any = None,
           epsilon: float = 0.5, ell: float = 1.0, candidates: Any = None, costs: Any = None,
-          budget: float | None = None, seed: int = 1, threads: int | None = None,
-          evaluate: int = 0, progress: Progress = SILENT) -> SeedsResult:
+          budget: float | None = None, method: str = "imm", seed: int = 1,
+          threads: int | None = None, evaluate: int = 0,
+          progress: Progress = SILENT) -> SeedsResult:
     """Pick ``k`` seeds maximising expected spread by IMM (Tang, Shi, Xiao, SIGMOD 2015).
 
     Reverse-reachable (RR) sets are drawn until, with probability at least
@@ -547,6 +549,11 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
         table's column, a dict by id or an array aligned with the candidates) and a total
         budget; selection is the cost-effective greedy, compared with the best single
         affordable candidate ((1 - 1/e)/2 of the best within budget on the RR sets).
+    method : ``"imm"`` (default) or ``"opim-c"`` (Tang, Tang, Xiao, Yuan, SIGMOD 2018:
+        RR sets doubled until the greedy seeds' lower bound, from a second independent
+        collection, over an upper bound of the optimum reaches ``1 - 1/e - epsilon``;
+        the same guarantee with probability ``1 - 1/n``, usually from far fewer RR sets).
+        Not with costs.
     evaluate : if > 0, also estimate the chosen seeds' spread with that many
         Monte Carlo simulations (``evaluation``).
 
@@ -561,6 +568,11 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
         raise InputError(f"epsilon must be in (0, 1), got {epsilon}")
     if float(ell) <= 0:
         raise InputError(f"ell must be positive, got {ell}")
+    method = str(method).lower().replace("_", "-")
+    if method not in ("imm", "opim-c"):
+        raise InputError(f"unknown method {method!r}; choose 'imm' or 'opim-c'")
+    if method == "opim-c" and (costs is not None or budget is not None):
+        raise InputError("the budgeted variant runs with method='imm'")
     t_start = time.perf_counter()
     cand = _candidates(g, candidates)
     m_c = len(cand)
@@ -584,7 +596,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
             raise InputError(f"k ({k}) is larger than the number of candidates ({m_c})")
         k_eff = int(k)
     n = g.n_accounts
-    cand_ids = g.external(cand)
+    cand_ids = g.external(cand) if view_rates is not None else None  # for messages only
     mdl = _resolve_model(g, model, p, weighted_cascade, edge_probs, view_rates, cand, cand_ids)
     if view_rates is not None and model == "ic":
         seed_p = np.zeros(n)
@@ -605,7 +617,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     key = int(seed)
     const = imm_sample_sizes(n, m_c, k_eff, float(epsilon), float(ell))
 
-    def draw(first: int, count: int, label: str):
+    def draw(first: int, count: int, label: str, key: int = key):
         """RR sets ``first .. first + count - 1`` as flat (ptr, items), and whether interrupted."""
         def make_state():
             return np.zeros(n, np.int32), np.empty(max(n, 1), np.int32)
@@ -621,8 +633,12 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
         return _concat(parts), stopped
 
     def select(ptr, items):
-        picks, gains = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0)
+        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0)
         return picks, gains
+
+    if method == "opim-c":
+        return _opimc(g, cand, k_eff, float(epsilon), mdl, draw, key, view_rates, evaluate, seed,
+                      threads, progress, t_start)
 
     # sampling phase: a lower bound LB of the optimum
     phases = {}
@@ -683,6 +699,71 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
         res.evaluation = spread(g, chosen_ids, model=mdl.name, p=p, weighted_cascade=weighted_cascade,
                                 edge_probs=edge_probs, view_rates=vr, runs=evaluate, seed=seed,
                                 threads=threads, progress=progress)
+    res.seconds = time.perf_counter() - t_start
+    return res
+
+
+def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, threads, progress,
+           t_start) -> SeedsResult:
+    """OPIM-C (Tang, Tang, Xiao, Yuan, SIGMOD 2018, Algorithm 2) with failure probability 1/n."""
+    n, m_c = g.n_accounts, len(cand)
+    delta = 1.0 / max(n, 2)
+    e1 = 1 - 1 / math.e
+    logc = _log_comb(m_c, k)
+    l6 = math.log(6 / delta)
+    theta_max = 2 * n * (e1 * math.sqrt(l6) + math.sqrt(e1 * (logc + l6))) ** 2 / (epsilon**2 * k)
+    theta0 = max(1, math.ceil(theta_max * epsilon**2 * k / n))
+    i_max = max(1, math.ceil(math.log2(max(theta_max / theta0, 2))))
+    a1 = math.log(3 * i_max / delta) + logc
+    a2 = math.log(3 * i_max / delta)
+    key2 = key ^ 0x5DEECE66D  # the validation collection R2 is independent of R1
+    r1 = r2 = (np.zeros(1, np.int64), np.empty(0, np.int32))
+    interrupted = False
+    t0 = time.perf_counter()
+    target, alpha, lower, upper_s = theta0, 0.0, 0.0, math.inf
+    for i in range(1, i_max + 1):
+        for which in (1, 2):
+            ptr, items = r1 if which == 1 else r2
+            have = len(ptr) - 1
+            (p2, it2), stop = draw(have, target - have, f"OPIM-C RR sets, round {i}",
+                                   key=key if which == 1 else key2)
+            grown = _append(ptr, items, p2, it2)
+            r1, r2 = (grown, r2) if which == 1 else (r1, grown)
+            interrupted |= stop
+        picks, gains, upper = _k.greedy_cover(*r1, m_c, k, np.empty(0), 0.0)
+        chosen = np.zeros(m_c, np.bool_)
+        chosen[picks] = True
+        t1, t2 = len(r1[0]) - 1, len(r2[0]) - 1
+        cov2 = _k.coverage(*r2, chosen)
+        lower = max(((math.sqrt(cov2 + 2 * a2 / 9) - math.sqrt(a2 / 2)) ** 2 - a2 / 18), 0.0) * n / t2
+        upper_s = (math.sqrt(upper + a1 / 2) + math.sqrt(a1 / 2)) ** 2 * n / t1
+        alpha = lower / upper_s if upper_s > 0 else 1.0
+        if alpha >= e1 - epsilon or interrupted:
+            break
+        target *= 2
+    seconds = time.perf_counter() - t0
+    chosen_ids = g.external(cand[picks])
+    scale = n / max(t1, 1)
+    warnings = []
+    if interrupted:
+        warnings.append("interrupted: seeds chosen from the RR sets drawn so far; the "
+                        "approximation guarantee does not hold")
+    res = SeedsResult(
+        seeds=chosen_ids, incremental=gains * scale, spread=float(gains.sum() * scale),
+        rr_sets=t1 + t2, epsilon=epsilon, ell=1.0, lower_bound=float(lower), model=mdl.name,
+        params={kk: v for kk, v in mdl.params.items() if kk != "view_rates"}, candidates=m_c,
+        approximation=f"1-1/e-{epsilon:g} (OPIM-C; certified ratio {alpha:.3f})", seconds=0.0,
+        phases={"sampling_seconds": seconds, "upper_bound": float(upper_s)}, method="opim-c",
+        interrupted=interrupted, warnings=warnings)
+    if evaluate and not interrupted:
+        vr = None
+        if view_rates is not None:
+            vr = dict(zip(chosen_ids, mdl.seed_rates[picks].tolist(), strict=True))
+        res.evaluation = spread(g, chosen_ids, model=mdl.name, p=mdl.params.get("p"),
+                                weighted_cascade=mdl.wc,
+                                edge_probs=mdl.edge_p if len(mdl.edge_p) else None,
+                                view_rates=vr, runs=evaluate, seed=seed, threads=threads,
+                                progress=progress)
     res.seconds = time.perf_counter() - t_start
     return res
 

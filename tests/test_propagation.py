@@ -390,10 +390,11 @@ def test_interrupt_returns_the_finished_simulations(threads):
 def test_cli_ctrl_c_prints_what_was_computed(tmp_path):
     g = random_graph(np.random.default_rng(4), 2000, 20_000)
     store = g.save(tmp_path / "g.kg")
+    spread(kolgraph.open(store), [0, 1], p=0.05, runs=10)  # kernels compiled and cached first
     proc = subprocess.Popen([sys.executable, "-m", "kolgraph", "spread", str(store), "--seeds", "0",
                              "1", "--p", "0.05", "--runs", "1000000000", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    time.sleep(5.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -465,9 +466,14 @@ def test_greedy_cover_matches_python_greedy(sets, k):
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0)
+    picks, gains, upper = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0)
     ref_picks, ref_gains = naive_greedy(sets, 10, k)
     assert picks.tolist() == ref_picks and gains.tolist() == ref_gains
+    best = max(sum(1 for s in sets if s & set(c)) for c in itertools.combinations(range(10), k))
+    assert gains.sum() <= best <= upper  # the OPIM-C bound is an upper bound of the optimum
+    chosen = np.zeros(10, np.bool_)
+    chosen[picks] = True
+    assert K.coverage(ptr, items, chosen) == gains.sum()
 
 
 @settings(max_examples=40, deadline=None)
@@ -477,7 +483,7 @@ def test_budgeted_cover_stays_within_budget_and_beats_half_of_optimum(sets, cost
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget)
+    picks, gains, _ = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget)
     assert sum(costs[c] for c in picks) <= budget + 1e-9
     got = sum(1 for s in sets if s & set(picks.tolist()))
     assert got == gains.sum()
@@ -489,9 +495,10 @@ def test_budgeted_cover_stays_within_budget_and_beats_half_of_optimum(sets, cost
     assert got >= (1 - 1 / math.e) / 2 * best - 1e-9
 
 
+@pytest.mark.parametrize("method", ["imm", "opim-c"])
 @pytest.mark.parametrize("graph_seed", [30, 31, 32])
 @pytest.mark.parametrize("kind", ["wc", "uniform", "lt"])
-def test_imm_reaches_the_guarantee_against_exhaustive_search(graph_seed, kind):
+def test_imm_reaches_the_guarantee_against_exhaustive_search(graph_seed, kind, method):
     rng = np.random.default_rng(graph_seed)
     g = random_graph(rng, 7, 12)
     while g.n_edges > 11:
@@ -502,11 +509,14 @@ def test_imm_reaches_the_guarantee_against_exhaustive_search(graph_seed, kind):
     edges = prop_edges(g, probs)
     f = (lambda S: exact_lt(7, edges, list(S))) if kind == "lt" else (lambda S: exact_ic(7, edges, list(S)))
     best = max(f(S) for S in itertools.combinations(range(7), k))
-    res = seeds(g, k, epsilon=eps, candidates="accounts", seed=graph_seed, **opts)
+    res = seeds(g, k, epsilon=eps, candidates="accounts", seed=graph_seed, method=method, **opts)
     chosen = g.index(res.seeds).tolist()
     assert len(set(chosen)) == k
     assert f(chosen) >= (1 - 1 / math.e - eps) * best
-    assert res.rr_sets >= imm_sample_sizes(7, 7, k, eps, 1.0)["lambda_star"] / 7  # LB <= n
+    if method == "imm":
+        assert res.rr_sets >= imm_sample_sizes(7, 7, k, eps, 1.0)["lambda_star"] / 7  # LB <= n
+    else:
+        assert res.lower_bound <= f(chosen) + 1e-9 or res.lower_bound <= best
     assert res.spread == pytest.approx(sum(r["spread"] for r in res.to_dict()["incremental"]))
 
 
@@ -523,6 +533,14 @@ def test_imm_on_a_real_graph_restricted_to_candidates(data_dir):
     assert ev.ci[1] >= top5.ci[0]
     same = seeds(g, 5, weighted_cascade=True, epsilon=0.3, candidates=cand, threads=1)
     assert same.seeds == res.seeds and same.rr_sets == res.rr_sets
+    opim = seeds(g, 5, weighted_cascade=True, epsilon=0.3, candidates=cand, method="opim-c",
+                 evaluate=3000)
+    assert set(opim.seeds) <= set(cand)
+    assert opim.evaluation.ci[1] >= (1 - 1 / math.e - 0.3) / (1 - 1 / math.e) * ev.ci[0]
+    with pytest.raises(InputError, match="unknown method"):
+        seeds(g, 5, candidates=cand, method="celf")
+    with pytest.raises(InputError, match="budgeted variant runs with method='imm'"):
+        seeds(g, 5, candidates=cand, method="opim-c", costs=[1.0] * 40, budget=3)
 
 
 def test_budgeted_seeds_respect_the_budget():
