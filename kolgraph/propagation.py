@@ -146,7 +146,7 @@ class SpreadResult:
 
 @dataclass
 class SeedsResult:
-    """Seeds chosen by IMM with their RR-set estimate of spread."""
+    """Seeds chosen by IMM or OPIM-C, with their RR-set estimate of spread."""
 
     seeds: list
     incremental: np.ndarray

@@ -83,6 +83,17 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     for t in report["targets"]:
         assert t["result"] in ("PASS", "MISS") and t["measured"] > 0, t
         assert f"**{t['result']}**" in md
+    propagation = {"ic-simulations-200k-edges": {"kolgraph.spread 1 thread", "kolgraph.spread 2 threads",
+                                                 "cynetdiff"},
+                   "ic-simulations-ndlib-200k-edges": {"kolgraph.spread (ndlib-sized)", "ndlib"},
+                   "seeds-wc-k10-200k-edges": {"kolgraph.seeds", "kolgraph.seeds 1 thread",
+                                               "kolgraph.seeds OPIM-C", "pynetim IMM",
+                                               "pynetim OPIM-C"}}
+    for name, workloads in propagation.items():
+        measured = {w["name"] for w in report["groups"][name]["workloads"]}
+        assert measured == workloads, (name, measured)
+    seeds = {w["name"]: w for w in report["groups"]["seeds-wc-k10-200k-edges"]["workloads"]}
+    assert all(w["summary"]["spread"] >= 10 for w in seeds.values())  # same simulator for all
 
 
 def _bench(name, group, role, median, targets=(), peer=None):
