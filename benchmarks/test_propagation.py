@@ -52,11 +52,11 @@ from benchmarks._harness import Workload, measure, skip_workload
 P = 0.01
 SEEDS = 10
 SIMS = {"small": 1000, "medium": 200, "large": 50}
-NDLIB_SIMS = 3
+NDLIB_SIMS = 2
 NDLIB_MAX_EDGES = 1_000_000  # networkx graph + ndlib status dicts: seconds per simulation above
 EPS = 0.5
 K = {"small": 10, "medium": 20, "large": 20}
-EVAL_RUNS = {"small": 2000, "medium": 300, "large": 100}
+EVAL_RUNS = {"small": 500, "medium": 300, "large": 100}
 
 
 @lru_cache(maxsize=4)

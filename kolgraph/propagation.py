@@ -50,6 +50,7 @@ DEFAULT_P = 0.01
 # here, and more sets give better seeds for the same certified ratio (about 3% more spread on
 # the medium benchmark graph); i_max and the bounds follow from the start actually used.
 OPIMC_START_FACTOR = 8
+SERIAL_SECONDS = 0.02  # work runs on the calling thread this long before threads start
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -321,11 +322,11 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
     done: dict[int, Any] = {}
     errors: list[BaseException] = []
 
-    def worker():
+    def worker(until: float = math.inf):
         try:
             state = make_state()
             size = 1
-            while not stop.is_set():
+            while not stop.is_set() and time.perf_counter() < until:
                 with lock:
                     start = nxt[0]
                     count = min(size, total - start)
@@ -345,9 +346,11 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
             stop.set()
 
     interrupted = False
+    if threads > 1:  # short jobs stay on the calling thread: starting threads costs more
+        worker(until=time.perf_counter() + SERIAL_SECONDS)
     if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
         worker()
-    else:
+    elif nxt[0] < total and not stop.is_set():
         pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
         for t in pool:
             t.start()

@@ -43,7 +43,7 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     env = {**os.environ, "KOLGRAPH_BENCH_DATA": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--size", "small", "--out",
                            str(out), "--rounds", "2"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("report.md", "report.json", "pytest-benchmark.json",
                  "group-ingest-csv-200k-edges.png"):
