@@ -338,6 +338,19 @@ class FollowerGraph:
 
         return fraud(self, **options)
 
+    # --- propagation (thin wrappers over kolgraph.propagation) -------------------------------
+    def spread(self, seeds: Iterable, model: str = "ic", **options):
+        """Expected spread of ``seeds`` by Monte Carlo; see :func:`kolgraph.propagation.spread`."""
+        from kolgraph.propagation import spread
+
+        return spread(self, seeds, model=model, **options)
+
+    def seeds(self, k: int, **options):
+        """The ``k`` seeds maximising expected spread (IMM); see :func:`kolgraph.propagation.seeds`."""
+        from kolgraph.propagation import seeds
+
+        return seeds(self, k, **options)
+
     # --- summary and persistence ------------------------------------------------------
     def info(self, top: int = 10) -> dict:
         """Counts, degree statistics, tier counts and top creators by followers (JSON-ready)."""

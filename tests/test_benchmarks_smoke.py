@@ -43,7 +43,7 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     env = {**os.environ, "KOLGRAPH_BENCH_DATA": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--size", "small", "--out",
                            str(out), "--rounds", "2"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("report.md", "report.json", "pytest-benchmark.json",
                  "group-ingest-csv-200k-edges.png"):
@@ -95,6 +95,17 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
     assert len(plan) == 1, list(report["groups"])
     assert {w["name"] for w in report["groups"][plan[0]]["workloads"]} >= {
         "kolgraph.plan", "kolgraph plain greedy", "pyroaring lazy greedy"}
+    propagation = {"ic-simulations-200k-edges": {"kolgraph.spread 1 thread", "kolgraph.spread 2 threads",
+                                                 "cynetdiff"},
+                   "ic-simulations-ndlib-200k-edges": {"kolgraph.spread (ndlib-sized)", "ndlib"},
+                   "seeds-wc-k10-200k-edges": {"kolgraph.seeds", "kolgraph.seeds 1 thread",
+                                               "kolgraph.seeds OPIM-C", "pynetim IMM",
+                                               "pynetim OPIM-C"}}
+    for name, workloads in propagation.items():
+        measured = {w["name"] for w in report["groups"][name]["workloads"]}
+        assert measured == workloads, (name, measured)
+    seeds = {w["name"]: w for w in report["groups"]["seeds-wc-k10-200k-edges"]["workloads"]}
+    assert all(w["summary"]["spread"] >= 10 for w in seeds.values())  # same simulator for all
 
 
 def _bench(name, group, role, median, targets=(), peer=None):
