@@ -195,7 +195,11 @@ def cmd_demo(args) -> int:
         ids = " ".join(str(x) for x in top5)
         c.print(f"\nnext: [bold]kolgraph info {out}[/bold], [bold]kolgraph reach {out} {ids}[/bold], "
                 f"[bold]kolgraph similar {out} {top5[0] if top5 else 'ID'}[/bold], "
-                f"[bold]kolgraph export {out} --out edges.csv[/bold]")
+                f"[bold]kolgraph export {out} --out edges.csv[/bold]; fraud review: "
+                f"[bold]kolgraph fraud {out} --report fraud.html[/bold]; spread: "
+                f"[bold]kolgraph spread {out} --seeds {ids}[/bold]; best seeds: "
+                f"[bold]kolgraph seeds {out} -k 10[/bold]; service: "
+                f"[bold]kolgraph serve {out}[/bold] (see the README)")
     _emit(args, payload, human)
     return 0
 
