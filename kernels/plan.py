@@ -22,8 +22,8 @@ Arrays in, arrays out; no validation here.
 import heapq
 
 import numpy as np
-from numba import config, njit, prange, types
-from numba.extending import intrinsic
+from kolgraph.kernels.reach import popcount
+from numba import njit, prange
 
 COVER = 0
 EXPECTED = 1
@@ -31,29 +31,6 @@ EFFECTIVE = 2
 RK = 3
 _ONE = np.uint64(1)
 _LOW6 = np.uint64(63)
-
-
-if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
-
-    def popcount(x):
-        """Number of set bits of a uint64."""
-        return bin(int(x)).count("1")
-
-else:
-
-    @intrinsic
-    def _ctpop(typingctx, x):
-        sig = types.int64(types.uint64)
-
-        def codegen(context, builder, signature, args):
-            return builder.ctpop(args[0])
-
-        return sig, codegen
-
-    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
-    def popcount(x):
-        """Number of set bits of a uint64 (LLVM ``ctpop``)."""
-        return _ctpop(x)
 
 
 @njit(nogil=True, cache=True)
