@@ -21,8 +21,8 @@ A creator's sketch is built in one pass over its followers-of CSR row:
 Estimates: :func:`hll_histogram` feeds Ertl's improved raw estimator (computed in
 ``kolgraph.sketch``); :func:`sample_masks` joins the sorted hash lists of k
 creators below a common threshold into one creator-membership mask per sampled
-follower; :func:`pair_samples` counts, for every pair, the sampled union and
-intersection below the pair's own threshold.
+follower; :func:`pair_samples` counts, for every pair, the sampled union, the
+intersection and each side's sample below the pair's own threshold.
 
 Arrays in, arrays out; no validation here.
 """
@@ -265,13 +265,15 @@ def sample_masks(hashes, starts, ends, theta, exact_all):
 @njit(nogil=True, cache=True)
 def pair_samples(hashes, starts, ends, thetas, exact):
     """For every pair (i, j): the sampled union ``s`` and intersection ``c`` below
-    ``min(theta_i, theta_j)`` (every hash when both are exact), by a sorted merge.
+    ``min(theta_i, theta_j)`` (every hash when both are exact), and ``n[i, j]``, how many
+    of i's hashes lie below that threshold, by a sorted merge.
 
-    Returns int64 (k, k) arrays ``s`` and ``c`` (symmetric; the diagonal is unused).
+    Returns int64 (k, k) arrays ``s``, ``c`` (symmetric) and ``n``; the diagonal is unused.
     """
     k = starts.shape[0]
     s = np.zeros((k, k), dtype=np.int64)
     c = np.zeros((k, k), dtype=np.int64)
+    n = np.zeros((k, k), dtype=np.int64)
     for i in range(k):
         for j in range(i + 1, k):
             both_exact = exact[i] and exact[j]
@@ -287,6 +289,7 @@ def pair_samples(hashes, starts, ends, thetas, exact):
             b, be = starts[j], ends[j]
             nu = 0
             ni = 0
+            na = 0
             while True:
                 xa = hashes[a] if a < ae else ~_ZERO
                 xb = hashes[b] if b < be else ~_ZERO
@@ -302,15 +305,19 @@ def pair_samples(hashes, starts, ends, thetas, exact):
                 nu += 1
                 if a < ae and b < be and xa == xb:
                     ni += 1
+                    na += 1
                     a += 1
                     b += 1
                 elif b >= be or (a < ae and xa < xb):
+                    na += 1
                     a += 1
                 else:
                     b += 1
             s[i, j] = s[j, i] = nu
             c[i, j] = c[j, i] = ni
-    return s, c
+            n[i, j] = na
+            n[j, i] = nu - na + ni
+    return s, c, n
 
 
 @njit(nogil=True, cache=True)

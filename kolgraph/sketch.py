@@ -15,10 +15,16 @@ Every creator gets two sketches, built in one pass over its followers
 Every estimate carries a two-sided interval at a stated confidence (default 95%):
 
 - unique reach: ``N̂ / (1 ± z·1.04/√m)`` (exact when every audience fits in K);
-- a pair's intersection: a Wilson interval for the Jaccard share of the sampled
-  union (``n_eff = s / (1 − θ)``, the finite-population correction of a sample
-  of rate θ), mapped through ``|A∩B| = J/(1+J)·(|A|+|B|)`` with the exact
-  audiences; Jaccard's interval is the same Wilson interval;
+- a pair's intersection, when both audiences are known exactly (always, except
+  for merged sketches): the maximum-likelihood count given the pair's threshold θ
+  (the smaller of the two): below θ each follower is sampled with probability θ,
+  so the sampled followers of A only, of B only and of both are binomial in
+  ``|A|−I``, ``|B|−I`` and ``I``; the estimate uses both exact audiences, so its
+  variance ``I(|A|−I)(|B|−I)/(|A||B|−I²)·(1−θ)/θ`` is below that of the plain Theta
+  estimate ``c/θ`` (``I(1−θ)/θ``). Its interval is the likelihood-ratio interval
+  (``2·ΔlogL ≤ z²``), Jaccard's follows from it. Merged sketches (audiences
+  estimated) keep a Wilson interval for the Jaccard share of the sampled union
+  (``n_eff = s / (1 − θ)``) mapped through ``|A∩B| = J/(1+J)·(|A|+|B|)``;
 - region, frequency, exclusive and incremental counts: ``N̂ · share``, the
   share's Wilson interval and N's interval each at half the miss rate
   (Bonferroni), so the product holds at the stated confidence.
@@ -530,6 +536,59 @@ def wilson(c, s, rate, z: float) -> tuple[np.ndarray, np.ndarray]:
     return np.where(exact, share, low), np.where(exact, share, high)
 
 
+def _log_binom(n, r):
+    from scipy.special import gammaln
+
+    return gammaln(n + 1.0) - gammaln(r + 1.0) - gammaln(n - r + 1.0)
+
+
+def intersection_mle(a, b, na, nb, c, rate, z: float):
+    """``(estimate, low, high)`` of ``I = |A∩B|`` from exact audiences ``a``, ``b`` and a
+    sample of rate ``rate`` of both: ``na``/``nb`` sampled followers of A/B, ``c`` of both.
+
+    Each follower is sampled independently with probability ``rate`` (hashes below the
+    pair's threshold), so the log-likelihood of I is
+    ``log C(I, c) + log C(a−I, na−c) + log C(b−I, nb−c) − I·log(1 − rate)`` (+ const.),
+    concave in I: the estimate is its maximum over the integers of
+    ``[c, min(a − na + c, b − nb + c)]``, the interval the integers whose log-likelihood is
+    within ``z²/2`` of it (likelihood ratio). Arrays broadcast; rate 1 is a census.
+    """
+    a, b, na, nb, c, rate = (np.asarray(v, dtype=float) for v in
+                             np.broadcast_arrays(a, b, na, nb, c, rate))
+    x, y = na - c, nb - c
+    first = c
+    last = np.maximum(np.minimum(a - x, b - y), first)
+    census = rate >= 1.0
+    l1 = np.log1p(-np.where(census, 0.0, np.clip(rate, 0.0, 1.0)))
+    last = np.where(census, first, last)
+
+    def ll(i):
+        return _log_binom(i, c) + _log_binom(a - i, x) + _log_binom(b - i, y) - i * l1
+
+    def bisect(lo, hi, keep_low):  # keep_low(mid): the answer is >= mid; lo satisfies it
+        for _ in range(64):
+            open_ = hi - lo > 1
+            if not open_.any():
+                break
+            mid = np.floor((lo + hi) / 2.0)
+            ok = keep_low(mid)
+            lo = np.where(open_ & ok, mid, lo)
+            hi = np.where(open_ & ~ok, mid, hi)
+        return lo, hi
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mle, _ = bisect(first, last + 1.0, lambda m: ll(m) > ll(m - 1.0))  # last rising step
+        cut = ll(mle) - z * z / 2.0
+        # lowest integer at or above the cut: bisect on (below the cut, at or above it]
+        low_ok = ll(first) >= cut
+        _, low = bisect(first, mle, lambda m: ll(m) < cut)
+        low = np.where(low_ok | (mle <= first), first, low)
+        high_ok = ll(last) >= cut
+        high, _ = bisect(mle, last, lambda m: ll(m) >= cut)
+        high = np.where(high_ok | (last <= mle), last, high)
+    return mle, low, high
+
+
 # --- the report ---------------------------------------------------------------------------------
 @dataclass
 class SketchReachReport(ReachReport):
@@ -679,7 +738,7 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
     fq_est[0] = fq_lo[0] = fq_hi[0] = 0.0  # exactly[0] is 0, so at_least[0] = at_least[1] = N
     al_est[:2], al_lo[:2], al_hi[:2] = n_est, n_lo, n_hi
 
-    s_ij, c_ij = _k.pair_samples(hashes, starts, ends, thetas, exact)
+    s_ij, c_ij, n_ij = _k.pair_samples(hashes, starts, ends, thetas, exact)
     both = exact[:, None] & exact[None, :]
     th = np.minimum(thetas[:, None], thetas[None, :]).astype(float)
     rate = np.where(both, 1.0, np.where(exact[:, None], thetas[None, :].astype(float),
@@ -690,10 +749,16 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
         jac = np.where(s_ij > 0, c_ij / np.maximum(s_ij, 1), 0.0)
     j_lo, j_hi = wilson(c_ij, s_ij, rate, jz)
     tot, tot_lo, tot_hi = (x[:, None] + x[None, :] for x in (a_est, a_lo, a_hi))
-    inter = jac / (1.0 + jac) * tot
-    i_lo = j_lo / (1.0 + j_lo) * tot_lo
-    i_hi = np.minimum(j_hi / (1.0 + j_hi) * tot_hi, np.minimum(a_hi[:, None], a_hi[None, :]))
-    inter = np.minimum(inter, np.minimum(a_est[:, None], a_est[None, :]))
+    if known:
+        inter, i_lo, i_hi = intersection_mle(a_est[:, None], a_est[None, :], n_ij, n_ij.T, c_ij,
+                                             rate, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jac, j_lo, j_hi = (np.where(tot - x > 0, x / (tot - x), 0.0) for x in (inter, i_lo, i_hi))
+    else:
+        inter = jac / (1.0 + jac) * tot
+        i_lo = j_lo / (1.0 + j_lo) * tot_lo
+        i_hi = np.minimum(j_hi / (1.0 + j_hi) * tot_hi, np.minimum(a_hi[:, None], a_hi[None, :]))
+        inter = np.minimum(inter, np.minimum(a_est[:, None], a_est[None, :]))
     d = np.arange(k)
     inter[d, d], i_lo[d, d], i_hi[d, d] = a_est, a_lo, a_hi
     jac[d, d] = j_lo[d, d] = j_hi[d, d] = np.where(a_est > 0, 1.0, 0.0)

@@ -129,7 +129,7 @@ def test_sample_and_pair_kernels_match_sets(rng):
             if h < theta:
                 want[h] = want.get(h, 0) | (1 << i)
     assert sorted(masks.tolist()) == sorted(want.values())
-    s_ij, c_ij = _k.pair_samples(hashes, starts, ends, thetas, exact)
+    s_ij, c_ij, n_ij = _k.pair_samples(hashes, starts, ends, thetas, exact)
     for i in range(4):
         for j in range(i + 1, 4):
             th = min(int(thetas[i]) if not exact[i] else 1 << 64,
@@ -137,6 +137,33 @@ def test_sample_and_pair_kernels_match_sets(rng):
             a = {h for h in hmap[i] if h < th}
             b = {h for h in hmap[j] if h < th}
             assert (s_ij[i, j], c_ij[i, j]) == (len(a | b), len(a & b))
+            assert (n_ij[i, j], n_ij[j, i]) == (len(a), len(b))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 60), st.integers(0, 60), st.data(),
+       st.floats(0.05, 1.0), st.sampled_from([1.0, 1.96, 2.58]))
+def test_intersection_mle_matches_a_brute_force_search(a, b, i_true, data, rate, z):
+    """The estimate maximises the binomial likelihood over every feasible integer, and the
+    interval holds exactly the integers within z²/2 of the maximum."""
+    from kolgraph.sketch import _log_binom, intersection_mle
+
+    i_true = min(i_true, a, b)
+    c = data.draw(st.integers(0, i_true))
+    x = data.draw(st.integers(0, a - i_true))
+    y = data.draw(st.integers(0, b - i_true))
+    rate = 1.0 if rate > 0.97 else rate
+    est, lo, hi = intersection_mle(a, b, x + c, y + c, c, rate, z)
+    if rate == 1.0:
+        assert est == lo == hi == c
+        return
+    grid = np.arange(c, min(a - x, b - y) + 1, dtype=float)
+    ll = _log_binom(grid, c) + _log_binom(a - grid, x) + _log_binom(b - grid, y) \
+        - grid * np.log1p(-rate)
+    best = ll.max()
+    assert ll[int(est - c)] >= best - 1e-9
+    inside = grid[ll >= ll[int(est - c)] - z * z / 2.0]
+    assert (lo, hi) == (inside.min(), inside.max())
 
 
 def test_hll_estimator_across_sizes():
