@@ -32,7 +32,9 @@ import pytest
 from benchmarks._harness import Workload, measure
 
 P, K, LG_K = 12, 4096, 12
-PAIRS = 1000
+ACC_CREATORS = 200  # every pair of them: 19,900 creator pairs
+UNION_PAIRS = 2000
+Q = [50, 90, 99]
 DATASKETCH_MAX_EDGES = 2_000_000  # about 3 µs per update in pure Python
 _STATE: dict = {}
 
@@ -115,67 +117,177 @@ WORKLOADS = [
 ]
 
 
-# --- accuracy ----------------------------------------------------------------------------------
-def _pairs(g, rng):
-    idx, _ = _rows(g)
-    deg = np.asarray(g.in_degree)[idx]
-    top = idx[np.argsort(-deg, kind="stable")[:200]]
-    return [tuple(rng.choice(top, 2, replace=False)) for _ in range(PAIRS)]
+# --- accuracy at equal memory -------------------------------------------------------------------
+def _serialized_bytes_ours(sk) -> np.ndarray:
+    return np.array([len(sk.sketch(r, id=int(x)).to_bytes()) for r, x in enumerate(sk.keys)])
 
 
-def _truth(g, a, b):
-    ra = np.asarray(g.in_indices[g.in_indptr[a]:g.in_indptr[a + 1]])
-    rb = np.asarray(g.in_indices[g.in_indptr[b]:g.in_indptr[b + 1]])
-    inter = len(np.intersect1d(ra, rb, assume_unique=True))
-    return len(ra) + len(rb) - inter, inter, min(len(ra), len(rb))
-
-
-def _errors(name, g, built, pairs) -> dict:
+def _accuracy(g) -> dict:
+    """Untimed: intersection and union error of every pair of the ``ACC_CREATORS`` largest
+    creators, per sketch configuration, with the mean bytes of one creator's serialized
+    sketch (the figure equal memory is about)."""
     import datasketches as ds
 
-    union_err, inter_err, entries = [], [], []
-    if name == "kolgraph.sketch":
-        from kolgraph.sketch import sketch_report
+    from kolgraph.sketch import build_sketches, sketch_report
 
-        pos = {int(k): i for i, k in enumerate(built.keys)}
-    elif name == "datasketches":
-        idx, _ = _rows(g)
-        pos = {int(k): i for i, k in enumerate(idx)}
-    else:
-        idx, _ = _rows(g)
-        pos = {int(k): i for i, k in enumerate(idx)}
-    for a, b in pairs:
-        union, inter, small = _truth(g, a, b)
-        if name == "kolgraph.sketch":
-            d = sketch_report([built.sketch(pos[int(a)], id=0),
-                               built.sketch(pos[int(b)], id=1)]).to_dict()
-            u, i = d["unique_reach"], d["overlap"]["counts"][0][1]
-            entries += [len(built.sketch(pos[int(x)]).hashes) for x in (a, b)]
-        elif name == "datasketches":
-            (ha, ta), (hb, tb) = built[pos[int(a)]], built[pos[int(b)]]
-            un = ds.hll_union(LG_K)
-            un.update(ha)
-            un.update(hb)
-            u = un.get_result().get_estimate()
+    idx, _ = _rows(g)
+    deg = np.asarray(g.in_degree)[idx]
+    top = np.sort(idx[np.argsort(-deg, kind="stable")[:ACC_CREATORS]])
+    n = len(top)
+    rows = [np.asarray(g.in_indices[g.in_indptr[c]:g.in_indptr[c + 1]]) for c in top]
+    sizes = np.array([len(r) for r in rows], dtype=float)
+    inter = np.zeros((n, n))
+    mark = np.zeros(g.n_accounts, dtype=bool)
+    for i, r in enumerate(rows):  # the exact intersections
+        mark[r] = True
+        inter[i] = [np.count_nonzero(mark[rj]) for rj in rows]
+        mark[r] = False
+    iu, ju = np.triu_indices(n, 1)
+    smaller = np.minimum(sizes[iu], sizes[ju])
+    rng = np.random.default_rng(7)
+    upick = rng.choice(len(iu), min(UNION_PAIRS, len(iu)), replace=False)
+    true_union = sizes[iu] + sizes[ju] - inter[iu, ju]
+    ext = np.asarray(g.ids.ints) if g.ids.kind == "int" else np.asarray(g.external(np.arange(g.n_accounts)))
+    results: dict[str, dict] = {}
+
+    def record(name, est_inter, est_union, nbytes, entries, note):
+        ie = np.abs(est_inter - inter[iu, ju]) / np.maximum(smaller, 1)
+        ue = np.abs(est_union - true_union[upick]) / true_union[upick]
+        results[name] = {"note": note, "bytes_mean": round(float(np.mean(nbytes)), 1),
+                         "entries_mean": round(float(np.mean(entries)), 1),
+                         "intersection_err_over_smaller_p50_p90_p99":
+                             np.percentile(ie, Q).round(5).tolist(),
+                         "union_rel_error_p50_p90_p99": np.percentile(ue, Q).round(5).tolist()}
+
+    def ours(k):
+        sk = build_sketches(g, p=P, k=k, rows=top)
+        sketches = [sk.sketch(r, id=r) for r in range(n)]
+        est = np.zeros((n, n))
+        blocks = [np.arange(a, min(a + 32, n)) for a in range(0, n, 32)]
+        for bi, a in enumerate(blocks):  # pair counts do not depend on the other creators
+            for b in blocks[bi:]:
+                members = np.unique(np.concatenate([a, b]))
+                c = np.asarray(sketch_report([sketches[m] for m in members]).counts, float)
+                est[np.ix_(members, members)] = c
+        union = [sketch_report([sketches[iu[t]], sketches[ju[t]]]).unique_estimate for t in upick]
+        return est[iu, ju], np.array(union), _serialized_bytes_ours(sk), np.diff(sk.theta_indptr)
+
+    record(f"kolgraph k={K}", *ours(K), f"KMV k={K} + HLL p={P} (8-bit registers), .kgsk bytes")
+
+    thetas, trimmed, hlls = [], [], []
+    for r in rows:
+        t, h = ds.update_theta_sketch(LG_K), ds.hll_sketch(LG_K, ds.tgt_hll_type.HLL_8)
+        for x in ext[r].tolist():
+            t.update(x)
+            h.update(x)
+        thetas.append(t.compact())
+        t.trim()
+        trimmed.append(t.compact())
+        hlls.append(h)
+    hll_bytes = np.array([len(h.serialize_compact()) for h in hlls])
+
+    def ds_pairs(sks):
+        est = np.empty(len(iu))
+        for t, (i, j) in enumerate(zip(iu, ju, strict=True)):
             it = ds.theta_intersection()
-            it.update(ta)
-            it.update(tb)
-            i = it.get_result().get_estimate()
-            entries += [ta.num_retained, tb.num_retained]
-        else:
-            ha, hb = built[pos[int(a)]], built[pos[int(b)]]
-            from datasketch import HyperLogLogPlusPlus
+            it.update(sks[i])
+            it.update(sks[j])
+            est[t] = it.get_result().get_estimate()
+        un = []
+        for t in upick:
+            u = ds.hll_union(LG_K)
+            u.update(hlls[iu[t]])
+            u.update(hlls[ju[t]])
+            un.append(u.get_result().get_estimate())
+        nbytes = np.array([len(s.serialize()) for s in sks]) + hll_bytes
+        return est, np.array(un), nbytes, [s.num_retained for s in sks]
 
-            m = HyperLogLogPlusPlus(p=P, reg=np.maximum(ha.reg, hb.reg))
-            u = m.count()
-            i = ha.count() + hb.count() - u
-        union_err.append(abs(u - union) / union)
-        inter_err.append(abs(i - inter) / max(small, 1))
-    q = [50, 90, 99]
-    return {"union_rel_error_p50_p90_p99": np.percentile(union_err, q).round(5).tolist(),
-            "intersection_err_over_smaller_p50_p90_p99": np.percentile(inter_err, q).round(5).tolist(),
-            "pairs": len(pairs),
-            "theta_entries_mean": round(float(np.mean(entries)), 1) if entries else None}
+    record(f"datasketches lg_k={LG_K}, trimmed", *ds_pairs(trimmed),
+           f"update_theta_sketch({LG_K}).trim() (at most {K} hashes) + hll_sketch({LG_K}, HLL_8)")
+    record(f"datasketches lg_k={LG_K}", *ds_pairs(thetas),
+           f"update_theta_sketch({LG_K}) as built (up to ~{2 * K} hashes) + hll_sketch({LG_K}, "
+           "HLL_8), serialize()")
+
+    def k_within(budget):  # the largest k whose mean .kgsk bytes fit the budget
+        lo, hi = 16, max(K + 1, min(4 * K, int(sizes.max()) + 1))
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            sk = build_sketches(g, p=P, k=mid, rows=top)
+            lo, hi = (mid, hi) if _serialized_bytes_ours(sk).mean() <= budget else (lo, mid)
+        return lo
+
+    k_eq = k_within(results[f"datasketches lg_k={LG_K}"]["bytes_mean"])
+    record(f"kolgraph k={k_eq}", *ours(k_eq),
+           f"KMV k={k_eq}: the largest k whose mean .kgsk bytes fit datasketches lg_k={LG_K}'s")
+    est, un, _, entries = ds_pairs(thetas)
+    record(f"datasketches lg_k={LG_K}, compressed", est, un,
+           np.array([len(s.serialize(True)) for s in thetas]) + hll_bytes, entries,
+           "the same sketches, serialize(compress=True) (delta-coded hashes) + HLL_8")
+    k_c = k_within(results[f"datasketches lg_k={LG_K}, compressed"]["bytes_mean"])
+    record(f"kolgraph k={k_c}", *ours(k_c),
+           f"KMV k={k_c}: the largest k whose mean .kgsk bytes fit the compressed datasketches'")
+
+    if sizes.sum() <= DATASKETCH_MAX_EDGES * 3:
+        from datasketch import HyperLogLogPlusPlus
+
+        # the largest precision whose registers fit in our mean bytes per creator
+        dp = int(np.log2(results[f"kolgraph k={K}"]["bytes_mean"]))
+        dh = []
+        for r in rows:
+            h = HyperLogLogPlusPlus(p=dp)
+            for x in ext[r].tolist():
+                h.update(str(x).encode())
+            dh.append(h)
+        cnt = np.array([h.count() for h in dh])
+
+        def union_of(i, j):
+            return HyperLogLogPlusPlus(p=dp, reg=np.maximum(dh[i].reg, dh[j].reg)).count()
+
+        est = np.array([cnt[i] + cnt[j] - union_of(i, j) for i, j in zip(iu, ju, strict=True)])
+        record(f"datasketch p={dp}", est, np.array([union_of(iu[t], ju[t]) for t in upick]),
+               [h.bytesize() for h in dh], [1 << dp] * n,
+               f"HyperLogLogPlusPlus(p={dp}) (the most registers within our bytes), intersection "
+               "by inclusion-exclusion")
+
+    def no_worse(a, b):
+        ra, rb = results[a], results[b]
+        return {"ours": a, "peer": b, "bytes": [ra["bytes_mean"], rb["bytes_mean"]],
+                "no_worse_at_every_percentile": all(
+                    x <= y for x, y in zip(ra["intersection_err_over_smaller_p50_p90_p99"],
+                                           rb["intersection_err_over_smaller_p50_p90_p99"],
+                                           strict=True))}
+
+    names = list(results)
+    verdicts = [no_worse(names[0], names[1]), no_worse(names[3], names[2]),
+                no_worse(names[5], names[4])]
+    if len(names) > 6:
+        verdicts.append(no_worse(names[0], names[6]))
+    return {"creators": n, "pairs": len(iu), "union_pairs": len(upick), "configs": results,
+            "equal_memory": verdicts}
+
+
+def _write_accuracy(acc: dict, out: Path, label: str) -> None:
+    """``sketch-accuracy-<size>.md`` / ``.json`` beside the benchmark report."""
+    import json
+
+    lines = [f"# Sketch accuracy at equal memory ({label})", "",
+             f"{acc['pairs']:,} pairs of the {acc['creators']} largest creators (intersection "
+             f"error over the smaller audience); union error on {acc['union_pairs']:,} of them.", "",
+             "| sketch | bytes/creator | entries | intersection p50 / p90 / p99 | union p50 / p90 / p99 |",
+             "|---|---|---|---|---|"]
+    for name, r in acc["configs"].items():
+        pct = lambda v: " / ".join(f"{100 * x:.3g}%" for x in v)  # noqa: E731
+        lines.append(f"| {name} | {r['bytes_mean']:,.0f} | {r['entries_mean']:,.0f} | "
+                     f"{pct(r['intersection_err_over_smaller_p50_p90_p99'])} | "
+                     f"{pct(r['union_rel_error_p50_p90_p99'])} |")
+    lines += [""] + [f"- {v['ours']} vs {v['peer']} ({v['bytes'][0]:,.0f} vs {v['bytes'][1]:,.0f} "
+                     f"bytes): no worse at every percentile: **{v['no_worse_at_every_percentile']}**"
+                     for v in acc["equal_memory"]]
+    lines += [""] + [f"- {name}: {r['note']}" for name, r in acc["configs"].items()]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"sketch-accuracy-{label}.md").write_text("\n".join(lines) + "\n")
+    (out / f"sketch-accuracy-{label}.json").write_text(json.dumps(acc, indent=2))
+    print("\n" + "\n".join(lines))
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.id for w in WORKLOADS])
@@ -184,21 +296,16 @@ def test_sketch_build(benchmark, request, workload, bench_size, synth_store, scr
     _STATE[str(path)] = synth_store
     edges = int(synth_store.n_edges)
     extra = {}
+    if workload.name == "kolgraph.sketch":  # the accuracy comparison, once per size
+        acc = _accuracy(synth_store)
+        extra["accuracy_equal_memory"] = acc
+        report = request.config.getoption("benchmark_json", None)
+        out = Path(getattr(report, "name", report)).parent if report else scratch_dir
+        _write_accuracy(acc, out, bench_size.label)
     if workload.max_edges is None or edges <= workload.max_edges:
         t0 = time.perf_counter()
-        built = workload.run(path, scratch_dir)  # untimed: also the input of the error check
+        workload.run(path, scratch_dir)
         extra["first_build_seconds"] = round(time.perf_counter() - t0, 3)
-        extra["errors"] = _errors(workload.name, synth_store, built,
-                                  _pairs(synth_store, np.random.default_rng(7)))
-        print(f"\n{workload.name}: {extra['errors']}")
-        del built
-        if workload.name == "kolgraph.sketch":  # DataSketches' Theta holds K..2K hashes: also 2K
-            from kolgraph.sketch import build_sketches
-
-            extra["errors_k8192"] = _errors(workload.name, synth_store,
-                                            build_sketches(synth_store, p=P, k=2 * K),
-                                            _pairs(synth_store, np.random.default_rng(7)))
-            print(f"kolgraph.sketch k=8192: {extra['errors_k8192']}")
     measure(benchmark, request, group=f"sketch-build-{bench_size.label}", workload=workload,
             module=__name__, data_path=path, scratch=scratch_dir, size=bench_size, edges=edges,
             extra=extra)

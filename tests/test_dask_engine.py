@@ -75,11 +75,12 @@ def test_sketches_equal_and_sketch_mode_within_bounds(client, tmp_path, rng):
     assert abs(population - g.n_accounts) < 0.1 * g.n_accounts
     ids = [0, 3, 1, 7]
     exact = g.reach(ids).to_dict()
-    s = de.sketch_reach(client, d, ids, k=256, p=10).to_dict()
+    s = de.sketch_reach(client, d, ids, k=256, p=10, confidence=0.99).to_dict()
     assert s["unique_reach_low"] <= exact["unique_reach"] <= s["unique_reach_high"]
     c, lo, hi = (np.array(x) for x in (exact["overlap"]["counts"], s["overlap"]["counts_low"],
                                        s["overlap"]["counts_high"]))
-    assert np.mean((lo <= c) & (c <= hi)) >= 0.9
+    iu = np.triu_indices(len(ids), 1)
+    assert np.sum(((lo <= c) & (c <= hi))[iu]) >= len(iu[0]) - 1  # 6 pairs at 99%: one miss at most
 
 
 def test_bad_input(client, tmp_path, rng):
@@ -123,3 +124,46 @@ def test_cli_dask_engine(tmp_path, rng):
                                 "--scheduler", "tcp://127.0.0.1:1", "0", "--json"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 3 and "cannot reach the Dask scheduler" in bad.stderr
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_bucketed_by_follower_equals_single_machine(client, tmp_path, rng, kind):
+    src, dst = _edges(rng, kind=kind)
+    d = _write(tmp_path, src, dst, parts=3)
+    g = FollowerGraph.from_edges(src, dst)
+    out = tmp_path / "by-follower"
+    man = de.bucket_edges(client, d, out, n_buckets=5)
+    assert man["population"] == g.n_accounts and man["edges"] == len(src)
+    assert sum(len(b) for b in man["buckets"]) == 5 * 3 - sum(not b for b in man["buckets"]) * 3
+    ids = [0, 3, 1, 7, 11] if kind == "int" else ["u0", "u3", "u1", "u7", "u11"]
+    want = g.reach(ids, view_rates=0.3, posts=2).to_dict()
+    assert de.exact_reach(client, out, ids, view_rates=0.3, posts=2).to_dict() == want
+    # the same layout written in-process from array chunks (as the benchmark does)
+    local = tmp_path / "local"
+    chunks = [(np.asarray(src)[c], np.asarray(dst)[c]) for c in np.array_split(np.arange(len(src)), 4)]
+    de.write_buckets(chunks, local, kind, n_buckets=4)
+    assert de.exact_reach(client, local, ids, view_rates=0.3, posts=2).to_dict() == want
+    with pytest.raises(UnknownAccountError):
+        de.exact_reach(client, out, ids + ([10**9] if kind == "int" else ["nobody"]))
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_bucketing_bad_input_leaves_nothing(client, tmp_path, rng):
+    src, dst = _edges(rng, n=3000)
+    d = _write(tmp_path, src, dst, parts=3)
+    out = tmp_path / "by-follower"
+    (d / "part-1.parquet").unlink()
+    with pytest.raises(InputError, match=r"missing partition\(s\) 1"):
+        de.bucket_edges(client, d, out)
+    (d / "part-1.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        de.bucket_edges(client, d, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edges"]  # nothing half-written
+    d = _write(tmp_path, src, dst, parts=3)
+    de.bucket_edges(client, d, out, n_buckets=3)
+    with pytest.raises(InputError, match="already exists"):
+        de.bucket_edges(client, d, out)
+    victim = next(out.glob("bucket-*/part-*.parquet"))
+    victim.unlink()
+    with pytest.raises(InputError, match="bucket file.* missing"):
+        de.exact_reach(client, out, [1])
