@@ -164,7 +164,9 @@ def _batches(path: str, columns: list[str]):
     import pyarrow.parquet as pq
 
     try:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        # one thread: a worker is one core (pyarrow would otherwise decode on every core)
+        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns,
+                                                     use_threads=False)
     except FileNotFoundError:
         raise InputError(f"{path}: partition file is missing") from None
     except (pa.ArrowInvalid, OSError) as exc:
