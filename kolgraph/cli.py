@@ -329,6 +329,14 @@ def cmd_sketch(args) -> int:
     import kolgraph
     from kolgraph import sketch
 
+    if args.engine == "dask":
+        return _sketch_dask(args)
+    if args.edges or args.scheduler:
+        _error("--edges and --scheduler go with --engine dask")
+        return 2
+    if args.store is None:
+        _error("give the store: kolgraph sketch STORE (or --engine dask --edges ... --out DIR)")
+        return 2
     t0 = time.perf_counter()
     g = kolgraph.open(args.store)
     sk = sketch.write_sketches(g, p=args.p, k=args.k, seed=args.seed)
@@ -342,6 +350,50 @@ def cmd_sketch(args) -> int:
         f"KMV k={p['k']}, {_mib(p['bytes'])}) in {p['seconds']:.2f} s"
         + (f"; exported {p['exported']:,} to {p['out']} ({p['suppressed']:,} below --min-count)"
            if "out" in p else "")))
+    return 0
+
+
+def _sketch_dask(args) -> int:
+    from kolgraph import dask_engine
+
+    if not args.edges or not args.out:
+        _error("--engine dask needs --edges 'DIR/*.parquet' and --out DIR")
+        return 2
+    if args.store is not None:
+        _error("--engine dask reads --edges, not a store")
+        return 2
+    t0 = time.perf_counter()
+    dask_engine.partitions(args.edges)  # bad input fails before a cluster starts
+    with dask_engine.connect(args.scheduler, workers=args.workers,
+                             processes=not args.threads) as client:
+        sk, population = dask_engine.build_sketches(client, args.edges, creators=args.ids or None,
+                                                    p=args.p, k=args.k, seed=args.seed)
+    payload = {"engine": "dask", "edges": args.edges, **sk.meta(), "bytes": sk.nbytes,
+               "population_estimate": population}
+    payload.update(dask_engine.export_sketch_files(sk, args.out, min_count=args.min_count))
+    payload["seconds"] = round(time.perf_counter() - t0, 3)
+    _emit(args, payload, lambda p: _console().print(
+        f"[green]sketched[/green] {p['sketched']:,} creators of {p['edges']} on Dask (HLL "
+        f"p={p['p']}, KMV k={p['k']}) in {p['seconds']:.2f} s; exported {p['exported']:,} to "
+        f"{p['out']} ({p['suppressed']:,} below --min-count)"))
+    return 0
+
+
+def cmd_dask_bucket(args) -> int:
+    from kolgraph import dask_engine
+
+    t0 = time.perf_counter()
+    dask_engine.partitions(args.edges)  # bad input fails before a cluster starts
+    with dask_engine.connect(args.scheduler, workers=args.workers,
+                             processes=not args.threads) as client:
+        man = dask_engine.bucket_edges(client, args.edges, args.out, n_buckets=args.buckets,
+                                       overwrite=args.overwrite)
+    payload = {"out": str(args.out), "n_buckets": man["n_buckets"], "edges": man["edges"],
+               "population": man["population"], "id_kind": man["id_kind"],
+               "seconds": round(time.perf_counter() - t0, 3)}
+    _emit(args, payload, lambda p: _console().print(
+        f"[green]bucketed[/green] {p['edges']:,} edges ({p['population']:,} accounts) into "
+        f"{p['n_buckets']} buckets by follower in {p['out']} in {p['seconds']:.2f} s"))
     return 0
 
 
@@ -881,14 +933,35 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("sketch", cmd_sketch, "build mergeable audience sketches (HLL + KMV) into a store",
              "Build every creator's HyperLogLog and KMV/Theta sketch in one pass, keep them in "
              "the store (for reach --mode sketch) and optionally export one versioned .kgsk file "
-             "per creator, holding no follower id.")
-    sp.add_argument("store")
+             "per creator, holding no follower id. With --engine dask, from Parquet edge "
+             "partitions instead of a store (the same sketches, exported to --out).")
+    sp.add_argument("store", nargs="?", help="graph store (omitted with --engine dask)")
     sp.add_argument("--out", "-o", help="export directory for <id>.kgsk files")
+    sp.add_argument("--engine", choices=("local", "dask"), default="local",
+                    help="local (the store, default) or dask (partitioned Parquet edges)")
+    sp.add_argument("--edges", help="dask: Parquet edge files, e.g. 'edges/*.parquet' "
+                                    "(columns follower, followee)")
+    sp.add_argument("--scheduler", help="dask: scheduler address (default: a LocalCluster)")
+    sp.add_argument("--workers", type=int, default=2, help="dask: LocalCluster workers (default 2)")
+    sp.add_argument("--threads", action="store_true",
+                    help="dask: LocalCluster workers as threads of this process (faster start)")
     sp.add_argument("--ids", nargs="+", metavar="ID", help="export only these creators")
     sp.add_argument("--p", type=int, default=12, help="HyperLogLog precision (2**p registers, default 12)")
     sp.add_argument("--k", type=int, default=4096, help="KMV size (default 4096)")
     sp.add_argument("--seed", type=int, default=0, help="hash seed (parties merging must share it)")
     sp.add_argument("--min-count", type=int, default=0, help="do not export audiences below this size")
+
+    sp = add("dask-bucket", cmd_dask_bucket, "rewrite Parquet edges as buckets by follower (Dask)",
+             "Rewrite Parquet edge partitions once as buckets by a hash of the follower id, so "
+             "that reach --engine dask --edges DIR reads each bucket in one local task, with no "
+             "shuffle per query. Written to a temporary directory and renamed into place.")
+    sp.add_argument("--edges", required=True, help="Parquet edge files, e.g. 'edges/*.parquet'")
+    sp.add_argument("--out", "-o", required=True, help="bucket directory to write")
+    sp.add_argument("--buckets", type=int, default=16, help="number of buckets (default 16)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+    sp.add_argument("--scheduler", help="scheduler address (default: a LocalCluster)")
+    sp.add_argument("--workers", type=int, default=2, help="LocalCluster workers (default 2)")
+    sp.add_argument("--threads", action="store_true", help="LocalCluster workers as threads")
 
     sp = add("sketch-merge", cmd_sketch_merge, "reach report and union of exported sketch files",
              "Read .kgsk sketch files (e.g. from another party), print their reach report "

@@ -666,6 +666,39 @@ def build_sketches(client, edges, out: str | Path | None = None, *, creators: Se
     return sk, population
 
 
+def export_sketch_files(sk: SketchSet, out: str | Path, *, min_count: int = 0) -> dict:
+    """One ``<id>.kgsk`` file per sketched key in ``out``, byte for byte what
+    :func:`kolgraph.sketch.export_sketches` writes for the same graph. Audiences below
+    ``min_count`` are not exported. The files are written into a temporary directory beside
+    ``out`` and only then moved in, so a failure leaves nothing half-written."""
+    from kolgraph.sketch import _safe_name
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    exported = suppressed = 0
+    try:
+        for r, key in enumerate(sk.keys.tolist()):
+            if sk.counts[r] < min_count:
+                suppressed += 1
+                continue
+            sk.sketch(r, id=key).save(tmp / f"{_safe_name(key)}.kgsk")
+            exported += 1
+        if not out.exists():
+            os.rename(tmp, out)
+        else:
+            for f in tmp.iterdir():
+                os.replace(f, out / f.name)
+            tmp.rmdir()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"out": str(out), "exported": exported, "suppressed": suppressed}
+
+
 def save_sketch_dir(sk: SketchSet, out: str | Path, extra: dict | None = None) -> Path:
     """Write a sketch set as ``out/manifest.json`` + ``.npy`` files (temp dir renamed in)."""
     from kolgraph.store import _fsync_dir, _json_default, _write_array

@@ -167,3 +167,63 @@ def test_bucketing_bad_input_leaves_nothing(client, tmp_path, rng):
     victim.unlink()
     with pytest.raises(InputError, match="bucket file.* missing"):
         de.exact_reach(client, out, [1])
+
+
+def test_cli_dask_sketches_equal_the_store_export(tmp_path, rng):
+    """`kolgraph sketch --engine dask` on Parquet partitions writes the same .kgsk files,
+    byte for byte, as `kolgraph sketch STORE --out` on a store of the same edges."""
+    src, dst = _edges(rng, n=8000)
+    d = _write(tmp_path, src, dst, parts=3)
+    store = tmp_path / "g.kg"
+    FollowerGraph.from_edges(src, dst).save(store)
+    common = ["--k", "64", "--p", "8", "--seed", "5", "--min-count", "30", "--json"]
+    kg = [sys.executable, "-m", "kolgraph"]
+    local = subprocess.run(kg + ["sketch", str(store), "--out", str(tmp_path / "a")] + common,
+                           capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr[-2000:]
+    dask = subprocess.run(kg + ["sketch", "--engine", "dask", "--edges", str(d / "*.parquet"),
+                                "--workers", "2", "--threads", "--out", str(tmp_path / "b")] + common,
+                          capture_output=True, text=True, timeout=300)
+    assert dask.returncode == 0, dask.stderr[-2000:]
+    a = {f.name: f.read_bytes() for f in (tmp_path / "a").iterdir()}
+    b = {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()}
+    assert len(a) > 10 and a == b
+    la, lb = json.loads(local.stdout), json.loads(dask.stdout)
+    assert (la["exported"], la["suppressed"]) == (lb["exported"], lb["suppressed"]) and \
+        lb["suppressed"] > 0
+
+    (d / "part-1.parquet").unlink()  # a missing partition: a clear error, nothing written
+    bad = subprocess.run(kg + ["sketch", "--engine", "dask", "--edges", str(d / "*.parquet"),
+                               "--out", str(tmp_path / "c")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 3 and "missing partition(s) 1" in bad.stderr
+    pq.write_table(pa.table({"follower": ["a"], "followee": ["b"]}), d / "part-1.parquet")
+    bad = subprocess.run(kg + ["sketch", "--engine", "dask", "--edges", str(d / "*.parquet"),
+                               "--out", str(tmp_path / "c")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 3 and "mixed schemas" in bad.stderr
+    (d / "part-1.parquet").unlink()
+    _write(tmp_path, src, dst, parts=3)
+    bad = subprocess.run(kg + ["sketch", "--engine", "dask", "--edges", str(d / "*.parquet"),
+                               "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "c")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 3 and "cannot reach the Dask scheduler" in bad.stderr
+    assert not (tmp_path / "c").exists()
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_cli_dask_bucket_then_reach(tmp_path, rng):
+    src, dst = _edges(rng, n=5000)
+    d = _write(tmp_path, src, dst, parts=2)
+    kg = [sys.executable, "-m", "kolgraph"]
+    out = tmp_path / "byf"
+    r = subprocess.run(kg + ["dask-bucket", "--edges", str(d / "*.parquet"), "--out", str(out),
+                             "--buckets", "4", "--threads", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    g = FollowerGraph.from_edges(src, dst)
+    assert json.loads(r.stdout)["population"] == g.n_accounts
+    reach = subprocess.run(kg + ["reach", "--engine", "dask", "--edges", str(out), "--threads",
+                                 "0", "3", "--json"], capture_output=True, text=True, timeout=300)
+    assert reach.returncode == 0, reach.stderr[-2000:]
+    assert json.loads(reach.stdout) == json.loads(json.dumps(g.reach([0, 3]).to_dict()))
