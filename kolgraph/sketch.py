@@ -63,7 +63,8 @@ DEFAULT_K = 4096
 DEFAULT_CONFIDENCE = 0.95
 PART = "sketches"  # the store part holding them
 MAGIC = b"KGSKETCH"
-FILE_VERSION = 1
+FILE_VERSION = 1  # the store part and sketch directories (raw uint64 hashes)
+EXCHANGE_VERSION = 2  # .kgsk files: v2 Elias–Fano coded hashes; v1 (raw) is still read
 _U64 = 2.0 ** 64
 
 # Region masks here are one 64-bit word (the exact engine spans several words).
@@ -345,21 +346,29 @@ class Sketch:
         """The versioned binary exchange format (see the README, "Sketches")::
 
             8 bytes  magic b"KGSKETCH"
-            2 bytes  format version (uint16 LE, 1)
+            2 bytes  format version (uint16 LE, 2)
             4 bytes  header length H (uint32 LE)
-            H bytes  header, UTF-8 JSON: id, count, exact, p, k, seed, hash, n_hashes, registers
+            H bytes  header, UTF-8 JSON: id, count, exact, p, k, seed, hash, n_hashes, registers,
+                     encoding ("elias-fano"), low_bits l, high_bytes
             2**p     HyperLogLog registers (uint8), present when header.registers
-            8·n      the n smallest hashes, uint64 LE, ascending
+            ...      the n hashes, ascending, Elias–Fano coded: the low l bits of each
+                     (n·l bits), then the high parts in unary (high_bytes bytes), both
+                     bit-packed little-endian
             4 bytes  CRC-32 of everything before (uint32 LE)
+
+        Elias–Fano takes about ``l + 2`` bits per hash with ``l = ⌊log2(max/n)⌋``: ~46 bits
+        for a sketch of 4096 hashes out of a million followers instead of 64.
         """
+        low_bits, low, high = elias_fano_encode(np.asarray(self.hashes, dtype=np.uint64))
         header = {"id": self.id, "count": int(self.count), "exact": bool(self.exact),
                   "p": int(self.p), "k": int(self.k), "seed": int(self.seed), "hash": HASH,
-                  "n_hashes": int(len(self.hashes)), "registers": self.registers is not None}
+                  "n_hashes": int(len(self.hashes)), "registers": self.registers is not None,
+                  "encoding": "elias-fano", "low_bits": low_bits, "high_bytes": len(high)}
         h = json.dumps(header, default=_json_id).encode()
-        parts = [MAGIC, struct.pack("<HI", FILE_VERSION, len(h)), h]
+        parts = [MAGIC, struct.pack("<HI", EXCHANGE_VERSION, len(h)), h]
         if self.registers is not None:
             parts.append(np.ascontiguousarray(self.registers, dtype=np.uint8).tobytes())
-        parts.append(np.ascontiguousarray(self.hashes, dtype="<u8").tobytes())
+        parts += [low, high]
         body = b"".join(parts)
         return body + struct.pack("<I", zlib.crc32(body))
 
@@ -370,9 +379,9 @@ class Sketch:
         if struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
             raise InputError(f"{where}: checksum mismatch (truncated or altered)")
         version, hlen = struct.unpack("<HI", data[8:14])
-        if version != FILE_VERSION:
+        if version not in (1, EXCHANGE_VERSION):
             raise InputError(f"{where}: sketch format version {version}, this kolgraph reads "
-                             f"{FILE_VERSION}")
+                             f"1 and {EXCHANGE_VERSION}")
         try:
             hd = json.loads(data[14:14 + hlen])
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -386,9 +395,18 @@ class Sketch:
             reg = np.frombuffer(data, dtype=np.uint8, count=m, offset=pos).copy()
             pos += m
         n = int(hd["n_hashes"])
-        if pos + 8 * n + 4 != len(data):
-            raise InputError(f"{where}: length does not match its header")
-        hashes = np.frombuffer(data, dtype="<u8", count=n, offset=pos).astype(np.uint64)
+        if version == 1:
+            if pos + 8 * n + 4 != len(data):
+                raise InputError(f"{where}: length does not match its header")
+            hashes = np.frombuffer(data, dtype="<u8", count=n, offset=pos).astype(np.uint64)
+        else:
+            lb, hb = int(hd["low_bits"]), int(hd["high_bytes"])
+            nlow = (n * lb + 7) // 8
+            if hd.get("encoding") != "elias-fano" or pos + nlow + hb + 4 != len(data):
+                raise InputError(f"{where}: length does not match its header")
+            hashes = elias_fano_decode(n, lb, data[pos:pos + nlow], data[pos + nlow:pos + nlow + hb])
+            if hashes is None:
+                raise InputError(f"{where}: corrupt hash encoding")
         return cls(id=hd["id"], count=int(hd["count"]), hashes=hashes, exact=bool(hd["exact"]),
                    registers=reg, p=int(hd["p"]), k=int(hd["k"]), seed=int(hd["seed"]))
 
@@ -409,6 +427,39 @@ class Sketch:
             tmp.unlink(missing_ok=True)
             raise
         return path
+
+
+def elias_fano_encode(hashes: np.ndarray) -> tuple[int, bytes, bytes]:
+    """``(l, low, high)``: the Elias–Fano code of ascending uint64 values: the low ``l`` bits
+    of each packed, and the high parts as a bit vector with value i's bit at
+    ``(h_i >> l) + i``, both little-endian bit order."""
+    n = len(hashes)
+    if n == 0:
+        return 0, b"", b""
+    q = (int(hashes[-1]) + 1) // n
+    low_bits = max(q.bit_length() - 1, 0)
+    shifts = np.arange(low_bits, dtype=np.uint64)
+    low = ((hashes[:, None] >> shifts) & np.uint64(1)).astype(np.uint8)
+    pos = (hashes >> np.uint64(low_bits)).astype(np.int64) + np.arange(n, dtype=np.int64)
+    bits = np.zeros(int(pos[-1]) + 1, dtype=np.uint8)
+    bits[pos] = 1
+    return (low_bits, np.packbits(low.reshape(-1), bitorder="little").tobytes(),
+            np.packbits(bits, bitorder="little").tobytes())
+
+
+def elias_fano_decode(n: int, low_bits: int, low: bytes, high: bytes) -> np.ndarray | None:
+    """The values of :func:`elias_fano_encode` (None when the code does not hold n values)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    pos = np.flatnonzero(np.unpackbits(np.frombuffer(high, np.uint8), bitorder="little"))
+    if len(pos) != n or low_bits > 63:
+        return None
+    out = (pos - np.arange(n)).astype(np.uint64) << np.uint64(low_bits)
+    if low_bits:
+        lb = np.unpackbits(np.frombuffer(low, np.uint8), count=n * low_bits, bitorder="little")
+        out |= np.bitwise_or.reduce(lb.reshape(n, low_bits).astype(np.uint64)
+                                    << np.arange(low_bits, dtype=np.uint64), axis=1)
+    return out
 
 
 def load_sketch(path: str | Path) -> Sketch:

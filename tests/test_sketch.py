@@ -309,6 +309,32 @@ def test_exchange_format_roundtrip_and_errors(tmp_path, rng):
         Sketch.from_bytes(b"not a sketch at all, no")
     with pytest.raises(InputError, match="seed"):
         s.merge(sketch_of({1, 2}, k=128, p=10, seed=4))
+    # smaller than 8 bytes per hash (Elias–Fano), and version 1 files (raw hashes) still read
+    assert len(path.read_bytes()) < 8 * len(s.hashes) + 1024 + 200
+    import json
+    import struct
+    import zlib
+
+    h = json.dumps({"id": "old", "count": s.count, "exact": False, "p": 10, "k": 128, "seed": 3,
+                    "hash": "kolgraph-hash-v1", "n_hashes": len(s.hashes),
+                    "registers": True}).encode()
+    body = b"KGSKETCH" + struct.pack("<HI", 1, len(h)) + h + s.registers.tobytes() + \
+        s.hashes.astype("<u8").tobytes()
+    v1 = Sketch.from_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    assert v1.hashes.tolist() == s.hashes.tolist() and v1.id == "old"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.integers(0, 63))
+def test_elias_fano_roundtrip(values, shift):
+    from kolgraph.sketch import elias_fano_decode, elias_fano_encode
+
+    h = np.array(sorted({v >> shift for v in values}), dtype=np.uint64)
+    lb, low, high = elias_fano_encode(h)
+    assert elias_fano_decode(len(h), lb, low, high).tolist() == h.tolist()
+    if len(h) > 1:  # about log2(max/n) + 2 bits per value
+        assert (len(low) + len(high)) * 8 <= len(h) * (lb + 2) + int(h[-1] >> np.uint64(lb)) \
+            - len(h) + 16
 
 
 # --- the store part, reach(mode="sketch"), CLI ------------------------------------------------
