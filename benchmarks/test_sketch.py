@@ -1,6 +1,5 @@
-"""Per-creator audience sketches: build time and estimation error beside Apache DataSketches
-and datasketch, at equal memory (HyperLogLog 2**12 one-byte registers, Theta/KMV with 4096
-hashes).
+"""Per-creator audience sketches: build time beside Apache DataSketches and datasketch, and
+estimation error at equal serialized bytes.
 
 Group ``sketch-build-<size>``: sketch every creator of the synthetic store.
 
@@ -11,12 +10,16 @@ Group ``sketch-build-<size>``: sketch every creator of the synthetic store.
 - ``datasketch``: per creator ``HyperLogLogPlusPlus(p=12)``, ``update`` per follower id
   (pure Python hashing); skipped above ``DATASKETCH_MAX_EDGES``.
 
-Accuracy (untimed, in ``extra_info["errors"]`` and printed): ``PAIRS`` random pairs of the
-200 largest creators; relative error of the union and of the intersection (relative to the
-smaller audience) against exact set counts, and the mean number of hashes the Theta sketches
-hold (DataSketches' update sketch at lg_k 12 keeps between 4096 and 8192 before rebuilding). kolgraph: HLL union, Theta intersection with
-exact audiences; datasketches: ``hll_union`` and ``theta_intersection``; datasketch: HLL++
-merge and inclusion–exclusion.
+Accuracy at equal memory (untimed, once per size, in the kolgraph workload's
+``extra_info["accuracy_equal_memory"]`` and in ``sketch-accuracy-<size>.md``/``.json`` beside
+the report): every pair of the ``ACC_CREATORS`` largest creators, intersection error relative
+to the smaller audience, union error on ``UNION_PAIRS`` of them, percentiles 50/90/99. Memory
+is the mean serialized bytes of one creator's sketch: our ``.kgsk`` (Elias–Fano coded hashes
++ HLL registers) against DataSketches' theta ``serialize()`` (as built, after ``trim()``, and
+with ``compress=True``) + HLL_8 ``serialize_compact()``; for each of those we take the largest
+k whose mean bytes fit, and datasketch's HLL++ at the most registers within our default bytes
+(intersections by inclusion–exclusion). kolgraph intersections come from ``sketch_report``
+(maximum likelihood with exact audiences); DataSketches' from ``theta_intersection``.
 
 Target (issue 7): build at least 10x faster than datasketches, error no worse.
 """
