@@ -13,6 +13,10 @@ batches with pyarrow.
   derives every number of the exact report from them (the single-machine
   engine's definitions; equal counts). The accounts of the graph (its
   population) are counted the same way, by bucket.
+- :func:`bucket_edges` / :func:`write_buckets`: the edges rewritten once as buckets by
+  a hash of the follower id (with a manifest holding the population); :func:`exact_reach`
+  on such a directory runs one local task per bucket that returns only region counts:
+  no shuffle, balanced tasks, nothing big through the scheduler.
 - :func:`build_sketches`: file tasks hash the followers and route
   ``(followee, follower hash)`` pairs to buckets by followee; a bucket task
   deduplicates its pairs and sketches every followee in one numba pass, so the
@@ -24,8 +28,9 @@ Runs on a ``LocalCluster`` by default (:func:`connect`) or on a cluster given it
 scheduler address. Bad input fails before any work with an :class:`InputError`
 naming the file: no match, unreadable file, missing columns, mixed schemas,
 numbered partitions with gaps; an unreachable scheduler is an InputError too.
-Nothing is written except by :func:`build_sketches` (a temporary directory
-renamed into place).
+Nothing is written except by :func:`bucket_edges`, :func:`write_buckets`,
+:func:`build_sketches` and :func:`export_sketch_files` (temporary directories renamed
+into place).
 """
 
 from __future__ import annotations
