@@ -173,14 +173,52 @@ def column_weights(indices, edge_alive, n_cols, c):
 
 
 @njit(nogil=True, cache=True)
+def radix_argsort(keys):
+    """Indices sorting the non-negative float64 ``keys`` ascending, ties in index order.
+
+    Stable LSD radix sort on the keys' bit patterns (for non-negative floats their order
+    as unsigned integers), 16 bits a pass; a pass whose digit is the same for every key
+    is skipped. Several times faster than a comparison mergesort on millions of keys.
+    """
+    n = len(keys)
+    cur_k = keys.copy().view(np.uint64)
+    cur_i = np.arange(n).astype(np.int64)
+    tmp_k = np.empty(n, np.uint64)
+    tmp_i = np.empty(n, np.int64)
+    mask = np.uint64(0xFFFF)
+    for s in range(4):
+        shift = np.uint64(16 * s)
+        cnt = np.zeros(65537, np.int64)
+        for i in range(n):
+            cnt[np.int64((cur_k[i] >> shift) & mask) + 1] += 1
+        if cnt.max() == n:
+            continue
+        for d in range(65536):
+            cnt[d + 1] += cnt[d]
+        for i in range(n):
+            d = np.int64((cur_k[i] >> shift) & mask)
+            q = cnt[d]
+            tmp_k[q] = cur_k[i]
+            tmp_i[q] = cur_i[i]
+            cnt[d] = q + 1
+        cur_k, tmp_k = tmp_k, cur_k
+        cur_i, tmp_i = tmp_i, cur_i
+    return cur_i
+
+
+@njit(nogil=True, cache=True)
 def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     """One Fraudar block among the live edges: the peeling prefix maximising ``f(S)/|S|``.
 
     Rows whose cost never changed are taken in one presorted order (most rows of a
     follower graph leave before any creator does, so they need no heap); a row enters
     an indexed min-heap the first time a removed column lowers its cost. Columns
-    live in their own indexed heap. The next node is the cheaper of the two fronts,
-    rows first on ties, which is the reference's order.
+    live in their own indexed heap, updated lazily: a row removal only lowers the
+    columns' costs and marks them, keeping the running minimum of the marked ones,
+    and the marked columns are sifted up only when a column is about to leave (in the
+    row phase a column's cost drops many times between two column removals). The
+    next node is the cheaper of the two fronts, rows first on ties, which is the
+    reference's order.
 
     Parameters
     ----------
@@ -199,20 +237,23 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     deg, w = column_weights(indices, edge_alive, n, c)
     key_r = np.zeros(m, np.float64)
     key_c = np.zeros(n, np.float64)
-    live = np.zeros(m, np.bool_)
+    state = np.zeros(m, np.uint8)  # 0 live and untouched, 1 in the row heap, 2 gone, 3 never live
     rows_left = 0
     cols_left = 0
     f = 0.0
     for r in range(m):
         s = 0.0
+        live = False
         for p in range(indptr[r], indptr[r + 1]):
             if edge_alive[p]:
                 s += w[indices[p]]
-                live[r] = True
-        if live[r]:
+                live = True
+        if live:
             key_r[r] = s
             f += s
             rows_left += 1
+        else:
+            state[r] = 3
     hk_c = np.empty(n, np.float64)
     hid_c = np.empty(n, np.int64)
     pos_c = np.full(n, -1, np.int64)
@@ -232,15 +273,18 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
         return row_in, col_in, 0.0, 0.0
     for i in range((size_c - 2) // 4, -1, -1):
         _heap_down(hk_c, hid_c, pos_c, i, size_c)
-    live_rows = np.flatnonzero(live)
-    sorted_rows = live_rows[np.argsort(key_r[live_rows], kind="mergesort")]  # ties: smaller id
+    live_rows = np.flatnonzero(state == 0)
+    sorted_rows = live_rows[radix_argsort(key_r[live_rows])]  # ties: smaller id
     head = 0
-    touched = np.zeros(m, np.bool_)
-    gone = np.zeros(m, np.bool_)
     hk_r = np.empty(m, np.float64)
     hid_r = np.empty(m, np.int64)
     pos_r = np.full(m, -1, np.int64)
     size_r = 0
+    dirty = np.zeros(n, np.bool_)       # columns whose cost dropped since the last sift
+    dirty_list = np.empty(n, np.int64)
+    n_dirty = 0
+    dm_key = np.inf                     # the smallest (cost, id) among the dirty columns
+    dm_col = n
 
     order = np.empty(rows_left + cols_left, np.int64)  # rows as r, columns as m + j
     n_nodes = rows_left + cols_left
@@ -248,18 +292,20 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     best_k = 0
     k = 0
     while rows_left > 0 and cols_left > 0:
-        while head < len(sorted_rows) and (gone[sorted_rows[head]] or touched[sorted_rows[head]]):
+        while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
             head += 1
         r = -1
         if head < len(sorted_rows):
             r = sorted_rows[head]
         if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], key_r[r], r)):
             r = hid_r[0]
-        j = hid_c[0]
+        j = hid_c[0]  # the cheapest column: the heap top (its true cost) or the cheapest dirty one
+        if n_dirty > 0 and _before(dm_key, dm_col, key_c[j], j):
+            j = dm_col
         if key_r[r] <= key_c[j]:
-            if pos_r[r] >= 0:  # from the heap of touched rows
+            if state[r] == 1:  # from the heap of touched rows
                 size_r = _heap_pop(hk_r, hid_r, pos_r, size_r)
-            gone[r] = True
+            state[r] = 2
             rows_left -= 1
             order[k] = r
             f -= key_r[r]
@@ -267,19 +313,32 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
                 y = indices[p]
                 if edge_alive[p] and pos_c[y] >= 0:
                     key_c[y] -= w[y]
-                    _heap_up(hk_c, hid_c, pos_c, pos_c[y], key_c[y], y)
+                    if not dirty[y]:
+                        dirty[y] = True
+                        dirty_list[n_dirty] = y
+                        n_dirty += 1
+                    if _before(key_c[y], y, dm_key, dm_col):
+                        dm_key = key_c[y]
+                        dm_col = y
         else:
-            size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)
+            for i in range(n_dirty):
+                y = dirty_list[i]
+                dirty[y] = False
+                _heap_up(hk_c, hid_c, pos_c, pos_c[y], key_c[y], y)
+            n_dirty = 0
+            dm_key = np.inf
+            dm_col = n
+            size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)  # the top is now j
             cols_left -= 1
             order[k] = m + j
             f -= key_c[j]
             wj = w[j]
             for p in range(col_indptr[j], col_indptr[j + 1]):
                 y = col_rows[p]
-                if edge_alive[col_pos[p]] and not gone[y]:
+                if state[y] < 2 and edge_alive[col_pos[p]]:  # most rows are gone by now
                     key_r[y] -= wj
-                    if not touched[y]:
-                        touched[y] = True
+                    if state[y] == 0:
+                        state[y] = 1
                         pos_r[y] = size_r
                         size_r += 1
                     _heap_up(hk_r, hid_r, pos_r, pos_r[y], key_r[y], y)
@@ -294,7 +353,7 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     for i in range(best_k):
         removed[order[i]] = True
     for r in range(m):
-        row_in[r] = live[r] and not removed[r]
+        row_in[r] = state[r] != 3 and not removed[r]
     for j in range(n):
         col_in[j] = deg[j] > 0 and not removed[m + j]
     return row_in, col_in, best, total

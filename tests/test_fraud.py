@@ -103,6 +103,20 @@ def test_peel_finds_a_planted_block(rng):
     assert got[1] >= set(targets) and len(got[1]) <= 15
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1e6, allow_nan=False), st.sampled_from([0.0, 0.5, 1.0, 2.0])),
+                max_size=300))
+def test_radix_argsort_is_a_stable_sort(keys):
+    keys = np.array(keys, np.float64)
+    got = K.radix_argsort(keys)
+    assert got.tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+def test_radix_argsort_on_many_keys(rng):
+    keys = np.round(rng.exponential(3.0, 200_000), 3)  # many ties, digits in every pass
+    assert np.array_equal(K.radix_argsort(keys), np.argsort(keys, kind="stable"))
+
+
 def test_peel_empty_and_single_edge():
     indptr, indices, cp, cr, cpos = csr_of([[], []], 3)
     ri, ci, score, total = K.peel(indptr, indices, cp, cr, cpos, np.ones(0, bool), 5.0)
