@@ -29,67 +29,84 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # --- bipartite follower x column graph --------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, parallel=True)
 def bipartite_rows(out_indptr, out_indices, col_of):
     """Rows of the follower x column graph: accounts following at least one column.
 
     ``col_of[a]`` is the column of account ``a`` (-1: not a column). Returns
     ``(row_account int32, indptr int64, indices int32)``, rows in account order,
-    each row's columns in the order of ``out_indices``.
+    each row's columns in the order of ``out_indices``. Counting and filling run in
+    parallel over accounts.
     """
     n = len(out_indptr) - 1
-    n_rows = 0
-    n_edges = 0
-    for a in range(n):
+    count = np.zeros(n, np.int64)
+    for a in prange(n):
         k = 0
         for p in range(out_indptr[a], out_indptr[a + 1]):
             if col_of[out_indices[p]] >= 0:
                 k += 1
-        if k > 0:
+        count[a] = k
+    n_rows = 0
+    for a in range(n):
+        if count[a] > 0:
             n_rows += 1
-            n_edges += k
     row_account = np.empty(n_rows, np.int32)
     indptr = np.zeros(n_rows + 1, np.int64)
-    indices = np.empty(n_edges, np.int32)
     r = 0
-    e = 0
     for a in range(n):
-        start = e
+        if count[a] > 0:
+            row_account[r] = a
+            indptr[r + 1] = indptr[r] + count[a]
+            r += 1
+    indices = np.empty(indptr[n_rows], np.int32)
+    for r in prange(n_rows):
+        a = row_account[r]
+        e = indptr[r]
         for p in range(out_indptr[a], out_indptr[a + 1]):
             j = col_of[out_indices[p]]
             if j >= 0:
                 indices[e] = j
                 e += 1
-        if e > start:
-            row_account[r] = a
-            r += 1
-            indptr[r] = e
     return row_account, indptr, indices
 
 
-@njit(nogil=True, cache=True)
-def transpose(indptr, indices, n_cols):
+@njit(nogil=True, cache=True, parallel=True)
+def transpose(indptr, indices, n_cols, n_parts):
     """Column-major copy of a CSR: ``(col_indptr, col_rows, col_pos)``, rows ascending in each
-    column; ``col_pos`` is each entry's position in ``indices``."""
+    column; ``col_pos`` is each entry's position in ``indices``.
+
+    Parallel over ``n_parts`` column ranges holding about equal numbers of entries
+    (one per thread; 1 for small graphs): every part reads the whole CSR and writes
+    only its own columns.
+    """
     counts = np.zeros(n_cols + 1, np.int64)
     for p in range(len(indices)):
         counts[indices[p] + 1] += 1
     for j in range(n_cols):
         counts[j + 1] += counts[j]
-    fill = counts[:-1].copy()
     rows = np.empty(len(indices), np.int32)
     pos = np.empty(len(indices), np.int64)
-    for r in range(len(indptr) - 1):
-        for p in range(indptr[r], indptr[r + 1]):
-            j = indices[p]
-            rows[fill[j]] = r
-            pos[fill[j]] = p
-            fill[j] += 1
+    n_parts = max(1, min(n_parts, n_cols))
+    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (len(indices) / n_parts))
+    bounds[0] = 0
+    bounds[n_parts] = n_cols
+    for t in prange(n_parts):
+        lo = bounds[t]
+        hi = bounds[t + 1]
+        fill = counts[lo:hi].copy()
+        for r in range(len(indptr) - 1):
+            for p in range(indptr[r], indptr[r + 1]):
+                j = indices[p]
+                if lo <= j < hi:
+                    q = fill[j - lo]
+                    rows[q] = r
+                    pos[q] = p
+                    fill[j - lo] = q + 1
     return counts, rows, pos
 
 

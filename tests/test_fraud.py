@@ -30,7 +30,7 @@ def csr_of(rows: list[list[int]], n_cols: int):
     indptr = np.zeros(len(rows) + 1, np.int64)
     indptr[1:] = np.cumsum([len(r) for r in rows])
     indices = np.array([j for r in rows for j in r], np.int32)
-    cp, cr, cpos = K.transpose(indptr, indices, n_cols)
+    cp, cr, cpos = K.transpose(indptr, indices, n_cols, 2)
     return indptr, indices, cp, cr, cpos
 
 
