@@ -191,7 +191,15 @@ def column_weights(indices, edge_alive, n_cols, c):
 
 @njit(nogil=True, cache=True)
 def radix_argsort(keys):
-    """Indices sorting the non-negative float64 ``keys`` ascending, ties in index order.
+    """Indices sorting the non-negative float64 ``keys`` ascending, ties in index order
+    (:func:`radix_sort`'s first output)."""
+    return radix_sort(keys)[0]
+
+
+@njit(nogil=True, cache=True)
+def radix_sort(keys):
+    """``(order, sorted keys)`` of the non-negative float64 ``keys``, ascending, ties in
+    index order.
 
     Stable LSD radix sort on the keys' bit patterns (for non-negative floats their order
     as unsigned integers), 16 bits a pass; a pass whose digit is the same for every key
@@ -220,7 +228,7 @@ def radix_argsort(keys):
             cnt[d] = q + 1
         cur_k, tmp_k = tmp_k, cur_k
         cur_i, tmp_i = tmp_i, cur_i
-    return cur_i
+    return cur_i, cur_k.view(np.float64)
 
 
 @njit(nogil=True, cache=True)
@@ -290,8 +298,14 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
         return row_in, col_in, 0.0, 0.0
     for i in range((size_c - 2) // 4, -1, -1):
         _heap_down(hk_c, hid_c, pos_c, i, size_c)
+    all_alive = True  # then the alive lookups (a cache miss each) are skipped
+    for p in range(len(edge_alive)):
+        if not edge_alive[p]:
+            all_alive = False
+            break
     live_rows = np.flatnonzero(state == 0)
-    sorted_rows = live_rows[radix_argsort(key_r[live_rows])]  # ties: smaller id
+    rank, sorted_keys = radix_sort(key_r[live_rows])  # ties: smaller id
+    sorted_rows = live_rows[rank]  # untouched rows' costs are read from sorted_keys, in order
     head = 0
     hk_r = np.empty(m, np.float64)
     hid_r = np.empty(m, np.int64)
@@ -312,23 +326,26 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
         while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
             head += 1
         r = -1
+        kr = np.inf
         if head < len(sorted_rows):
             r = sorted_rows[head]
-        if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], key_r[r], r)):
+            kr = sorted_keys[head]
+        if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], kr, r)):
             r = hid_r[0]
+            kr = hk_r[0]
         j = hid_c[0]  # the cheapest column: the heap top (its true cost) or the cheapest dirty one
         if n_dirty > 0 and _before(dm_key, dm_col, key_c[j], j):
             j = dm_col
-        if key_r[r] <= key_c[j]:
+        if kr <= key_c[j]:
             if state[r] == 1:  # from the heap of touched rows
                 size_r = _heap_pop(hk_r, hid_r, pos_r, size_r)
             state[r] = 2
             rows_left -= 1
             order[k] = r
-            f -= key_r[r]
+            f -= kr
             for p in range(indptr[r], indptr[r + 1]):
                 y = indices[p]
-                if edge_alive[p] and pos_c[y] >= 0:
+                if (all_alive or edge_alive[p]) and pos_c[y] >= 0:
                     key_c[y] -= w[y]
                     if not dirty[y]:
                         dirty[y] = True
@@ -352,7 +369,7 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
             wj = w[j]
             for p in range(col_indptr[j], col_indptr[j + 1]):
                 y = col_rows[p]
-                if state[y] < 2 and edge_alive[col_pos[p]]:  # most rows are gone by now
+                if state[y] < 2 and (all_alive or edge_alive[col_pos[p]]):  # most rows are gone by now
                     key_r[y] -= wj
                     if state[y] == 0:
                         state[y] = 1
