@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -325,7 +326,7 @@ def bipartite(g, cols: np.ndarray):
     col_of[cols] = np.arange(len(cols), dtype=np.int32)
     row_account, indptr, indices = _k.bipartite_rows(np.asarray(g.out_indptr), np.asarray(g.out_indices),
                                                      col_of)
-    col_indptr, col_rows, col_pos = _k.transpose(indptr, indices, len(cols))
+    col_indptr, col_rows, col_pos = _k.transpose(indptr, indices, len(cols), numba.get_num_threads())
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
@@ -479,7 +480,7 @@ def _component_subgraphs(indptr, indices, label, taken):
         sub_indptr = np.zeros(len(row_map) + 1, np.int64)
         sub_indptr[1:] = np.cumsum(np.bincount(local_rows, minlength=len(row_map)))
         sub_indices = local_cols.astype(np.int32)
-        cptr, crows, cpos = _k.transpose(sub_indptr, sub_indices, len(col_map))
+        cptr, crows, cpos = _k.transpose(sub_indptr, sub_indices, len(col_map), 1)
         yield sub_indptr, sub_indices, cptr, crows, cpos, row_map, col_map
 
 

@@ -366,8 +366,8 @@ def test_combined_score_ranks_better_than_every_single_rule(evaluation):
                             & (evaluation["rule"] != "combined") & evaluation["available"]]
         assert r.combined_auc > single["roc_auc"].max(), r
         assert r.beats_f1 == (r.combined_f1 > single["f1"].max())
-    ig = summary[(summary["dataset"] == "instagram") & (summary["weights"] == "default")].iloc[0]
-    assert ig.beats_f1  # the default score's F1 beats every rule on Instagram (not on MIB)
+    default = summary[summary["weights"] == "default"].set_index("dataset")
+    assert default["beats_f1"].all()  # the default score's F1 beats every rule on both sets
 
 
 # --- CLI ----------------------------------------------------------------------------------

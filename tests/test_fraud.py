@@ -30,7 +30,7 @@ def csr_of(rows: list[list[int]], n_cols: int):
     indptr = np.zeros(len(rows) + 1, np.int64)
     indptr[1:] = np.cumsum([len(r) for r in rows])
     indices = np.array([j for r in rows for j in r], np.int32)
-    cp, cr, cpos = K.transpose(indptr, indices, n_cols)
+    cp, cr, cpos = K.transpose(indptr, indices, n_cols, 2)
     return indptr, indices, cp, cr, cpos
 
 
@@ -101,6 +101,20 @@ def test_peel_finds_a_planted_block(rng):
     got = kernel_block(rows, n)
     assert got[0] >= set(fakes) and len(got[0]) <= 60
     assert got[1] >= set(targets) and len(got[1]) <= 15
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1e6, allow_nan=False), st.sampled_from([0.0, 0.5, 1.0, 2.0])),
+                max_size=300))
+def test_radix_argsort_is_a_stable_sort(keys):
+    keys = np.array(keys, np.float64)
+    got = K.radix_argsort(keys)
+    assert got.tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+def test_radix_argsort_on_many_keys(rng):
+    keys = np.round(rng.exponential(3.0, 200_000), 3)  # many ties, digits in every pass
+    assert np.array_equal(K.radix_argsort(keys), np.argsort(keys, kind="stable"))
 
 
 def test_peel_empty_and_single_edge():
