@@ -376,30 +376,50 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
 
 
 @njit(nogil=True, cache=True)
-def _inverted(ptr, items, m):
-    """Candidate -> RR sets containing it, as CSR (``cptr``, ``sets``)."""
-    cnt = np.zeros(m + 1, np.int64)
+def _compact(items, loc):
+    """Local ids of the candidates that occur in ``items``, in order of first appearance.
+
+    ``loc`` (int32, one per candidate, all -1) receives each occurring candidate's local
+    id; the caller resets it from the returned ``act``. Returns ``(act, local items)``:
+    work then scales with the RR sets, not with the number of candidates.
+    """
+    act = np.empty(min(len(items), len(loc)), np.int64)
+    lit = np.empty(len(items), np.int32)
+    n_act = 0
     for t in range(len(items)):
-        cnt[items[t] + 1] += 1
+        c = items[t]
+        if loc[c] < 0:
+            loc[c] = n_act
+            act[n_act] = c
+            n_act += 1
+        lit[t] = loc[c]
+    return act[:n_act], lit
+
+
+@njit(nogil=True, cache=True)
+def _inverted(ptr, lit, m):
+    """Local candidate -> RR sets containing it, as CSR (``cptr``, ``sets``)."""
+    cnt = np.zeros(m + 1, np.int64)
+    for t in range(len(lit)):
+        cnt[lit[t] + 1] += 1
     for c in range(m):
         cnt[c + 1] += cnt[c]
     fill = cnt[:m].copy()
-    sets = np.empty(len(items), np.int64)
+    sets = np.empty(len(lit), np.int32)
     for j in range(len(ptr) - 1):
         for t in range(ptr[j], ptr[j + 1]):
-            c = items[t]
+            c = lit[t]
             sets[fill[c]] = j
             fill[c] += 1
     return cnt, sets
 
 
 @njit(nogil=True, cache=True)
-def _topk_sum(deg, act, taken, k):
-    """Sum of the ``k`` largest ``deg`` among the candidates ``act`` not yet taken."""
+def _topk_sum(deg, taken, k):
+    """Sum of the ``k`` largest ``deg`` among the candidates not yet taken."""
     best = np.zeros(k, np.int64)
     low = 0  # position of the smallest kept value
-    for t in range(len(act)):
-        c = act[t]
+    for c in range(len(deg)):
         d = deg[c]
         if taken[c] or d <= best[low]:
             continue
@@ -411,35 +431,37 @@ def _topk_sum(deg, act, taken, k):
 
 
 @njit(nogil=True, cache=True)
-def greedy_cover(ptr, items, m, k, cost, budget):
-    """Greedy maximum coverage of RR sets by candidates.
+def _better(d, c, best_d, best_c):
+    """More coverage wins; equal coverage goes to the lower candidate index."""
+    return d > best_d or (d == best_d and c < best_c)
+
+
+@njit(nogil=True, cache=True)
+def greedy_cover(ptr, items, m, k, cost, budget, loc):
+    """Greedy maximum coverage of RR sets by candidates ``0 .. m-1``.
 
     Without costs (``cost`` empty): ``k`` picks, each the candidate covering the
-    most RR sets not yet covered (ties to the lower index). With costs: the
-    cost-effective greedy (most new sets per unit cost among those still
-    affordable within ``budget``), then the best single affordable candidate if it
-    alone covers more. Returns ``(picked candidate indices, new sets covered by
-    each, upper)``: without costs, ``upper`` bounds the coverage of the best ``k``
-    candidates (min over the greedy steps of covered + the k largest marginal
-    gains, as in OPIM-C); with costs it is -1.
+    most RR sets not yet covered (ties to the lower index; once nothing adds
+    coverage, the lowest indices not taken). With costs: the cost-effective greedy
+    (most new sets per unit cost among those still affordable within ``budget``),
+    then the best single affordable candidate if it alone covers more. Returns
+    ``(picked candidate indices, new sets covered by each, upper)``: without costs,
+    ``upper`` bounds the coverage of the best ``k`` candidates (min over the greedy
+    steps of covered + the k largest marginal gains, as in OPIM-C); with costs it
+    is -1. ``loc`` is int32 scratch, one per candidate, all -1 (and left so):
+    only candidates occurring in the sets are visited, so the cost does not grow
+    with ``m``.
     """
-    cptr, sets = _inverted(ptr, items, m)
-    deg = np.empty(m, np.int64)
-    n_act = 0
-    for c in range(m):
+    act, lit = _compact(items, loc)
+    n_act = len(act)
+    cptr, sets = _inverted(ptr, lit, n_act)
+    deg = np.empty(n_act, np.int64)
+    for c in range(n_act):
         deg[c] = cptr[c + 1] - cptr[c]
-        if deg[c] > 0:
-            n_act += 1
-    act = np.empty(n_act, np.int64)  # candidates in some set: the only ones gains can favour
-    n_act = 0
-    for c in range(m):
-        if deg[c] > 0:
-            act[n_act] = c
-            n_act += 1
     covered = np.zeros(len(ptr) - 1, np.bool_)
-    taken = np.zeros(m, np.bool_)
+    taken = np.zeros(n_act, np.bool_)
     budgeted = len(cost) > 0
-    cap = k if not budgeted else m
+    cap = k if not budgeted else n_act
     picks = np.empty(cap, np.int64)
     gains = np.empty(cap, np.int64)
     n_picked = 0
@@ -447,39 +469,50 @@ def greedy_cover(ptr, items, m, k, cost, budget):
     single, single_gain = -1, -1
     upper = -1
     got = 0
+    scan = 0  # candidates below it that occur in no set were taken as zero-gain picks
     if budgeted:
-        for c in range(m):
-            if cost[c] <= budget and deg[c] > single_gain:
+        for c in range(n_act):
+            if cost[act[c]] <= budget and _better(deg[c], act[c], single_gain,
+                                                  act[single] if single >= 0 else m):
                 single, single_gain = c, deg[c]
     while n_picked < cap:
         best = -1
         if budgeted:
             best_ratio = -1.0
-            for t in range(n_act):
-                c = act[t]
-                if not taken[c] and cost[c] <= left and deg[c] > 0:
-                    ratio = deg[c] / cost[c] if cost[c] > 0 else np.inf
-                    if ratio > best_ratio:
-                        best, best_ratio = c, ratio
+            for c in range(n_act):
+                if taken[c] or deg[c] <= 0 or cost[act[c]] > left:
+                    continue
+                cc = cost[act[c]]
+                ratio = deg[c] / cc if cc > 0 else np.inf
+                if best < 0 or ratio > best_ratio or (ratio == best_ratio and act[c] < act[best]):
+                    best, best_ratio = c, ratio
             if best < 0:
                 break
-            left -= cost[best]
+            left -= cost[act[best]]
         else:
-            bound = got + _topk_sum(deg, act, taken, k)
+            bound = got + _topk_sum(deg, taken, k)
             if upper < 0 or bound < upper:
                 upper = bound
-            best_deg = 0
-            for t in range(n_act):
-                c = act[t]
-                if not taken[c] and deg[c] > best_deg:
-                    best, best_deg = c, deg[c]
+            for c in range(n_act):
+                if not taken[c] and deg[c] > 0 and (
+                        best < 0 or _better(deg[c], act[c], deg[best], act[best])):
+                    best = c
             if best < 0:  # nothing adds coverage: the lowest index not taken
-                for c in range(m):
-                    if not taken[c]:
-                        best = c
+                while True:
+                    c = scan
+                    scan += 1
+                    if loc[c] < 0:
+                        picks[n_picked] = c
                         break
+                    if not taken[loc[c]]:
+                        best = loc[c]
+                        break
+                if best < 0:
+                    gains[n_picked] = 0
+                    n_picked += 1
+                    continue
         taken[best] = True
-        picks[n_picked] = best
+        picks[n_picked] = act[best]
         gains[n_picked] = deg[best]
         got += deg[best]
         n_picked += 1
@@ -488,15 +521,17 @@ def greedy_cover(ptr, items, m, k, cost, budget):
             if not covered[j]:
                 covered[j] = True
                 for q in range(ptr[j], ptr[j + 1]):
-                    deg[items[q]] -= 1
+                    deg[lit[q]] -= 1
     if budgeted and single >= 0 and single_gain > got:
-        picks[0] = single
+        picks[0] = act[single]
         gains[0] = single_gain
         n_picked = 1
     if not budgeted:
-        bound = got + _topk_sum(deg, act, taken, k)
+        bound = got + _topk_sum(deg, taken, k)
         if upper < 0 or bound < upper:
             upper = bound
+    for c in range(n_act):
+        loc[act[c]] = -1
     return picks[:n_picked].copy(), gains[:n_picked].copy(), upper
 
 

@@ -639,8 +639,10 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
         parts = [done[s][1] for s in sorted(done)]
         return _concat(parts), stopped
 
+    loc = np.full(m_c, -1, np.int32)  # greedy_cover's scratch, shared by every selection
+
     def select(ptr, items):
-        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0)
+        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0, loc)
         return picks, gains
 
     if method == "opim-c":
@@ -726,6 +728,7 @@ def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, thre
     key2 = key ^ 0x5DEECE66D  # the validation collection R2 is independent of R1
     r1 = r2 = (np.zeros(1, np.int64), np.empty(0, np.int32))
     interrupted = False
+    loc = np.full(m_c, -1, np.int32)
     t0 = time.perf_counter()
     target, alpha, lower, upper_s = theta0, 0.0, 0.0, math.inf
     for i in range(1, i_max + 1):
@@ -737,7 +740,7 @@ def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, thre
             grown = _append(ptr, items, p2, it2)
             r1, r2 = (grown, r2) if which == 1 else (r1, grown)
             interrupted |= stop
-        picks, gains, upper = _k.greedy_cover(*r1, m_c, k, np.empty(0), 0.0)
+        picks, gains, upper = _k.greedy_cover(*r1, m_c, k, np.empty(0), 0.0, loc)
         chosen = np.zeros(m_c, np.bool_)
         chosen[picks] = True
         t1, t2 = len(r1[0]) - 1, len(r2[0]) - 1

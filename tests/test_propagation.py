@@ -466,7 +466,9 @@ def test_greedy_cover_matches_python_greedy(sets, k):
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains, upper = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0)
+    loc = np.full(10, -1, np.int32)
+    picks, gains, upper = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0, loc)
+    assert (loc == -1).all()  # the scratch is left as it was given
     ref_picks, ref_gains = naive_greedy(sets, 10, k)
     assert picks.tolist() == ref_picks and gains.tolist() == ref_gains
     best = max(sum(1 for s in sets if s & set(c)) for c in itertools.combinations(range(10), k))
@@ -483,7 +485,9 @@ def test_budgeted_cover_stays_within_budget_and_beats_half_of_optimum(sets, cost
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains, _ = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget)
+    loc = np.full(8, -1, np.int32)
+    picks, gains, _ = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget, loc)
+    assert (loc == -1).all()
     assert sum(costs[c] for c in picks) <= budget + 1e-9
     got = sum(1 for s in sets if s & set(picks.tolist()))
     assert got == gains.sum()
