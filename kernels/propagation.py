@@ -248,51 +248,64 @@ def lt_runs(indptr, indices, p, edge_w, seeds, key, sim0, nsim, mark, queue, tma
 
 # --- reverse-reachable sets ----------------------------------------------------------------
 @njit(nogil=True, cache=True, inline="always")
-def _push(buf, size, value):
-    if size == len(buf):
-        grown = np.empty(2 * len(buf), buf.dtype)
-        grown[:size] = buf
-        buf = grown
-    buf[size] = value
-    return buf, size + 1
+def _cand(cand_of, u):
+    return u if len(cand_of) == 0 else cand_of[u]
 
 
 @njit(nogil=True, cache=True)
-def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n, key, j0, count,
-            mark, queue):
-    """RR sets ``j0 .. j0 + count - 1``, as flat arrays ``(ptr, items)``.
+def _unmark(mark, queue, tail, aux, n_aux):
+    for t in range(tail):
+        mark[queue[t]] = 0
+    for t in range(n_aux):
+        mark[aux[t]] = 0
+
+
+@njit(nogil=True, cache=True)
+def rr_fill(rev_indptr, rev_indices, model, p, wc, edge_p, seed_p, cand_of, n, key, j0, count,
+            mark, queue, aux, ptr, items, n_sets, n_items):
+    """Draw RR sets ``j0 .. j0 + count - 1`` into flat buffers, in place.
 
     ``rev_indptr``/``rev_indices``: propagation in-neighbours (following-of CSR).
     Each set starts from a uniform random root and walks edges backwards: for
     independent cascade (``model`` 0) every in-edge is live with its probability
-    (``p`` for all when ``row_p`` and ``edge_p`` are empty, ``row_p[w]`` for all
-    in-edges of ``w``, else ``edge_p`` aligned with ``rev_indices``); for linear
-    threshold (``model`` 1) one in-edge is taken with its weight (or none), so the
-    set is a path. When ``seed_p`` is not empty (first-hop model, IC only), an
-    in-neighbour ``x`` that fails the relay probability still joins the set, without
-    being expanded, when the same draw is below ``seed_p[x]`` (its probability as a
-    seed; callers ensure ``seed_p >= `` relay probabilities).
+    (``1/d`` for all ``d`` in-edges of ``w`` when ``wc``, else ``edge_p`` aligned
+    with ``rev_indices`` when not empty, else ``p``); for linear threshold
+    (``model`` 1) one in-edge is taken with its weight (or none), so the set is a
+    path. When ``seed_p`` is not empty (first-hop model, IC only), an
+    in-neighbour ``x`` that fails the relay probability still joins the set,
+    without being expanded, when the same draw is below ``seed_p[x]`` (its
+    probability as a seed; callers ensure ``seed_p >=`` relay probabilities).
 
-    Only accounts with ``cand_of[x] >= 0`` are stored, as their candidate index:
-    coverage needs nothing else. Set ``j``'s items are ``items[ptr[j]:ptr[j+1]]``.
+    Only candidates are stored, as ``cand_of[x]`` when ``cand_of[x] >= 0`` (every
+    account, as itself, when ``cand_of`` is empty): coverage needs nothing else.
+    The sets are appended after the ``n_sets`` sets and ``n_items`` items already
+    in ``ptr``/``items`` (set ``s`` is ``items[ptr[s]:ptr[s+1]]``; ``ptr`` needs room
+    for ``count`` more). ``mark`` (uint8, n, all zero, and left so), ``queue``
+    (int32, n) and ``aux`` (int32, n when first-hop, else empty) are scratch.
+    Stops early, before a set that does not fit in ``items``; returns ``(sets
+    drawn, new n_items)``: the caller grows ``items`` and continues.
     """
-    ptr = np.empty(count + 1, np.int64)
-    items = np.empty(max(16, 4 * count), np.int32)
-    size = 0
-    ptr[0] = 0
     first_hop = len(seed_p) > 0
+    cap = len(items)
     for c in range(count):
         j = j0 + c
-        stamp = np.int32(j + 1)
         state, x = _next(stream_start(key, j))
         root = min(int(x * n), n - 1)
-        mark[root] = stamp
-        if cand_of[root] >= 0:
-            items, size = _push(items, size, cand_of[root])
+        start = n_items
+        full = False
+        mark[root] = 1
         head = 0
         tail = 1
+        n_aux = 0
         queue[0] = root
-        while head < tail:
+        cr = _cand(cand_of, root)
+        if cr >= 0:
+            if n_items == cap:
+                full = True
+            else:
+                items[n_items] = cr
+                n_items += 1
+        while head < tail and not full:
             w = queue[head]
             head += 1
             a = rev_indptr[w]
@@ -303,7 +316,7 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                 state, x = _next(state)
                 nxt = -1
                 if len(edge_p) == 0:
-                    if len(row_p) > 0:  # weighted cascade: weights 1/d sum to 1
+                    if wc:  # weights 1/d sum to 1: exactly one in-edge
                         nxt = rev_indices[a + min(int(x * (b - a)), b - a - 1)]
                     else:
                         e = a + int(x / p) if p > 0.0 else b
@@ -316,45 +329,66 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                         if x < cum:
                             nxt = rev_indices[e]
                             break
-                if nxt >= 0 and mark[nxt] != stamp:
-                    mark[nxt] = stamp
-                    if cand_of[nxt] >= 0:
-                        items, size = _push(items, size, cand_of[nxt])
+                if nxt >= 0 and mark[nxt] == 0:
+                    mark[nxt] = 1
                     queue[tail] = nxt
                     tail += 1
+                    cu = _cand(cand_of, nxt)
+                    if cu >= 0:
+                        if n_items == cap:
+                            full = True
+                        else:
+                            items[n_items] = cu
+                            n_items += 1
                 continue
             if first_hop or len(edge_p) > 0:
                 for e in range(a, b):
                     u = rev_indices[e]
-                    if mark[u] == stamp:
+                    if mark[u] == 1:
                         continue
                     state, x = _next(state)
                     if len(edge_p) > 0:
                         q = edge_p[e]
-                    elif len(row_p) > 0:
-                        q = row_p[w]
+                    elif wc:
+                        q = 1.0 / (b - a)
                     else:
                         q = p
+                    cu = _cand(cand_of, u)
                     if x < q:
-                        if mark[u] != -stamp and cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
-                        mark[u] = stamp
+                        if mark[u] != 2 and cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
-                    elif first_hop and mark[u] != -stamp and cand_of[u] >= 0 and x < seed_p[u]:
-                        mark[u] = -stamp  # in the set as a seed only: not expanded (yet)
-                        items, size = _push(items, size, cand_of[u])
+                    elif first_hop and mark[u] == 0 and cu >= 0 and x < seed_p[u]:
+                        if n_items == cap:
+                            full = True
+                            break
+                        mark[u] = 2  # in the set as a seed only: not expanded (yet)
+                        aux[n_aux] = u
+                        n_aux += 1
+                        items[n_items] = cu
+                        n_items += 1
                 continue
-            q = row_p[w] if len(row_p) > 0 else p
+            q = 1.0 / (b - a) if wc else p
             if q >= 1.0:
                 for e in range(a, b):
                     u = rev_indices[e]
-                    if mark[u] != stamp:
-                        mark[u] = stamp
-                        if cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
+                    if mark[u] == 0:
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
+                        cu = _cand(cand_of, u)
+                        if cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
             elif q > 0.0:
                 log1mq = np.log1p(-q)
                 e = a
@@ -364,15 +398,23 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                     if e >= b:
                         break
                     u = rev_indices[e]
-                    if mark[u] != stamp:
-                        mark[u] = stamp
-                        if cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
+                    if mark[u] == 0:
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
+                        cu = _cand(cand_of, u)
+                        if cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
                     e += 1
-        ptr[c + 1] = size
-    return ptr, items[:size].copy()
+        _unmark(mark, queue, tail, aux, n_aux)
+        if full:
+            return c, start
+        ptr[n_sets + c + 1] = n_items
+    return count, n_items
 
 
 @njit(nogil=True, cache=True)
