@@ -99,9 +99,10 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
     ``indptr``/``indices``: propagation out-neighbours (followers-of CSR).
     ``mode``: MODE_UNIFORM (probability ``p``), MODE_EDGE (``edge_p`` aligned
     with ``indices``) or MODE_FIRST_HOP (seeds use ``seed_p[i]``, other edges
-    ``edge_p``, or ``p`` when ``edge_p`` is empty). ``mark`` (int32, n, zeroed
-    before first use) and ``queue`` (int32, n) are the caller's scratch, used by
-    one call at a time. Writes ``spread[s]`` for each simulation ``s`` of the
+    ``edge_p``, or ``p`` when ``edge_p`` is empty). ``mark`` (uint8, n, all zero,
+    and left so: 2 MB per million accounts, so it mostly stays in cache) and
+    ``queue`` (int32, n + k: every activation, plus seeds fired again) are the
+    caller's scratch, used by one call at a time. Writes ``spread[s]`` for each simulation ``s`` of the
     call (indexed from 0) and adds each seed's newly activated count and its
     square to ``inc_sum``/``inc_sq``.
     """
@@ -115,17 +116,16 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
     uniform_rest = len(edge_p) == 0
     for s in range(nsim):
         sim = sim0 + s
-        stamp = np.int32(sim + 1)
         state = stream_start(key, sim)
         skey = state
         total = 0
+        tail = 0  # the queue keeps the whole simulation's activations, to clear the marks after
         for i in range(k):
             v0 = seeds[i]
-            head = 0
-            tail = 0
+            head = tail
             newly = 0
-            if mark[v0] != stamp:
-                mark[v0] = stamp
+            if mark[v0] == 0:
+                mark[v0] = 1
                 newly += 1
                 queue[tail] = v0
                 tail += 1
@@ -141,8 +141,8 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                     if p >= 1.0:
                         for e in range(a, b):
                             u = indices[e]
-                            if mark[u] != stamp:
-                                mark[u] = stamp
+                            if mark[u] == 0:
+                                mark[u] = 1
                                 newly += 1
                                 queue[tail] = u
                                 tail += 1
@@ -154,8 +154,8 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                             if e >= b:
                                 break
                             u = indices[e]
-                            if mark[u] != stamp:
-                                mark[u] = stamp
+                            if mark[u] == 0:
+                                mark[u] = 1
                                 newly += 1
                                 queue[tail] = u
                                 tail += 1
@@ -163,11 +163,11 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                 elif mode == MODE_EDGE:
                     for e in range(a, b):
                         u = indices[e]
-                        if mark[u] == stamp:
+                        if mark[u] != 0:
                             continue  # an edge into an active account cannot matter
                         state, x = _next(state)
                         if x < edge_p[e]:
-                            mark[u] = stamp
+                            mark[u] = 1
                             newly += 1
                             queue[tail] = u
                             tail += 1
@@ -175,7 +175,7 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                     r = _seed_rank(sorted_seeds, order_of_sorted, v)
                     for e in range(a, b):
                         u = indices[e]
-                        if mark[u] == stamp:
+                        if mark[u] != 0:
                             continue
                         if r <= i:
                             q = seed_p[r]
@@ -184,13 +184,15 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                         else:
                             q = edge_p[e]
                         if _hash_uniform(skey, e) < q:
-                            mark[u] = stamp
+                            mark[u] = 1
                             newly += 1
                             queue[tail] = u
                             tail += 1
             total += newly
             inc_sum[i] += newly
             inc_sq[i] += newly * newly
+        for t in range(tail):
+            mark[queue[t]] = 0
         spread[s] = total
 
 

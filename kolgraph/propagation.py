@@ -427,7 +427,7 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
         seed_p = m.seed_rates if m.seed_rates is not None else np.empty(0)
 
         def make_state():
-            return np.zeros(n, np.int32), np.empty(max(n, 1), np.int32)
+            return np.zeros(n, np.uint8), np.empty(n + k, np.int32)
 
         def work(state, start, count):
             mark, queue = state
