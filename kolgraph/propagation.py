@@ -50,7 +50,10 @@ DEFAULT_P = 0.01
 # here, and more sets give better seeds for the same certified ratio (about 3% more spread on
 # the medium benchmark graph); i_max and the bounds follow from the start actually used.
 OPIMC_START_FACTOR = 8
-SERIAL_SECONDS = 0.02  # work runs on the calling thread this long before threads start
+# Work runs on the calling thread until it has used this much CPU time and as much again
+# is left (by the rate so far): smaller jobs never pay for starting threads. CPU time, not
+# wall time, so a loaded machine does not push small jobs onto threads.
+SERIAL_SECONDS = 0.02
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -323,11 +326,16 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
     done: dict[int, Any] = {}
     errors: list[BaseException] = []
 
-    def worker(until: float = math.inf):
+    def worker(serial: bool = False):
         try:
             state = make_state()
             size = 1
-            while not stop.is_set() and time.perf_counter() < until:
+            cpu0, ran = time.thread_time(), 0
+            while not stop.is_set():
+                if serial:
+                    cpu = time.thread_time() - cpu0
+                    if cpu >= SERIAL_SECONDS and (total - nxt[0]) * cpu / max(ran, 1) >= SERIAL_SECONDS:
+                        return
                 with lock:
                     start = nxt[0]
                     count = min(size, total - start)
@@ -339,6 +347,7 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
                 dt = time.perf_counter() - t0
                 with lock:
                     done[start] = (count, out)
+                ran += count
                 task.advance(count)
                 size = max(1, min(1 << 20, int(count * target_seconds / max(dt, 1e-6)),
                                   4 * count))
@@ -348,7 +357,7 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
 
     interrupted = False
     if threads > 1:  # short jobs stay on the calling thread: starting threads costs more
-        worker(until=time.perf_counter() + SERIAL_SECONDS)
+        worker(serial=True)
     if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
         worker()
     elif nxt[0] < total and not stop.is_set():

@@ -272,6 +272,26 @@ def test_results_depend_on_the_seed_only_not_the_threads():
         assert not np.array_equal(one.samples, other.samples)
 
 
+def test_threaded_path_gives_the_same_results(monkeypatch):
+    """With no serial start every chunk runs on worker threads: still the same results."""
+    import kolgraph.propagation as prop
+
+    g = random_graph(np.random.default_rng(4), 400, 4000)
+    ids = g.external([0, 1, 2])
+    one = spread(g, ids, runs=2000, seed=3, threads=1, weighted_cascade=True)
+    picked = {m: seeds(g, 4, weighted_cascade=True, epsilon=0.2, candidates="accounts",
+                       method=m, threads=1) for m in ("imm", "opim-c")}
+    monkeypatch.setattr(prop, "SERIAL_SECONDS", 0.0)
+    for threads in (2, 3):
+        many = spread(g, ids, runs=2000, seed=3, threads=threads, weighted_cascade=True)
+        np.testing.assert_array_equal(one.samples, many.samples)
+        np.testing.assert_array_equal(one.inc_sq, many.inc_sq)
+        for m, ref in picked.items():
+            got = seeds(g, 4, weighted_cascade=True, epsilon=0.2, candidates="accounts", method=m,
+                        threads=threads)
+            assert (got.seeds, got.rr_sets, got.spread) == (ref.seeds, ref.rr_sets, ref.spread)
+
+
 def propagation_reach(g: FollowerGraph, idx: list[int]) -> int:
     G = nx.DiGraph()
     G.add_nodes_from(range(g.n_accounts))
