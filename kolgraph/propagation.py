@@ -338,7 +338,9 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
                         return
                 with lock:
                     start = nxt[0]
-                    count = min(size, total - start)
+                    left = total - start
+                    # guided: near the end chunks shrink, so threads finish together
+                    count = min(size, left, left if threads == 1 else max(1, left // (2 * threads)))
                     nxt[0] += max(count, 0)
                 if count <= 0:
                     return
