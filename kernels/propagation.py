@@ -99,9 +99,10 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
     ``indptr``/``indices``: propagation out-neighbours (followers-of CSR).
     ``mode``: MODE_UNIFORM (probability ``p``), MODE_EDGE (``edge_p`` aligned
     with ``indices``) or MODE_FIRST_HOP (seeds use ``seed_p[i]``, other edges
-    ``edge_p``, or ``p`` when ``edge_p`` is empty). ``mark`` (int32, n, zeroed
-    before first use) and ``queue`` (int32, n) are the caller's scratch, used by
-    one call at a time. Writes ``spread[s]`` for each simulation ``s`` of the
+    ``edge_p``, or ``p`` when ``edge_p`` is empty). ``mark`` (uint8, n, all zero,
+    and left so: 2 MB per million accounts, so it mostly stays in cache) and
+    ``queue`` (int32, n + k: every activation, plus seeds fired again) are the
+    caller's scratch, used by one call at a time. Writes ``spread[s]`` for each simulation ``s`` of the
     call (indexed from 0) and adds each seed's newly activated count and its
     square to ``inc_sum``/``inc_sq``.
     """
@@ -115,17 +116,16 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
     uniform_rest = len(edge_p) == 0
     for s in range(nsim):
         sim = sim0 + s
-        stamp = np.int32(sim + 1)
         state = stream_start(key, sim)
         skey = state
         total = 0
+        tail = 0  # the queue keeps the whole simulation's activations, to clear the marks after
         for i in range(k):
             v0 = seeds[i]
-            head = 0
-            tail = 0
+            head = tail
             newly = 0
-            if mark[v0] != stamp:
-                mark[v0] = stamp
+            if mark[v0] == 0:
+                mark[v0] = 1
                 newly += 1
                 queue[tail] = v0
                 tail += 1
@@ -141,8 +141,8 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                     if p >= 1.0:
                         for e in range(a, b):
                             u = indices[e]
-                            if mark[u] != stamp:
-                                mark[u] = stamp
+                            if mark[u] == 0:
+                                mark[u] = 1
                                 newly += 1
                                 queue[tail] = u
                                 tail += 1
@@ -154,8 +154,8 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                             if e >= b:
                                 break
                             u = indices[e]
-                            if mark[u] != stamp:
-                                mark[u] = stamp
+                            if mark[u] == 0:
+                                mark[u] = 1
                                 newly += 1
                                 queue[tail] = u
                                 tail += 1
@@ -163,11 +163,11 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                 elif mode == MODE_EDGE:
                     for e in range(a, b):
                         u = indices[e]
-                        if mark[u] == stamp:
+                        if mark[u] != 0:
                             continue  # an edge into an active account cannot matter
                         state, x = _next(state)
                         if x < edge_p[e]:
-                            mark[u] = stamp
+                            mark[u] = 1
                             newly += 1
                             queue[tail] = u
                             tail += 1
@@ -175,7 +175,7 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                     r = _seed_rank(sorted_seeds, order_of_sorted, v)
                     for e in range(a, b):
                         u = indices[e]
-                        if mark[u] == stamp:
+                        if mark[u] != 0:
                             continue
                         if r <= i:
                             q = seed_p[r]
@@ -184,13 +184,15 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
                         else:
                             q = edge_p[e]
                         if _hash_uniform(skey, e) < q:
-                            mark[u] = stamp
+                            mark[u] = 1
                             newly += 1
                             queue[tail] = u
                             tail += 1
             total += newly
             inc_sum[i] += newly
             inc_sq[i] += newly * newly
+        for t in range(tail):
+            mark[queue[t]] = 0
         spread[s] = total
 
 
@@ -248,51 +250,64 @@ def lt_runs(indptr, indices, p, edge_w, seeds, key, sim0, nsim, mark, queue, tma
 
 # --- reverse-reachable sets ----------------------------------------------------------------
 @njit(nogil=True, cache=True, inline="always")
-def _push(buf, size, value):
-    if size == len(buf):
-        grown = np.empty(2 * len(buf), buf.dtype)
-        grown[:size] = buf
-        buf = grown
-    buf[size] = value
-    return buf, size + 1
+def _cand(cand_of, u):
+    return u if len(cand_of) == 0 else cand_of[u]
 
 
 @njit(nogil=True, cache=True)
-def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n, key, j0, count,
-            mark, queue):
-    """RR sets ``j0 .. j0 + count - 1``, as flat arrays ``(ptr, items)``.
+def _unmark(mark, queue, tail, aux, n_aux):
+    for t in range(tail):
+        mark[queue[t]] = 0
+    for t in range(n_aux):
+        mark[aux[t]] = 0
+
+
+@njit(nogil=True, cache=True)
+def rr_fill(rev_indptr, rev_indices, model, p, wc, edge_p, seed_p, cand_of, n, key, j0, count,
+            mark, queue, aux, ptr, items, n_sets, n_items):
+    """Draw RR sets ``j0 .. j0 + count - 1`` into flat buffers, in place.
 
     ``rev_indptr``/``rev_indices``: propagation in-neighbours (following-of CSR).
     Each set starts from a uniform random root and walks edges backwards: for
     independent cascade (``model`` 0) every in-edge is live with its probability
-    (``p`` for all when ``row_p`` and ``edge_p`` are empty, ``row_p[w]`` for all
-    in-edges of ``w``, else ``edge_p`` aligned with ``rev_indices``); for linear
-    threshold (``model`` 1) one in-edge is taken with its weight (or none), so the
-    set is a path. When ``seed_p`` is not empty (first-hop model, IC only), an
-    in-neighbour ``x`` that fails the relay probability still joins the set, without
-    being expanded, when the same draw is below ``seed_p[x]`` (its probability as a
-    seed; callers ensure ``seed_p >= `` relay probabilities).
+    (``1/d`` for all ``d`` in-edges of ``w`` when ``wc``, else ``edge_p`` aligned
+    with ``rev_indices`` when not empty, else ``p``); for linear threshold
+    (``model`` 1) one in-edge is taken with its weight (or none), so the set is a
+    path. When ``seed_p`` is not empty (first-hop model, IC only), an
+    in-neighbour ``x`` that fails the relay probability still joins the set,
+    without being expanded, when the same draw is below ``seed_p[x]`` (its
+    probability as a seed; callers ensure ``seed_p >=`` relay probabilities).
 
-    Only accounts with ``cand_of[x] >= 0`` are stored, as their candidate index:
-    coverage needs nothing else. Set ``j``'s items are ``items[ptr[j]:ptr[j+1]]``.
+    Only candidates are stored, as ``cand_of[x]`` when ``cand_of[x] >= 0`` (every
+    account, as itself, when ``cand_of`` is empty): coverage needs nothing else.
+    The sets are appended after the ``n_sets`` sets and ``n_items`` items already
+    in ``ptr``/``items`` (set ``s`` is ``items[ptr[s]:ptr[s+1]]``; ``ptr`` needs room
+    for ``count`` more). ``mark`` (uint8, n, all zero, and left so), ``queue``
+    (int32, n) and ``aux`` (int32, n when first-hop, else empty) are scratch.
+    Stops early, before a set that does not fit in ``items``; returns ``(sets
+    drawn, new n_items)``: the caller grows ``items`` and continues.
     """
-    ptr = np.empty(count + 1, np.int64)
-    items = np.empty(max(16, 4 * count), np.int32)
-    size = 0
-    ptr[0] = 0
     first_hop = len(seed_p) > 0
+    cap = len(items)
     for c in range(count):
         j = j0 + c
-        stamp = np.int32(j + 1)
         state, x = _next(stream_start(key, j))
         root = min(int(x * n), n - 1)
-        mark[root] = stamp
-        if cand_of[root] >= 0:
-            items, size = _push(items, size, cand_of[root])
+        start = n_items
+        full = False
+        mark[root] = 1
         head = 0
         tail = 1
+        n_aux = 0
         queue[0] = root
-        while head < tail:
+        cr = _cand(cand_of, root)
+        if cr >= 0:
+            if n_items == cap:
+                full = True
+            else:
+                items[n_items] = cr
+                n_items += 1
+        while head < tail and not full:
             w = queue[head]
             head += 1
             a = rev_indptr[w]
@@ -303,7 +318,7 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                 state, x = _next(state)
                 nxt = -1
                 if len(edge_p) == 0:
-                    if len(row_p) > 0:  # weighted cascade: weights 1/d sum to 1
+                    if wc:  # weights 1/d sum to 1: exactly one in-edge
                         nxt = rev_indices[a + min(int(x * (b - a)), b - a - 1)]
                     else:
                         e = a + int(x / p) if p > 0.0 else b
@@ -316,45 +331,66 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                         if x < cum:
                             nxt = rev_indices[e]
                             break
-                if nxt >= 0 and mark[nxt] != stamp:
-                    mark[nxt] = stamp
-                    if cand_of[nxt] >= 0:
-                        items, size = _push(items, size, cand_of[nxt])
+                if nxt >= 0 and mark[nxt] == 0:
+                    mark[nxt] = 1
                     queue[tail] = nxt
                     tail += 1
+                    cu = _cand(cand_of, nxt)
+                    if cu >= 0:
+                        if n_items == cap:
+                            full = True
+                        else:
+                            items[n_items] = cu
+                            n_items += 1
                 continue
             if first_hop or len(edge_p) > 0:
                 for e in range(a, b):
                     u = rev_indices[e]
-                    if mark[u] == stamp:
+                    if mark[u] == 1:
                         continue
                     state, x = _next(state)
                     if len(edge_p) > 0:
                         q = edge_p[e]
-                    elif len(row_p) > 0:
-                        q = row_p[w]
+                    elif wc:
+                        q = 1.0 / (b - a)
                     else:
                         q = p
+                    cu = _cand(cand_of, u)
                     if x < q:
-                        if mark[u] != -stamp and cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
-                        mark[u] = stamp
+                        if mark[u] != 2 and cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
-                    elif first_hop and mark[u] != -stamp and cand_of[u] >= 0 and x < seed_p[u]:
-                        mark[u] = -stamp  # in the set as a seed only: not expanded (yet)
-                        items, size = _push(items, size, cand_of[u])
+                    elif first_hop and mark[u] == 0 and cu >= 0 and x < seed_p[u]:
+                        if n_items == cap:
+                            full = True
+                            break
+                        mark[u] = 2  # in the set as a seed only: not expanded (yet)
+                        aux[n_aux] = u
+                        n_aux += 1
+                        items[n_items] = cu
+                        n_items += 1
                 continue
-            q = row_p[w] if len(row_p) > 0 else p
+            q = 1.0 / (b - a) if wc else p
             if q >= 1.0:
                 for e in range(a, b):
                     u = rev_indices[e]
-                    if mark[u] != stamp:
-                        mark[u] = stamp
-                        if cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
+                    if mark[u] == 0:
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
+                        cu = _cand(cand_of, u)
+                        if cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
             elif q > 0.0:
                 log1mq = np.log1p(-q)
                 e = a
@@ -364,42 +400,70 @@ def rr_sets(rev_indptr, rev_indices, model, p, row_p, edge_p, seed_p, cand_of, n
                     if e >= b:
                         break
                     u = rev_indices[e]
-                    if mark[u] != stamp:
-                        mark[u] = stamp
-                        if cand_of[u] >= 0:
-                            items, size = _push(items, size, cand_of[u])
+                    if mark[u] == 0:
+                        mark[u] = 1
                         queue[tail] = u
                         tail += 1
+                        cu = _cand(cand_of, u)
+                        if cu >= 0:
+                            if n_items == cap:
+                                full = True
+                                break
+                            items[n_items] = cu
+                            n_items += 1
                     e += 1
-        ptr[c + 1] = size
-    return ptr, items[:size].copy()
+        _unmark(mark, queue, tail, aux, n_aux)
+        if full:
+            return c, start
+        ptr[n_sets + c + 1] = n_items
+    return count, n_items
 
 
 @njit(nogil=True, cache=True)
-def _inverted(ptr, items, m):
-    """Candidate -> RR sets containing it, as CSR (``cptr``, ``sets``)."""
-    cnt = np.zeros(m + 1, np.int64)
+def _compact(items, loc):
+    """Local ids of the candidates that occur in ``items``, in order of first appearance.
+
+    ``loc`` (int32, one per candidate, all -1) receives each occurring candidate's local
+    id; the caller resets it from the returned ``act``. Returns ``(act, local items)``:
+    work then scales with the RR sets, not with the number of candidates.
+    """
+    act = np.empty(min(len(items), len(loc)), np.int64)
+    lit = np.empty(len(items), np.int32)
+    n_act = 0
     for t in range(len(items)):
-        cnt[items[t] + 1] += 1
+        c = items[t]
+        if loc[c] < 0:
+            loc[c] = n_act
+            act[n_act] = c
+            n_act += 1
+        lit[t] = loc[c]
+    return act[:n_act], lit
+
+
+@njit(nogil=True, cache=True)
+def _inverted(ptr, lit, m):
+    """Local candidate -> RR sets containing it, as CSR (``cptr``, ``sets``)."""
+    cnt = np.zeros(m + 1, np.int64)
+    for t in range(len(lit)):
+        cnt[lit[t] + 1] += 1
     for c in range(m):
         cnt[c + 1] += cnt[c]
     fill = cnt[:m].copy()
-    sets = np.empty(len(items), np.int64)
+    sets = np.empty(len(lit), np.int32)
     for j in range(len(ptr) - 1):
         for t in range(ptr[j], ptr[j + 1]):
-            c = items[t]
+            c = lit[t]
             sets[fill[c]] = j
             fill[c] += 1
     return cnt, sets
 
 
 @njit(nogil=True, cache=True)
-def _topk_sum(deg, act, taken, k):
-    """Sum of the ``k`` largest ``deg`` among the candidates ``act`` not yet taken."""
+def _topk_sum(deg, taken, k):
+    """Sum of the ``k`` largest ``deg`` among the candidates not yet taken."""
     best = np.zeros(k, np.int64)
     low = 0  # position of the smallest kept value
-    for t in range(len(act)):
-        c = act[t]
+    for c in range(len(deg)):
         d = deg[c]
         if taken[c] or d <= best[low]:
             continue
@@ -411,35 +475,37 @@ def _topk_sum(deg, act, taken, k):
 
 
 @njit(nogil=True, cache=True)
-def greedy_cover(ptr, items, m, k, cost, budget):
-    """Greedy maximum coverage of RR sets by candidates.
+def _better(d, c, best_d, best_c):
+    """More coverage wins; equal coverage goes to the lower candidate index."""
+    return d > best_d or (d == best_d and c < best_c)
+
+
+@njit(nogil=True, cache=True)
+def greedy_cover(ptr, items, m, k, cost, budget, loc):
+    """Greedy maximum coverage of RR sets by candidates ``0 .. m-1``.
 
     Without costs (``cost`` empty): ``k`` picks, each the candidate covering the
-    most RR sets not yet covered (ties to the lower index). With costs: the
-    cost-effective greedy (most new sets per unit cost among those still
-    affordable within ``budget``), then the best single affordable candidate if it
-    alone covers more. Returns ``(picked candidate indices, new sets covered by
-    each, upper)``: without costs, ``upper`` bounds the coverage of the best ``k``
-    candidates (min over the greedy steps of covered + the k largest marginal
-    gains, as in OPIM-C); with costs it is -1.
+    most RR sets not yet covered (ties to the lower index; once nothing adds
+    coverage, the lowest indices not taken). With costs: the cost-effective greedy
+    (most new sets per unit cost among those still affordable within ``budget``),
+    then the best single affordable candidate if it alone covers more. Returns
+    ``(picked candidate indices, new sets covered by each, upper)``: without costs,
+    ``upper`` bounds the coverage of the best ``k`` candidates (min over the greedy
+    steps of covered + the k largest marginal gains, as in OPIM-C); with costs it
+    is -1. ``loc`` is int32 scratch, one per candidate, all -1 (and left so):
+    only candidates occurring in the sets are visited, so the cost does not grow
+    with ``m``.
     """
-    cptr, sets = _inverted(ptr, items, m)
-    deg = np.empty(m, np.int64)
-    n_act = 0
-    for c in range(m):
+    act, lit = _compact(items, loc)
+    n_act = len(act)
+    cptr, sets = _inverted(ptr, lit, n_act)
+    deg = np.empty(n_act, np.int64)
+    for c in range(n_act):
         deg[c] = cptr[c + 1] - cptr[c]
-        if deg[c] > 0:
-            n_act += 1
-    act = np.empty(n_act, np.int64)  # candidates in some set: the only ones gains can favour
-    n_act = 0
-    for c in range(m):
-        if deg[c] > 0:
-            act[n_act] = c
-            n_act += 1
     covered = np.zeros(len(ptr) - 1, np.bool_)
-    taken = np.zeros(m, np.bool_)
+    taken = np.zeros(n_act, np.bool_)
     budgeted = len(cost) > 0
-    cap = k if not budgeted else m
+    cap = k if not budgeted else n_act
     picks = np.empty(cap, np.int64)
     gains = np.empty(cap, np.int64)
     n_picked = 0
@@ -447,39 +513,50 @@ def greedy_cover(ptr, items, m, k, cost, budget):
     single, single_gain = -1, -1
     upper = -1
     got = 0
+    scan = 0  # candidates below it that occur in no set were taken as zero-gain picks
     if budgeted:
-        for c in range(m):
-            if cost[c] <= budget and deg[c] > single_gain:
+        for c in range(n_act):
+            if cost[act[c]] <= budget and _better(deg[c], act[c], single_gain,
+                                                  act[single] if single >= 0 else m):
                 single, single_gain = c, deg[c]
     while n_picked < cap:
         best = -1
         if budgeted:
             best_ratio = -1.0
-            for t in range(n_act):
-                c = act[t]
-                if not taken[c] and cost[c] <= left and deg[c] > 0:
-                    ratio = deg[c] / cost[c] if cost[c] > 0 else np.inf
-                    if ratio > best_ratio:
-                        best, best_ratio = c, ratio
+            for c in range(n_act):
+                if taken[c] or deg[c] <= 0 or cost[act[c]] > left:
+                    continue
+                cc = cost[act[c]]
+                ratio = deg[c] / cc if cc > 0 else np.inf
+                if best < 0 or ratio > best_ratio or (ratio == best_ratio and act[c] < act[best]):
+                    best, best_ratio = c, ratio
             if best < 0:
                 break
-            left -= cost[best]
+            left -= cost[act[best]]
         else:
-            bound = got + _topk_sum(deg, act, taken, k)
+            bound = got + _topk_sum(deg, taken, k)
             if upper < 0 or bound < upper:
                 upper = bound
-            best_deg = 0
-            for t in range(n_act):
-                c = act[t]
-                if not taken[c] and deg[c] > best_deg:
-                    best, best_deg = c, deg[c]
+            for c in range(n_act):
+                if not taken[c] and deg[c] > 0 and (
+                        best < 0 or _better(deg[c], act[c], deg[best], act[best])):
+                    best = c
             if best < 0:  # nothing adds coverage: the lowest index not taken
-                for c in range(m):
-                    if not taken[c]:
-                        best = c
+                while True:
+                    c = scan
+                    scan += 1
+                    if loc[c] < 0:
+                        picks[n_picked] = c
                         break
+                    if not taken[loc[c]]:
+                        best = loc[c]
+                        break
+                if best < 0:
+                    gains[n_picked] = 0
+                    n_picked += 1
+                    continue
         taken[best] = True
-        picks[n_picked] = best
+        picks[n_picked] = act[best]
         gains[n_picked] = deg[best]
         got += deg[best]
         n_picked += 1
@@ -488,15 +565,17 @@ def greedy_cover(ptr, items, m, k, cost, budget):
             if not covered[j]:
                 covered[j] = True
                 for q in range(ptr[j], ptr[j + 1]):
-                    deg[items[q]] -= 1
+                    deg[lit[q]] -= 1
     if budgeted and single >= 0 and single_gain > got:
-        picks[0] = single
+        picks[0] = act[single]
         gains[0] = single_gain
         n_picked = 1
     if not budgeted:
-        bound = got + _topk_sum(deg, act, taken, k)
+        bound = got + _topk_sum(deg, taken, k)
         if upper < 0 or bound < upper:
             upper = bound
+    for c in range(n_act):
+        loc[act[c]] = -1
     return picks[:n_picked].copy(), gains[:n_picked].copy(), upper
 
 

@@ -50,7 +50,10 @@ DEFAULT_P = 0.01
 # here, and more sets give better seeds for the same certified ratio (about 3% more spread on
 # the medium benchmark graph); i_max and the bounds follow from the start actually used.
 OPIMC_START_FACTOR = 8
-SERIAL_SECONDS = 0.02  # work runs on the calling thread this long before threads start
+# Work runs on the calling thread until it has used this much CPU time and as much again
+# is left (by the rate so far): smaller jobs never pay for starting threads. CPU time, not
+# wall time, so a loaded machine does not push small jobs onto threads.
+SERIAL_SECONDS = 0.02
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -291,7 +294,8 @@ def _check_lt_weights(g, m: _Model) -> None:
 def _wc_edge_p(g) -> np.ndarray:
     """Weighted-cascade probability of every propagation edge: 1 / (accounts the follower follows)."""
     d = np.asarray(g.out_degree, dtype=np.float64)
-    return (1.0 / np.maximum(d, 1.0))[np.asarray(g.in_indices)].astype(np.float32)
+    per_account = (1.0 / np.maximum(d, 1.0)).astype(np.float32)  # gathered as float32: 4 B/edge
+    return per_account[np.asarray(g.in_indices)]
 
 
 # --- parallel chunks --------------------------------------------------------------------------
@@ -322,14 +326,21 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
     done: dict[int, Any] = {}
     errors: list[BaseException] = []
 
-    def worker(until: float = math.inf):
+    def worker(serial: bool = False):
         try:
             state = make_state()
             size = 1
-            while not stop.is_set() and time.perf_counter() < until:
+            cpu0, ran = time.thread_time(), 0
+            while not stop.is_set():
+                if serial:
+                    cpu = time.thread_time() - cpu0
+                    if cpu >= SERIAL_SECONDS and (total - nxt[0]) * cpu / max(ran, 1) >= SERIAL_SECONDS:
+                        return
                 with lock:
                     start = nxt[0]
-                    count = min(size, total - start)
+                    left = total - start
+                    # guided: near the end chunks shrink, so threads finish together
+                    count = min(size, left, left if threads == 1 else max(1, left // (2 * threads)))
                     nxt[0] += max(count, 0)
                 if count <= 0:
                     return
@@ -338,6 +349,7 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
                 dt = time.perf_counter() - t0
                 with lock:
                     done[start] = (count, out)
+                ran += count
                 task.advance(count)
                 size = max(1, min(1 << 20, int(count * target_seconds / max(dt, 1e-6)),
                                   4 * count))
@@ -347,7 +359,7 @@ def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
 
     interrupted = False
     if threads > 1:  # short jobs stay on the calling thread: starting threads costs more
-        worker(until=time.perf_counter() + SERIAL_SECONDS)
+        worker(serial=True)
     if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
         worker()
     elif nxt[0] < total and not stop.is_set():
@@ -427,7 +439,7 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
         seed_p = m.seed_rates if m.seed_rates is not None else np.empty(0)
 
         def make_state():
-            return np.zeros(n, np.int32), np.empty(max(n, 1), np.int32)
+            return np.zeros(n, np.uint8), np.empty(n + k, np.int32)
 
         def work(state, start, count):
             mark, queue = state
@@ -611,36 +623,49 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     else:
         seed_p = np.empty(0)
     rev_indptr, rev_indices = np.asarray(g.out_indptr), np.asarray(g.out_indices)
-    lt = mdl.name == "lt"
-    row_p = np.empty(0)
-    edge_rev = np.empty(0, np.float32)
-    if mdl.wc:
-        row_p = 1.0 / np.maximum(np.asarray(g.out_degree, dtype=np.float64), 1.0)
-    elif len(mdl.edge_p):
-        edge_rev = _to_following_order(g, mdl.edge_p)
-    cand_of = np.full(n, -1, np.int32)
-    cand_of[cand] = np.arange(m_c, dtype=np.int32)
+    edge_rev = _to_following_order(g, mdl.edge_p) if len(mdl.edge_p) else np.empty(0, np.float32)
+    if m_c == n:  # every account is a candidate (cand is sorted and unique): stored as itself
+        cand_of = np.empty(0, np.int32)
+    else:
+        cand_of = np.full(n, -1, np.int32)
+        cand_of[cand] = np.arange(m_c, dtype=np.int32)
     nthreads = _threads(threads)
     key = int(seed)
     const = imm_sample_sizes(n, m_c, k_eff, float(epsilon), float(ell))
+    model_args = (rev_indptr, rev_indices, 1 if mdl.name == "lt" else 0, mdl.p, mdl.wc, edge_rev,
+                  seed_p, cand_of, n)
+    pool: list = []  # per-thread scratch, reused by every draw of this call
 
-    def draw(first: int, count: int, label: str, key: int = key):
-        """RR sets ``first .. first + count - 1`` as flat (ptr, items), and whether interrupted."""
+    def draw(into: _RRSets, first: int, count: int, label: str, key: int = key) -> bool:
+        """Add RR sets ``first .. first + count - 1`` to ``into``; returns whether interrupted.
+
+        The calling thread writes straight into ``into``; other threads fill their own
+        buffers, appended afterwards (coverage does not depend on the order of the sets).
+        """
+        hint = into.size / into.n if into.n else 8.0
+        held: list = []
+
         def make_state():
-            return np.zeros(n, np.int32), np.empty(max(n, 1), np.int32)
+            st = pool.pop() if pool else _RRScratch(n, len(seed_p) > 0)
+            held.append(st)
+            return st, into if len(held) == 1 else st.sets
 
         def work(state, start, cnt):
-            mark, queue = state
-            return _k.rr_sets(rev_indptr, rev_indices, 1 if lt else 0, mdl.p, row_p, edge_rev,
-                              seed_p, cand_of, n, key, first + start, cnt, mark, queue)
+            st, buf = state
+            _rr_fill(buf, model_args, key, first + start, cnt, st, hint)
 
         with progress.task(label, total=count) as task:
-            done, stopped = _run_chunks(count, nthreads, make_state, work, task)
-        parts = [done[s][1] for s in sorted(done)]
-        return _concat(parts), stopped
+            _, stopped = _run_chunks(count, nthreads, make_state, work, task)
+        for st in held:
+            into.extend(st.sets)
+            st.sets.clear()
+            pool.append(st)
+        return stopped
+
+    loc = np.full(m_c, -1, np.int32)  # greedy_cover's scratch, shared by every selection
 
     def select(ptr, items):
-        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0)
+        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0, loc)
         return picks, gains
 
     if method == "opim-c":
@@ -650,7 +675,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     # sampling phase: a lower bound LB of the optimum
     phases = {}
     t0 = time.perf_counter()
-    ptr, items = np.zeros(1, np.int64), np.empty(0, np.int32)
+    rr = _RRSets()
     lb = 1.0
     interrupted = False
     eps1 = const["eps_prime"]
@@ -658,14 +683,12 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     for i in range(1, rounds + 1):
         x = n / 2**i
         theta_i = math.ceil(const["lambda_prime"] / x)
-        have = len(ptr) - 1
-        if theta_i > have:
-            (p2, it2), interrupted = draw(have, theta_i - have, f"IMM sampling, round {i}")
-            ptr, items = _append(ptr, items, p2, it2)
+        if theta_i > rr.n:
+            interrupted = draw(rr, rr.n, theta_i - rr.n, f"IMM sampling, round {i}")
         if interrupted:
             break
-        picks, gains = select(ptr, items)
-        est = n * gains.sum() / (len(ptr) - 1)
+        picks, gains = select(*rr.arrays)
+        est = n * gains.sum() / rr.n
         if est >= (1 + eps1) * x:
             lb = est / (1 + eps1)
             break
@@ -674,14 +697,14 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     t0 = time.perf_counter()
     if not interrupted:
         # fresh RR sets for the final selection, numbered after the sampling phase's
-        first = len(ptr) - 1
-        del ptr, items
-        (ptr, items), interrupted = draw(first, theta, "IMM final RR sets")
+        first = rr.n
+        rr.clear(reserve_sets=theta)
+        interrupted = draw(rr, first, theta, "IMM final RR sets")
     phases["final_rr_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    picks, gains = select(ptr, items)
+    picks, gains = select(*rr.arrays)
     phases["selection_seconds"] = time.perf_counter() - t0
-    n_rr = len(ptr) - 1
+    n_rr = rr.n
     scale = n / max(n_rr, 1)
     chosen = cand[picks]
     chosen_ids = g.external(chosen)
@@ -724,24 +747,19 @@ def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, thre
     a1 = math.log(3 * i_max / delta) + logc
     a2 = math.log(3 * i_max / delta)
     key2 = key ^ 0x5DEECE66D  # the validation collection R2 is independent of R1
-    r1 = r2 = (np.zeros(1, np.int64), np.empty(0, np.int32))
+    r1, r2 = _RRSets(), _RRSets()
     interrupted = False
+    loc = np.full(m_c, -1, np.int32)
     t0 = time.perf_counter()
     target, alpha, lower, upper_s = theta0, 0.0, 0.0, math.inf
     for i in range(1, i_max + 1):
-        for which in (1, 2):
-            ptr, items = r1 if which == 1 else r2
-            have = len(ptr) - 1
-            (p2, it2), stop = draw(have, target - have, f"OPIM-C RR sets, round {i}",
-                                   key=key if which == 1 else key2)
-            grown = _append(ptr, items, p2, it2)
-            r1, r2 = (grown, r2) if which == 1 else (r1, grown)
-            interrupted |= stop
-        picks, gains, upper = _k.greedy_cover(*r1, m_c, k, np.empty(0), 0.0)
+        for rr, kk in ((r1, key), (r2, key2)):
+            interrupted |= draw(rr, rr.n, target - rr.n, f"OPIM-C RR sets, round {i}", key=kk)
+        picks, gains, upper = _k.greedy_cover(*r1.arrays, m_c, k, np.empty(0), 0.0, loc)
         chosen = np.zeros(m_c, np.bool_)
         chosen[picks] = True
-        t1, t2 = len(r1[0]) - 1, len(r2[0]) - 1
-        cov2 = _k.coverage(*r2, chosen)
+        t1, t2 = r1.n, r2.n
+        cov2 = _k.coverage(*r2.arrays, chosen)
         lower = max(((math.sqrt(cov2 + 2 * a2 / 9) - math.sqrt(a2 / 2)) ** 2 - a2 / 18), 0.0) * n / t2
         upper_s = (math.sqrt(upper + a1 / 2) + math.sqrt(a1 / 2)) ** 2 * n / t1
         alpha = lower / upper_s if upper_s > 0 else 1.0
@@ -775,17 +793,74 @@ def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, thre
     return res
 
 
-def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """One flat (ptr, items) from chunks in order (a single copy, not one per chunk)."""
-    offsets = np.cumsum([0] + [len(it) for _, it in parts])
-    ptr = np.concatenate([np.zeros(1, np.int64)] + [p2[1:] + o for (p2, _), o in
-                                                      zip(parts, offsets[:-1], strict=True)])
-    items = np.concatenate([np.empty(0, np.int32)] + [it for _, it in parts])
-    return ptr, items
+class _RRSets:
+    """A growing collection of RR sets as flat arrays: set ``s`` is ``items[ptr[s]:ptr[s+1]]``.
+
+    Capacity grows by doubling, so appending costs amortised O(1) per item and the
+    kernel writes in place; the order of the sets is irrelevant to coverage.
+    """
+
+    def __init__(self):
+        self.ptr = np.zeros(1025, np.int64)
+        self.items = np.empty(8192, np.int32)
+        self.n = 0
+        self.size = 0
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.ptr[:self.n + 1], self.items[:self.size]
+
+    def reserve(self, sets: int, items: int) -> None:
+        """Room for ``sets`` more sets and ``items`` more items."""
+        if self.n + sets + 1 > len(self.ptr):
+            grown = np.empty(max(self.n + sets + 1, 2 * len(self.ptr)), np.int64)
+            grown[:self.n + 1] = self.ptr[:self.n + 1]
+            self.ptr = grown
+        if self.size + items > len(self.items):
+            grown = np.empty(max(self.size + items, 2 * len(self.items)), np.int32)
+            grown[:self.size] = self.items[:self.size]
+            self.items = grown
+
+    def extend(self, other: _RRSets) -> None:
+        if not other.n:
+            return
+        self.reserve(other.n, other.size)
+        self.ptr[self.n + 1:self.n + other.n + 1] = other.ptr[1:other.n + 1] + self.size
+        self.items[self.size:self.size + other.size] = other.items[:other.size]
+        self.n += other.n
+        self.size += other.size
+
+    def clear(self, reserve_sets: int = 0) -> None:
+        """Empty, keeping the buffers (and room for ``reserve_sets`` sets of the current mean size)."""
+        mean = self.size / self.n if self.n else 0.0
+        self.n = self.size = 0
+        self.reserve(reserve_sets, int(reserve_sets * mean))
 
 
-def _append(ptr, items, p2, it2):
-    return np.concatenate([ptr, p2[1:] + ptr[-1]]), np.concatenate([items, it2])
+class _RRScratch:
+    """One thread's scratch for drawing RR sets, and its own output buffer."""
+
+    def __init__(self, n: int, first_hop: bool):
+        self.mark = np.zeros(n, np.uint8)
+        self.queue = np.empty(max(n, 1), np.int32)
+        self.aux = np.empty(n if first_hop else 0, np.int32)
+        self.sets = _RRSets()
+
+
+def _rr_fill(sets: _RRSets, model_args: tuple, key: int, j0: int, count: int, st: _RRScratch,
+             mean_size: float) -> None:
+    """Append RR sets ``j0 .. j0 + count - 1`` to ``sets``, growing its buffers as needed."""
+    done = 0
+    while done < count:
+        left = count - done
+        sets.reserve(left, int(left * mean_size * 1.25) + 64)
+        got, size = _k.rr_fill(*model_args, key, j0 + done, left, st.mark, st.queue, st.aux,
+                               sets.ptr, sets.items, sets.n, sets.size)
+        sets.n += got
+        sets.size = size
+        done += got
+        if done < count:  # the next set did not fit
+            sets.reserve(0, len(sets.items))
 
 
 def _to_following_order(g, edge_p: np.ndarray) -> np.ndarray:

@@ -101,6 +101,8 @@ def test_benchmark_run_small_writes_a_paired_report(tmp_path):
                    "seeds-wc-k10-200k-edges": {"kolgraph.seeds", "kolgraph.seeds 1 thread",
                                                "kolgraph.seeds OPIM-C", "pynetim IMM",
                                                "pynetim OPIM-C"}}
+    for tag, group in (("k=50", "seeds-wc-k50-200k-edges"), ("eps=0.1", "seeds-wc-k10-eps0.1-200k-edges")):
+        propagation[group] = {f"{w} [{tag}]" for w in propagation["seeds-wc-k10-200k-edges"]}
     for name, workloads in propagation.items():
         measured = {w["name"] for w in report["groups"][name]["workloads"]}
         assert measured == workloads, (name, measured)

@@ -272,6 +272,26 @@ def test_results_depend_on_the_seed_only_not_the_threads():
         assert not np.array_equal(one.samples, other.samples)
 
 
+def test_threaded_path_gives_the_same_results(monkeypatch):
+    """With no serial start every chunk runs on worker threads: still the same results."""
+    import kolgraph.propagation as prop
+
+    g = random_graph(np.random.default_rng(4), 400, 4000)
+    ids = g.external([0, 1, 2])
+    one = spread(g, ids, runs=2000, seed=3, threads=1, weighted_cascade=True)
+    picked = {m: seeds(g, 4, weighted_cascade=True, epsilon=0.2, candidates="accounts",
+                       method=m, threads=1) for m in ("imm", "opim-c")}
+    monkeypatch.setattr(prop, "SERIAL_SECONDS", 0.0)
+    for threads in (2, 3):
+        many = spread(g, ids, runs=2000, seed=3, threads=threads, weighted_cascade=True)
+        np.testing.assert_array_equal(one.samples, many.samples)
+        np.testing.assert_array_equal(one.inc_sq, many.inc_sq)
+        for m, ref in picked.items():
+            got = seeds(g, 4, weighted_cascade=True, epsilon=0.2, candidates="accounts", method=m,
+                        threads=threads)
+            assert (got.seeds, got.rr_sets, got.spread) == (ref.seeds, ref.rr_sets, ref.spread)
+
+
 def propagation_reach(g: FollowerGraph, idx: list[int]) -> int:
     G = nx.DiGraph()
     G.add_nodes_from(range(g.n_accounts))
@@ -418,16 +438,20 @@ def test_rr_set_membership_estimates_single_seed_spread(kind):
             "first_hop": {"p": 0.3, "view_rates": 0.8}, "lt_wc": {"model": "lt"},
             "lt_edge": {"model": "lt", "edge_probs": probs}}[kind]
     count = 60_000
-    from kolgraph.propagation import _to_following_order
+    from kolgraph.propagation import _rr_fill, _RRScratch, _RRSets, _to_following_order
 
-    row_p = 1.0 / np.maximum(g.out_degree, 1) if kind in ("wc", "lt_wc") else np.empty(0)
     edge_rev = (_to_following_order(g, probs.astype(np.float32)) if kind in ("edge", "lt_edge")
                 else np.empty(0, np.float32))
     p = opts.get("p", 0.0)
     seed_p = np.full(n, 0.8) if kind == "first_hop" else np.empty(0)
-    ptr, items = _k.rr_sets(np.asarray(g.out_indptr), np.asarray(g.out_indices), int(lt), p, row_p,
-                            edge_rev, seed_p, np.arange(n, dtype=np.int32), n, 5, 0, count,
-                            np.zeros(n, np.int32), np.empty(n, np.int32))
+    args = (np.asarray(g.out_indptr), np.asarray(g.out_indices), int(lt), p,
+            kind in ("wc", "lt_wc"), edge_rev, seed_p, np.empty(0, np.int32), n)
+    scratch = _RRScratch(n, kind == "first_hop")
+    rr = _RRSets()
+    _rr_fill(rr, args, 5, 0, count // 2, scratch, 0.5)  # tiny size hints: the buffers must grow
+    _rr_fill(rr, args, 5, count // 2, count - count // 2, scratch, 0.1)
+    assert not scratch.mark.any()  # the kernel leaves its scratch clean
+    ptr, items = rr.arrays
     assert len(ptr) == count + 1
     for j in range(0, count, 997):  # no duplicates within a set
         s = items[ptr[j]:ptr[j + 1]]
@@ -466,7 +490,9 @@ def test_greedy_cover_matches_python_greedy(sets, k):
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains, upper = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0)
+    loc = np.full(10, -1, np.int32)
+    picks, gains, upper = K.greedy_cover(ptr, items, 10, k, np.empty(0), 0.0, loc)
+    assert (loc == -1).all()  # the scratch is left as it was given
     ref_picks, ref_gains = naive_greedy(sets, 10, k)
     assert picks.tolist() == ref_picks and gains.tolist() == ref_gains
     best = max(sum(1 for s in sets if s & set(c)) for c in itertools.combinations(range(10), k))
@@ -483,7 +509,9 @@ def test_budgeted_cover_stays_within_budget_and_beats_half_of_optimum(sets, cost
     ptr = np.zeros(len(sets) + 1, np.int64)
     ptr[1:] = np.cumsum([len(s) for s in sets])
     items = np.array([x for s in sets for x in sorted(s)], dtype=np.int32)
-    picks, gains, _ = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget)
+    loc = np.full(8, -1, np.int32)
+    picks, gains, _ = K.greedy_cover(ptr, items, 8, 8, np.asarray(costs), budget, loc)
+    assert (loc == -1).all()
     assert sum(costs[c] for c in picks) <= budget + 1e-9
     got = sum(1 for s in sets if s & set(picks.tolist()))
     assert got == gains.sum()
@@ -638,3 +666,34 @@ def test_store_graph_spread_from_creator_table_view_rates(tmp_path):
     # the first hop alone is the expected reach of the reach engine, the cascade adds to it
     reach = g.reach(top, view_rates=rates.tolist())
     assert r.mean >= reach.expected_reach + len(top) - Z * r.stderr
+
+
+@pytest.mark.parametrize("first_hop", [False, True])
+def test_rr_fill_resumes_after_a_full_buffer_with_the_same_sets(first_hop):
+    """A set that does not fit is redrawn whole once the caller has grown the buffer."""
+    rng = np.random.default_rng(8)
+    g = random_graph(rng, 30, 120)
+    n = g.n_accounts
+    cand_of = np.full(n, -1, np.int32)
+    cand_of[::2] = np.arange(len(cand_of[::2]), dtype=np.int32)  # half the accounts are candidates
+    seed_p = np.full(n, 0.6) if first_hop else np.empty(0)
+    args = (np.asarray(g.out_indptr), np.asarray(g.out_indices), 0, 0.3, False,
+            np.empty(0, np.float32), seed_p, cand_of, n)
+    mark, queue = np.zeros(n, np.uint8), np.empty(n, np.int32)
+    aux = np.empty(n if first_hop else 0, np.int32)
+    count = 300
+    ptr = np.zeros(count + 1, np.int64)
+    roomy = np.empty(n * count, np.int32)
+    assert _k.rr_fill(*args, 3, 0, count, mark, queue, aux, ptr, roomy, 0, 0)[0] == count
+    want = [roomy[ptr[j]:ptr[j + 1]].tolist() for j in range(count)]
+    ptr2, items, n_sets, size, calls = np.zeros(count + 1, np.int64), np.empty(1, np.int32), 0, 0, 0
+    while n_sets < count:
+        got, size = _k.rr_fill(*args, 3, n_sets, count - n_sets, mark, queue, aux, ptr2, items,
+                               n_sets, size)
+        n_sets += got
+        calls += 1
+        assert not mark.any()
+        if n_sets < count:
+            items = np.concatenate([items[:size], np.empty(len(items) + 1, np.int32)])
+    assert calls > 3
+    assert [items[ptr2[j]:ptr2[j + 1]].tolist() for j in range(count)] == want
