@@ -51,22 +51,44 @@ def dense_rows(starts, ends, indices, big, n_words):
 
 
 @njit(nogil=True, cache=True)
-def _cover_gain(starts, ends, indices, c, covered, dense, slot):
+def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
     """Followers of c outside the ``covered`` bitset: word-wise ``popcount(bits & ~covered)``
-    over its bitset ``dense[slot[c]]`` when it has one, else bit by bit along its row
-    (n/8 bytes of bitset stay in cache)."""
+    over its bitset ``dense[slot[c]]`` when it has one, else bit by bit along the followers
+    it had left uncovered at its last evaluation.
+
+    ``left = (lo, hi, buf, fill)``: candidate c's uncovered followers at its last evaluation
+    are ``buf[lo[c]:hi[c]]`` (``lo[c] < 0``: never evaluated, read its row). Covered followers
+    never become uncovered, so each evaluation keeps only the survivors, in place, and the
+    next one reads fewer (``fill[0]``: the end of ``buf`` in use).
+    """
     if ends[c] == starts[c]:
         return 0
-    g = 0
     s = slot[c]
     if s >= 0:
+        g = 0
         for w in range(indices[starts[c]] >> 6, (indices[ends[c] - 1] >> 6) + 1):
             g += popcount(dense[s, w] & ~covered[w])
         return g
-    for j in range(starts[c], ends[c]):
-        u = np.uint64(indices[j])
-        g += 1 - np.int64((covered[u >> np.uint64(6)] >> (u & _LOW6)) & _ONE)
-    return g
+    lo, hi, buf, fill = left
+    if lo[c] < 0:  # first evaluation: copy the survivors of the row
+        start = fill[0]
+        out = start
+        for j in range(starts[c], ends[c]):
+            u = indices[j]
+            buf[out] = u
+            out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6))
+                                & _ONE)
+        lo[c] = start
+        hi[c] = out
+        fill[0] = out
+        return out - start
+    out = lo[c]
+    for j in range(lo[c], hi[c]):
+        u = buf[j]
+        buf[out] = u
+        out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6)) & _ONE)
+    hi[c] = out
+    return out - lo[c]
 
 
 @njit(nogil=True, cache=True)
@@ -90,15 +112,6 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
             g += 1
             covered[w] |= b
     return g
-
-
-@njit(nogil=True, cache=True)
-def cover_gains(starts, ends, indices, cands, covered, dense, slot):
-    """Reach gain of every candidate in ``cands`` over the ``covered`` bitset."""
-    out = np.empty(cands.shape[0])
-    for i in range(cands.shape[0]):
-        out[i] = _cover_gain(starts, ends, indices, cands[i], covered, dense, slot)
-    return out
 
 
 @njit(nogil=True, cache=True)
@@ -235,11 +248,12 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
 
 @njit(nogil=True, cache=True)
 def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount, tspend, tmax,
-                 smax, slots, fresh, bound, covered, dense, slot):
+                 smax, slots, fresh, bound, covered, dense, slot, left):
     """:func:`lazy_greedy` for unique reach with a ``covered`` bitset as the only state.
 
     Gains and additions read a candidate's bitset ``dense[slot[c]]`` word by word when
-    ``slot[c] >= 0`` (large audiences), else its row bit by bit. No per-follower counts:
+    ``slot[c] >= 0`` (large audiences), else its followers still uncovered at its last
+    evaluation (``left``, see :func:`_cover_gain`) bit by bit. No per-follower counts:
     the frequencies, the R_k curve and the Shapley values come afterwards from
     :func:`replay`, on threads. Returns ``(chosen, reach gains, spent)``.
     """
@@ -247,7 +261,7 @@ def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount
     for i in range(cands.shape[0]):
         c = cands[i]
         g = float(ends[c] - starts[c]) if fresh else float(
-            _cover_gain(starts, ends, indices, c, covered, dense, slot))
+            _cover_gain(starts, ends, indices, c, covered, dense, slot, left))
         bound[c] = g
         heap.append((-g / cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
@@ -263,7 +277,7 @@ def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot))
+            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
             bound[c] = g
             heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
             continue
@@ -281,12 +295,14 @@ def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount
 
 
 @njit(nogil=True, cache=True)
-def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered, dense, slot):
+def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered, dense, slot,
+                      left):
     """Best fractional knapsack of the reach gains of ``cands`` over ``covered`` within
     ``budget``, taking candidates by gain per cost. ``bound[c]`` holds an upper bound of
     each gain (the lazy greedy's last one): only candidates that reach the top of the heap
-    are evaluated, so every candidate taken carries its exact gain and every one left out
-    has a gain per cost no higher than the last taken. Returns the knapsack value."""
+    are evaluated (from what the greedy left of them, ``left``), so every candidate taken
+    carries its exact gain and every one left out has a gain per cost no higher than the
+    last taken. Returns the knapsack value."""
     heap = [(0.0, np.int64(0), False) for _ in range(0)]
     for i in range(cands.shape[0]):
         c = cands[i]
@@ -298,7 +314,7 @@ def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered
     while len(heap) > 0 and room > 0:
         neg, c, exact = heap[0]
         if not exact:
-            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot))
+            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
             if g <= 0:
                 heapq.heappop(heap)
             else:

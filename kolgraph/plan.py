@@ -437,6 +437,7 @@ class _State:
         self.hit = np.zeros(inst.n if inst.kind == _k.EXPECTED else 1)
         self.bound: np.ndarray | None = None  # upper bounds of the gains, from the lazy kernel
         self.covered: np.ndarray | None = None  # reach bitset when the counts were not kept
+        self.left: tuple | None = None  # the reach greedy's uncovered followers per candidate
         self.chosen: list[int] = []
         self.in_plan = np.zeros(inst.m, dtype=bool)
         self.spent = 0.0
@@ -617,6 +618,14 @@ def _covered(inst: _Instance, state: _State) -> np.ndarray:
     return covered
 
 
+def _left(inst: _Instance, cand: np.ndarray, slot: np.ndarray) -> tuple:
+    """Room for the followers each candidate read row by row still leaves uncovered
+    (:func:`kolgraph.kernels.plan._cover_gain`); pages are touched only as it fills."""
+    size = int(inst.degree[cand[slot[cand] < 0]].sum())
+    return (np.full(inst.m, -1, np.int64), np.zeros(inst.m, np.int64),
+            np.empty(size, dtype=inst.indices.dtype), np.zeros(1, np.int64))
+
+
 def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
     """Cost-benefit greedy from ``state`` (modified in place and returned)."""
     kind = inst.kind  # for R_k: the submodular surrogate Σ min(frequency, k)
@@ -628,10 +637,11 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
         if kind == _k.COVER:  # reach: a covered bitset is the whole state
             bits, slot = _dense(inst)
             covered = _covered(inst, state)
+            state.left = _left(inst, cand, slot)
             chosen, g_cover, spent = _k.cover_greedy(
                 inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.budget,
                 state.spent, state.tcount, state.tspend, inst.tmax, inst.smax, slots,
-                not state.chosen, bound, covered, bits, slot)
+                not state.chosen, bound, covered, bits, slot, state.left)
             state.covered = covered
             state.count = None  # not kept: the report replays the plan (_replay)
             g_rk = np.zeros(len(chosen), np.int64)
@@ -1064,9 +1074,10 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float:
     if inst.kind == _k.COVER:  # lazily, on the reach bitset: gains known to be stale bound them
         bits, slot = _dense(inst)
         bound = state.bound if state.bound is not None else inst.degree.astype(float)
+        left = state.left if state.left is not None else _left(inst, cand, slot)
         return value + _k.cover_upper_bound(inst.starts, inst.ends, inst.indices, cand,
                                             inst.cost, inst.budget, bound,
-                                            _covered(inst, state), bits, slot)
+                                            _covered(inst, state), bits, slot, left)
     cost = inst.cost[cand]
     if state.bound is None:
         g = _gains(inst, cand, inst.kind, state)

@@ -119,15 +119,17 @@ def test_lazy_greedy_kernels_match_a_python_celf(rng):
             slot = np.where(rng.random(15) < 0.5, np.arange(15), -1)
             dense = K.dense_rows(starts, ends, indices, np.arange(15), n_words)
             covered = np.zeros(n_words, np.uint64)
+            left = (np.full(15, -1), np.zeros(15, np.int64), np.empty(len(indices), np.int32),
+                    np.zeros(1, np.int64))
             chosen, gc, spent = K.cover_greedy(*args, budget, 0.0, *cons, True, bound, covered,
-                                               dense, slot)
+                                               dense, slot, left)
             members = set().union(*[sets[c] for c in chosen.tolist()])
             got = {u for u in g.external(np.arange(g.n_accounts))
                    if covered[g.index([u])[0] >> 6] >> np.uint64(g.index([u])[0] & 63) & 1}
             assert got == members
             rest = np.array([c for c in range(15) if c not in chosen], np.int64)
             ub = K.cover_upper_bound(starts, ends, indices, rest, cost, budget, bound, covered,
-                                     dense, slot)
+                                     dense, slot, left)
             exact = np.array([len(sets[c] - members) for c in rest], float)
             want_ub, room = 0.0, budget
             for i in np.argsort(-exact / cost[rest], kind="stable"):
@@ -199,7 +201,7 @@ def test_replay_and_remove_kernels(rng, parts):
     fptr, members = K.follower_members(starts, ends, indices, sel, g.n_accounts)
     none = (np.zeros(2, np.int64), np.zeros(0), np.zeros(0))
     edges = np.linspace(0, g.n_accounts, parts + 1).astype(np.int64)
-    for k in (1, 2, 3):
+    for k in (1, 2, 3, 9):
         out = [K.replay(starts, ends, indices, sel, edges[i], edges[i + 1], k)
                for i in range(parts)]
         cover, reach_k, phi1, phik = (sum(x) for x in zip(*out, strict=True))
