@@ -7,7 +7,10 @@ followers-of rows, or, with an account filter, a filtered copy
 
 The greedy keeps one state per account: ``count[u]`` (chosen creators that u
 follows, uint8, saturating) and ``hit[u]`` (probability that u has seen at least one
-of their posts, ``1 − Π (1 − p_c)``; zeros to start, so the arrays come from calloc). A candidate's marginal gain reads only its own row:
+of their posts, ``1 − Π (1 − p_c)``; zeros to start, so the arrays come from calloc);
+for unique reach only a bitset of the covered accounts (:func:`cover_greedy`, with
+large audiences read as bitsets word by word), the counts being replayed afterwards
+(:func:`replay`). A candidate's marginal gain reads only its own row:
 
 - ``COVER``: followers not yet covered, ``#{u ∈ F(c): count[u] = 0}``;
 - ``EXPECTED``: ``p_c · Σ_{u ∈ F(c)} (1 − hit[u])`` (expected reach is a probabilistic
@@ -48,20 +51,66 @@ def dense_rows(starts, ends, indices, big, n_words):
 
 
 @njit(nogil=True, cache=True)
-def _bit_gain(starts, ends, indices, c, covered):
-    """Reach gain of c read from the covered bitset (n/8 bytes: stays in cache)."""
-    g = 0
-    for j in range(starts[c], ends[c]):
-        u = np.uint64(indices[j])
-        g += 1 - np.int64((covered[u >> np.uint64(6)] >> (u & _LOW6)) & _ONE)
-    return g
+def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
+    """Followers of c outside the ``covered`` bitset: word-wise ``popcount(bits & ~covered)``
+    over its bitset ``dense[slot[c]]`` when it has one, else bit by bit along the followers
+    it had left uncovered at its last evaluation.
+
+    ``left = (lo, hi, buf, fill)``: candidate c's uncovered followers at its last evaluation
+    are ``buf[lo[c]:hi[c]]`` (``lo[c] < 0``: never evaluated, read its row). Covered followers
+    never become uncovered, so each evaluation keeps only the survivors, in place, and the
+    next one reads fewer (``fill[0]``: the end of ``buf`` in use).
+    """
+    if ends[c] == starts[c]:
+        return 0
+    s = slot[c]
+    if s >= 0:
+        g = 0
+        for w in range(indices[starts[c]] >> 6, (indices[ends[c] - 1] >> 6) + 1):
+            g += popcount(dense[s, w] & ~covered[w])
+        return g
+    lo, hi, buf, fill = left
+    if lo[c] < 0:  # first evaluation: copy the survivors of the row
+        start = fill[0]
+        out = start
+        for j in range(starts[c], ends[c]):
+            u = indices[j]
+            buf[out] = u
+            out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6))
+                                & _ONE)
+        lo[c] = start
+        hi[c] = out
+        fill[0] = out
+        return out - start
+    out = lo[c]
+    for j in range(lo[c], hi[c]):
+        u = buf[j]
+        buf[out] = u
+        out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6)) & _ONE)
+    hi[c] = out
+    return out - lo[c]
 
 
 @njit(nogil=True, cache=True)
-def _dense_gain(dense, slot, covered, lo, hi):
+def _cover_add(starts, ends, indices, c, covered, dense, slot):
+    """Adds c's followers to ``covered``; returns how many were new."""
+    if ends[c] == starts[c]:
+        return 0
     g = 0
-    for w in range(lo, hi):
-        g += popcount(dense[slot, w] & ~covered[w])
+    s = slot[c]
+    if s >= 0:
+        for w in range(indices[starts[c]] >> 6, (indices[ends[c] - 1] >> 6) + 1):
+            x = dense[s, w]
+            g += popcount(x & ~covered[w])
+            covered[w] |= x
+        return g
+    for j in range(starts[c], ends[c]):
+        u = np.uint64(indices[j])
+        w = u >> np.uint64(6)
+        b = _ONE << (u & _LOW6)
+        if covered[w] & b == 0:
+            g += 1
+            covered[w] |= b
     return g
 
 
@@ -138,7 +187,7 @@ def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
 
 @njit(nogil=True, cache=True)
 def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, hit, fresh, budget,
-                spent, tcount, tspend, tmax, smax, slots, bound, dense, dense_slot, covered):
+                spent, tcount, tspend, tmax, smax, slots, bound):
     """Lazy (CELF) cost-benefit greedy under permanent constraints.
 
     Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
@@ -146,20 +195,16 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
     ``smax``, while fewer than ``slots`` creators were added; ties go to the earlier
     candidate; stops when the best gain is zero. Stale gains are upper bounds
     (submodularity), so a candidate is re-evaluated only when it reaches the top of the
-    heap. On a ``fresh`` (empty) state the first gains are the audience sizes, read from
-    the row lengths. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and
-    leaves in ``bound[c]`` the last gain computed for each candidate (an upper bound of
-    its gain over the final plan). For reach (``COVER``), candidates with
-    ``dense_slot[c] >= 0`` are scored word-wise on their bitset ``dense[dense_slot[c]]``
-    against the ``covered`` bitset, which the kernel keeps in step with ``count``.
+    heap. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and leaves in
+    ``bound[c]`` the last gain computed for each candidate (an upper bound of its gain
+    over the final plan). :func:`cover_greedy` is the same for reach on a bitset.
 
     Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
     """
-    n = cands.shape[0]
     heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
-    for i in range(n):
+    for i in range(cands.shape[0]):
         c = cands[i]
-        if fresh:
+        if fresh:  # on an empty state the gains are the audience sizes (the row lengths)
             d = float(ends[c] - starts[c])
             g = d * p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
         else:
@@ -167,7 +212,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
         bound[c] = g
         heap.append((-g / cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
-    cap = min(n, max(slots, 0))
+    cap = min(cands.shape[0], max(slots, 0))
     chosen = np.empty(cap, dtype=np.int64)
     g_cover = np.zeros(cap, dtype=np.int64)
     g_rk = np.zeros(cap, dtype=np.int64)
@@ -181,14 +226,7 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             heapq.heappop(heap)
             continue
         if stamp != step:
-            if kind == COVER and dense_slot[c] >= 0:
-                lo = indices[starts[c]] >> 6
-                hi = (indices[ends[c] - 1] >> 6) + 1
-                g = float(_dense_gain(dense, dense_slot[c], covered, lo, hi))
-            elif kind == COVER:
-                g = float(_bit_gain(starts, ends, indices, c, covered))
-            else:
-                g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
             bound[c] = g
             heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
             continue
@@ -196,10 +234,6 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
             break
         heapq.heappop(heap)
         a, b, e = add(starts, ends, indices, c, count, hit, k, q[c], kind == EXPECTED)
-        if kind == COVER:
-            for j in range(starts[c], ends[c]):
-                u = np.uint64(indices[j])
-                covered[u >> np.uint64(6)] |= _ONE << (u & _LOW6)
         bound[c] = 0.0
         chosen[step] = c
         g_cover[step] = a
@@ -210,6 +244,148 @@ def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, 
         tspend[t] += cost[c]
         step += 1
     return chosen[:step], g_cover[:step], g_rk[:step], g_exp[:step], spent
+
+
+@njit(nogil=True, cache=True)
+def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount, tspend, tmax,
+                 smax, slots, fresh, bound, covered, dense, slot, left):
+    """:func:`lazy_greedy` for unique reach with a ``covered`` bitset as the only state.
+
+    Gains and additions read a candidate's bitset ``dense[slot[c]]`` word by word when
+    ``slot[c] >= 0`` (large audiences), else its followers still uncovered at its last
+    evaluation (``left``, see :func:`_cover_gain`) bit by bit. No per-follower counts:
+    the frequencies, the R_k curve and the Shapley values come afterwards from
+    :func:`replay`, on threads. Returns ``(chosen, reach gains, spent)``.
+    """
+    heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
+    for i in range(cands.shape[0]):
+        c = cands[i]
+        g = float(ends[c] - starts[c]) if fresh else float(
+            _cover_gain(starts, ends, indices, c, covered, dense, slot, left))
+        bound[c] = g
+        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
+    heapq.heapify(heap)
+    cap = min(cands.shape[0], max(slots, 0))
+    chosen = np.empty(cap, dtype=np.int64)
+    gains_ = np.zeros(cap, dtype=np.int64)
+    step = 0
+    while len(heap) > 0 and step < cap:
+        neg, c, stamp = heap[0]
+        t = tier[c]
+        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
+                or tspend[t] + cost[c] > smax[t] + 1e-9):
+            heapq.heappop(heap)
+            continue
+        if stamp != step:
+            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
+            bound[c] = g
+            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
+            continue
+        if neg >= 0.0:
+            break
+        heapq.heappop(heap)
+        gains_[step] = _cover_add(starts, ends, indices, c, covered, dense, slot)
+        bound[c] = 0.0
+        chosen[step] = c
+        spent += cost[c]
+        tcount[t] += 1
+        tspend[t] += cost[c]
+        step += 1
+    return chosen[:step], gains_[:step], spent
+
+
+@njit(nogil=True, cache=True)
+def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered, dense, slot,
+                      left):
+    """Best fractional knapsack of the reach gains of ``cands`` over ``covered`` within
+    ``budget``, taking candidates by gain per cost. ``bound[c]`` holds an upper bound of
+    each gain (the lazy greedy's last one): only candidates that reach the top of the heap
+    are evaluated (from what the greedy left of them, ``left``), so every candidate taken
+    carries its exact gain and every one left out has a gain per cost no higher than the
+    last taken. Returns the knapsack value."""
+    heap = [(0.0, np.int64(0), False) for _ in range(0)]
+    for i in range(cands.shape[0]):
+        c = cands[i]
+        if bound[c] > 0:
+            heap.append((-bound[c] / cost[c], np.int64(c), False))
+    heapq.heapify(heap)
+    room = budget
+    extra = 0.0
+    while len(heap) > 0 and room > 0:
+        neg, c, exact = heap[0]
+        if not exact:
+            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
+            if g <= 0:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (-g / cost[c], c, True))
+            continue
+        heapq.heappop(heap)
+        take = min(1.0, room / cost[c])
+        extra += take * (-neg) * cost[c]
+        room -= take * cost[c]
+    return extra
+
+
+@njit(nogil=True, cache=True)
+def replay(starts, ends, indices, sel, a0, a1, k):
+    """The plan ``sel`` added in order, restricted to the accounts ``[a0, a1)`` (rows are
+    sorted, so each is cut by binary search; threads take disjoint ranges).
+
+    Returns per step the followers newly reached (``cover``) and newly reached k times
+    (``reach_k``), and per creator the exact Shapley values of reach and of R_k
+    (``phi1``, ``phik``: each follower reached s times gives 1/s to each of its s
+    creators, for R_k only when s >= k; frequencies saturate at 255).
+    """
+    n_sel = sel.shape[0]
+    count = np.zeros(a1 - a0, dtype=np.uint8)
+    lo = np.empty(n_sel, dtype=np.int64)
+    hi = np.empty(n_sel, dtype=np.int64)
+    cover = np.zeros(n_sel, dtype=np.int64)
+    reach_k = np.zeros(n_sel, dtype=np.int64)
+    for i in range(n_sel):
+        row = indices[starts[sel[i]]:ends[sel[i]]]
+        lo[i] = starts[sel[i]] + np.searchsorted(row, a0)
+        hi[i] = starts[sel[i]] + np.searchsorted(row, a1)
+        a = 0
+        b = 0
+        for j in range(lo[i], hi[i]):
+            u = indices[j] - a0
+            cu = count[u]
+            a += cu == 0
+            b += cu == k - 1
+            if cu < 255:
+                count[u] = cu + 1
+        cover[i] = a
+        reach_k[i] = b
+    phi1 = np.zeros(n_sel)
+    phik = np.zeros(n_sel)
+    for i in range(n_sel):
+        s1 = 0.0
+        sk = 0.0
+        for j in range(lo[i], hi[i]):
+            s = count[indices[j] - a0]
+            inv = 1.0 / s
+            s1 += inv
+            if s >= k:
+                sk += inv
+        phi1[i] = s1
+        phik[i] = sk
+    return cover, reach_k, phi1, phik
+
+
+@njit(nogil=True, cache=True)
+def naive_fill(order, cost, excluded, budget):
+    """Candidates in ``order`` that still fit the budget, skipping those that do not."""
+    chosen = np.empty(order.shape[0], dtype=np.int64)
+    n = 0
+    spent = 0.0
+    for c in order:
+        if not excluded[c] and spent + cost[c] <= budget + 1e-9:
+            chosen[n] = c
+            n += 1
+            spent += cost[c]
+    return chosen[:n], spent
 
 
 @njit(nogil=True, cache=True)
@@ -307,19 +483,16 @@ def follower_members(starts, ends, indices, sel, n):
 
 
 @njit(nogil=True, cache=True)
-def shapley_split(starts, ends, indices, sel, count, k):
-    """Exact Shapley values of reach (``k`` = 1) or R_k from the plan's final counts: each
-    follower reached s >= k times gives 1/s to each of its s creators (counts below 255)."""
-    phi = np.zeros(sel.shape[0])
-    for i in range(sel.shape[0]):
-        c = sel[i]
-        acc = 0.0
-        for j in range(starts[c], ends[c]):
-            s = count[indices[j]]
-            if s >= k:
-                acc += 1.0 / s
-        phi[i] = acc
-    return phi
+def remove(starts, ends, indices, c, count, k):
+    """Takes candidate c out of the counts (none saturated); returns the followers that fall
+    below k (its loss of R_k)."""
+    loss = 0
+    for j in range(starts[c], ends[c]):
+        u = indices[j]
+        if count[u] == k:
+            loss += 1
+        count[u] -= 1
+    return loss
 
 
 @njit(nogil=True, cache=True)

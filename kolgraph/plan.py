@@ -38,6 +38,7 @@ constraint.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import re
 import time
@@ -183,17 +184,26 @@ def _candidate_table(g, candidates) -> tuple[pa.Table, str]:
     return pa.table({"id": ids, "price": prices}), "candidates"
 
 
-def _ids_of(g, col) -> list:
-    """External ids of the candidate column, typed as the graph's ids."""
+def _ids_of(g, col) -> tuple[list, Any]:
+    """External ids of the candidate column typed as the graph's ids, and the same ids in
+    the form the id map looks up fastest (an int64 array or an Arrow string column)."""
     want_int = g.ids.kind == "int"
     if want_int and not pa.types.is_integer(col.type):
         try:
             col = pc.cast(pc.utf8_trim_whitespace(pc.cast(col, pa.string())), pa.int64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return [_coerce_id(g, x) for x in col.to_pylist()]
+            ids = [_coerce_id(g, x) for x in col.to_pylist()]
+            return ids, ids
     elif not want_int and not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
-    return col.to_pylist()
+    if want_int:
+        try:
+            keys = np.asarray(pc.cast(col, pa.int64()).to_numpy(), dtype=np.int64)
+        except pa.ArrowInvalid:  # e.g. uint64 past int64: looked up one by one, reported unknown
+            ids = col.to_pylist()
+            return ids, ids
+        return keys.tolist(), keys
+    return col.to_pylist(), col
 
 
 def _column(table: pa.Table, name: str, source: str, default: float | None):
@@ -235,7 +245,7 @@ def read_candidates(g, candidates) -> _Candidates:
     if col.null_count:
         rows = [str(i + 2) for i, x in enumerate(col.to_pylist()) if x is None][:5]
         raise InputError(f"{source}: empty id on line(s) {', '.join(rows)}")
-    ids = _ids_of(g, col)
+    ids, keys = _ids_of(g, col)
     if not ids:
         raise InputError(f"{source}: no candidates")
     price = _column(table, "price", source, None)
@@ -248,7 +258,7 @@ def read_candidates(g, candidates) -> _Candidates:
         i = int(np.flatnonzero((posts < 1) | (posts != np.round(posts)))[0])
         raise InputError(f"{source}: posts must be whole numbers >= 1; got {posts[i]:g} for "
                          f"{ids[i]!r} (line {i + 2})")
-    idx = np.asarray(g.index(ids, strict=False), dtype=np.int64)
+    idx = np.asarray(g.index(keys, strict=False), dtype=np.int64)
     if np.any(idx < 0):
         raise UnknownAccountError([ids[i] for i in np.flatnonzero(idx < 0)])
     uniq, first, counts = np.unique(idx, return_index=True, return_counts=True)
@@ -400,6 +410,9 @@ class _Instance:
     tptr: np.ndarray | None = None
     tind: np.ndarray | None = None
     by_tier: list = field(default_factory=list)  # per tier: positions sorted by cost
+    graph: Any = None  # the FollowerGraph (its per-graph audience bitsets)
+    idx: np.ndarray | None = None  # the candidates' account ids
+    filtered: bool = False  # rows filtered by an account filter (not the store's own)
     dense: tuple | None = None  # (bitsets of the largest audiences, slot of each candidate)
 
     @property
@@ -423,6 +436,8 @@ class _State:
         self.count = np.zeros(inst.n, dtype=np.uint8)
         self.hit = np.zeros(inst.n if inst.kind == _k.EXPECTED else 1)
         self.bound: np.ndarray | None = None  # upper bounds of the gains, from the lazy kernel
+        self.covered: np.ndarray | None = None  # reach bitset when the counts were not kept
+        self.left: tuple | None = None  # the reach greedy's uncovered followers per candidate
         self.chosen: list[int] = []
         self.in_plan = np.zeros(inst.m, dtype=bool)
         self.spent = 0.0
@@ -569,43 +584,73 @@ def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.nd
              inst.p)
 
 
-DENSE_FACTOR = 2  # audiences of at least this many followers per bitset word go dense
-DENSE_MAX_BYTES = 256 * 2**20
-
-
-def _dense(inst: _Instance, state: _State):
-    """Bitsets of the largest audiences and the covered bitset, for reach gains by
-    popcount (built once per plan; empty for the other objectives)."""
-    n_words = (inst.n + 63) // 64
-    if inst.kind != _k.COVER:
-        return np.zeros((0, 1), np.uint64), np.full(inst.m, -1, np.int64), np.zeros(1, np.uint64)
+def _dense(inst: _Instance) -> tuple[np.ndarray, np.ndarray]:
+    """``(bits, slot)``: bitsets of the largest audiences (``bits[slot[c]]``, slot -1: none)
+    for reach gains by popcount. Unfiltered, they are the reach engine's audience bitsets,
+    built once per opened graph (:func:`kolgraph.reach._dense_rows`, audiences of at least
+    1/32 of the accounts, where a bitset is no bigger than the row); filtered rows get
+    their own, built per plan with the same threshold."""
     if inst.dense is None:
-        deg = inst.degree
-        big = np.flatnonzero(deg >= DENSE_FACTOR * n_words)
-        big = big[np.argsort(-deg[big], kind="stable")][:DENSE_MAX_BYTES // (8 * n_words)]
-        slot = np.full(inst.m, -1, np.int64)
-        slot[big] = np.arange(len(big))
-        inst.dense = (_k.dense_rows(inst.starts, inst.ends, inst.indices, big.astype(np.int64),
-                                    n_words), slot)
-    bits = np.packbits(state.count > 0, bitorder="little")
-    covered = np.zeros(n_words, np.uint64)
-    covered.view(np.uint8)[:len(bits)] = bits
-    return inst.dense[0], inst.dense[1], covered
+        if not inst.filtered:
+            from kolgraph.reach import _dense_rows
+
+            slot, bits = _dense_rows(inst.graph, inst.idx, False)
+        else:
+            from kolgraph.reach import DENSE_FRACTION
+
+            deg = inst.degree
+            big = np.flatnonzero(deg * DENSE_FRACTION >= max(inst.n, 1)).astype(np.int64)
+            slot = np.full(inst.m, -1, np.int64)
+            slot[big] = np.arange(len(big))
+            bits = _k.dense_rows(inst.starts, inst.ends, inst.indices, big, (inst.n + 63) // 64)
+        inst.dense = (bits, np.ascontiguousarray(slot, dtype=np.int64))
+    return inst.dense
+
+
+def _covered(inst: _Instance, state: _State) -> np.ndarray:
+    """The reach bitset of ``state`` (kept by the reach greedy, else from the counts)."""
+    if state.covered is not None:
+        return state.covered
+    covered = np.zeros((inst.n + 63) // 64, np.uint64)
+    if state.chosen:
+        bits = np.packbits(state.count > 0, bitorder="little")
+        covered.view(np.uint8)[:len(bits)] = bits
+    return covered
+
+
+def _left(inst: _Instance, cand: np.ndarray, slot: np.ndarray) -> tuple:
+    """Room for the followers each candidate read row by row still leaves uncovered
+    (:func:`kolgraph.kernels.plan._cover_gain`); pages are touched only as it fills."""
+    size = int(inst.degree[cand[slot[cand] < 0]].sum())
+    return (np.full(inst.m, -1, np.int64), np.zeros(inst.m, np.int64),
+            np.empty(size, dtype=inst.indices.dtype), np.zeros(1, np.int64))
 
 
 def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
     """Cost-benefit greedy from ``state`` (modified in place and returned)."""
-    kind = inst.kind  # for R_k: the surrogate Σ min(frequency, k)
+    kind = inst.kind  # for R_k: the submodular surrogate Σ min(frequency, k)
     if lazy and not inst.has_quota_min and inst.max_overlap is None:
         # permanent constraints only: the whole lazy greedy runs in the kernel
         cand = np.flatnonzero(~state.in_plan & ~inst.excluded)
         bound = np.zeros(inst.m)
-        dense, slot, covered = _dense(inst, state)
-        chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
-            inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q, kind,
-            inst.k, state.count, state.hit, not state.chosen, inst.budget, state.spent,
-            state.tcount, state.tspend, inst.tmax, inst.smax, inst.max_creators - len(state.chosen),
-            bound, dense, slot, covered)
+        slots = inst.max_creators - len(state.chosen)
+        if kind == _k.COVER:  # reach: a covered bitset is the whole state
+            bits, slot = _dense(inst)
+            covered = _covered(inst, state)
+            state.left = _left(inst, cand, slot)
+            chosen, g_cover, spent = _k.cover_greedy(
+                inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.budget,
+                state.spent, state.tcount, state.tspend, inst.tmax, inst.smax, slots,
+                not state.chosen, bound, covered, bits, slot, state.left)
+            state.covered = covered
+            state.count = None  # not kept: the report replays the plan (_replay)
+            g_rk = np.zeros(len(chosen), np.int64)
+            g_exp = np.zeros(len(chosen))
+        else:
+            chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
+                inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q,
+                kind, inst.k, state.count, state.hit, not state.chosen, inst.budget, state.spent,
+                state.tcount, state.tspend, inst.tmax, inst.smax, slots, bound)
         if kind != _k.EFFECTIVE:
             state.bound = bound
         state.chosen += chosen.tolist()
@@ -736,15 +781,303 @@ def _enumerate(inst: _Instance, base: _State, lazy: bool) -> _State:
     return best
 
 
-def _upper_bound(inst: _Instance, state: _State, value: float) -> float | None:
+# --- effective reach R_k: no submodularity, so several starts, local search, exact when small
+EXACT_MAX = 30  # free candidates up to which R_k is solved exactly (scipy.optimize.milp)
+EXACT_REGIONS = 20_000  # Venn regions (distinct follower memberships) the MILP may hold
+EXACT_SECONDS = 10.0
+LOCAL_SEARCH_WORK = 1_000_000_000  # follower entries the swap search may read
+
+
+def _rk_of(inst: _Instance, sel) -> float:
+    sel = np.asarray(sel, dtype=np.int64)
+    return float(_k.evaluate(inst.starts, inst.ends, inst.indices, sel, inst.q, inst.k, inst.n,
+                             False)[1])
+
+
+def _replace(inst: _Instance, **changes) -> _Instance:
+    new = _Instance.__new__(_Instance)
+    new.__dict__.update(inst.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def _rebuild(inst: _Instance, include: list, members) -> _State:
+    """The plan holding ``members`` (must-include creators first), the rest added in
+    the order a greedy on R_k (ties: the surrogate, then cost) would add them."""
+    state = _State(inst)
+    for c in include:
+        state.add(c)
+    rest = [c for c in members if c not in set(include)]
+    while rest:
+        arr = np.asarray(rest, dtype=np.int64)
+        rk = _gains(inst, arr, _k.RK, state)
+        sur = _gains(inst, arr, _k.EFFECTIVE, state)
+        best = int(np.lexsort((arr, inst.cost[arr], -sur / inst.cost[arr],
+                               -rk / inst.cost[arr]))[0])
+        state.add(rest.pop(best))
+    return state
+
+
+def _feasible_set(inst: _Instance, members: list, include: list) -> bool:
+    """Every constraint of a complete plan (overlap pairs through the transposed rows)."""
+    sel = np.asarray(members, dtype=np.int64)
+    if len(sel) > inst.max_creators or inst.excluded[sel].any():
+        return False
+    if not set(include) <= set(members) or inst.cost[sel].sum() > inst.budget + EPS:
+        return False
+    tcount = np.bincount(inst.tier[sel], minlength=len(TIER_NAMES))
+    tspend = np.bincount(inst.tier[sel], weights=inst.cost[sel], minlength=len(TIER_NAMES))
+    if (np.any(tcount < inst.tmin) or np.any(tcount > inst.tmax)
+            or np.any(tspend < inst.smin - EPS) or np.any(tspend > inst.smax + EPS)):
+        return False
+    if inst.max_overlap is not None:
+        common = np.zeros(inst.m, np.int64)
+        for c in sel:
+            _k.common_with(inst.starts, inst.ends, inst.indices, inst.tptr, inst.tind, c, common)
+            if np.any(_overlap(inst, int(c), common)[sel] > inst.max_overlap + EPS):
+                return False
+    return True
+
+
+def _local_search(inst: _Instance, state: _State, include: list,
+                  budget_left: list) -> tuple[_State, dict]:
+    """Best-improvement local search on R_k itself: add one creator, swap one out and one
+    in, or (while affordable) one out and two in, while R_k grows and the constraints
+    hold. Stops at a local optimum or when ``budget_left[0]`` follower entries (shared
+    between calls) are read."""
+    members = list(state.chosen)
+    count = np.zeros(inst.n, np.uint8)
+    hit = np.zeros(1)
+    rows = (inst.starts, inst.ends, inst.indices)
+    for c in members:
+        _k.add(*rows, c, count, hit, inst.k, 1.0, False)
+    total = int(inst.degree[~inst.excluded].sum())
+    f = _k.gains if total >= PARALLEL_GAINS else _k.gains_serial
+    free = np.flatnonzero(~inst.excluded)
+    moves, passes = 0, 0
+    stopped = "local optimum"
+
+    def gains_now(cand):
+        budget_left[0] -= total
+        return f(*rows, cand, _k.RK, count, hit, inst.k, inst.p)
+
+    def best_feasible(base, cand, g, floor):
+        """The best addition to ``base`` (gain above ``floor``) keeping every constraint."""
+        for i in np.argsort(-g, kind="stable"):
+            if g[i] <= floor + EPS:
+                return None
+            if _feasible_set(inst, base + [int(cand[i])], include):
+                return int(cand[i])
+        return None
+
+    while True:
+        if len(members) >= 254:
+            stopped = "plan too large for the swap search"
+            break
+        outs = [None] + [c for c in members if c not in include]
+        if budget_left[0] < len(outs) * total:
+            stopped = "work limit"
+            break
+        pairs = budget_left[0] >= len(outs) * (len(free) + 1) * total
+        passes += 1
+        best = (0.0, None, ())  # (gain, out, ins)
+        for out in outs:
+            loss = 0.0
+            if out is not None:
+                loss = float(_k.remove(*rows, out, count, inst.k))
+            kept = [c for c in members if c != out]
+            room = inst.budget - inst.cost[kept].sum()
+            cand = free[~np.isin(free, members) & (inst.cost[free] <= room + EPS)]
+            g = gains_now(cand)
+            d = best_feasible(kept, cand, g, best[0] + loss)
+            if d is not None:
+                best = (float(g[cand == d][0]) - loss, out, (d,))
+            if pairs:
+                for i in np.argsort(-g, kind="stable"):
+                    d1 = int(cand[i])
+                    rest = cand[(cand != d1) & (inst.cost[cand] <= room - inst.cost[d1] + EPS)]
+                    if len(rest) == 0:
+                        continue
+                    _k.add(*rows, d1, count, hit, inst.k, 1.0, False)
+                    g2 = gains_now(rest)
+                    _k.remove(*rows, d1, count, inst.k)
+                    d2 = best_feasible(kept + [d1], rest, g2, best[0] + loss - float(g[i]))
+                    if d2 is not None:
+                        best = (float(g[i]) + float(g2[rest == d2][0]) - loss, out, (d1, d2))
+            if out is not None:
+                _k.add(*rows, out, count, hit, inst.k, 1.0, False)
+        if not best[2]:
+            break
+        _, out, ins = best
+        if out is not None:
+            _k.remove(*rows, out, count, inst.k)
+            members.remove(out)
+        for d in ins:
+            _k.add(*rows, d, count, hit, inst.k, 1.0, False)
+            members.append(d)
+        moves += 1
+    return _rebuild(inst, include, members), {"passes": passes, "moves": moves,
+                                              "stopped": stopped}
+
+
+def _exact_rk(inst: _Instance, include: list) -> tuple[list | None, float | None, str]:
+    """R_k by ``scipy.optimize.milp``: a binary x per candidate, a binary y per Venn region
+    (followers with the same candidates) that at least k candidates reach, ``k·y_r <= Σ_{c
+    in r} x_c``, every constraint as rows. Returns ``(members or None, bound on the
+    optimum or None, status)``."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    free = np.flatnonzero(~inst.excluded)
+    if len(free) > EXACT_MAX:
+        return None, None, f"more than {EXACT_MAX} candidates"
+    m = inst.m
+    rows_ = [inst.indices[inst.starts[c]:inst.ends[c]] for c in free]
+    users = np.concatenate(rows_) if rows_ else np.zeros(0, np.int64)
+    bit = np.repeat(np.int64(1) << np.arange(len(free), dtype=np.int64),
+                    [len(x) for x in rows_])
+    order = np.argsort(users, kind="stable")
+    users, bit = users[order], bit[order]
+    first = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]])) if len(users) else []
+    mask = np.bitwise_or.reduceat(bit, first) if len(users) else np.zeros(0, np.int64)
+    regions, weight = np.unique(mask, return_counts=True)
+    size = np.array([bin(x).count("1") for x in regions.tolist()], dtype=np.int64)
+    keep = size >= inst.k
+    regions, weight = regions[keep], weight[keep]
+    r = len(regions)
+    if r > EXACT_REGIONS:
+        return None, None, f"more than {EXACT_REGIONS} Venn regions"
+    f = len(free)
+    nv = f + r
+    rows, lo, hi = [], [], []
+    member = ((regions[:, None] >> np.arange(f)[None, :]) & 1).astype(float)  # r x f
+    block = np.zeros((r, nv))
+    block[:, :f] = -member
+    block[np.arange(r), f + np.arange(r)] = inst.k
+    rows.append(block)
+    lo += [-np.inf] * r
+    hi += [0.0] * r
+
+    def row(coef_free, low, high):
+        x = np.zeros((1, nv))
+        x[0, :f] = coef_free
+        rows.append(x)
+        lo.append(low)
+        hi.append(high)
+
+    cost = inst.cost[free]
+    row(cost, -np.inf, inst.budget)
+    if inst.max_creators <= m:
+        row(np.ones(f), -np.inf, inst.max_creators)
+    for t in range(len(TIER_NAMES)):
+        in_t = (inst.tier[free] == t).astype(float)
+        if inst.tmin[t] > 0 or inst.tmax[t] < m:
+            row(in_t, inst.tmin[t], min(inst.tmax[t], m))
+        if inst.smin[t] > 0 or math.isfinite(inst.smax[t]):
+            row(in_t * cost, inst.smin[t] - EPS, inst.smax[t] + EPS)
+    if inst.max_overlap is not None:
+        common = np.zeros(m, np.int64)
+        for i, c in enumerate(free):
+            _k.common_with(inst.starts, inst.ends, inst.indices, inst.tptr, inst.tind, c, common)
+            over = _overlap(inst, int(c), common)[free] > inst.max_overlap + EPS
+            for j in np.flatnonzero(over):
+                if j > i:
+                    x = np.zeros(f)
+                    x[[i, j]] = 1
+                    row(x, -np.inf, 1)
+    low = np.zeros(nv)
+    low[np.searchsorted(free, include)] = 1
+    res = milp(np.concatenate([np.zeros(f), -weight.astype(float)]),
+               constraints=LinearConstraint(np.vstack(rows), lo, hi), integrality=np.ones(nv),
+               bounds=Bounds(low, np.ones(nv)),
+               options={"time_limit": EXACT_SECONDS, "mip_rel_gap": 0.0})
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = -float(bound) if bound is not None and np.isfinite(bound) else None
+    if res.x is None:
+        return None, bound, "no solution within the time limit" if res.status == 1 else "infeasible"
+    members = [int(c) for c in free[np.round(res.x[:f]) == 1]]
+    if res.status == 0:
+        return members, -float(res.fun), "optimal"
+    return members, bound, "time limit"
+
+
+def _effective(inst: _Instance, base: _State, include: list, lazy: bool,
+               exact: bool) -> tuple[_State, str, dict]:
+    """R_k (k >= 2), which is not submodular: the plain greedy can pick creators none of whose
+    followers reach k. Starts: the greedy on each truncated surrogate ``Σ min(frequency, j)``,
+    j = 1..k (submodular; j = k is the standard one), and the best single creator; the
+    best of them by R_k itself goes through a swap local search on R_k; with few
+    candidates, ``scipy.optimize.milp`` solves R_k exactly. Upper bound on the optimum:
+    ``1[f >= k] <= min(f, k) / k`` for every follower, so OPT(R_k) <= OPT(surrogate) / k,
+    bounded by the surrogate's submodular bound at its greedy plan; or the MILP's bound."""
+    starts = []
+    surrogate_state = None
+    for j in range(1, inst.k + 1):
+        s = _greedy(_replace(inst, k=j), _copy_for(base, inst, j), lazy=lazy)
+        if j == inst.k:
+            surrogate_state = s
+        if _complete(inst, s):
+            starts.append((_rk_of(inst, s.chosen), -j, f"greedy on Σ min(frequency, {j})",
+                           list(s.chosen)))
+    single, single_value = _best_single(inst, base)
+    if single >= 0:
+        starts.append((single_value, -inst.k - 1, "best single creator", include + [single]))
+    info: dict = {"starts": len(starts)}
+    if not starts:
+        return surrogate_state if surrogate_state is not None else base, "greedy", {
+            **info, "upper_bound": None}
+    work = [LOCAL_SEARCH_WORK]
+    state, chosen_by, seen = None, "", set()
+    for value, _, name, members in sorted(starts, key=lambda x: (-x[0], x[1])):
+        if frozenset(members) in seen or (state is not None and work[0] <= 0):
+            continue
+        seen.add(frozenset(members))
+        s, search = _local_search(inst, _rebuild(inst, include, members), include, work)
+        if state is None or _value(inst, s) > _value(inst, state) + EPS:
+            state, info["local_search"] = s, search
+            chosen_by = name + (" + swap local search" if _value(inst, s) > value + EPS else "")
+    sur = surrogate_state if surrogate_state is not None else base
+    sur_value = float(np.minimum(sur.count, inst.k).sum())
+    upper = math.floor(_upper_bound(inst, sur, sur_value) / inst.k + EPS)
+    info["surrogate_bound"] = upper
+    if exact:
+        t0 = time.perf_counter()
+        exact_members, bound, status = _exact_rk(inst, include)
+        info["exact"] = {"status": status, "seconds": time.perf_counter() - t0}
+        if exact_members is not None:
+            exact_state = _rebuild(inst, include, exact_members)
+            if _value(inst, exact_state) > _value(inst, state) + EPS:
+                state, chosen_by = exact_state, "exact (scipy.optimize.milp)"
+            elif status == "optimal":
+                chosen_by += " (optimal: the MILP finds no better plan)"
+        if bound is not None:
+            upper = min(upper, math.floor(bound + EPS))
+    info["upper_bound"] = max(float(upper), _value(inst, state))
+    return state, chosen_by, info
+
+
+def _copy_for(base: _State, inst: _Instance, j: int) -> _State:
+    """A copy of the base plan for the greedy on the surrogate with threshold j."""
+    s = base.copy()
+    s.inst = _replace(inst, k=j)
+    return s
+
+
+def _upper_bound(inst: _Instance, state: _State, value: float) -> float:
     """Data-dependent bound on the optimum of a submodular objective (Leskovec et al. 2007):
     ``f(A) + max Σ δ_c x_c, Σ cost_c x_c <= budget, 0 <= x <= 1`` over the marginal gains
-    δ_c at the plan A. Valid under any side constraint (they only shrink the optimum)."""
-    if inst.kind == _k.EFFECTIVE:
-        return None
+    δ_c at the plan A (any A: ``f(OPT) <= f(A ∪ OPT) <= f(A) + Σ_{c ∈ OPT} δ_c``). Valid
+    under any side constraint (they only shrink the optimum). For R_k the objective is
+    the surrogate ``Σ min(frequency, k)`` and ``value`` its value at A."""
     cand = np.flatnonzero(~inst.excluded & (inst.cost <= inst.budget + EPS) & ~state.in_plan)
     if len(cand) == 0:
         return value
+    if inst.kind == _k.COVER:  # lazily, on the reach bitset: gains known to be stale bound them
+        bits, slot = _dense(inst)
+        bound = state.bound if state.bound is not None else inst.degree.astype(float)
+        left = state.left if state.left is not None else _left(inst, cand, slot)
+        return value + _k.cover_upper_bound(inst.starts, inst.ends, inst.indices, cand,
+                                            inst.cost, inst.budget, bound,
+                                            _covered(inst, state), bits, slot, left)
     cost = inst.cost[cand]
     if state.bound is None:
         g = _gains(inst, cand, inst.kind, state)
@@ -777,7 +1110,8 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
          max_creators: int | None = None, max_overlap: float | None = None,
          overlap_by: str = "overlap_coefficient", where: str | Mapping | None = None,
          exclude_flagged: bool = False, method: str = "greedy", shapley: str = "exact",
-         permutations: int = SHAPLEY_PERMUTATIONS, seed: int = 0, lazy: bool = True) -> Plan:
+         permutations: int = SHAPLEY_PERMUTATIONS, seed: int = 0, lazy: bool = True,
+         exact: bool = True) -> Plan:
     """The best creator mix for a budget.
 
     Parameters
@@ -806,6 +1140,8 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     shapley : ``exact`` (follower by follower, any plan size) or ``montecarlo``
         (``permutations`` random orders, 95% confidence intervals).
     lazy : False recomputes every gain at every step (plain greedy: the same plan, slower).
+    exact : effective reach R_k (k >= 2) only: solve exactly with ``scipy.optimize.milp``
+        when at most 30 candidates are open (False: the heuristic alone).
 
     Returns
     -------
@@ -820,7 +1156,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     ([11, 12], 200.0, 3.0)
     """
     t_start = time.perf_counter()
-    from kolgraph.reach import account_filter, default_view_rates
+    from kolgraph.reach import account_filter
 
     kind, k = parse_objective(objective, k)
     obj = str(objective).strip().lower()
@@ -855,11 +1191,14 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     if method == "enumerate" and m > ENUMERATE_MAX:
         raise InputError(f"method 'enumerate' tries every 3-creator seed: at most {ENUMERATE_MAX} "
                          f"candidates, got {m}; use method 'greedy'")
-    pos_of = {x: i for i, x in enumerate(cands.ids)}
+    pos_of: dict = {}
 
     def positions(ids, what: str) -> list[int]:
         if isinstance(ids, str | bytes | int | np.integer):
             ids = [ids]
+        ids = list(ids)
+        if ids and not pos_of:
+            pos_of.update((x, i) for i, x in enumerate(cands.ids))
         out, stray = [], []
         for x in ids:
             x = _coerce_id(g, x)
@@ -884,11 +1223,9 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         raise InputError(f"budget {budget:,.2f} is below the cheapest candidate "
                          f"({cands.ids[cheapest]!r} costs {cands.cost[cheapest]:,.2f})")
 
-    unset = np.isnan(cands.view_rate)
-    if unset.any():
-        cands.view_rate[unset] = default_view_rates(g, cands.idx[unset])
+    if kind == _k.EXPECTED:  # elsewhere view rates are only reported, for the chosen
+        _fill_view_rates(g, cands, np.arange(m))
     mask, filters, warnings = account_filter(g, where, exclude_flagged=exclude_flagged)
-    t0 = time.perf_counter()
     if mask is None:  # the store's own rows
         starts, ends = g.in_indptr[cands.idx], g.in_indptr[cands.idx + 1]
         indices = g.in_indices
@@ -896,7 +1233,8 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         indptr, indices = _k.filtered_rows(g.in_indptr, g.in_indices, cands.idx, mask)
         starts, ends = indptr[:-1], indptr[1:]
     population = int(mask.sum()) if mask is not None else int(g.n_accounts)
-    p = 1.0 - (1.0 - cands.view_rate) ** cands.posts
+    p = (1.0 - (1.0 - cands.view_rate) ** cands.posts if kind == _k.EXPECTED
+         else np.ones(m))
     quotas = parse_tier_quota(tier_quota)
     n_t = len(TIER_NAMES)
     tmin = np.zeros(n_t, dtype=np.int64)
@@ -919,19 +1257,27 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
                      kind, k, budget, excluded,
                      int(max_creators) if max_creators is not None else m + 1,
                      tmin, tmax, smin, smax,
-                     float(max_overlap) if max_overlap is not None else None, overlap_by)
+                     float(max_overlap) if max_overlap is not None else None, overlap_by,
+                     graph=g, idx=cands.idx, filtered=mask is not None)
+    # the cheapest of each tier, for the budget the tier minimums reserve
     inst.by_tier = [[int(c) for c in np.flatnonzero(cands.tier == t)[
-        np.argsort(cands.cost[cands.tier == t], kind="stable")]] for t in range(n_t)]
+        np.argsort(cands.cost[cands.tier == t], kind="stable")]] if tmin[t] > 0 else []
+        for t in range(n_t)]
     if inst.max_overlap is not None:
         inst.tptr, inst.tind = _k.transpose(inst.starts, inst.ends, indices, inst.n)
     _check_feasible(inst, cands, quotas)
-    t_prep = time.perf_counter() - t0
+    t_prep = time.perf_counter() - t_start
 
+    # the naive plan needs nothing from the solver: on a second thread meanwhile
+    naive_job = _Job(_naive, (inst, cands), _threaded(int(inst.degree.sum())))
     t0 = time.perf_counter()
     base = _State(inst)
     for c in include:
         _admit_included(inst, base, c, cands)
-    if method == "enumerate":
+    effective = None
+    if kind == _k.EFFECTIVE and inst.k > 1:
+        final, chosen_by, effective = _effective(inst, base, include, lazy, exact)
+    elif method == "enumerate":
         final = _enumerate(inst, base, lazy)
         chosen_by = "enumeration"
     else:
@@ -947,21 +1293,29 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
         raise InputError(_unmet(inst, final, quotas))
     t_solve = time.perf_counter() - t0
 
-    value = _value(inst, final)
     t0 = time.perf_counter()
-    upper = _upper_bound(inst, final, value)
-    guarantee = _guarantee(inst, method, quotas, upper, value, chosen_by)
-    naive = _naive(inst, cands)
+    value = _value(inst, final)
     sel = np.asarray(final.chosen, dtype=np.int64)
-    shap = _shapley(inst, cands, sel, final.count, value, shapley, permutations, seed)
+    started = _replay(inst, sel, _threaded(int(inst.degree[sel].sum())))
+    t1 = time.perf_counter()
+    upper = effective["upper_bound"] if effective else _upper_bound(inst, final, value)
+    t_upper = time.perf_counter() - t1
+    g_cover, g_rk, phi1, phik = _replayed(inst, started)
+    guarantee = _guarantee(inst, method, quotas, upper, value, chosen_by, effective)
+    shap = _shapley(inst, cands, sel, phik if kind == _k.EFFECTIVE else phi1, value, shapley,
+                    permutations, seed)
+    naive = naive_job.result()
     t_report = time.perf_counter() - t0
 
+    _fill_view_rates(g, cands, sel)
     chosen_rows, curve = [], [{"step": 0, "id": None, "spend": 0.0, "value": 0.0,
                                "unique_reach": 0, "effective_reach": 0,
                                "expected_reach": 0.0 if kind == _k.EXPECTED else None}]
     cum = [0.0, 0, 0, 0.0]
     deg = inst.degree
-    for step, (c, (cover, rk, ex)) in enumerate(zip(final.chosen, final.gains, strict=True), 1):
+    g_exp = [gains[2] for gains in final.gains]
+    for step, (c, cover, rk, ex) in enumerate(zip(final.chosen, g_cover.tolist(), g_rk.tolist(),
+                                                  g_exp, strict=True), 1):
         gain = {_k.EXPECTED: ex, _k.EFFECTIVE: rk}.get(kind, cover)
         cum[0] += inst.cost[c]
         cum[1] += cover
@@ -996,7 +1350,93 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
                      "overlap_by": overlap_by},
         candidates=m, population=population, filters=filters, warnings=warnings,
         seconds={"prepare": t_prep, "solve": t_solve, "report": t_report,
+                 "upper_bound": t_upper, "naive": naive_job.seconds,
                  "total": time.perf_counter() - t_start})
+
+
+def _fill_view_rates(g, cands: _Candidates, which: np.ndarray) -> None:
+    """Default view rates (avg_views / followers, else 1) where the candidates gave none."""
+    from kolgraph.reach import default_view_rates
+
+    which = np.asarray(which, dtype=np.int64)
+    unset = which[np.isnan(cands.view_rate[which])]
+    if len(unset):
+        cands.view_rate[unset] = default_view_rates(g, cands.idx[unset])
+
+
+# --- the report's threads -------------------------------------------------------------------
+THREADED_WORK = 1_000_000  # follower entries above which report work goes to a second thread
+_POOL: list = []
+
+
+class _Job:
+    """A call run on the planner's worker thread (or at once, for small work); ``seconds``
+    is its own run time."""
+
+    def __init__(self, fn, args, threaded: bool):
+        self.seconds = 0.0
+        self._fn, self._args = fn, args
+        self._future = _pool().submit(self._run) if threaded else None
+        if not threaded:
+            self._value = self._run()
+
+    def _run(self):
+        t0 = time.perf_counter()
+        try:
+            return self._fn(*self._args)
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def result(self):
+        return self._future.result() if self._future is not None else self._value
+
+
+def _threads() -> int:
+    from kolgraph.reach import _threads as reach_threads
+
+    return reach_threads()
+
+
+def _pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="kolgraph-plan"))
+    return _POOL[0]
+
+
+def _threaded(work: int) -> bool:
+    """Whether report work goes to the worker thread: enough follower entries, and numba
+    allowed two threads (``numba.set_num_threads(1)`` keeps the whole call on one)."""
+    return work >= THREADED_WORK and _threads() >= 2
+
+
+REPLAY_PARTS = 8  # account ranges of the replay, shared out between the two threads
+
+
+def _replay(inst: _Instance, sel: np.ndarray, threaded: bool) -> tuple:
+    """Start replaying the plan ``sel`` (:func:`kolgraph.kernels.plan.replay`): per step
+    reach and R_k gains, per creator the Shapley values of reach and of R_k. When
+    ``threaded``, the worker thread takes account ranges one by one; :func:`_replayed`
+    has the calling thread take the rest once it is free."""
+    parts = REPLAY_PARTS if threaded else 1
+    edges = np.linspace(0, inst.n, parts + 1).astype(np.int64)
+    done: list = [None] * parts
+    ticket = itertools.count()
+
+    def work():
+        while (i := next(ticket)) < parts:  # next() on a count is atomic under the GIL
+            done[i] = _k.replay(inst.starts, inst.ends, inst.indices, sel, edges[i],
+                                edges[i + 1], inst.k)
+
+    return _Job(work, (), threaded), work, done
+
+
+def _replayed(inst: _Instance, started: tuple) -> tuple:
+    job, work, done = started
+    work()
+    job.result()
+    return tuple(sum(x) for x in zip(*done, strict=True))
 
 
 def _admit_included(inst: _Instance, state: _State, c: int, cands: _Candidates) -> None:
@@ -1076,7 +1516,7 @@ def _unmet(inst: _Instance, state: _State, quotas: dict) -> str:
     return f"no plan meets the constraints within the budget {inst.budget:,.2f}"
 
 
-def _guarantee(inst, method, quotas, upper, value, chosen_by) -> dict:
+def _guarantee(inst, method, quotas, upper, value, chosen_by, effective=None) -> dict:
     side = []
     if quotas:
         side.append("tier quotas")
@@ -1090,11 +1530,19 @@ def _guarantee(inst, method, quotas, upper, value, chosen_by) -> dict:
     else:
         bound, name = ENUMERATE_BOUND, ("partial enumeration of 3-creator seeds + greedy: 1−1/e of "
                                         "the optimum (Khuller, Moss & Naor 1999; Sviridenko 2004)")
-    if inst.kind == _k.EFFECTIVE:
-        applies, why = False, ("R_k for k >= 2 is not submodular: the greedy follows the "
-                               "submodular surrogate Σ min(frequency, k); no bound is proven")
-        if inst.k == 1:
-            applies, why = True, "R_1 is unique reach (submodular)"
+    out = {}
+    if inst.kind == _k.EFFECTIVE and inst.k > 1:
+        bound, name = None, ("best by R_k of the greedy on each surrogate Σ min(frequency, j), "
+                             "j = 1..k, and the best single creator, then swap local search "
+                             f"on R_k; exact (scipy.optimize.milp) up to {EXACT_MAX} candidates")
+        applies, why = False, ("R_k for k >= 2 is not submodular: no approximation bound holds in "
+                               "general; the upper bound is the surrogate's (OPT(R_k) <= "
+                               "OPT(Σ min(frequency, k)) / k) or the MILP's")
+        out = {k: v for k, v in effective.items() if k != "upper_bound"}
+        if effective.get("exact", {}).get("status") == "optimal":
+            applies, why = True, "solved exactly (scipy.optimize.milp, optimal)"
+    elif inst.kind == _k.EFFECTIVE:
+        applies, why = True, "R_1 is unique reach (submodular)"
     elif side:
         applies, why = False, (f"the bound is proven for the budget alone; {', '.join(side)} "
                                "void it (the upper bound below still holds)")
@@ -1102,27 +1550,21 @@ def _guarantee(inst, method, quotas, upper, value, chosen_by) -> dict:
         applies, why = True, "monotone submodular objective under a budget"
     return {"algorithm": name, "bound": bound, "applies": applies, "why": why,
             "chosen_by": chosen_by, "upper_bound": upper,
-            "certified_ratio": (value / upper if upper else (1.0 if upper == 0 else None))}
+            "certified_ratio": (value / upper if upper else (1.0 if upper == 0 else None)),
+            **out}
 
 
 def _naive(inst: _Instance, cands: _Candidates) -> dict:
     """Top followers per unit price until the budget runs out (overlap, quotas ignored)."""
     deg = inst.degree.astype(float)
     per = deg * (inst.p if inst.kind == _k.EXPECTED else 1.0) / inst.cost
-    order = np.lexsort((np.arange(inst.m), -per))
-    chosen, spent = [], 0.0
-    for c in order:
-        if inst.excluded[c]:
-            continue
-        if spent + inst.cost[c] <= inst.budget + EPS:
-            chosen.append(int(c))
-            spent += inst.cost[c]
-    sel = np.asarray(chosen, dtype=np.int64)
+    order = np.argsort(-per, kind="stable")
+    sel, spent = _k.naive_fill(order, inst.cost, inst.excluded, inst.budget)
     expected = inst.kind == _k.EXPECTED
     cover, rk, ex = _k.evaluate(inst.starts, inst.ends, inst.indices, sel, inst.q, inst.k, inst.n,
                                 expected)
     value = {_k.EXPECTED: ex, _k.EFFECTIVE: rk}.get(inst.kind, cover)
-    return {"chosen": [cands.ids[c] for c in chosen], "cost": float(spent), "value": float(value),
+    return {"chosen": [cands.ids[c] for c in sel], "cost": float(spent), "value": float(value),
             "unique_reach": int(cover), "expected_reach": float(ex) if expected else None,
             "effective_reach": int(rk)}
 
@@ -1157,15 +1599,15 @@ def _gauss_legendre(n_max: int):
             np.concatenate(ws) if ws else np.zeros(0))
 
 
-def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, count: np.ndarray,
+def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, split: np.ndarray,
              value: float, method: str, permutations: int, seed: int) -> dict:
+    """``split``: the replay's exact Shapley values of reach or R_k (:func:`_replay`)."""
     n = len(sel)
     kind = inst.kind
     if n == 0:
         return {"method": method, "values": []}
     if method == "exact" and kind != _k.EXPECTED and n < 255:  # counts do not saturate
-        phi = _k.shapley_split(inst.starts, inst.ends, inst.indices, sel, count,
-                               inst.k if kind == _k.EFFECTIVE else 1)
+        phi = split
         return {"method": "exact", "values": [
             {"id": cands.ids[c], "value": float(phi[i]),
              "share": float(phi[i] / value) if value else 0.0, "ci_low": float(phi[i]),

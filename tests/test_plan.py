@@ -80,9 +80,28 @@ def _kernel_check(g, cand_ids, allowed_set, rng, k):
     assert ex == pytest.approx(value_of(sets, chosen, "expected", p=p))
 
 
-def test_lazy_greedy_kernel_matches_a_python_celf(rng):
-    """The numba lazy greedy against a plain Python greedy over sets (every gain, every step)."""
-    for kind, name in ((K.COVER, "unique"), (K.EXPECTED, "expected")):
+def _python_greedy(sets, cost, budget, name, p):
+    """Plain cost-benefit greedy over Python sets (every gain, every step; ties to the first)."""
+    want, spent_w = [], 0.0
+    while True:
+        base = value_of(sets, want, name, p=p)
+        best, best_r = -1, 0.0
+        for i in range(len(sets)):
+            if i in want or spent_w + cost[i] > budget + 1e-9:
+                continue
+            r = (value_of(sets, want + [i], name, p=p) - base) / cost[i]
+            if r > best_r + 1e-12:
+                best, best_r = i, r
+        if best < 0:
+            return want, spent_w
+        want.append(best)
+        spent_w += cost[best]
+
+
+def test_lazy_greedy_kernels_match_a_python_celf(rng):
+    """The numba lazy greedies (per-follower state; reach bitset with half the audiences read
+    as bitsets) against a plain Python greedy over sets, and their upper-bound knapsack."""
+    for kind, name in ((K.COVER, "unique"), (K.EXPECTED, "expected"), ("bitset", "unique")):
         g = random_graph(rng, n_creators=15, m=2000)
         ids = list(range(15))
         idx = np.asarray(g.index(ids), dtype=np.int64)
@@ -94,27 +113,35 @@ def test_lazy_greedy_kernel_matches_a_python_celf(rng):
         tmax = np.full(5, 100, np.int64)
         bound = np.zeros(15)
         n_words = (g.n_accounts + 63) // 64
-        slot = np.where(rng.random(15) < 0.5, np.arange(15), -1)  # half scored on bitsets
-        dense = K.dense_rows(starts, ends, indices, np.arange(15), n_words)
-        chosen, gc, gr, ge, spent = K.lazy_greedy(
-            starts, ends, indices, np.arange(15), cost, np.zeros(15, np.int64), p, 1 - p, kind, 3,
-            np.zeros(g.n_accounts, np.uint8), np.zeros(g.n_accounts), True, budget, 0.0,
-            np.zeros(5, np.int64), np.zeros(5), tmax, np.full(5, np.inf), 100, bound, dense, slot,
-            np.zeros(n_words, np.uint64))
-        want, spent_w = [], 0.0
-        while True:
-            base = value_of(sets, want, name, p=p)
-            best, best_r = -1, 0.0
-            for i in range(15):
-                if i in want or spent_w + cost[i] > budget + 1e-9:
-                    continue
-                r = (value_of(sets, want + [i], name, p=p) - base) / cost[i]
-                if r > best_r + 1e-12:
-                    best, best_r = i, r
-            if best < 0:
-                break
-            want.append(best)
-            spent_w += cost[best]
+        args = (starts, ends, indices, np.arange(15), cost, np.zeros(15, np.int64))
+        cons = (np.zeros(5, np.int64), np.zeros(5), tmax, np.full(5, np.inf), 100)
+        if kind == "bitset":
+            slot = np.where(rng.random(15) < 0.5, np.arange(15), -1)
+            dense = K.dense_rows(starts, ends, indices, np.arange(15), n_words)
+            covered = np.zeros(n_words, np.uint64)
+            left = (np.full(15, -1), np.zeros(15, np.int64), np.empty(len(indices), np.int32),
+                    np.zeros(1, np.int64))
+            chosen, gc, spent = K.cover_greedy(*args, budget, 0.0, *cons, True, bound, covered,
+                                               dense, slot, left)
+            members = set().union(*[sets[c] for c in chosen.tolist()])
+            got = {u for u in g.external(np.arange(g.n_accounts))
+                   if covered[g.index([u])[0] >> 6] >> np.uint64(g.index([u])[0] & 63) & 1}
+            assert got == members
+            rest = np.array([c for c in range(15) if c not in chosen], np.int64)
+            ub = K.cover_upper_bound(starts, ends, indices, rest, cost, budget, bound, covered,
+                                     dense, slot, left)
+            exact = np.array([len(sets[c] - members) for c in rest], float)
+            want_ub, room = 0.0, budget
+            for i in np.argsort(-exact / cost[rest], kind="stable"):
+                take = min(1.0, room / cost[rest][i]) if room > 0 else 0.0
+                want_ub += take * exact[i]
+                room -= take * cost[rest][i]
+            assert ub == pytest.approx(want_ub)
+        else:
+            chosen, gc, gr, ge, spent = K.lazy_greedy(
+                *args, p, 1 - p, kind, 3, np.zeros(g.n_accounts, np.uint8),
+                np.zeros(g.n_accounts), True, budget, 0.0, *cons, bound)
+        want, spent_w = _python_greedy(sets, cost, budget, name, p)
         assert chosen.tolist() == want and spent == pytest.approx(spent_w)
         assert gc.sum() == value_of(sets, want, "unique")
         for i in set(range(15)) - set(want):  # last gains bound the gains over the plan
@@ -162,22 +189,41 @@ def test_overlap_and_members_kernels(rng):
     assert got == want
 
 
-def test_shapley_kernels_agree(rng):
-    """Reach and R_k Shapley values: from the final counts and from the member lists."""
+@pytest.mark.parametrize("parts", [1, 3])
+def test_replay_and_remove_kernels(rng, parts):
+    """The replay (per-step reach and R_k gains, split Shapley values), over account ranges
+    added up, against Python sets and the member-list Shapley kernel; remove undoes add."""
     g = random_graph(rng, n_creators=12, m=1500)
     idx = np.asarray(g.index(list(range(12))), dtype=np.int64)
     starts, ends, indices = _rows(g, idx, None)
+    sets = audiences(g, list(range(12)))
     sel = rng.permutation(12)[:8].astype(np.int64)
-    count = np.zeros(g.n_accounts, np.uint8)
-    hit = np.zeros(g.n_accounts)
-    for c in sel:
-        K.add(starts, ends, indices, c, count, hit, 2, 0.5, True)
     fptr, members = K.follower_members(starts, ends, indices, sel, g.n_accounts)
     none = (np.zeros(2, np.int64), np.zeros(0), np.zeros(0))
-    for kind, k in ((K.COVER, 1), (K.EFFECTIVE, 2), (K.EFFECTIVE, 3)):
-        a = K.shapley_split(starts, ends, indices, sel, count, k)
-        b = K.shapley_exact(fptr, members, len(sel), kind, np.full(len(sel), 0.5), k, *none)
-        assert a == pytest.approx(b)
+    edges = np.linspace(0, g.n_accounts, parts + 1).astype(np.int64)
+    for k in (1, 2, 3, 9):
+        out = [K.replay(starts, ends, indices, sel, edges[i], edges[i + 1], k)
+               for i in range(parts)]
+        cover, reach_k, phi1, phik = (sum(x) for x in zip(*out, strict=True))
+        for step in range(len(sel)):
+            before, after = sel[:step].tolist(), sel[:step + 1].tolist()
+            assert cover[step] == value_of(sets, after, "unique") - value_of(sets, before, "unique")
+            assert reach_k[step] == (value_of(sets, after, "effective", k)
+                                     - value_of(sets, before, "effective", k))
+        kind = K.COVER if k == 1 else K.EFFECTIVE
+        want = K.shapley_exact(fptr, members, len(sel), kind, np.full(len(sel), 0.5), k, *none)
+        assert (phi1 if k == 1 else phik) == pytest.approx(want)
+    count = np.zeros(g.n_accounts, np.uint8)
+    hit = np.zeros(1)
+    for c in sel:
+        K.add(starts, ends, indices, c, count, hit, 3, 1.0, False)
+    before = count.copy()
+    K.add(starts, ends, indices, 11 - sel[0], count, hit, 3, 1.0, False)
+    lost = K.remove(starts, ends, indices, 11 - sel[0], count, 3)
+    assert np.array_equal(count, before)
+    lost = K.remove(starts, ends, indices, sel[0], count, 3)
+    rest = sel[1:].tolist()
+    assert lost == value_of(sets, sel.tolist(), "effective", 3) - value_of(sets, rest, "effective", 3)
 
 
 # --- Shapley values --------------------------------------------------------------------------
@@ -276,7 +322,7 @@ def test_enumeration_within_guarantee(rng):
 
 
 def test_expected_and_effective_against_brute_force(rng):
-    ratios = {"expected": [], "effective3": []}
+    ratios = {"expected": [], "effective3": [], "effective3 heuristic": []}
     for _ in range(6):
         g = random_graph(rng, n_accounts=120, n_creators=11, m=1500)
         prices = instance(rng, g, 11)
@@ -292,11 +338,18 @@ def test_expected_and_effective_against_brute_force(rng):
         assert p.value >= GREEDY_BOUND * opt - 1e-9
         assert opt <= p.guarantee["upper_bound"] + 1e-6
         ratios["expected"].append(p.value / opt)
-        e = plan(g, prices, budget=budget, objective="effective3")
-        assert e.guarantee["applies"] is False and e.guarantee["upper_bound"] is None
-        assert e.value == value_of(sets, [list(prices).index(c) for c in e.ids], "effective", 3)
         opt_e = optimum(sets, cost, budget, "effective", k=3)
+        e = plan(g, prices, budget=budget, objective="effective3")  # small: solved exactly
+        assert e.guarantee["exact"]["status"] == "optimal" and e.guarantee["applies"] is True
+        assert e.value == value_of(sets, [list(prices).index(c) for c in e.ids], "effective", 3)
+        assert e.value == pytest.approx(opt_e) and e.guarantee["upper_bound"] == pytest.approx(opt_e)
+        h = plan(g, prices, budget=budget, objective="effective3", exact=False)
+        assert h.guarantee["applies"] is False and "exact" not in h.guarantee
+        assert h.value == value_of(sets, [list(prices).index(c) for c in h.ids], "effective", 3)
+        assert h.value <= opt_e + 1e-9 <= h.guarantee["upper_bound"] + 2e-9
+        assert h.cost <= budget + 1e-9
         ratios["effective3"].append(e.value / opt_e if opt_e else 1.0)
+        ratios["effective3 heuristic"].append(h.value / opt_e if opt_e else 1.0)
     for name, r in ratios.items():
         print(f"\n{name}/optimum: worst {min(r):.4f}, median {np.median(r):.4f}")
 
@@ -304,7 +357,7 @@ def test_expected_and_effective_against_brute_force(rng):
 # --- lazy = plain, constraints ---------------------------------------------------------------
 @pytest.mark.parametrize("objective", ["unique", "expected", "effective2"])
 def test_lazy_and_plain_greedy_choose_the_same(rng, objective, monkeypatch):
-    monkeypatch.setattr("kolgraph.plan.DENSE_FACTOR", 0.5)  # reach gains of most on bitsets
+    monkeypatch.setattr("kolgraph.reach.DENSE_FRACTION", 200)  # reach gains of most on bitsets
     for _ in range(5):
         g = random_graph(rng, n_creators=20, m=2500)
         prices = instance(rng, g, 20)
