@@ -11,8 +11,10 @@ Groups:
   reference. Target: kolgraph at least 10x faster than the reference.
 - ``fraud-planted-<graph>``: detection of planted farms, precision / recall / F1 on
   followers and on targeted creators (in each workload's summary). Graphs: the
-  synthetic store (its own farms), and the real graphs wiki-Vote and KONECT
-  ego-twitter (from ``tests/data``) with farms planted by :func:`plant_farms`:
+  synthetic store (its own farms), and the real graphs wiki-Vote, KONECT ego-twitter and,
+  held out from the choice of the co-following rules, email-Eu-core and the Twitter
+  hersheycareers follow graph (all from ``tests/data``) with farms planted by
+  :func:`kolgraph.synth.plant_farms`:
   each fake account's degree is drawn from the honest out-degrees, it follows each
   of its farm's targets (mostly small accounts) with probability 0.8 up to that
   degree, and fills the rest with popularity-weighted camouflage follows.
@@ -170,62 +172,34 @@ def test_fraud_peel(benchmark, request, workload, bench_size, synth_store, scrat
 
 
 # --- planted farms -----------------------------------------------------------------------------
-def plant_farms(src: np.ndarray, dst: np.ndarray, n_farms: int, seed: int, share: float = 0.03,
-                q: float = 0.8, targets: tuple[int, int] = (5, 15)):
-    """Plant ``n_farms`` degree-matched farms with camouflage into the edge list ``src -> dst``.
-
-    Returns ``(src, dst, farm_of_new_account, new_account_ids, targets_per_farm)``.
-    """
-    rng = np.random.default_rng(seed)
-    n = int(max(src.max(), dst.max())) + 1
-    out_deg = np.bincount(src, minlength=n)
-    in_deg = np.bincount(dst, minlength=n)
-    honest_deg = out_deg[out_deg > 0]
-    cols = np.flatnonzero(in_deg > 0)
-    pop = in_deg[cols] / in_deg[cols].sum()
-    small = cols[in_deg[cols] >= 5]
-    favour = in_deg[small] ** -0.25
-    favour = favour / favour.sum()
-    n_rows = int((out_deg > 0).sum())
-    size = max(20, round(share * n_rows / n_farms))
-    new_src, new_dst, farm_of, tgts = [], [], [], []
-    next_id = n
-    for f in range(n_farms):
-        k = int(rng.integers(targets[0], targets[1] + 1))
-        tgt = rng.choice(small, k, replace=False, p=favour)
-        tgts.append(tgt)
-        for _ in range(size):
-            d = int(rng.choice(honest_deg))
-            hit = tgt[rng.random(k) < q]
-            hit = rng.permutation(hit)[:d]
-            follows = set(hit.tolist())
-            while len(follows) < d:
-                follows.update(rng.choice(cols, d - len(follows), p=pop).tolist())
-            new_src += [next_id] * len(follows)
-            new_dst += sorted(follows)
-            farm_of.append(f)
-            next_id += 1
-    return (np.concatenate([src, np.array(new_src, np.int64)]),
-            np.concatenate([dst, np.array(new_dst, np.int64)]),
-            np.array(farm_of, np.int32), np.arange(n, next_id, dtype=np.int64), tgts)
-
-
 REAL_GRAPHS = {
     "wiki-Vote": ("wiki-Vote/wiki-Vote.txt", 3),
     "ego-twitter": ("konect-ego-twitter/out.ego-twitter", 3),
+    # held out: added after the co-following rules were settled on the three graphs above
+    "email-Eu-core": ("email-Eu-core/email-Eu-core.txt", 3),
+    "hersheycareers": ("twitter-brand-follower-graphs/hersheycareers.json", 3),
 }
+
+
+def _edge_list(path: Path) -> np.ndarray:
+    if path.suffix == ".json":  # {"labels": ..., "edges": [[src, dst], ...]}
+        import json
+
+        return np.array(json.loads(path.read_text())["edges"], dtype=np.int64).reshape(-1, 2)
+    return np.loadtxt(path, dtype=np.int64, comments=("#", "%"), usecols=(0, 1))
 
 
 def planted_store(name: str, directory: Path) -> Path:
     """A store of the real graph ``name`` with planted farms and their truth (cached)."""
     from kolgraph import FollowerGraph
+    from kolgraph.synth import plant_farms
 
     rel, n_farms = REAL_GRAPHS[name]
     path = directory / f"planted-{name}-v1.kg"
     if path.exists():
         return path
     src_file = Path(__file__).resolve().parent.parent / "tests" / "data" / rel
-    raw = np.loadtxt(src_file, dtype=np.int64, comments=("#", "%"), usecols=(0, 1))
+    raw = _edge_list(src_file)
     src, dst, farm_of, new_ids, tgts = plant_farms(raw[:, 0], raw[:, 1], n_farms, seed=7)
     g = FollowerGraph.from_edges(src, dst)
     fo = np.full(g.n_accounts, -1, np.int32)

@@ -681,7 +681,7 @@ def expand_block(col_indptr, col_rows, n_rows, col_in, need):
     return out
 
 
-# --- co-following pairs (farm candidates) -----------------------------------------------------
+# --- co-following pairs (seeds) ---------------------------------------------------------------
 
 
 @njit(nogil=True, cache=True)
@@ -733,38 +733,171 @@ def pair_counts(indptr, indices, col_ok, max_row_deg, n_cols):
     return a, b, cnt
 
 
+# --- seeded lockstep blocks (co-following, no times) --------------------------------------------
+
+
 @njit(nogil=True, cache=True)
-def components(n, a, b):
-    """Connected components of an undirected graph given as edge arrays: a label per node,
-    the smallest node of its component."""
-    parent = np.arange(n).astype(np.int64)
-    for i in range(len(a)):
-        ra = _find(parent, a[i])
-        rb = _find(parent, b[i])
-        if ra != rb:
-            if ra < rb:
-                parent[rb] = ra
-            else:
-                parent[ra] = rb
-    out = np.empty(n, np.int64)
-    for x in range(n):
-        out[x] = _find(parent, x)
+def _grow(buf, size):
+    if size < len(buf):
+        return buf
+    out = np.empty(max(2 * len(buf), size + 1), buf.dtype)
+    out[:len(buf)] = buf
     return out
 
 
 @njit(nogil=True, cache=True)
-def restrict_edges(indptr, indices, label, min_hits):
-    """Live-edge mask: edges into labelled columns (``label >= 0``) from rows holding at least
-    ``min_hits`` edges into columns of that same label."""
-    alive = np.zeros(len(indices), np.bool_)
-    for r in range(len(indptr) - 1):
+def _cols_of(indptr, indices, col_ok, rows, n_rows, rho, col_hits, touched, out):
+    """Columns followed by at least ``rho`` of ``rows[:n_rows]`` (and eligible) into ``out``,
+    ascending; returns ``(count, edges)`` with ``edges`` the rows' follows into them."""
+    n_t = 0
+    for i in range(n_rows):
+        r = rows[i]
         for p in range(indptr[r], indptr[r + 1]):
-            lab = label[indices[p]]
-            if lab < 0:
-                continue
-            k = 0
-            for q in range(indptr[r], indptr[r + 1]):
-                if label[indices[q]] == lab:
-                    k += 1
-            alive[p] = k >= min_hits
-    return alive
+            j = indices[p]
+            if col_ok[j]:
+                if col_hits[j] == 0:
+                    touched[n_t] = j
+                    n_t += 1
+                col_hits[j] += 1
+    k = 0
+    edges = 0
+    for i in range(n_t):
+        j = touched[i]
+        if col_hits[j] >= rho * n_rows:
+            out[k] = j
+            k += 1
+            edges += col_hits[j]
+        col_hits[j] = 0
+    out[:k].sort()
+    return k, edges
+
+
+@njit(nogil=True, cache=True)
+def _rows_of(col_indptr, col_rows, row_ok, cols, n_cols, rho, row_hits, touched, out):
+    """Eligible rows following at least ``rho`` of ``cols[:n_cols]`` (and two) into ``out``, ascending."""
+    n_t = 0
+    for i in range(n_cols):
+        j = cols[i]
+        for p in range(col_indptr[j], col_indptr[j + 1]):
+            r = col_rows[p]
+            if row_ok[r]:
+                if row_hits[r] == 0:
+                    touched[n_t] = r
+                    n_t += 1
+                row_hits[r] += 1
+    k = 0
+    for i in range(n_t):
+        r = touched[i]
+        if row_hits[r] >= 2 and row_hits[r] >= rho * n_cols:
+            out[k] = r
+            k += 1
+        row_hits[r] = 0
+    out[:k].sort()
+    return k
+
+
+@njit(nogil=True, cache=True)
+def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a, seed_b, rho,
+                  max_iter):
+    """Lockstep blocks grown from seed pairs of columns (CopyCatch's alternation, without times).
+
+    For each seed ``(a, b)`` in order, skipped when ``a`` or ``b`` already lies in an earlier
+    block: ``F`` = the eligible rows following both; then, up to ``max_iter`` times,
+    ``T`` = eligible columns followed by at least ``rho |F|`` of ``F`` and ``F`` = eligible
+    rows following at least ``rho |T|`` (and two) of ``T``, until ``F`` stops changing;
+    the block is ``(F, T(F))``. Returns ``(row_ptr, rows, col_ptr, cols, edges)``: block
+    ``i`` is ``rows[row_ptr[i]:row_ptr[i + 1]]`` x ``cols[col_ptr[i]:col_ptr[i + 1]]``
+    (ascending), ``edges[i]`` the follows inside it. Blocks with no rows, and blocks all of
+    whose columns lie in earlier blocks (seeds converging on a block already found), are left out.
+    """
+    m = len(indptr) - 1
+    n = len(col_indptr) - 1
+    done = np.zeros(n, np.bool_)
+    col_hits = np.zeros(n, np.int64)
+    row_hits = np.zeros(m, np.int64)
+    touched_c = np.empty(n, np.int64)
+    touched_r = np.empty(m, np.int64)
+    f = np.empty(m, np.int64)
+    f_new = np.empty(m, np.int64)
+    t = np.empty(n, np.int64)
+    out_rows = np.empty(16, np.int64)
+    out_cols = np.empty(16, np.int64)
+    row_ptr = np.zeros(16, np.int64)
+    col_ptr = np.zeros(16, np.int64)
+    out_edges = np.zeros(16, np.int64)
+    n_blocks = 0
+    for s in range(len(seed_a)):
+        a = seed_a[s]
+        b = seed_b[s]
+        if done[a] or done[b]:
+            continue
+        done[a] = True
+        done[b] = True
+        for p in range(col_indptr[a], col_indptr[a + 1]):
+            r = col_rows[p]
+            if row_ok[r]:
+                row_hits[r] = 1
+        n_f = 0
+        for p in range(col_indptr[b], col_indptr[b + 1]):
+            r = col_rows[p]
+            if row_hits[r] == 1:
+                f[n_f] = r
+                n_f += 1
+        for p in range(col_indptr[a], col_indptr[a + 1]):
+            row_hits[col_rows[p]] = 0
+        f[:n_f].sort()
+        for _ in range(max_iter):
+            n_t, _e = _cols_of(indptr, indices, col_ok, f, n_f, rho, col_hits, touched_c, t)
+            n_new = _rows_of(col_indptr, col_rows, row_ok, t, n_t, rho, row_hits, touched_r, f_new)
+            same = n_new == n_f
+            if same:
+                for i in range(n_f):
+                    if f[i] != f_new[i]:
+                        same = False
+                        break
+            f, f_new = f_new, f
+            n_f = n_new
+            if same or n_f == 0:
+                break
+        n_t, edges = _cols_of(indptr, indices, col_ok, f, n_f, rho, col_hits, touched_c, t)
+        fresh = False
+        for i in range(n_t):
+            fresh |= not done[t[i]]
+            done[t[i]] = True
+        if n_f == 0 or not fresh:
+            continue
+        out_rows = _grow(out_rows, row_ptr[n_blocks] + n_f)
+        out_cols = _grow(out_cols, col_ptr[n_blocks] + n_t)
+        row_ptr = _grow(row_ptr, n_blocks + 1)
+        col_ptr = _grow(col_ptr, n_blocks + 1)
+        out_edges = _grow(out_edges, n_blocks)
+        out_rows[row_ptr[n_blocks]:row_ptr[n_blocks] + n_f] = f[:n_f]
+        out_cols[col_ptr[n_blocks]:col_ptr[n_blocks] + n_t] = t[:n_t]
+        row_ptr[n_blocks + 1] = row_ptr[n_blocks] + n_f
+        col_ptr[n_blocks + 1] = col_ptr[n_blocks] + n_t
+        out_edges[n_blocks] = edges
+        n_blocks += 1
+    return (row_ptr[:n_blocks + 1].copy(), out_rows[:row_ptr[n_blocks]].copy(),
+            col_ptr[:n_blocks + 1].copy(), out_cols[:col_ptr[n_blocks]].copy(),
+            out_edges[:n_blocks].copy())
+
+
+@njit(nogil=True, cache=True)
+def block_subgraph(indptr, indices, rows, col_local):
+    """The CSR of ``rows`` x the columns with ``col_local[j] >= 0`` (renumbered to it)."""
+    sub_indptr = np.zeros(len(rows) + 1, np.int64)
+    for i in range(len(rows)):
+        k = 0
+        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
+            if col_local[indices[p]] >= 0:
+                k += 1
+        sub_indptr[i + 1] = sub_indptr[i] + k
+    sub_indices = np.empty(sub_indptr[-1], np.int32)
+    for i in range(len(rows)):
+        e = sub_indptr[i]
+        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
+            j = col_local[indices[p]]
+            if j >= 0:
+                sub_indices[e] = j
+                e += 1
+    return sub_indptr, sub_indices

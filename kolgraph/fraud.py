@@ -349,13 +349,20 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     to be peeled into a core of heavy users together with their farm's creators; this
     brings them back to their farm.
 
-    With ``co_following`` a second stage seeds the peeling with farm candidates: pairs of
-    creators with at least ``min_followers`` common followers and ``min_lift`` times the
-    common followers their audience sizes predict (farms make their customers' audiences
-    overlap far beyond chance), grouped into connected components; Fraudar then peels
-    ``max_blocks`` more blocks from the edges of followers holding at least two follows
-    inside one component, component by component (two blocks each). Degree-matched farms
-    hide from the global peel behind cores of heavy users; this stage finds them.
+    With ``co_following`` a second stage grows lockstep blocks from seeds: creator pairs
+    sharing more followers than chance allows (Poisson tail below 1% over all eligible
+    pairs, Bonferroni; farms make their customers' audiences overlap), most significant
+    first. From a seed's common followers the block alternates, as CopyCatch does without
+    times, between the creators followed by at least half of its followers and the
+    followers following at least half (and two) of its creators, until it settles
+    (:func:`kolgraph.kernels.fraud.seeded_blocks`); Fraudar then peels the block's
+    densest core, which is kept by the rules above plus two for this stage: at least
+    three creators (one pair of creators sharing an audience is common), and lift at least
+    ``min_lift`` *or* at least ``2/3 min_lift`` when the block holds at least half of its
+    creators' audiences (bought followers outnumbering a small creator's own; on small
+    graphs a farm's lift is capped near ``edges / (farm size x fake degree)``).
+    Degree-matched farms hide from the global peel behind cores of heavy users of popular
+    creators; this stage finds them.
 
     Parameters
     ----------
@@ -370,7 +377,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     Returns
     -------
     (clusters, info) : the kept clusters and facts about the run (bipartite size, blocks
-        peeled, every block's size, score, density and lift).
+        peeled, every block's size, score, density, lift and audience share).
     """
     cols = _columns(g) if cols is None else np.asarray(cols, np.int64)
     row_account, indptr, indices, col_indptr, col_rows, col_pos = bipartite(g, cols)
@@ -383,6 +390,41 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     col_deg = np.diff(col_indptr)
     taken = np.zeros(m, bool)  # followers already in a cluster
     clusters: list[Cluster] = []
+
+    def keep_block(row_in, col_in, score, edges, stage) -> None:
+        """Record a block; keep it as a cluster when significant (expanded, minus taken rows)."""
+        n_rows, n_cols = int(row_in.sum()), int(col_in.sum())
+        col_sum = float(col_deg[col_in].sum())
+        expected = float(row_deg[row_in].sum()) * col_sum / e
+        density = edges / (n_rows * n_cols)
+        lift = edges / expected if expected > 0 else math.inf
+        share = edges / col_sum
+        info["blocks"].append({"stage": stage, "followers": n_rows, "creators": n_cols,
+                               "score": float(score), "density": density, "lift": lift,
+                               "audience_share": share})
+        if stage == "co-following":  # see seeded_stage
+            significant = (n_cols >= _SEED_MIN_CREATORS and
+                           (lift >= min_lift or (share >= _OWNED_SHARE and lift >= _OWNED_LIFT * min_lift)))
+        else:
+            significant = lift >= min_lift
+        if n_rows < min_followers or n_cols < min_creators or density < min_density or not significant:
+            return
+        if expand <= 1:
+            need = max(2, math.ceil(expand * n_cols))
+            row_in |= _k.expand_block(col_indptr, col_rows, m, col_in, need)
+        row_in &= ~taken
+        if row_in.sum() < min_followers:
+            return
+        edges = int(_k.count_block(indptr, indices, row_in, col_in))
+        expected = float(row_deg[row_in].sum()) * col_sum / e
+        taken[:] |= row_in
+        hits = _k.fingerprint(indptr, indices, row_in, n)
+        fp = np.flatnonzero(hits)
+        clusters.append(Cluster(
+            id=len(clusters), followers=row_account[row_in].astype(np.int64),
+            creators=cols[col_in], edges=edges, score=float(score), expected_edges=expected,
+            background_density=background, fingerprint=cols[fp], fingerprint_hits=hits[fp],
+            stage=stage))
 
     def peel_into_clusters(sub: tuple, alive: np.ndarray, n_blocks: int, stage: str) -> None:
         """Peel ``n_blocks`` blocks of the (sub)graph ``sub``; keep the significant ones."""
@@ -400,88 +442,65 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
                 row_in[row_map[local_r]] = True
                 col_in = np.zeros(n, bool)
                 col_in[col_map[local_c]] = True
-            n_rows, n_cols = int(row_in.sum()), int(col_in.sum())
-            expected = float(row_deg[row_in].sum()) * float(col_deg[col_in].sum()) / e
-            density = edges / (n_rows * n_cols)
-            lift = edges / expected if expected > 0 else math.inf
-            info["blocks"].append({"stage": stage, "followers": n_rows, "creators": n_cols,
-                                   "score": float(score), "density": density, "lift": lift})
-            if (n_rows < min_followers or n_cols < min_creators or density < min_density
-                    or lift < min_lift):
-                continue
-            if expand <= 1:
-                need = max(2, math.ceil(expand * n_cols))
-                row_in |= _k.expand_block(col_indptr, col_rows, m, col_in, need)
-            row_in &= ~taken
-            if row_in.sum() < min_followers:
-                continue
-            edges = int(_k.count_block(indptr, indices, row_in, col_in))
-            taken[:] |= row_in
-            hits = _k.fingerprint(indptr, indices, row_in, n)
-            fp = np.flatnonzero(hits)
-            clusters.append(Cluster(
-                id=len(clusters), followers=row_account[row_in].astype(np.int64),
-                creators=cols[col_in], edges=edges, score=float(score), expected_edges=expected,
-                background_density=background, fingerprint=cols[fp], fingerprint_hits=hits[fp],
-                stage=stage))
+            keep_block(row_in, col_in, score, edges, stage)
 
-    with progress.task("peeling dense blocks", total=2 * max_blocks) as task:
+    def seeded_stage() -> None:
+        """Lockstep blocks grown from significant creator pairs (:func:`_seed_pairs`)."""
+        col_ok = (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
+        seed_a, seed_b = _seed_pairs(indptr, indices, m, col_deg, col_ok)
+        info["seed_pairs"] = len(seed_a)
+        rp, rows, cp, bcols, _ = _k.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken, col_ok,
+                                                  seed_a, seed_b, _RHO, _MAX_ITER)
+        col_local = np.full(n, -1, np.int64)
+        for i in range(len(rp) - 1):
+            block_rows = rows[rp[i]:rp[i + 1]]
+            block_rows = block_rows[~taken[block_rows]]  # an earlier seed's cluster may have taken some
+            block_cols = bcols[cp[i]:cp[i + 1]]
+            if len(block_rows) < min_followers:
+                continue
+            col_local[block_cols] = np.arange(len(block_cols))
+            s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+            col_local[block_cols] = -1
+            s_cptr, s_crows, s_cpos = _k.transpose(s_indptr, s_indices, len(block_cols), 1)
+            peel_into_clusters((s_indptr, s_indices, s_cptr, s_crows, s_cpos, block_rows, block_cols),
+                               np.ones(len(s_indices), bool), 1, "co-following")
+
+    with progress.task("peeling dense blocks", total=2 * max_blocks + 1) as task:
         whole = (indptr, indices, col_indptr, col_rows, col_pos, None, None)
         peel_into_clusters(whole, np.ones(e, bool), max_blocks, "global")
         if co_following:
-            label, pairs = _farm_candidates(indptr, indices, m, n, col_deg, _PAIR_MIN, _PAIR_LIFT)
-            info["candidate_pairs"] = pairs
-            if pairs:
-                for sub in _component_subgraphs(indptr, indices, label, taken):
-                    peel_into_clusters(sub, np.ones(len(sub[1]), bool), 2, "co-following")
+            seeded_stage()
+        task.advance()
     return clusters, info
 
 
 _MAX_PAIR_ROW = 200      # rows following more eligible creators skip the pair count
 _MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows are not farm candidates
-_PAIR_Z = 30.0           # a candidate pair's common followers exceed chance by this many sqrt(chance)
-_PAIR_MIN = 5            # common followers a candidate pair needs at least
-_PAIR_LIFT = 10.0        # ... and this many times the common followers expected by chance
+_PAIR_MIN = 5            # common followers a seed pair needs at least
+_PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
+_RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
+_MAX_ITER = 20
+_SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
+_OWNED_SHARE = 0.5       # seeded blocks holding this share of their creators' audiences ...
+_OWNED_LIFT = 2 / 3      # ... are kept from this fraction of min_lift on
 
 
-def _farm_candidates(indptr, indices, m, n, col_deg, min_co, min_lift):
-    """Label per column: its co-following component (-1: none), and the number of significant pairs."""
-    col_ok = (col_deg >= min_co) & (col_deg <= max(_MAX_COL_SHARE * m, min_co))
-    a, b, cnt = _k.pair_counts(indptr, indices, col_ok, _MAX_PAIR_ROW, n)
-    keep = cnt >= min_co
+def _seed_pairs(indptr, indices, m, col_deg, col_ok):
+    """Creator pairs sharing significantly more followers than chance, most significant first.
+
+    Chance is Poisson with mean ``deg(a) deg(b) / rows``; a pair is significant when its
+    tail probability is below ``_PAIR_ALPHA`` over the number of eligible pairs (Bonferroni).
+    """
+    from scipy.stats import poisson
+
+    n_ok = int(col_ok.sum())
+    a, b, cnt = _k.pair_counts(indptr, indices, col_ok, _MAX_PAIR_ROW, len(col_deg))
+    keep = cnt >= _PAIR_MIN
     a, b, cnt = a[keep], b[keep], cnt[keep]
-    expected = col_deg[a].astype(np.float64) * col_deg[b] / m  # common followers by chance
-    keep = (cnt >= min_lift * expected) & ((cnt - expected) >= _PAIR_Z * np.sqrt(expected))
-    a, b = a[keep], b[keep]
-    label = np.full(n, -1, np.int64)
-    if len(a):
-        comp = _k.components(n, a, b)
-        used = np.zeros(n, bool)
-        used[a] = used[b] = True
-        label[used] = comp[used]
-    return label, int(len(a))
-
-
-def _component_subgraphs(indptr, indices, label, taken):
-    """Per co-following component, the compact subgraph of its candidate edges (followers with
-    two or more follows into it, not yet in a cluster): CSR both ways plus local -> global maps."""
-    alive = _k.restrict_edges(indptr, indices, label, 2)
-    sel = np.flatnonzero(alive)
-    rows = np.searchsorted(indptr, sel, side="right") - 1
-    keep = ~taken[rows]
-    sel, rows = sel[keep], rows[keep]
-    lab = label[indices[sel]]
-    order = np.argsort(lab, kind="stable")  # stable: edges stay grouped by row, columns ascending
-    sel, rows, lab = sel[order], rows[order], lab[order]
-    bounds = np.flatnonzero(np.diff(lab)) + 1
-    for part_rows, part_sel in zip(np.split(rows, bounds), np.split(sel, bounds), strict=True):
-        row_map, local_rows = np.unique(part_rows, return_inverse=True)
-        col_map, local_cols = np.unique(indices[part_sel], return_inverse=True)
-        sub_indptr = np.zeros(len(row_map) + 1, np.int64)
-        sub_indptr[1:] = np.cumsum(np.bincount(local_rows, minlength=len(row_map)))
-        sub_indices = local_cols.astype(np.int32)
-        cptr, crows, cpos = _k.transpose(sub_indptr, sub_indices, len(col_map), 1)
-        yield sub_indptr, sub_indices, cptr, crows, cpos, row_map, col_map
+    logp = poisson.logsf(cnt - 1, col_deg[a].astype(np.float64) * col_deg[b] / m)
+    sig = logp < math.log(_PAIR_ALPHA / max(n_ok * (n_ok - 1) / 2, 1))
+    order = np.lexsort((b[sig], a[sig], logp[sig]))
+    return a[sig][order], b[sig][order]
 
 
 def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float

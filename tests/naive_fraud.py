@@ -111,3 +111,40 @@ def spikes(times: list[int], day: int, z: float, min_gain: int):
     scale = max(1.4826 * mad, math.sqrt(max(med, 1.0)))
     thr = max(float(min_gain), med + z * scale)
     return [(lo + i, g) for i, g in enumerate(gains) if g >= thr]
+
+
+def seeded_blocks(rows: list[list[int]], row_ok: set[int], col_ok: set[int],
+                  seeds: list[tuple[int, int]], rho: float, max_iter: int):
+    """Lockstep blocks grown from seed column pairs, by set operations: ``[(F, T, edges)]``."""
+    follows = [set(r) for r in rows]
+    done: set[int] = set()
+    out = []
+
+    def cols_of(f):
+        hits: dict[int, int] = {}
+        for r in f:
+            for j in follows[r] & col_ok:
+                hits[j] = hits.get(j, 0) + 1
+        t = {j for j, k in hits.items() if k >= rho * len(f)}
+        return t, sum(hits[j] for j in t)
+
+    def rows_of(t):
+        return {r for r in row_ok if len(follows[r] & t) >= 2 and len(follows[r] & t) >= rho * len(t)}
+
+    for a, b in seeds:
+        if a in done or b in done:
+            continue
+        done |= {a, b}
+        f = {r for r in row_ok if a in follows[r] and b in follows[r]}
+        for _ in range(max_iter):
+            new = rows_of(cols_of(f)[0])
+            same = new == f
+            f = new
+            if same or not f:
+                break
+        t, edges = cols_of(f)
+        fresh = bool(t - done)
+        done |= t
+        if f and fresh:
+            out.append((f, t, edges))
+    return out
