@@ -11,9 +11,10 @@ Groups:
   reference. Target: kolgraph at least 10x faster than the reference.
 - ``fraud-planted-<graph>``: detection of planted farms, precision / recall / F1 on
   followers and on targeted creators (in each workload's summary). Graphs: the
-  synthetic store (its own farms), and the real graphs wiki-Vote, KONECT ego-twitter and,
-  held out from the choice of the co-following rules, email-Eu-core and the Twitter
-  hersheycareers follow graph (all from ``tests/data``) with farms planted by
+  synthetic store (its own farms), and the real graphs wiki-Vote, KONECT ego-twitter,
+  email-Eu-core, the Twitter follow graph hersheycareers and, held out from the choice
+  of the co-following rules, bofa_careers and verizoncareers (all from ``tests/data``)
+  with farms planted by
   :func:`kolgraph.synth.plant_farms`:
   each fake account's degree is drawn from the honest out-degrees, it follows each
   of its farm's targets (mostly small accounts) with probability 0.8 up to that
@@ -175,17 +176,21 @@ def test_fraud_peel(benchmark, request, workload, bench_size, synth_store, scrat
 REAL_GRAPHS = {
     "wiki-Vote": ("wiki-Vote/wiki-Vote.txt", 3),
     "ego-twitter": ("konect-ego-twitter/out.ego-twitter", 3),
-    # held out: added after the co-following rules were settled on the three graphs above
     "email-Eu-core": ("email-Eu-core/email-Eu-core.txt", 3),
     "hersheycareers": ("twitter-brand-follower-graphs/hersheycareers.json", 3),
+    # held out: added after the co-following rules were settled on the graphs above
+    "bofa_careers": ("twitter-brand-follower-graphs/bofa_careers.json.gz", 3),
+    "verizoncareers": ("twitter-brand-follower-graphs/verizoncareers.json.gz", 3),
 }
 
 
 def _edge_list(path: Path) -> np.ndarray:
-    if path.suffix == ".json":  # {"labels": ..., "edges": [[src, dst], ...]}
+    if path.name.endswith((".json", ".json.gz")):  # {"labels": ..., "edges": [[src, dst], ...]}
+        import gzip
         import json
 
-        return np.array(json.loads(path.read_text())["edges"], dtype=np.int64).reshape(-1, 2)
+        text = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return np.array(json.loads(text)["edges"], dtype=np.int64).reshape(-1, 2)
     return np.loadtxt(path, dtype=np.int64, comments=("#", "%"), usecols=(0, 1))
 
 

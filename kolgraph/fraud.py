@@ -456,11 +456,18 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
             block_rows = rows[rp[i]:rp[i + 1]]
             block_rows = block_rows[~taken[block_rows]]  # an earlier seed's cluster may have taken some
             block_cols = bcols[cp[i]:cp[i + 1]]
-            if len(block_rows) < min_followers:
-                continue
             col_local[block_cols] = np.arange(len(block_cols))
             s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+            # heavy users following much of the graph hit the block's creators by chance:
+            # not lockstep, and their degrees would hide the block's lift
+            chance = row_deg[block_rows] * (col_deg[block_cols].sum() / e)
+            lockstep = np.diff(s_indptr) >= _ROW_LIFT * chance
+            if not lockstep.all():
+                block_rows = block_rows[lockstep]
+                s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
             col_local[block_cols] = -1
+            if len(block_rows) < min_followers:
+                continue
             s_cptr, s_crows, s_cpos = _k.transpose(s_indptr, s_indices, len(block_cols), 1)
             peel_into_clusters((s_indptr, s_indices, s_cptr, s_crows, s_cpos, block_rows, block_cols),
                                np.ones(len(s_indices), bool), 1, "co-following")
@@ -480,6 +487,8 @@ _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
 _RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
 _MAX_ITER = 20
+_ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
+                         # into its creators that their degree gives by chance
 _SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
 _OWNED_SHARE = 0.5       # seeded blocks holding this share of their creators' audiences ...
 _OWNED_LIFT = 2 / 3      # ... are kept from this fraction of min_lift on
