@@ -355,8 +355,10 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     first. From a seed's common followers the block alternates, as CopyCatch does without
     times, between the creators followed by at least half of its followers and the
     followers following at least half (and two) of its creators, until it settles
-    (:func:`kolgraph.kernels.fraud.seeded_blocks`); Fraudar then peels the block's
-    densest core, which is kept by the rules above plus two for this stage: at least
+    (:func:`kolgraph.kernels.fraud.seeded_blocks`). Followers with fewer than twice the
+    follows into the block's creators that their degree gives by chance leave it (heavy
+    users of a small graph hit them by chance, and their degrees would swamp the block's
+    expectation); Fraudar then peels the block's densest core, which is kept by the rules above plus two for this stage: at least
     three creators (one pair of creators sharing an audience is common), and lift at least
     ``min_lift`` *or* at least ``2/3 min_lift`` when the block holds at least half of its
     creators' audiences (bought followers outnumbering a small creator's own; on small
