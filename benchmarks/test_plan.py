@@ -48,7 +48,7 @@ from benchmarks._harness import Workload, measure
 
 CANDIDATES = 10_000
 TARGET_CHOSEN = 50
-PLAIN_MAX_EDGES = 20_000_000  # the plain greedies take minutes per round above
+PLAIN_MAX_EDGES = 200_000_000  # plain greedies at 100M edges: 5.8 s (pyroaring) and 12.9 s (kolgraph) per round
 _STATE: dict[str, dict] = {}
 
 
