@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 
 from kolgraph.reach import MAX_CREATORS
 
+MAX_SEED_CANDIDATES = 100_000
+
 ExtId = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)] | Annotated[
     str, StringConstraints(min_length=1, max_length=256)]
 StoreName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
@@ -353,6 +355,67 @@ class SpreadResponse(BaseModel):
 
 SPREAD_EXAMPLES = {"ic": {"summary": "independent cascade, p = 0.01", "value": {
     "seeds": [1844, 1901], "model": "ic", "p": 0.01, "runs": 2000, "seed": 1}}}
+
+
+class SeedsRequest(_Request):
+    store: StoreName | None = Field(None, description="store name; optional when the key "
+                                    "reads one store")
+    k: Annotated[int, Field(ge=1, le=MAX_CREATORS)] = Field(..., description="seeds to choose")
+    model: Literal["ic", "lt"] = Field("ic", description="independent cascade or linear "
+                                       "threshold")
+    p: Rate | None = Field(None, description="uniform edge probability (IC, default 0.01) or "
+                           "weight (LT)")
+    weighted_cascade: bool = Field(False, description="probability 1/d on edges into an "
+                                   "account following d accounts (default for LT)")
+    epsilon: Annotated[float, Field(ge=0.05, lt=1.0, allow_inf_nan=False)] = Field(
+        0.5, description="the (1 - 1/e - epsilon) guarantee; RR sets grow as 1/epsilon^2, "
+        "so the service accepts 0.05 and above")
+    candidates: Literal["creators"] | list[ExtId] = Field(
+        "creators", max_length=MAX_SEED_CANDIDATES,
+        description="`creators` (the creator table) or a list of account ids")
+    method: Literal["imm", "opim-c"] = Field("imm", description="IMM or OPIM-C (the same "
+                                             "guarantee, usually from fewer RR sets)")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
+                                                             "(reproducible answers)")
+    evaluate: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="also simulate the chosen seeds' spread this many times")
+
+
+class SeedIncrement(BaseModel):
+    id: IdOut
+    spread: float
+
+
+class SeedsEvaluation(BaseModel):
+    mean: float
+    ci_low: float
+    ci_high: float
+    runs: int
+
+
+class SeedsResponse(BaseModel):
+    store: str
+    seeds: list[IdOut]
+    spread: float = Field(description="expected spread of the seeds, estimated on the RR sets")
+    method: str
+    incremental: list[SeedIncrement]
+    model: str
+    params: dict[str, Any]
+    epsilon: float
+    ell: float
+    rr_sets: int
+    lower_bound: float | None
+    candidates: int
+    approximation: str
+    interrupted: bool
+    seconds: float
+    phases: dict[str, float]
+    warnings: list[str]
+    evaluation: SeedsEvaluation | None = None
+
+
+SEEDS_EXAMPLES = {"wc": {"summary": "20 seeds, weighted cascade", "value": {
+    "k": 20, "weighted_cascade": True, "epsilon": 0.5, "seed": 1}}}
 
 
 # --- fraud review (GET /v1/fraud/clusters, GET /v1/creators/{id}/audience-quality) ------

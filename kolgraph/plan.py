@@ -1557,7 +1557,8 @@ def _guarantee(inst, method, quotas, upper, value, chosen_by, effective=None) ->
 def _naive(inst: _Instance, cands: _Candidates) -> dict:
     """Top followers per unit price until the budget runs out (overlap, quotas ignored)."""
     deg = inst.degree.astype(float)
-    per = deg * (inst.p if inst.kind == _k.EXPECTED else 1.0) / inst.cost
+    with np.errstate(over="ignore"):  # a price near 0 ranks first as inf: intended
+        per = deg * (inst.p if inst.kind == _k.EXPECTED else 1.0) / inst.cost
     order = np.argsort(-per, kind="stable")
     sel, spent = _k.naive_fill(order, inst.cost, inst.excluded, inst.budget)
     expected = inst.kind == _k.EXPECTED

@@ -1,4 +1,5 @@
-"""``POST /v1/spread``: expected campaign spread through reshares (Monte Carlo)."""
+"""``POST /v1/spread``: expected campaign spread through reshares (Monte Carlo);
+``POST /v1/seeds``: the seed creators that maximise it (IMM, OPIM-C)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from kolgraph.api.deps import (
     store_for,
     v1_router,
 )
-from kolgraph.api.schemas import SPREAD_EXAMPLES, SpreadRequest, SpreadResponse
+from kolgraph.api.schemas import (
+    SEEDS_EXAMPLES,
+    SPREAD_EXAMPLES,
+    SeedsRequest,
+    SeedsResponse,
+    SpreadRequest,
+    SpreadResponse,
+)
 
 router = v1_router(tags=["propagation"])
 
@@ -34,4 +42,22 @@ async def spread(req: Annotated[SpreadRequest, Body(openapi_examples=SPREAD_EXAM
                      weighted_cascade=req.weighted_cascade, view_rates=req.view_rates,
                      runs=req.runs, seed=req.seed, threads=1, skip_unknown=req.skip_unknown)
         return json_response(SpreadResponse, {"store": name, **r.to_dict()})
+    return await engine.run(work)
+
+
+@router.post("/seeds", response_model=SeedsResponse, summary="Seed creators maximising spread")
+async def seeds(req: Annotated[SeedsRequest, Body(openapi_examples=SEEDS_EXAMPLES)],
+                engine: EngineDep, caller: CallerDep, settings: SettingsDep):
+    """Influence maximisation by IMM (or OPIM-C) on reverse-reachable sets: the `k`
+    candidates whose expected spread is within (1 - 1/e - epsilon) of the best, with high
+    probability; each seed's incremental spread, and optionally a Monte Carlo check of the
+    seeds' spread. Reproducible for a `seed`. Runs within the service's time limit (504
+    past it: ask for a larger epsilon)."""
+    name, g = store_for(engine, caller, req.store)
+
+    def work():
+        r = g.seeds(req.k, model=req.model, p=req.p, weighted_cascade=req.weighted_cascade,
+                    epsilon=req.epsilon, candidates=req.candidates, method=req.method,
+                    seed=req.seed, threads=1, evaluate=req.evaluate)
+        return json_response(SeedsResponse, {"store": name, **r.to_dict()})
     return await engine.run(work)
