@@ -308,24 +308,27 @@ PLAN_EXAMPLES = {"budget": {"summary": "best mix for a budget with a tier quota"
     "budget": 1500, "objective": "unique", "tier_quota": []}}}
 
 
-# --- propagation (POST /v1/spread) ---------------------------------------------------------
-class SpreadRequest(_Request):
+# --- propagation (POST /v1/spread, POST /v1/seeds) ------------------------------------------
+class _Propagation(_Request):
     store: StoreName | None = Field(None, description="store name; optional when the key "
                                     "reads one store")
-    seeds: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS,
-                               description="seed creators (their order gives incremental spread)")
     model: Literal["ic", "lt"] = Field("ic", description="independent cascade or linear "
                                        "threshold")
     p: Rate | None = Field(None, description="uniform edge probability (IC, default 0.01) or "
-                           "weight (LT); the reshare probability after the first hop")
+                           "weight (LT); the reshare probability after a first hop at view rates")
     weighted_cascade: bool = Field(False, description="probability 1/d on edges into an "
                                    "account following d accounts (default for LT)")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
+                                                             "(reproducible answers)")
+
+
+class SpreadRequest(_Propagation):
+    seeds: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS,
+                               description="seed creators (their order gives incremental spread)")
     view_rates: Rate | list[Rate] | dict[str, Rate] | None = Field(
         None, description="first hop (IC): chance a seed's follower sees its post")
     runs: Annotated[int, Field(ge=1, le=100_000)] = Field(
         2_000, description="Monte Carlo simulations")
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
-                                                             "(reproducible answers)")
     skip_unknown: bool = False
 
 
@@ -357,16 +360,8 @@ SPREAD_EXAMPLES = {"ic": {"summary": "independent cascade, p = 0.01", "value": {
     "seeds": [1844, 1901], "model": "ic", "p": 0.01, "runs": 2000, "seed": 1}}}
 
 
-class SeedsRequest(_Request):
-    store: StoreName | None = Field(None, description="store name; optional when the key "
-                                    "reads one store")
+class SeedsRequest(_Propagation):
     k: Annotated[int, Field(ge=1, le=MAX_CREATORS)] = Field(..., description="seeds to choose")
-    model: Literal["ic", "lt"] = Field("ic", description="independent cascade or linear "
-                                       "threshold")
-    p: Rate | None = Field(None, description="uniform edge probability (IC, default 0.01) or "
-                           "weight (LT)")
-    weighted_cascade: bool = Field(False, description="probability 1/d on edges into an "
-                                   "account following d accounts (default for LT)")
     epsilon: Annotated[float, Field(ge=0.05, lt=1.0, allow_inf_nan=False)] = Field(
         0.5, description="the (1 - 1/e - epsilon) guarantee; RR sets grow as 1/epsilon^2, "
         "so the service accepts 0.05 and above")
@@ -375,8 +370,6 @@ class SeedsRequest(_Request):
         description="`creators` (the creator table) or a list of account ids")
     method: Literal["imm", "opim-c"] = Field("imm", description="IMM or OPIM-C (the same "
                                              "guarantee, usually from fewer RR sets)")
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
-                                                             "(reproducible answers)")
     evaluate: Annotated[int, Field(ge=0, le=100_000)] = Field(
         0, description="also simulate the chosen seeds' spread this many times")
 

@@ -746,54 +746,31 @@ def _grow(buf, size):
 
 
 @njit(nogil=True, cache=True)
-def _cols_of(indptr, indices, col_ok, rows, n_rows, rho, col_hits, touched, out):
-    """Columns followed by at least ``rho`` of ``rows[:n_rows]`` (and eligible) into ``out``,
-    ascending; returns ``(count, edges)`` with ``edges`` the rows' follows into them."""
+def _adjacent(ptr, idx, ok, members, n_members, rho, min_hits, hits, touched, out):
+    """Eligible nodes adjacent to at least ``rho`` of ``members[:n_members]`` (and ``min_hits``)
+    into ``out``, ascending; returns ``(count, edges)``, ``edges`` the links into them. Called
+    on the rows (columns of a row set) and on the transpose (rows of a column set)."""
     n_t = 0
-    for i in range(n_rows):
-        r = rows[i]
-        for p in range(indptr[r], indptr[r + 1]):
-            j = indices[p]
-            if col_ok[j]:
-                if col_hits[j] == 0:
-                    touched[n_t] = j
+    for i in range(n_members):
+        x = members[i]
+        for p in range(ptr[x], ptr[x + 1]):
+            y = idx[p]
+            if ok[y]:
+                if hits[y] == 0:
+                    touched[n_t] = y
                     n_t += 1
-                col_hits[j] += 1
+                hits[y] += 1
     k = 0
     edges = 0
     for i in range(n_t):
-        j = touched[i]
-        if col_hits[j] >= rho * n_rows:
-            out[k] = j
+        y = touched[i]
+        if hits[y] >= min_hits and hits[y] >= rho * n_members:
+            out[k] = y
             k += 1
-            edges += col_hits[j]
-        col_hits[j] = 0
+            edges += hits[y]
+        hits[y] = 0
     out[:k].sort()
     return k, edges
-
-
-@njit(nogil=True, cache=True)
-def _rows_of(col_indptr, col_rows, row_ok, cols, n_cols, rho, row_hits, touched, out):
-    """Eligible rows following at least ``rho`` of ``cols[:n_cols]`` (and two) into ``out``, ascending."""
-    n_t = 0
-    for i in range(n_cols):
-        j = cols[i]
-        for p in range(col_indptr[j], col_indptr[j + 1]):
-            r = col_rows[p]
-            if row_ok[r]:
-                if row_hits[r] == 0:
-                    touched[n_t] = r
-                    n_t += 1
-                row_hits[r] += 1
-    k = 0
-    for i in range(n_t):
-        r = touched[i]
-        if row_hits[r] >= 2 and row_hits[r] >= rho * n_cols:
-            out[k] = r
-            k += 1
-        row_hits[r] = 0
-    out[:k].sort()
-    return k
 
 
 @njit(nogil=True, cache=True)
@@ -847,8 +824,8 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
             row_hits[col_rows[p]] = 0
         f[:n_f].sort()
         for _ in range(max_iter):
-            n_t, _e = _cols_of(indptr, indices, col_ok, f, n_f, rho, col_hits, touched_c, t)
-            n_new = _rows_of(col_indptr, col_rows, row_ok, t, n_t, rho, row_hits, touched_r, f_new)
+            n_t, _ = _adjacent(indptr, indices, col_ok, f, n_f, rho, 1, col_hits, touched_c, t)
+            n_new, _ = _adjacent(col_indptr, col_rows, row_ok, t, n_t, rho, 2, row_hits, touched_r, f_new)
             same = n_new == n_f
             if same:
                 for i in range(n_f):
@@ -859,7 +836,7 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
             n_f = n_new
             if same or n_f == 0:
                 break
-        n_t, edges = _cols_of(indptr, indices, col_ok, f, n_f, rho, col_hits, touched_c, t)
+        n_t, edges = _adjacent(indptr, indices, col_ok, f, n_f, rho, 1, col_hits, touched_c, t)
         fresh = False
         for i in range(n_t):
             fresh |= not done[t[i]]
