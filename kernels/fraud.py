@@ -28,6 +28,8 @@ as zeros).
 Arrays in, arrays out; no validation here.
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -685,52 +687,88 @@ def expand_block(col_indptr, col_rows, n_rows, col_in, need):
 
 
 @njit(nogil=True, cache=True)
-def pair_counts(indptr, indices, col_ok, max_row_deg, n_cols):
-    """Co-follower counts of column pairs among the eligible columns.
+def _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co,
+              log_thr, cnt, touched, out_b, out_c):
+    """The candidate partners ``b > a`` of column ``a`` (see :func:`candidate_pairs`) into
+    ``out_b``/``out_c``, ascending in ``b``; returns how many (``out_b is None``: count only)."""
+    n_t = 0
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        r = col_rows[p]
+        if not row_ok[r]:
+            continue
+        for q in range(indptr[r], indptr[r + 1]):
+            b = indices[q]
+            if b > a and col_ok[b]:
+                if cnt[b] == 0:
+                    touched[n_t] = b
+                    n_t += 1
+                cnt[b] += 1
+    k = 0
+    for i in range(n_t):
+        b = touched[i]
+        c = cnt[b]
+        cnt[b] = 0
+        if c < min_co:
+            continue
+        lam = col_deg[a] * col_deg[b] / m
+        # P[X = c] bounds the tail P[X >= c] from below: above the threshold, not significant
+        if c * math.log(lam) - lam - math.lgamma(c + 1.0) < log_thr:
+            if out_b is not None:
+                out_b[k] = b
+                out_c[k] = c
+            k += 1
+    if out_b is not None and k > 1:
+        order = np.argsort(out_b[:k])
+        sorted_b = out_b[:k][order]
+        sorted_c = out_c[:k][order]
+        out_b[:k] = sorted_b
+        out_c[:k] = sorted_c
+    return k
 
-    Rows following more than ``max_row_deg`` eligible columns are skipped (their
-    pairs grow quadratically). Returns ``(a, b, count)`` with ``a < b``, sorted.
+
+@njit(nogil=True, cache=True, parallel=True)
+def candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co,
+                    log_thr, n_parts):
+    """Column pairs ``a < b`` (both eligible) with at least ``min_co`` common rows among the
+    eligible ones whose Poisson point probability ``P[X = count]``, ``X ~ Poisson(deg(a)
+    deg(b) / m)``, is below ``exp(log_thr)``: a superset of the pairs whose tail
+    ``P[X >= count]`` is, to be tested exactly by the caller.
+
+    Counted column by column with a dense counter (no list of all pairs: memory is one
+    counter per part); parallel over ``n_parts`` column ranges, two passes (count, then
+    fill). Returns ``(a, b, count)`` sorted by ``(a, b)``.
     """
-    total = 0
-    for r in range(len(indptr) - 1):
-        k = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if col_ok[indices[p]]:
-                k += 1
-        if 2 <= k <= max_row_deg:
-            total += k * (k - 1) // 2
-    keys = np.empty(total, np.int64)
-    buf = np.empty(max(max_row_deg, 1), np.int64)
-    e = 0
-    for r in range(len(indptr) - 1):
-        k = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if col_ok[indices[p]]:
-                if k < max_row_deg:
-                    buf[k] = indices[p]
-                k += 1
-        if 2 <= k <= max_row_deg:
-            row = np.sort(buf[:k])
-            for i in range(k):
-                for j in range(i + 1, k):
-                    keys[e] = row[i] * n_cols + row[j]
-                    e += 1
-    keys.sort()
-    n_unique = 0
-    for i in range(total):
-        if i == 0 or keys[i] != keys[i - 1]:
-            n_unique += 1
-    a = np.empty(n_unique, np.int64)
-    b = np.empty(n_unique, np.int64)
-    cnt = np.zeros(n_unique, np.int64)
-    u = -1
-    for i in range(total):
-        if i == 0 or keys[i] != keys[i - 1]:
-            u += 1
-            a[u] = keys[i] // n_cols
-            b[u] = keys[i] % n_cols
-        cnt[u] += 1
-    return a, b, cnt
+    n = len(col_indptr) - 1
+    nt = max(n_parts, 1)
+    chunk = (n + nt - 1) // nt
+    per_col = np.zeros(n, np.int64)
+    for t in prange(nt):
+        cnt = np.zeros(n, np.int64)
+        touched = np.empty(n, np.int64)
+        for a in range(t * chunk, min(n, (t + 1) * chunk)):
+            if col_ok[a]:
+                per_col[a] = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok,
+                                       col_deg, m, min_co, log_thr, cnt, touched, None, None)
+    start = np.zeros(n + 1, np.int64)
+    start[1:] = np.cumsum(per_col)
+    total = start[n]
+    out_a = np.empty(total, np.int64)
+    out_b = np.empty(total, np.int64)
+    out_c = np.empty(total, np.int64)
+    for t in prange(nt):
+        cnt = np.zeros(n, np.int64)
+        touched = np.empty(n, np.int64)
+        bb = np.empty(n, np.int64)
+        cc = np.empty(n, np.int64)
+        for a in range(t * chunk, min(n, (t + 1) * chunk)):
+            if per_col[a] == 0:
+                continue
+            k = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m,
+                          min_co, log_thr, cnt, touched, bb, cc)
+            out_a[start[a]:start[a] + k] = a
+            out_b[start[a]:start[a] + k] = bb[:k]
+            out_c[start[a]:start[a] + k] = cc[:k]
+    return out_a, out_b, out_c
 
 
 # --- seeded lockstep blocks (co-following, no times) --------------------------------------------
@@ -878,3 +916,16 @@ def block_subgraph(indptr, indices, rows, col_local):
                 sub_indices[e] = j
                 e += 1
     return sub_indptr, sub_indices
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def eligible_degree(indptr, indices, col_ok):
+    """Per row, how many eligible columns it follows."""
+    out = np.zeros(len(indptr) - 1, np.int64)
+    for r in prange(len(indptr) - 1):
+        k = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_ok[indices[p]]:
+                k += 1
+        out[r] = k
+    return out

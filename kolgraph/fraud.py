@@ -393,11 +393,12 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     taken = np.zeros(m, bool)  # followers already in a cluster
     clusters: list[Cluster] = []
 
-    def keep_block(row_in, col_in, score, edges, stage) -> None:
-        """Record a block; keep it as a cluster when significant (expanded, minus taken rows)."""
-        n_rows, n_cols = int(row_in.sum()), int(col_in.sum())
-        col_sum = float(col_deg[col_in].sum())
-        expected = float(row_deg[row_in].sum()) * col_sum / e
+    def keep_block(rows, cols_in_block, score, edges, stage) -> None:
+        """Record a block (row and column indices); keep it as a cluster when significant
+        (expanded, minus taken rows). Masks over all rows are built for kept blocks only."""
+        n_rows, n_cols = len(rows), len(cols_in_block)
+        col_sum = float(col_deg[cols_in_block].sum())
+        expected = float(row_deg[rows].sum()) * col_sum / e
         density = edges / (n_rows * n_cols)
         lift = edges / expected if expected > 0 else math.inf
         share = edges / col_sum
@@ -411,6 +412,10 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
             significant = lift >= min_lift
         if n_rows < min_followers or n_cols < min_creators or density < min_density or not significant:
             return
+        row_in = np.zeros(m, bool)
+        row_in[rows] = True
+        col_in = np.zeros(n, bool)
+        col_in[cols_in_block] = True
         if expand <= 1:
             need = max(2, math.ceil(expand * n_cols))
             row_in |= _k.expand_block(col_indptr, col_rows, m, col_in, need)
@@ -433,23 +438,20 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
         s_indptr, s_indices, s_cptr, s_crows, s_cpos, row_map, col_map = sub
         for _ in range(n_blocks):
             local_r, local_c, score, _ = _k.peel(s_indptr, s_indices, s_cptr, s_crows, s_cpos, alive, c)
-            task.advance()
+            if row_map is None:
+                task.advance()
             if not local_r.any():
                 return
             edges = int(_k.take_block(s_indptr, s_indices, alive, local_r, local_c))
-            if row_map is None:
-                row_in, col_in = local_r, local_c
-            else:
-                row_in = np.zeros(m, bool)
-                row_in[row_map[local_r]] = True
-                col_in = np.zeros(n, bool)
-                col_in[col_map[local_c]] = True
-            keep_block(row_in, col_in, score, edges, stage)
+            rows, block_cols = np.flatnonzero(local_r), np.flatnonzero(local_c)
+            if row_map is not None:
+                rows, block_cols = row_map[rows], col_map[block_cols]
+            keep_block(rows, block_cols, score, edges, stage)
 
     def seeded_stage() -> None:
         """Lockstep blocks grown from significant creator pairs (:func:`_seed_pairs`)."""
         col_ok = (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
-        seed_a, seed_b = _seed_pairs(indptr, indices, m, col_deg, col_ok)
+        seed_a, seed_b = _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok)
         info["seed_pairs"] = len(seed_a)
         rp, rows, cp, bcols, _ = _k.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken, col_ok,
                                                   seed_a, seed_b, _RHO, _MAX_ITER)
@@ -474,7 +476,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
             peel_into_clusters((s_indptr, s_indices, s_cptr, s_crows, s_cpos, block_rows, block_cols),
                                np.ones(len(s_indices), bool), 1, "co-following")
 
-    with progress.task("peeling dense blocks", total=2 * max_blocks + 1) as task:
+    with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
         whole = (indptr, indices, col_indptr, col_rows, col_pos, None, None)
         peel_into_clusters(whole, np.ones(e, bool), max_blocks, "global")
         if co_following:
@@ -496,20 +498,23 @@ _OWNED_SHARE = 0.5       # seeded blocks holding this share of their creators' a
 _OWNED_LIFT = 2 / 3      # ... are kept from this fraction of min_lift on
 
 
-def _seed_pairs(indptr, indices, m, col_deg, col_ok):
+def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):
     """Creator pairs sharing significantly more followers than chance, most significant first.
 
     Chance is Poisson with mean ``deg(a) deg(b) / rows``; a pair is significant when its
     tail probability is below ``_PAIR_ALPHA`` over the number of eligible pairs (Bonferroni).
+    Followers of more than ``_MAX_PAIR_ROW`` eligible creators are not counted.
     """
     from scipy.stats import poisson
 
     n_ok = int(col_ok.sum())
-    a, b, cnt = _k.pair_counts(indptr, indices, col_ok, _MAX_PAIR_ROW, len(col_deg))
-    keep = cnt >= _PAIR_MIN
-    a, b, cnt = a[keep], b[keep], cnt[keep]
+    log_thr = math.log(_PAIR_ALPHA / max(n_ok * (n_ok - 1) / 2, 1))
+    k = _k.eligible_degree(indptr, indices, col_ok)
+    row_ok = (k >= 2) & (k <= _MAX_PAIR_ROW)
+    a, b, cnt = _k.candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
+                                   float(m), _PAIR_MIN, log_thr, numba.get_num_threads())
     logp = poisson.logsf(cnt - 1, col_deg[a].astype(np.float64) * col_deg[b] / m)
-    sig = logp < math.log(_PAIR_ALPHA / max(n_ok * (n_ok - 1) / 2, 1))
+    sig = logp < log_thr
     order = np.lexsort((b[sig], a[sig], logp[sig]))
     return a[sig][order], b[sig][order]
 

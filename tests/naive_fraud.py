@@ -148,3 +148,23 @@ def seeded_blocks(rows: list[list[int]], row_ok: set[int], col_ok: set[int],
         if f and fresh:
             out.append((f, t, edges))
     return out
+
+
+def candidate_pairs(rows: list[list[int]], col_ok: set[int], row_ok: set[int], col_deg: list[int],
+                    m: float, min_co: int, log_thr: float) -> list[tuple[int, int, int]]:
+    """Every eligible column pair by set intersection, kept when ``log P[X = count] < log_thr``."""
+    members: dict[int, set[int]] = {}
+    for r in row_ok:
+        for j in rows[r]:
+            members.setdefault(j, set()).add(r)
+    out = []
+    ok = sorted(col_ok)
+    for i, a in enumerate(ok):
+        for b in ok[i + 1:]:
+            c = len(members.get(a, set()) & members.get(b, set()))
+            if c < min_co:
+                continue
+            lam = col_deg[a] * col_deg[b] / m
+            if c * math.log(lam) - lam - math.lgamma(c + 1) < log_thr:
+                out.append((a, b, c))
+    return out
