@@ -358,8 +358,9 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
     (:func:`kolgraph.kernels.fraud.seeded_blocks`). Followers with fewer than twice the
     follows into the block's creators that their degree gives by chance leave it (heavy
     users of a small graph hit them by chance, and their degrees would swamp the block's
-    expectation); Fraudar then peels the block's densest core, which is kept by the rules above plus two for this stage: at least
-    three creators (one pair of creators sharing an audience is common), and lift at least
+    expectation); Fraudar then peels the block's densest core, which is kept by the rules
+    above plus two for this stage: at least three creators (one pair of creators sharing
+    an audience is common), and lift at least
     ``min_lift`` *or* at least ``2/3 min_lift`` when the block holds at least half of its
     creators' audiences (bought followers outnumbering a small creator's own; on small
     graphs a farm's lift is capped near ``edges / (farm size x fake degree)``).
