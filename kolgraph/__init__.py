@@ -6,15 +6,11 @@
 [1, 2]
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("kolgraph")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
-from kolgraph.botscore import BotRules, score_accounts  # noqa: E402
-from kolgraph.exceptions import (  # noqa: E402
+# Importing the capabilities registers their FollowerGraph methods (g.reach, g.plan, ...).
+from kolgraph import fraud, plan, propagation, reach, sketch  # noqa: F401
+from kolgraph._version import __version__
+from kolgraph.botscore import BotRules, score_accounts
+from kolgraph.exceptions import (
     InputError,
     KolgraphError,
     MalformedInputError,
@@ -23,9 +19,11 @@ from kolgraph.exceptions import (  # noqa: E402
     StoreNotFoundError,
     UnknownAccountError,
 )
-from kolgraph.graph import FollowerGraph  # noqa: E402
-from kolgraph.store import open_store as open  # noqa: E402,A001
-from kolgraph.store import verify_store as verify  # noqa: E402
+from kolgraph.graph import FollowerGraph
+from kolgraph.propagation import seeds, spread
+from kolgraph.reach import complementary, similar
+from kolgraph.store import open_store as open  # noqa: A001
+from kolgraph.store import verify_store as verify
 
 __all__ = [
     "BotRules",
@@ -38,7 +36,11 @@ __all__ = [
     "StoreNotFoundError",
     "UnknownAccountError",
     "__version__",
+    "complementary",
     "open",
     "score_accounts",
+    "seeds",
+    "similar",
+    "spread",
     "verify",
 ]

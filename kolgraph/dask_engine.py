@@ -49,9 +49,11 @@ from typing import Any
 
 import numpy as np
 
+from kolgraph._check import exposure
 from kolgraph.exceptions import InputError, UnknownAccountError
 from kolgraph.kernels import reach as _kr
-from kolgraph.reach import ReachReport, _per_creator
+from kolgraph.kernels import sketch as _ks
+from kolgraph.reach_report import ReachReport
 from kolgraph.sketch import (
     DEFAULT_CONFIDENCE,
     DEFAULT_K,
@@ -61,8 +63,11 @@ from kolgraph.sketch import (
     build_sketch_set,
     hash_ids,
     hll_estimate,
+    safe_name,
     sketch_report,
 )
+from kolgraph.store import fsync_dir, json_default, write_array
+from kolgraph.tiers import tier_of
 
 FOLLOWER, FOLLOWEE = "follower", "followee"
 BATCH_ROWS = 1 << 22
@@ -556,15 +561,8 @@ def _remap(masks: np.ndarray, counts: np.ndarray, keep: np.ndarray):
 
 
 def _report(ids: list, masks, counts, population: int, view_rates, posts, warnings) -> ReachReport:
-    from kolgraph.tiers import tier_of
-
     k = len(ids)
-    rates = _per_creator(view_rates, k, np.ones(k), "view_rates", ids)
-    n_posts = _per_creator(posts, k, np.ones(k), "posts", ids)
-    if np.any(~np.isfinite(rates)) or np.any((rates < 0) | (rates > 1)):
-        raise InputError("view rates must be between 0 and 1")
-    if np.any(~np.isfinite(n_posts)) or np.any(n_posts < 0) or np.any(n_posts != np.round(n_posts)):
-        raise InputError("posts must be whole numbers >= 0")
+    rates, n_posts = exposure(view_rates, posts, ids)
     pair, exclusive, incremental, exactly, exp_reach, exp_exactly = _kr.summarize_regions(
         masks.reshape(-1, 1), counts, 1.0 - (1.0 - rates) ** n_posts)
     audience = np.diag(pair).copy()
@@ -580,8 +578,6 @@ def _file_pairs(path: str, kind: str, creators: np.ndarray | None, n_buckets: in
     """One file: per followee bucket, (followee, follower hash) pairs; HLL of all account ids."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from kolgraph.kernels import sketch as _ks
 
     value_set = pa.array(creators.tolist()) if creators is not None else None
     regs = np.zeros(1 << p, dtype=np.uint8)
@@ -676,8 +672,6 @@ def export_sketch_files(sk: SketchSet, out: str | Path, *, min_count: int = 0) -
     :func:`kolgraph.sketch.export_sketches` writes for the same graph. Audiences below
     ``min_count`` are not exported. The files are written into a temporary directory beside
     ``out`` and only then moved in, so a failure leaves nothing half-written."""
-    from kolgraph.sketch import _safe_name
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory")
@@ -690,7 +684,7 @@ def export_sketch_files(sk: SketchSet, out: str | Path, *, min_count: int = 0) -
             if sk.counts[r] < min_count:
                 suppressed += 1
                 continue
-            sk.sketch(r, id=key).save(tmp / f"{_safe_name(key)}.kgsk")
+            sk.sketch(r, id=key).save(tmp / f"{safe_name(key)}.kgsk")
             exported += 1
         if not out.exists():
             os.rename(tmp, out)
@@ -706,21 +700,19 @@ def export_sketch_files(sk: SketchSet, out: str | Path, *, min_count: int = 0) -
 
 def save_sketch_dir(sk: SketchSet, out: str | Path, extra: dict | None = None) -> Path:
     """Write a sketch set as ``out/manifest.json`` + ``.npy`` files (temp dir renamed in)."""
-    from kolgraph.store import _fsync_dir, _json_default, _write_array
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        files = {f"{name}.npy": _write_array(tmp / f"{name}.npy", arr)
+        files = {f"{name}.npy": write_array(tmp / f"{name}.npy", arr)
                  for name, arr in sk.arrays().items()}
         with open(tmp / "manifest.json", "w") as fh:
             json.dump({"format": "kolgraph-sketches", **sk.meta(), **(extra or {}), "files": files},
-                      fh, indent=2, default=_json_default)
+                      fh, indent=2, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if out.exists():
             shutil.rmtree(out)
         os.rename(tmp, out)

@@ -35,9 +35,12 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from kolgraph.botscore import score_accounts
 from kolgraph.exceptions import InputError
+from kolgraph.graph import graph_method
 from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
+from kolgraph.store import rewrite
 
 KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
 _DAY = 86_400
@@ -303,7 +306,7 @@ def _json_default(obj):
 def _following(g) -> np.ndarray:
     """Follows per account: the ``following`` attribute where given, else the graph out-degree."""
     out = np.asarray(g.out_degree, dtype=np.int64).copy()
-    table = g.accounts if g._raw_accounts() is not None else None
+    table = g.accounts if g.raw_accounts() is not None else None
     if table is not None and "following" in table.column_names:
         col = table.column("following").to_numpy(zero_copy_only=False)
         given = ~np.isnan(col.astype(np.float64))
@@ -568,14 +571,9 @@ def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, 
 
 
 def _bot_scores(g, skipped: list[str], warnings: list[str]):
-    raw = g._raw_accounts()
+    raw = g.raw_accounts()
     if raw is None or not set(raw.column_names) - {"flagged"}:  # a flags-only table has no profiles
         skipped.append("bot_score: the graph has no account attributes (ingest with --accounts)")
-        return None
-    try:
-        from kolgraph import score_accounts
-    except ImportError:
-        skipped.append("bot_score: kolgraph.score_accounts is not available in this build")
         return None
     scores = score_accounts(g.accounts)
     if len(scores) != g.n_accounts:
@@ -583,6 +581,7 @@ def _bot_scores(g, skipped: list[str], warnings: list[str]):
     return scores.reset_index(drop=True)
 
 
+@graph_method
 def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 30.0,
           min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
           expand: float = 0.5,
@@ -721,34 +720,17 @@ def _flag_bits(kinds: dict[str, np.ndarray], n: int) -> np.ndarray:
 def write_flags(g, flagged: np.ndarray, column: str = "flagged") -> dict:
     """Set the boolean account column ``column`` and rewrite the store atomically.
 
-    The store is rewritten through :func:`kolgraph.store.write_store` (a temporary
+    The store is rewritten through :func:`kolgraph.store.rewrite` (a temporary
     directory swapped into place), keeping its truth tables and manifest extras,
     so a failure leaves the old store intact.
     """
-    from kolgraph.store import read_manifest, read_truth, write_store
-
     if g.path is None:
         raise InputError("write_flags needs a graph opened from a store (kolgraph.open); "
                          "this one lives only in memory")
     flagged = np.asarray(flagged, bool)
     if flagged.shape != (g.n_accounts,):
         raise InputError(f"flagged must have one value per account ({g.n_accounts:,}), got {flagged.shape}")
-    manifest = read_manifest(g.path)
-    truth = read_truth(g.path)
-    truth = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in truth.items()}
-    table = g._raw_accounts()
-    col = pa.array(flagged)
-    if table is None:
-        table = pa.table({column: col})
-    elif column in table.column_names:
-        table = table.set_column(table.column_names.index(column), column, col)
-    else:
-        table = table.append_column(column, col)
-    g._accounts_src = table
-    g.__dict__.pop("accounts", None)
-    standard = {"format", "format_version", "kolgraph_version", "created", "accounts", "edges",
-                "creators", "id_kind", "report", "files"}
-    extra = {k: v for k, v in manifest.items() if k not in standard}
-    write_store(g, g.path, overwrite=True, truth=truth or None, extra_manifest=extra)
+    g.set_account_column(column, flagged)
+    rewrite(g)
     return {"store": str(g.path), "column": column, "flagged": int(flagged.sum()),
             "accounts": g.n_accounts}

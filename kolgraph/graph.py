@@ -14,7 +14,8 @@ creator. Kernels get the plain arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ class FollowerGraph:
         self._accounts_src = accounts
         self.path = Path(path) if path is not None else None
         self.report = dict(report or {})
+        self._lock = threading.Lock()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._derived: dict[Hashable, Any] = {}
 
     # --- construction -------------------------------------------------------------
     @classmethod
@@ -240,7 +244,7 @@ class FollowerGraph:
         Columns: ``id``, ``idx`` (internal id), then ``name``, ``platform``,
         ``category``, ``price``, ``avg_views`` where given, ``followers``, ``tier``.
         """
-        src = self._raw_creators()
+        src = self.raw_creators()
         if src is None:
             return None
         idx = src.column("idx").to_numpy()
@@ -252,22 +256,26 @@ class FollowerGraph:
     @cached_property
     def accounts(self) -> pa.Table | None:
         """Account attributes, row i = internal account i, with an ``id`` column first."""
-        src = self._raw_accounts()
+        src = self.raw_accounts()
         if src is None:
             return None
         return src.add_column(0, "id", self.ids.to_arrow())
 
-    def _raw_creators(self) -> pa.Table | None:
+    def raw_creators(self) -> pa.Table | None:
         """Creator metadata as stored (no derived columns); loads it from the store if lazy."""
         if callable(self._creators_src):
-            self._creators_src = self._creators_src()
+            self._creators_src = self.derived("_creators_src", self._creators_src)
         return self._creators_src
 
-    def _raw_accounts(self) -> pa.Table | None:
+    def raw_accounts(self) -> pa.Table | None:
         """Account attributes as stored (aligned, no id column); loads them if lazy."""
         if callable(self._accounts_src):
-            self._accounts_src = self._accounts_src()
+            self._accounts_src = self.derived("_accounts_src", self._accounts_src)
         return self._accounts_src
+
+    @property
+    def has_account_attributes(self) -> bool:
+        return self._accounts_src is not None
 
     def _align_creators(self, table: pa.Table, dense_ids: np.ndarray) -> pa.Table:
         table = normalize_table(table, CREATOR_COLUMNS, "creators")
@@ -294,62 +302,61 @@ class FollowerGraph:
         ids = table.column("id")
         dense = self.ids.lookup(ids, strict=False)
         table = normalize_table(table.drop_columns(["id"]), ACCOUNT_COLUMNS, "accounts")
-        self._accounts_src = align_rows(table, ids, dense, self.n_accounts, "accounts",
-                                        self.report.setdefault("warnings", []))
-        self.__dict__.pop("accounts", None)
+        self._replace_table("accounts", align_rows(table, ids, dense, self.n_accounts, "accounts",
+                                                   self.report.setdefault("warnings", [])))
+
+    def set_account_column(self, name: str, values: Any) -> None:
+        """Add or replace the account column ``name`` (one value per internal account).
+
+        Used by :func:`kolgraph.fraud.write_flags`; persist the change with
+        :func:`kolgraph.store.rewrite`.
+        """
+        col = pa.array(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+        if len(col) != self.n_accounts:
+            raise InputError(f"account column {name!r}: {len(col):,} values for "
+                             f"{self.n_accounts:,} accounts")
+        table = self.raw_accounts()
+        if table is None:
+            table = pa.table({name: col})
+        elif name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, col)
+        else:
+            table = table.append_column(name, col)
+        self._replace_table("accounts", table)
 
     def set_creators(self, table: pa.Table | Any) -> None:
         """Attach creator metadata (``id`` plus any of name, platform, category, price, avg_views)."""
         table = _as_table(table, "creators")
         _require_id(table, "creators")
         dense = self.ids.lookup(table.column("id"), strict=True)
-        self._creators_src = self._align_creators(table, dense)
-        self.__dict__.pop("creators", None)
+        self._replace_table("creators", self._align_creators(table, dense))
 
-    # --- reach (thin wrappers over kolgraph.reach) ------------------------------------------
-    def reach(self, ids: Iterable, **options):
-        """Deduplicated reach report of creators ``ids``; see :func:`kolgraph.reach.reach`."""
-        from kolgraph.reach import reach
+    def _replace_table(self, which: str, table: pa.Table) -> None:
+        """Swap in a new creator or account table; every index derived from tables is dropped."""
+        with self._lock:
+            setattr(self, f"_{which}_src", table)
+            self.__dict__.pop(which, None)
+            self._derived.clear()
 
-        return reach(self, ids, **options)
+    def derived(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The index ``key`` of this graph, built by ``build()`` on first use.
 
-    def similar(self, account, k: int = 10, by: str = "jaccard", **options) -> list[dict]:
-        """Top-k accounts by audience overlap with ``account``; see :func:`kolgraph.reach.similar`."""
-        from kolgraph.reach import similar
-
-        return similar(self, account, k=k, by=by, **options)
-
-    def complementary(self, ids: Iterable, k: int = 10, **options) -> list[dict]:
-        """Top-k accounts by incremental reach over ``ids``; see :func:`kolgraph.reach.complementary`."""
-        from kolgraph.reach import complementary
-
-        return complementary(self, ids, k=k, **options)
-
-    def plan(self, candidates, budget: float, objective: str = "unique", **options):
-        """Best creator mix for a budget; see :func:`kolgraph.plan.plan`."""
-        from kolgraph.plan import plan
-
-        return plan(self, candidates, budget=budget, objective=objective, **options)
-
-    # --- fraud review (thin wrapper over kolgraph.fraud) ---------------------------------------
-    def fraud(self, **options):
-        """Lockstep clusters, spikes, bot signals and audience quality; see :func:`kolgraph.fraud.fraud`."""
-        from kolgraph.fraud import fraud
-
-        return fraud(self, **options)
-
-    # --- propagation (thin wrappers over kolgraph.propagation) -------------------------------
-    def spread(self, seeds: Iterable, model: str = "ic", **options):
-        """Expected spread of ``seeds`` by Monte Carlo; see :func:`kolgraph.propagation.spread`."""
-        from kolgraph.propagation import spread
-
-        return spread(self, seeds, model=model, **options)
-
-    def seeds(self, k: int, **options):
-        """The ``k`` seeds maximising expected spread (IMM); see :func:`kolgraph.propagation.seeds`."""
-        from kolgraph.propagation import seeds
-
-        return seeds(self, k, **options)
+        Capabilities keep their per-graph indexes here (dense audience bitsets, candidate
+        rows, sketches...), so they live and die with the graph. Concurrent first callers
+        of one key wait for a single build; other keys build in parallel. Replacing a
+        table (:meth:`set_accounts`, :meth:`set_creators`, :meth:`set_account_column`)
+        drops them all.
+        """
+        try:
+            return self._derived[key]
+        except KeyError:
+            pass
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._derived:
+                self._derived[key] = build()
+            return self._derived[key]
 
     # --- summary and persistence ------------------------------------------------------
     def info(self, top: int = 10) -> dict:
@@ -361,7 +368,7 @@ class FollowerGraph:
             "creators": self.n_creators,
             "id_kind": self.ids.kind,
             "has_followed_at": self.followed_at is not None,
-            "has_account_attributes": self._accounts_src is not None,
+            "has_account_attributes": self.has_account_attributes,
             "followers": _degree_stats(ind),
             "following": _degree_stats(outd),
         }
@@ -383,16 +390,31 @@ class FollowerGraph:
                                    zip(self.external(best), ind[best], strict=True)]
         return out
 
-    def save(self, path: str | Path, *, overwrite: bool = False, truth: dict | None = None) -> Path:
-        """Write this graph as a store directory (atomically); see :func:`kolgraph.store.write_store`."""
-        from kolgraph.store import write_store
+    def __getstate__(self) -> dict:  # locks do not pickle; derived indexes are rebuilt
+        state = dict(self.__dict__)
+        for k in ("_lock", "_key_locks", "_derived"):
+            state.pop(k, None)
+        return state
 
-        return write_store(self, path, overwrite=overwrite, truth=truth)
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock, self._key_locks, self._derived = threading.Lock(), {}, {}
 
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
         return (f"FollowerGraph(accounts={self.n_accounts:,}, edges={self.n_edges:,}, "
                 f"creators={self.n_creators:,}{where})")
+
+
+def graph_method(fn: Callable) -> Callable:
+    """Also expose the capability ``fn(g, ...)`` as the method ``g.fn(...)``.
+
+    Capabilities are functions of a graph (``kolgraph.reach.reach(g, ids)``, as in
+    networkx); the method is sugar. Each capability module registers its own, so this
+    module never imports a capability and the layers stay one-way.
+    """
+    setattr(FollowerGraph, fn.__name__, fn)
+    return fn
 
 
 def _degree_stats(d: np.ndarray) -> dict:

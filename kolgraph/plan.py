@@ -52,7 +52,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kolgraph import _parallel
+from kolgraph import reach as _reach
+from kolgraph._check import default_view_rates
+from kolgraph._parallel import Job
 from kolgraph.exceptions import InputError, UnknownAccountError
+from kolgraph.filters import account_filter
+from kolgraph.graph import graph_method
 from kolgraph.kernels import plan as _k
 from kolgraph.tiers import TIER_NAMES, tier_index
 
@@ -587,19 +593,15 @@ def _gains(inst: _Instance, cand: np.ndarray, kind: int, state: _State) -> np.nd
 def _dense(inst: _Instance) -> tuple[np.ndarray, np.ndarray]:
     """``(bits, slot)``: bitsets of the largest audiences (``bits[slot[c]]``, slot -1: none)
     for reach gains by popcount. Unfiltered, they are the reach engine's audience bitsets,
-    built once per opened graph (:func:`kolgraph.reach._dense_rows`, audiences of at least
+    built once per opened graph (:func:`kolgraph.reach.dense_rows`, audiences of at least
     1/32 of the accounts, where a bitset is no bigger than the row); filtered rows get
     their own, built per plan with the same threshold."""
     if inst.dense is None:
         if not inst.filtered:
-            from kolgraph.reach import _dense_rows
-
-            slot, bits = _dense_rows(inst.graph, inst.idx, False)
+            slot, bits = _reach.dense_rows(inst.graph, inst.idx, False)
         else:
-            from kolgraph.reach import DENSE_FRACTION
-
             deg = inst.degree
-            big = np.flatnonzero(deg * DENSE_FRACTION >= max(inst.n, 1)).astype(np.int64)
+            big = np.flatnonzero(deg * _reach.DENSE_FRACTION >= max(inst.n, 1)).astype(np.int64)
             slot = np.full(inst.m, -1, np.int64)
             slot[big] = np.arange(len(big))
             bits = _k.dense_rows(inst.starts, inst.ends, inst.indices, big, (inst.n + 63) // 64)
@@ -1105,7 +1107,8 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float:
 
 
 # --- public entry point ---------------------------------------------------------------------
-def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | None = None,
+@graph_method
+def plan(g, candidates, budget: float, objective: str = "unique", *, k: int | None = None,
          tier_quota=None, must_include: Iterable = (), must_exclude: Iterable = (),
          max_creators: int | None = None, max_overlap: float | None = None,
          overlap_by: str = "overlap_coefficient", where: str | Mapping | None = None,
@@ -1156,8 +1159,6 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     ([11, 12], 200.0, 3.0)
     """
     t_start = time.perf_counter()
-    from kolgraph.reach import account_filter
-
     kind, k = parse_objective(objective, k)
     obj = str(objective).strip().lower()
     if obj == "target" and (where is None or (isinstance(where, str) and not where.strip())):
@@ -1269,7 +1270,7 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
     t_prep = time.perf_counter() - t_start
 
     # the naive plan needs nothing from the solver: on a second thread meanwhile
-    naive_job = _Job(_naive, (inst, cands), _threaded(int(inst.degree.sum())))
+    naive_job = Job(_naive, (inst, cands), _threaded(int(inst.degree.sum())))
     t0 = time.perf_counter()
     base = _State(inst)
     for c in include:
@@ -1356,8 +1357,6 @@ def plan(g, candidates, *, budget: float, objective: str = "unique", k: int | No
 
 def _fill_view_rates(g, cands: _Candidates, which: np.ndarray) -> None:
     """Default view rates (avg_views / followers, else 1) where the candidates gave none."""
-    from kolgraph.reach import default_view_rates
-
     which = np.asarray(which, dtype=np.int64)
     unset = which[np.isnan(cands.view_rate[which])]
     if len(unset):
@@ -1366,49 +1365,10 @@ def _fill_view_rates(g, cands: _Candidates, which: np.ndarray) -> None:
 
 # --- the report's threads -------------------------------------------------------------------
 THREADED_WORK = 1_000_000  # follower entries above which report work goes to a second thread
-_POOL: list = []
-
-
-class _Job:
-    """A call run on the planner's worker thread (or at once, for small work); ``seconds``
-    is its own run time."""
-
-    def __init__(self, fn, args, threaded: bool):
-        self.seconds = 0.0
-        self._fn, self._args = fn, args
-        self._future = _pool().submit(self._run) if threaded else None
-        if not threaded:
-            self._value = self._run()
-
-    def _run(self):
-        t0 = time.perf_counter()
-        try:
-            return self._fn(*self._args)
-        finally:
-            self.seconds = time.perf_counter() - t0
-
-    def result(self):
-        return self._future.result() if self._future is not None else self._value
-
-
-def _threads() -> int:
-    from kolgraph.reach import _threads as reach_threads
-
-    return reach_threads()
-
-
-def _pool():
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="kolgraph-plan"))
-    return _POOL[0]
-
-
 def _threaded(work: int) -> bool:
     """Whether report work goes to the worker thread: enough follower entries, and numba
     allowed two threads (``numba.set_num_threads(1)`` keeps the whole call on one)."""
-    return work >= THREADED_WORK and _threads() >= 2
+    return work >= THREADED_WORK and _parallel.threads() >= 2
 
 
 REPLAY_PARTS = 8  # account ranges of the replay, shared out between the two threads
@@ -1429,7 +1389,7 @@ def _replay(inst: _Instance, sel: np.ndarray, threaded: bool) -> tuple:
             done[i] = _k.replay(inst.starts, inst.ends, inst.indices, sel, edges[i],
                                 edges[i + 1], inst.k)
 
-    return _Job(work, (), threaded), work, done
+    return Job(work, (), threaded), work, done
 
 
 def _replayed(inst: _Instance, started: tuple) -> tuple:

@@ -28,20 +28,20 @@ interval). :func:`seeds` picks seeds by IMM (Tang, Shi, Xiao, SIGMOD 2015).
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kolgraph import _parallel
+from kolgraph._check import default_view_rates, per_creator, resolve_ids
 from kolgraph.exceptions import InputError
+from kolgraph.graph import graph_method
 from kolgraph.kernels import propagation as _k
 from kolgraph.progress import SILENT, Progress
-from kolgraph.reach import _per_creator, default_view_rates, resolve_ids
 
 Z95 = 1.959963984540054
 MODELS = ("ic", "lt")
@@ -50,10 +50,6 @@ DEFAULT_P = 0.01
 # here, and more sets give better seeds for the same certified ratio (about 3% more spread on
 # the medium benchmark graph); i_max and the bounds follow from the start actually used.
 OPIMC_START_FACTOR = 8
-# Work runs on the calling thread until it has used this much CPU time and as much again
-# is left (by the rate so far): smaller jobs never pay for starting threads. CPU time, not
-# wall time, so a loaded machine does not push small jobs onto threads.
-SERIAL_SECONDS = 0.02
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -268,7 +264,7 @@ def _view_rates(g, view_rates: Any, idx: np.ndarray, ids: list) -> np.ndarray:
     default = default_view_rates(g, idx)
     if view_rates is True or (isinstance(view_rates, str) and view_rates == "auto"):
         return default
-    rates = _per_creator(view_rates, len(idx), default, "view_rates", ids)
+    rates = per_creator(view_rates, len(idx), default, "view_rates", ids)
     for r, s in zip(rates, ids, strict=True):
         _check_prob(r, f"view rate of {s!r}")
     return np.asarray(rates, dtype=np.float64)
@@ -298,90 +294,9 @@ def _wc_edge_p(g) -> np.ndarray:
     return per_account[np.asarray(g.in_indices)]
 
 
-# --- parallel chunks --------------------------------------------------------------------------
-def _threads(threads: int | None) -> int:
-    if threads is not None:
-        if int(threads) < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
-        return int(threads)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _run_chunks(total: int, threads: int, make_state: Callable[[], Any],
-                work: Callable[[Any, int, int], Any], task, target_seconds: float = 0.05
-                ) -> tuple[dict[int, Any], bool]:
-    """Run ``work(state, start, count)`` over ``0..total-1`` in chunks on ``threads`` threads.
-
-    Each thread owns one ``make_state()`` (its scratch buffers). Chunk sizes adapt so
-    each takes about ``target_seconds`` (progress stays live and Ctrl-C is answered
-    quickly); results do not depend on them. Returns ``({start: result}, interrupted)``:
-    on KeyboardInterrupt the finished chunks are kept and the running ones completed.
-    """
-    lock = threading.Lock()
-    nxt = [0]
-    stop = threading.Event()
-    done: dict[int, Any] = {}
-    errors: list[BaseException] = []
-
-    def worker(serial: bool = False):
-        try:
-            state = make_state()
-            size = 1
-            cpu0, ran = time.thread_time(), 0
-            while not stop.is_set():
-                if serial:
-                    cpu = time.thread_time() - cpu0
-                    if cpu >= SERIAL_SECONDS and (total - nxt[0]) * cpu / max(ran, 1) >= SERIAL_SECONDS:
-                        return
-                with lock:
-                    start = nxt[0]
-                    left = total - start
-                    # guided: near the end chunks shrink, so threads finish together
-                    count = min(size, left, left if threads == 1 else max(1, left // (2 * threads)))
-                    nxt[0] += max(count, 0)
-                if count <= 0:
-                    return
-                t0 = time.perf_counter()
-                out = work(state, start, count)
-                dt = time.perf_counter() - t0
-                with lock:
-                    done[start] = (count, out)
-                ran += count
-                task.advance(count)
-                size = max(1, min(1 << 20, int(count * target_seconds / max(dt, 1e-6)),
-                                  4 * count))
-        except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller
-            errors.append(exc)
-            stop.set()
-
-    interrupted = False
-    if threads > 1:  # short jobs stay on the calling thread: starting threads costs more
-        worker(serial=True)
-    if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
-        worker()
-    elif nxt[0] < total and not stop.is_set():
-        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-        for t in pool:
-            t.start()
-        try:
-            for t in pool:
-                while t.is_alive():
-                    t.join(0.1)
-        except KeyboardInterrupt:
-            interrupted = True
-            stop.set()
-            for t in pool:
-                t.join()
-    if errors and not isinstance(errors[0], KeyboardInterrupt):
-        raise errors[0]
-    return done, interrupted or bool(errors)
-
-
 # --- spread -----------------------------------------------------------------------------------
-def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
+@graph_method
+def spread(g, seeds: Iterable, model: str = "ic", *, p: float | None = None,
            weighted_cascade: bool = False, edge_probs: Any = None, view_rates: Any = None,
            runs: int = 10_000, seed: int = 1, threads: int | None = None,
            skip_unknown: bool = False, progress: Progress = SILENT) -> SpreadResult:
@@ -431,7 +346,7 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
     indptr, indices = np.asarray(g.in_indptr), np.asarray(g.in_indices)
     edge_p = _wc_edge_p(g) if m.wc else m.edge_p
     key = int(seed)
-    nthreads = _threads(threads)
+    nthreads = _parallel.threads(threads)
 
     if m.name == "ic":
         mode = (_k.MODE_FIRST_HOP if m.seed_rates is not None else
@@ -461,7 +376,7 @@ def spread(g, seeds: Iterable, *, model: str = "ic", p: float | None = None,
 
     t0 = time.perf_counter()
     with progress.task(f"simulating {m.name.upper()} cascades", total=runs) as task:
-        done, interrupted = _run_chunks(runs, nthreads, make_state, work, task)
+        done, interrupted = _parallel.run_chunks(runs, nthreads, make_state, work, task)
     seconds = time.perf_counter() - t0
     inc_sum, inc_sq = np.zeros(k), np.zeros(k)
     parts = [np.empty(0, np.int64)]
@@ -540,6 +455,7 @@ def _costs(g, costs: Any, cand: np.ndarray) -> np.ndarray:
     return out
 
 
+@graph_method
 def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
           weighted_cascade: bool = False, edge_probs: Any = None, view_rates: Any = None,
           epsilon: float = 0.5, ell: float = 1.0, candidates: Any = None, costs: Any = None,
@@ -629,7 +545,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     else:
         cand_of = np.full(n, -1, np.int32)
         cand_of[cand] = np.arange(m_c, dtype=np.int32)
-    nthreads = _threads(threads)
+    nthreads = _parallel.threads(threads)
     key = int(seed)
     const = imm_sample_sizes(n, m_c, k_eff, float(epsilon), float(ell))
     model_args = (rev_indptr, rev_indices, 1 if mdl.name == "lt" else 0, mdl.p, mdl.wc, edge_rev,
@@ -655,7 +571,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
             _rr_fill(buf, model_args, key, first + start, cnt, st, hint)
 
         with progress.task(label, total=count) as task:
-            _, stopped = _run_chunks(count, nthreads, make_state, work, task)
+            _, stopped = _parallel.run_chunks(count, nthreads, make_state, work, task)
         for st in held:
             into.extend(st.sets)
             st.sets.clear()

@@ -52,10 +52,13 @@ from typing import Any
 
 import numpy as np
 
+from kolgraph._check import creator_tiers, default_view_rates, exposure, resolve_ids
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import reach as _kr
 from kolgraph.kernels import sketch as _k
-from kolgraph.reach import ReachReport, _per_creator, resolve_ids
+from kolgraph.reach_report import ReachReport
+from kolgraph.store import MANIFEST, read_part, write_part
+from kolgraph.tiers import tier_of
 
 HASH = "kolgraph-hash-v1"  # int ids: splitmix64(id ^ key); text: splitmix64(FNV-1a(utf-8) ^ key)
 DEFAULT_P = 12
@@ -216,8 +219,6 @@ def build_sketches(g, *, p: int = DEFAULT_P, k: int = DEFAULT_K, seed: int = 0,
 def write_sketches(g, *, p: int = DEFAULT_P, k: int = DEFAULT_K, seed: int = 0) -> SketchSet:
     """Build the sketches of a stored graph's creators and add them to its store (atomically;
     they replace earlier sketches). Returns them."""
-    from kolgraph.store import write_part
-
     if g.path is None:
         raise InputError("this graph has no store; save it first (g.save(path)) or use "
                          "build_sketches(g) in memory")
@@ -225,34 +226,28 @@ def write_sketches(g, *, p: int = DEFAULT_P, k: int = DEFAULT_K, seed: int = 0) 
     sk = build_sketches(g, p=p, k=k, seed=seed)
     meta = {**sk.meta(), "build_seconds": round(time.perf_counter() - t0, 4)}
     write_part(g.path, PART, sk.arrays(), meta)
-    _STORE_CACHE.pop(str(Path(g.path).resolve()), None)
     return sk
 
 
-_STORE_CACHE: dict[str, tuple[float, SketchSet]] = {}
-
-
 def stored_sketches(g) -> SketchSet | None:
-    """The sketches kept in ``g``'s store, or None."""
-    from kolgraph.store import MANIFEST, read_part
-
+    """The sketches kept in ``g``'s store, or None (read once per version of the manifest,
+    so sketches written after the graph was opened are found)."""
     if g.path is None:
         return None
-    key = str(Path(g.path).resolve())
-    mtime = (Path(g.path) / MANIFEST).stat().st_mtime
-    if key in _STORE_CACHE and _STORE_CACHE[key][0] == mtime:
-        return _STORE_CACHE[key][1]
+    mtime = (Path(g.path) / MANIFEST).stat().st_mtime_ns
+    return g.derived(("sketch.stored", mtime), lambda: _read_stored(g))
+
+
+def _read_stored(g) -> SketchSet | None:
     got = read_part(g.path, PART)
     if got is None:
         return None
     meta, arr = got
     if meta.get("hash") != HASH or meta.get("format_version") != FILE_VERSION:
         return None  # another sketch scheme: rebuilt on demand
-    sk = SketchSet(arr["keys"], arr["counts"], arr["theta_indptr"], arr["theta_hashes"],
-                   arr["hll_row"], arr["registers"], int(meta["p"]), int(meta["k"]),
-                   int(meta["seed"]))
-    _STORE_CACHE[key] = (mtime, sk)
-    return sk
+    return SketchSet(arr["keys"], arr["counts"], arr["theta_indptr"], arr["theta_hashes"],
+                     arr["hll_row"], arr["registers"], int(meta["p"]), int(meta["k"]),
+                     int(meta["seed"]))
 
 
 def graph_sketches(g, idx: np.ndarray, ext: list, *, p: int | None = None, k: int | None = None,
@@ -499,12 +494,12 @@ def export_sketches(g, out: str | Path, ids: Sequence | None = None, *, min_coun
             if s.count < min_count:
                 suppressed += 1
                 continue
-            s.save(out / f"{_safe_name(s.id)}.kgsk")
+            s.save(out / f"{safe_name(s.id)}.kgsk")
             exported += 1
     return {"out": str(out), "exported": exported, "suppressed": suppressed}
 
 
-def _safe_name(x) -> str:
+def safe_name(x) -> str:
     s = str(x)
     return "".join(ch if ch.isalnum() or ch in "-_.@" else "_" for ch in s) or "_"
 
@@ -718,13 +713,7 @@ def sketch_report(sketches: Sequence[Sketch], *, confidence: float = DEFAULT_CON
         sketches[0]._compatible(s)
     z = _z(confidence)
     z2 = _z(1.0 - (1.0 - confidence) / 2.0)  # two intervals combined: each at half the miss rate
-    rates = _per_creator(view_rates, k, np.ones(k) if default_rates is None else default_rates,
-                         "view_rates", ids)
-    n_posts = _per_creator(posts, k, np.ones(k), "posts", ids)
-    if np.any(~np.isfinite(rates)) or np.any((rates < 0) | (rates > 1)):
-        raise InputError("view rates must be between 0 and 1")
-    if np.any(~np.isfinite(n_posts)) or np.any(n_posts < 0) or np.any(n_posts != np.round(n_posts)):
-        raise InputError("posts must be whole numbers >= 0")
+    rates, n_posts = exposure(view_rates, posts, ids, default_rates)
     if k == 0:
         z0 = np.zeros(0, np.int64)
         return SketchReachReport([], z0, z0, z0, [], np.zeros((0, 0), np.int64),
@@ -844,8 +833,6 @@ _EMPTY_BOUNDS = {"unique": 0.0, "exclusive": np.zeros(0), "incremental": np.zero
 
 
 def _tiers(audience: np.ndarray) -> list:
-    from kolgraph.tiers import tier_of
-
     return list(tier_of(np.rint(audience).astype(np.int64))) if len(audience) else []
 
 
@@ -867,8 +854,6 @@ def sketch_reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     >>> r.unique_reach, r.to_dict()["unique_reach_low"], int(r.counts[0, 1])
     (4, 4, 1)
     """
-    from kolgraph.reach import creator_tiers, default_view_rates
-
     if where or exclude_flagged:
         raise InputError("sketch mode answers from sketches of whole audiences: filters "
                          "(where, exclude_flagged) need mode='exact'")

@@ -30,19 +30,17 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kolgraph import __version__
+from kolgraph._version import __version__
 from kolgraph.exceptions import StoreCorruptedError, StoreError, StoreNotFoundError
+from kolgraph.graph import FollowerGraph, graph_method
 from kolgraph.ids import IdMap
 from kolgraph.tables import ACCOUNT_COLUMNS, CREATOR_COLUMNS, normalize_table
-
-if TYPE_CHECKING:
-    from kolgraph.graph import FollowerGraph
 
 FORMAT = "kolgraph-store"
 FORMAT_VERSION = 1
@@ -90,8 +88,8 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         if graph.followed_at is not None:
             arrays["followed_at"] = np.asarray(graph.followed_at, dtype=np.int64)
         for name, arr in arrays.items():
-            files[f"{name}.npy"] = _write_array(tmp / f"{name}.npy", arr)
-        tables = {"creators": graph._raw_creators(), "accounts": graph._raw_accounts()}
+            files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", arr)
+        tables = {"creators": graph.raw_creators(), "accounts": graph.raw_accounts()}
         for name, table in tables.items():
             if table is not None:
                 files[f"{name}.parquet"] = _write_table(tmp / f"{name}.parquet", table)
@@ -101,8 +99,8 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
                 if isinstance(obj, pa.Table):
                     files[f"truth/{name}.parquet"] = _write_table(tmp / "truth" / f"{name}.parquet", obj)
                 else:
-                    files[f"truth/{name}.npy"] = _write_array(tmp / "truth" / f"{name}.npy", np.asarray(obj))
-            _fsync_dir(tmp / "truth")
+                    files[f"truth/{name}.npy"] = write_array(tmp / "truth" / f"{name}.npy", np.asarray(obj))
+            fsync_dir(tmp / "truth")
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -117,10 +115,10 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
             **(extra_manifest or {}),
         }
         with open(tmp / MANIFEST, "w") as fh:
-            json.dump(manifest, fh, indent=2, default=_json_default)
+            json.dump(manifest, fh, indent=2, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,7 +126,31 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
     return path
 
 
-def _write_array(path: Path, arr: np.ndarray) -> dict:
+@graph_method
+def save(graph: FollowerGraph, path: str | Path, *, overwrite: bool = False,
+         truth: dict | None = None) -> Path:
+    """Write ``graph`` as a store directory (atomically); :func:`write_store` without extras."""
+    return write_store(graph, path, overwrite=overwrite, truth=truth)
+
+
+def rewrite(graph: FollowerGraph) -> Path:
+    """Write ``graph`` back over the store it was opened from, keeping the store's truth
+    tables and manifest extras (e.g. after :meth:`FollowerGraph.set_account_column`).
+
+    The rewrite is atomic like every store write: a failure leaves the old store intact.
+    """
+    if graph.path is None:
+        raise StoreError("rewrite needs a graph opened from a store (kolgraph.open); this one "
+                         "lives only in memory")
+    manifest = read_manifest(graph.path)
+    truth = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v)
+             for k, v in read_truth(graph.path).items()}
+    extra = {k: v for k, v in manifest.items() if k not in _CORE_KEYS}
+    return write_store(graph, graph.path, overwrite=True, truth=truth or None,
+                       extra_manifest=extra)
+
+
+def write_array(path: Path, arr: np.ndarray) -> dict:
     arr = np.ascontiguousarray(arr)
     digest = hashlib.sha256()
     with open(path, "wb") as fh:
@@ -162,7 +184,7 @@ class _HashingWriter:
         return len(view)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -178,7 +200,7 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
     """Rename ``tmp`` to ``path``; an existing store is exchanged atomically, then removed."""
     if not path.exists():
         os.rename(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return
     exchange = getattr(_libc, "renameat2", None)
     at_fdcwd = -100
@@ -188,7 +210,7 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
         old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
         os.rename(path, old)
         os.rename(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -213,7 +235,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _json_default(obj: Any):
+def json_default(obj: Any):
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -278,8 +300,6 @@ def open_store(path: str | Path) -> FollowerGraph:
     Raises :class:`StoreNotFoundError` or :class:`StoreCorruptedError` (naming the
     file) when the store is missing, truncated, altered or of another version.
     """
-    from kolgraph.graph import FollowerGraph
-
     path = Path(path)
     manifest = read_manifest(path)
     files = manifest["files"]
@@ -374,11 +394,11 @@ def write_part(path: str | Path, name: str, arrays: dict[str, np.ndarray], meta:
     tmp = path / f".{gen}.tmp-{os.getpid()}"
     tmp.mkdir()
     try:
-        files = {f"{gen}/{key}.npy": _write_array(tmp / f"{key}.npy", arr)
+        files = {f"{gen}/{key}.npy": write_array(tmp / f"{key}.npy", arr)
                  for key, arr in arrays.items()}
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         os.rename(tmp, path / gen)
-        _fsync_dir(path)
+        fsync_dir(path)
         new = dict(manifest)
         new["files"] = {f: m for f, m in manifest["files"].items()
                         if not f.startswith(f"{name}-")}
@@ -386,11 +406,11 @@ def write_part(path: str | Path, name: str, arrays: dict[str, np.ndarray], meta:
         new[name] = {**meta, "dir": gen}
         mtmp = path / f".{MANIFEST}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         with open(mtmp, "w") as fh:
-            json.dump(new, fh, indent=2, default=_json_default)
+            json.dump(new, fh, indent=2, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(mtmp, path / MANIFEST)
-        _fsync_dir(path)
+        fsync_dir(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if read_manifest(path).get(name, {}).get("dir") != gen:

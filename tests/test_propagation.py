@@ -274,14 +274,14 @@ def test_results_depend_on_the_seed_only_not_the_threads():
 
 def test_threaded_path_gives_the_same_results(monkeypatch):
     """With no serial start every chunk runs on worker threads: still the same results."""
-    import kolgraph.propagation as prop
+    import kolgraph._parallel as parallel
 
     g = random_graph(np.random.default_rng(4), 400, 4000)
     ids = g.external([0, 1, 2])
     one = spread(g, ids, runs=2000, seed=3, threads=1, weighted_cascade=True)
     picked = {m: seeds(g, 4, weighted_cascade=True, epsilon=0.2, candidates="accounts",
                        method=m, threads=1) for m in ("imm", "opim-c")}
-    monkeypatch.setattr(prop, "SERIAL_SECONDS", 0.0)
+    monkeypatch.setattr(parallel, "SERIAL_SECONDS", 0.0)
     for threads in (2, 3):
         many = spread(g, ids, runs=2000, seed=3, threads=threads, weighted_cascade=True)
         np.testing.assert_array_equal(one.samples, many.samples)

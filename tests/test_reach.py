@@ -502,7 +502,8 @@ def as_dict(masks, counts):
 def test_region_kernels_match_numpy(rng, k):
     from kolgraph.kernels import reach as K
 
-    from kolgraph.reach import _mask_rows, _merge_regions
+    from kolgraph.reach import _merge_regions
+    from kolgraph.reach_report import mask_rows as _mask_rows
 
     n = 3 * K.CHUNK + 123  # several chunks, the last one partial
     src = rng.integers(0, n, 40 * k + 100)
@@ -596,7 +597,7 @@ def test_every_kernel_path_through_reach(rng, monkeypatch, layout):
         monkeypatch.setattr(kr._k, "TABLE_MAX_K", 0)
     elif layout == "python-threads":  # account ranges counted on Python threads, then merged
         monkeypatch.setattr(kr, "THREADED_ENTRIES", 0)
-        monkeypatch.setattr(kr, "_threads", lambda: 3)
+        monkeypatch.setattr(kr._parallel, "threads", lambda requested=None: 3)
     n, m = 50_000, 20_000
     src = rng.integers(0, n, m)
     dst = rng.integers(0, 12, m) * 997
@@ -632,10 +633,10 @@ def test_where_on_timestamps_and_booleans():
 def test_where_date_arithmetic(monkeypatch):
     import pandas as pd
 
-    import kolgraph.reach as kr
+    import kolgraph.filters as kf
 
     now = pd.Timestamp("2025-06-01T12:00:00", tz="UTC")
-    monkeypatch.setattr(kr, "_now", lambda: now)
+    monkeypatch.setattr(kf, "_now", lambda: now)
     days = {"a": 400, "b": 10, "c": None, "d": 40, "e": 365.5}
     created = [None if d is None else (now - pd.Timedelta(days=d)).isoformat() for d in days.values()]
     accounts = pa.table({"id": list(days), "created_at": created})

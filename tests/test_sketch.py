@@ -361,7 +361,7 @@ def test_sketches_in_the_store(store, monkeypatch):
 
     def boom(*a, **kw):  # a failure mid-write leaves the committed part as it was
         raise OSError("disk full")
-    monkeypatch.setattr(st_mod, "_write_array", boom)
+    monkeypatch.setattr(st_mod, "write_array", boom)
     with pytest.raises(OSError):
         write_sketches(kolgraph.open(store), k=256)
     assert (store / "manifest.json").read_text() == before

@@ -269,7 +269,7 @@ def test_store_round_trip(tmp_path, small):
     assert opened.n_edges == g.n_edges and opened.n_accounts == g.n_accounts
     np.testing.assert_array_equal(opened.in_indices, g.in_indices)
     np.testing.assert_array_equal(opened.followed_at, g.followed_at)
-    raw = opened._raw_accounts()
+    raw = opened.raw_accounts()
     assert "id" not in raw.column_names
     for name, typ in ACCOUNT_COLUMNS.items():
         assert raw.schema.field(name).type == typ, name

@@ -14,5 +14,5 @@ async def list_stores(engine: EngineDep, caller: CallerDep):
         {"name": name, "accounts": g.n_accounts, "edges": g.n_edges, "creators": g.n_creators,
          "id_kind": g.ids.kind,
          # the table itself loads lazily (only filters need it): ask whether there is one
-         "has_account_attributes": g._accounts_src is not None}
+         "has_account_attributes": g.has_account_attributes}
         for name, g in sorted(engine.graphs.items()) if caller.can_read(name)]}
