@@ -1,0 +1,61 @@
+"""Options models: every capability declares its options once, here checked once.
+
+A capability's options are one pydantic model (``ReachOptions``, ``PlanOptions``,
+...): the field's type, bounds, default and description are the only declaration.
+The library checks a call's options with :meth:`Options.check`; the service's
+request models subclass the model (adding the store and the ids); the CLI builds
+its flags from the fields (``kolgraph.cli._flags``), with the flag names and
+metavars given by :func:`cli` in ``json_schema_extra``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kolgraph.exceptions import InputError
+
+
+class Options(BaseModel):
+    """Base of the capabilities' options: unknown options are errors, values are checked."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @classmethod
+    def check(cls, values: dict[str, Any]):
+        """The options in ``values``, checked; a bad or unknown one raises
+        :class:`~kolgraph.InputError` naming it."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise InputError(describe(exc)) from None
+
+    def set_values(self) -> dict[str, Any]:
+        """The options the caller gave (defaults left out), as keyword arguments."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per problem: ``option: what is wrong``."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(x) for x in err["loc"]) or "options"
+        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def cli(*flags: str, metavar: str | None = None, nargs: str | None = None,
+        hidden: bool = False) -> dict[str, Any]:
+    """``json_schema_extra`` of a field whose command-line flag differs from ``--field-name``."""
+    spec: dict[str, Any] = {}
+    if flags:
+        spec["flags"] = list(flags)
+    if metavar:
+        spec["metavar"] = metavar
+    if nargs:
+        spec["nargs"] = nargs
+    if hidden:
+        spec["hidden"] = True
+    return {"cli": spec}
