@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from kolgraph.api.errors import ApiError
 
-MATRICES = ("counts", "jaccard", "overlap_coefficient", "directional", "lift",
-            "counts_low", "counts_high", "jaccard_low", "jaccard_high")  # bounds: sketch mode
+from kolgraph.measures import MEASURES
+
+MATRICES = (*MEASURES, "counts_low", "counts_high", "jaccard_low", "jaccard_high")  # bounds: sketch mode
 
 
 def _small(n: int, k: int) -> bool:

@@ -10,9 +10,19 @@ from __future__ import annotations
 import ast
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    create_model,
+)
 
-from kolgraph.reach import MAX_CREATORS
+from kolgraph.measures import MEASURES
+from kolgraph.options import FilterOptions, SkipUnknown
+from kolgraph.reach import MAX_CREATORS, ReachOptions
 
 MAX_SEED_CANDIDATES = 100_000
 
@@ -54,15 +64,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Filters(_Request):
+class Filters(FilterOptions):
+    """The library's filter options (:class:`kolgraph.options.FilterOptions`), with the
+    service's limits on the expression's size and depth."""
+
     where: WhereExpr | WhereDict | None = Field(
-        None, description="account filter: an expression such as `country == 'NL' and "
-        "posts > 0` (comparisons, `in [...]`, and/or/not) or a dict `{column: value or "
-        "[values]}`; applied to each follower before deduplication")
-    exclude_flagged: bool = Field(False, description="drop followers flagged as bots (account "
-                                  "column `flagged`): real reach")
-    skip_unknown: bool = Field(False, description="skip unknown creator ids with a warning "
-                               "instead of answering 422")
+        None, description=FilterOptions.model_fields["where"].description)
+    skip_unknown: SkipUnknown = False
 
 
 class OverlapRequest(Filters):
@@ -72,16 +80,13 @@ class OverlapRequest(Filters):
                              description="creator ids, in booking order")
 
 
-class ReachRequest(OverlapRequest):
+class ReachRequest(OverlapRequest, ReachOptions):
+    """:class:`kolgraph.reach.ReachOptions` with the service's bounds on rates and posts."""
+
     view_rates: Rate | list[Rate] | dict[str, Rate] | None = Field(
-        None, description="chance a follower sees one post: one number, one per creator, or "
-        "{id: rate}; default avg_views/followers from the creator table, else 1")
+        None, description=ReachOptions.model_fields["view_rates"].description)
     posts: Posts | list[Posts] | dict[str, Posts] | None = Field(
-        None, description="posts booked: one number, one per creator, or {id: n}; default 1")
-    mode: Literal["exact", "sketch"] = Field(
-        "exact", description="`exact` counts every follower; `sketch` estimates from the "
-        "store's HyperLogLog/Theta sketches, with `_low`/`_high` bounds beside each estimate "
-        "(no filters; build them first with `kolgraph sketch STORE`)")
+        None, description=ReachOptions.model_fields["posts"].description)
 
 
 REACH_EXAMPLES = {
@@ -118,18 +123,19 @@ class CreatorReach(BaseModel):
     incremental_high: int | None = None
 
 
-class Overlap(BaseModel):
+class _OverlapBounds(BaseModel):
     ids: list[IdOut]
-    counts: list[list[int | None]] = Field(description="|A∩B|, audiences on the diagonal; null "
-                                           "cells are suppressed (below min_count)")
-    jaccard: list[list[float | None]]
-    overlap_coefficient: list[list[float | None]]
-    directional: list[list[float | None]] = Field(description="row i, column j: |A_i∩A_j|/|A_i|")
-    lift: list[list[float | None]]
     counts_low: list[list[int | None]] | None = Field(None, description="sketch mode: bounds")
     counts_high: list[list[int | None]] | None = None
     jaccard_low: list[list[float | None]] | None = None
     jaccard_high: list[list[float | None]] | None = None
+
+
+# one matrix per measure of kolgraph.measures; null cells are suppressed (below min_count)
+Overlap = create_model("Overlap", __base__=_OverlapBounds, **{
+    name: (list[list[int | None]] if m.integer else list[list[float | None]],
+           Field(description=f"{m.label}; null cells are suppressed (below min_count)"))
+    for name, m in MEASURES.items()})
 
 
 class Frequency(BaseModel):

@@ -10,9 +10,9 @@ metavars given by :func:`cli` in ``json_schema_extra``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from kolgraph.exceptions import InputError
 
@@ -34,6 +34,11 @@ class Options(BaseModel):
     def set_values(self) -> dict[str, Any]:
         """The options the caller gave (defaults left out), as keyword arguments."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+    def options_of(self, model: type[Options]) -> dict[str, Any]:
+        """This model's values of ``model``'s fields, as keyword arguments: a request that
+        embeds an options model passes them on in one call."""
+        return {name: getattr(self, name) for name in model.model_fields}
 
 
 def describe(exc: ValidationError) -> str:
@@ -59,3 +64,36 @@ def cli(*flags: str, metavar: str | None = None, nargs: str | None = None,
     if hidden:
         spec["hidden"] = True
     return {"cli": spec}
+
+
+# --- options several capabilities share: declared once, here -----------------------------
+def _listify(value: Any) -> Any:
+    """numpy arrays and tuples become lists, so callers may pass them."""
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return value.tolist()
+    return list(value) if isinstance(value, tuple) else value
+
+
+Where = Annotated[str | dict[str, Any] | None, Field(
+    description="account filter: an expression such as \"country == 'NL' and posts > 0\" "
+    "(comparisons, `in [...]`, and/or/not, dates and durations) or a dict {column: value or "
+    "[values]}; applied to each follower before deduplication",
+    json_schema_extra=cli(metavar="EXPR"))]
+ExcludeFlagged = Annotated[bool, Field(
+    description="drop followers flagged as bots (account column 'flagged'): real reach")]
+SkipUnknown = Annotated[bool, Field(
+    description="skip unknown creator ids with a warning instead of failing")]
+ViewRates = Annotated[float | list[float] | dict[Any, float] | None, BeforeValidator(_listify),
+                      Field(description="probability a follower sees one post: one value, one "
+                            "per creator or {id: rate} (default avg_views/followers, else 1)",
+                            json_schema_extra=cli("--view-rate", metavar="R", nargs="+"))]
+Posts = Annotated[float | list[float] | dict[Any, float] | None, BeforeValidator(_listify),
+                  Field(description="posts booked: one value, one per creator or {id: n} "
+                        "(default 1)", json_schema_extra=cli(metavar="N", nargs="+"))]
+
+
+class FilterOptions(Options):
+    """The account filter every audience capability takes."""
+
+    where: Where = None
+    exclude_flagged: ExcludeFlagged = False

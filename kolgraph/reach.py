@@ -24,10 +24,11 @@ filters are given). A ratio whose denominator is zero is reported as 0.0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from kolgraph import _parallel
 from kolgraph._check import creator_tiers, default_view_rates, exposure, resolve_ids
@@ -35,6 +36,7 @@ from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
 from kolgraph.kernels import reach as _k
+from kolgraph.options import FilterOptions, Posts, SkipUnknown, ViewRates, cli
 from kolgraph.reach_report import ReachReport, mask_rows
 from kolgraph.sketch import sketch_reach
 
@@ -43,6 +45,63 @@ __all__ = ["ReachReport", "account_filter", "complementary", "reach", "reach_cur
            "resolve_ids", "similar"]
 
 MAX_CREATORS = 1024  # the k x k overlap matrices and their JSON stay small
+
+Among = Annotated[Literal["creators", "accounts"], Field(
+    description="candidates: the creator table (default; every account if there is none) "
+    "or all accounts")]
+TopK = Annotated[int, Field(ge=1, description="how many (default 10)",
+                            json_schema_extra=cli("-k"))]
+
+
+class ReachOptions(FilterOptions):
+    """Options of :func:`reach` (and of ``kolgraph reach``, ``POST /v1/reach``)."""
+
+    view_rates: ViewRates = None
+    posts: Posts = None
+    skip_unknown: SkipUnknown = False
+    mode: Literal["exact", "sketch"] = Field(
+        "exact", description="exact counts (default) or estimates with intervals from sketches")
+
+
+class SketchModeOptions(ReachOptions):
+    """:class:`ReachOptions` plus the sketch estimator's, which only ``mode="sketch"`` takes
+    (library and CLI; the service answers from the store's sketches as they are)."""
+
+    confidence: float | None = Field(None, gt=0, lt=1, description="confidence of the sketch "
+                                     "intervals (default 0.95)")
+    min_count: int | None = Field(None, ge=0, description="sketch mode: hide regions "
+                                  "estimated below this many followers")
+    # sketch parameters when the store keeps none (library only)
+    p: int | None = Field(None, json_schema_extra=cli(hidden=True))
+    k: int | None = Field(None, json_schema_extra=cli(hidden=True))
+    seed: int | None = Field(None, json_schema_extra=cli(hidden=True))
+
+    @model_validator(mode="after")
+    def _sketch_only(self):
+        extra = [n for n in SKETCH_ONLY if getattr(self, n) is not None]
+        if self.mode == "exact" and extra:
+            raise ValueError(f"{', '.join(extra)}: only with mode='sketch'")
+        return self
+
+
+SKETCH_ONLY = ("confidence", "min_count", "p", "k", "seed")
+
+
+class SimilarOptions(FilterOptions):
+    """Options of :func:`similar`."""
+
+    k: TopK = 10
+    by: Literal["jaccard", "overlap"] = Field(
+        "jaccard", description="rank by Jaccard or overlap coefficient (default jaccard)")
+    among: Among = "creators"
+
+
+class ComplementaryOptions(FilterOptions):
+    """Options of :func:`complementary`."""
+
+    k: TopK = 10
+    among: Among = "creators"
+    skip_unknown: SkipUnknown = False
 
 
 THREADED_ENTRIES = 4_000_000  # follower entries above which account ranges run on threads
@@ -124,9 +183,7 @@ def _merge_regions(masks: np.ndarray, counts: np.ndarray):
 
 # --- the report -------------------------------------------------------------------------
 @graph_method
-def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
-          where: str | Mapping | None = None, exclude_flagged: bool = False,
-          skip_unknown: bool = False, mode: str = "exact", **sketch_options) -> ReachReport:
+def reach(g, ids: Iterable, **options) -> ReachReport:
     """Deduplicated reach of a set of creators over a :class:`~kolgraph.FollowerGraph`.
 
     Parameters
@@ -134,17 +191,16 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     g : FollowerGraph
     ids : external ids of the creators, in booking order (for incremental reach).
         Duplicates are dropped with one warning; at most :data:`MAX_CREATORS` distinct.
-    view_rates : probability that a follower sees one post: a number, one per
-        creator, or a dict by id. Default ``avg_views / followers`` from the creator
-        table where present, else 1.0.
-    posts : posts booked per creator (number, list or dict). Default 1.
-    where : account filter, a dict ``{column: value}`` or an expression such as
-        ``"country == 'NL' and language == 'nl'"`` (see :func:`account_filter`).
-    exclude_flagged : drop followers whose boolean account column ``flagged`` is true.
-    skip_unknown : drop unknown ids with a warning instead of raising.
-    mode : ``"exact"`` (default) or ``"sketch"``: estimates with intervals from the
-        creators' sketches (:func:`kolgraph.sketch.sketch_reach`, which takes
-        ``sketch_options`` such as ``confidence`` and ``min_count``).
+    **options : the fields of :class:`SketchModeOptions`: ``view_rates`` (probability that a
+        follower sees one post: a number, one per creator, or a dict by id; default
+        ``avg_views / followers`` from the creator table where present, else 1.0),
+        ``posts`` (per creator; default 1), ``where`` (account filter, a dict
+        ``{column: value}`` or an expression such as ``"country == 'NL'"``, see
+        :func:`account_filter`), ``exclude_flagged``, ``skip_unknown`` (drop unknown ids
+        with a warning instead of raising), ``mode`` (``"exact"`` or ``"sketch"``:
+        estimates with intervals from the creators' sketches, see
+        :func:`kolgraph.sketch.sketch_reach`, with ``confidence``, ``min_count``, ``p``,
+        ``k``, ``seed``).
 
     Returns
     -------
@@ -158,22 +214,20 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
     >>> r.unique_reach, r.gross_reach, r.exclusive.tolist(), int(r.counts[0, 1])
     (4, 5, [2, 1], 1)
     """
-    if mode not in ("exact", "sketch"):
-        raise InputError(f"mode must be 'exact' or 'sketch', got {mode!r}")
-    if mode == "exact" and sketch_options:
-        raise InputError(f"{', '.join(sketch_options)}: only with mode='sketch'")
-    if mode == "sketch":
-        return sketch_reach(g, ids, view_rates=view_rates, posts=posts, where=where,
-                            exclude_flagged=exclude_flagged, skip_unknown=skip_unknown,
-                            **sketch_options)
-    ext, idx, warnings = resolve_ids(g, ids, skip_unknown=skip_unknown)
+    o = SketchModeOptions.check(options)
+    if o.mode == "sketch":
+        given = {n: getattr(o, n) for n in SKETCH_ONLY if getattr(o, n) is not None}
+        return sketch_reach(g, ids, view_rates=o.view_rates, posts=o.posts, where=o.where,
+                            exclude_flagged=o.exclude_flagged, skip_unknown=o.skip_unknown,
+                            **given)
+    ext, idx, warnings = resolve_ids(g, ids, skip_unknown=o.skip_unknown)
     k = len(idx)
     if k > MAX_CREATORS:
         raise InputError(f"at most {MAX_CREATORS} creators per reach report, got {k}; "
                          "split the set or use the planner")
-    mask, filters, fwarn = account_filter(g, where, exclude_flagged=exclude_flagged)
+    mask, filters, fwarn = account_filter(g, o.where, exclude_flagged=o.exclude_flagged)
     warnings += fwarn
-    rates, n_posts = exposure(view_rates, posts, ext, default_view_rates(g, idx))
+    rates, n_posts = exposure(o.view_rates, o.posts, ext, default_view_rates(g, idx))
     n_pop = int(mask.sum()) if mask is not None else g.n_accounts
     if k == 0:
         z = np.zeros(0, np.int64)
@@ -195,8 +249,6 @@ def reach(g, ids: Iterable, *, view_rates: Any = None, posts: Any = None,
 # --- similar and complementary creators --------------------------------------------------
 def _candidates(g, among: str) -> np.ndarray:
     """Bool mask of the candidate accounts of similar/complementary."""
-    if among not in ("creators", "accounts"):
-        raise InputError(f"among must be 'creators' or 'accounts', got {among!r}")
     if among == "accounts" or g.creators is None:
         return np.ones(g.n_accounts, dtype=np.bool_)
     cand = np.zeros(g.n_accounts, dtype=np.bool_)
@@ -237,14 +289,14 @@ def _top(score: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
 
 
 @graph_method
-def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creators",
-            where: str | Mapping | None = None, exclude_flagged: bool = False) -> list[dict]:
+def similar(g, account, k: int = 10, by: str = "jaccard", **options) -> list[dict]:
     """Top-k accounts whose audience overlaps most with ``account``'s, exactly.
 
     Common followers come from the following-of rows of ``account``'s followers
     (no creator x creator matrix). ``by`` is ``"jaccard"`` or ``"overlap"``
     (overlap coefficient). Candidates are the creators of the creator table
-    (``among="creators"``, the default when there is one) or every account.
+    (``among="creators"``, the default when there is one) or every account. Further
+    options (``among``, ``where``, ``exclude_flagged``): :class:`SimilarOptions`.
     Ties go to the smaller internal id. Each row: ``id``, ``common``,
     ``audience``, ``jaccard``, ``overlap_coefficient``, ``tier``.
 
@@ -255,13 +307,11 @@ def similar(g, account, k: int = 10, by: str = "jaccard", *, among: str = "creat
     >>> [(r["id"], r["common"]) for r in similar(g, 10, k=2)]
     [(11, 2)]
     """
-    if by not in ("jaccard", "overlap"):
-        raise InputError(f"by must be 'jaccard' or 'overlap', got {by!r}")
-    if k < 1:
-        raise InputError("k must be at least 1")
+    o = SimilarOptions.check({"k": k, "by": by, **options})
+    k, by, among = o.k, o.by, o.among
     ext, idx, _ = resolve_ids(g, [account])
     c = int(idx[0])
-    mask, _, _ = account_filter(g, where, exclude_flagged=exclude_flagged)
+    mask, _, _ = account_filter(g, o.where, exclude_flagged=o.exclude_flagged)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     use = mask is not None
     a = float(_k.filtered_degree(g.in_indptr, g.in_indices, np.array([c]), allowed, use)[0])
@@ -353,13 +403,12 @@ def _common_followers(g, c: int, allowed, use: bool, r_indptr, r_indices, n_slot
 
 
 @graph_method
-def complementary(g, ids: Iterable, k: int = 10, *, among: str = "creators",
-                  where: str | Mapping | None = None, exclude_flagged: bool = False,
-                  skip_unknown: bool = False) -> list[dict]:
+def complementary(g, ids: Iterable, k: int = 10, **options) -> list[dict]:
     """Top-k accounts by incremental reach over the set ``ids`` (new followers they add).
 
     Candidates exclude the set itself. Ties go to the smaller internal id. Each
-    row: ``id``, ``incremental``, ``audience``, ``tier``.
+    row: ``id``, ``incremental``, ``audience``, ``tier``. Further options (``among``,
+    ``where``, ``exclude_flagged``, ``skip_unknown``): :class:`ComplementaryOptions`.
 
     Examples
     --------
@@ -368,10 +417,10 @@ def complementary(g, ids: Iterable, k: int = 10, *, among: str = "creators",
     >>> [(r["id"], r["incremental"]) for r in complementary(g, [10], k=2)]
     [(12, 2)]
     """
-    if k < 1:
-        raise InputError("k must be at least 1")
-    _, idx, _ = resolve_ids(g, ids, skip_unknown=skip_unknown)
-    mask, _, _ = account_filter(g, where, exclude_flagged=exclude_flagged)
+    o = ComplementaryOptions.check({"k": k, **options})
+    k, among = o.k, o.among
+    _, idx, _ = resolve_ids(g, ids, skip_unknown=o.skip_unknown)
+    mask, _, _ = account_filter(g, o.where, exclude_flagged=o.exclude_flagged)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     use = mask is not None
     covered = _k.covered_mask(g.in_indptr, g.in_indices, idx, g.n_accounts, allowed, use)

@@ -19,19 +19,22 @@ from kolgraph.api.privacy import suppress_report
 from kolgraph.api.schemas import (
     OVERLAP_EXAMPLES,
     REACH_EXAMPLES,
+    Filters,
     OverlapRequest,
     OverlapResponse,
     ReachRequest,
     ReachResponse,
 )
 
+from kolgraph.reach import ReachOptions
+
 router = v1_router(tags=["reach"])
 
 
-def _report(g, req: OverlapRequest, **options):
+def _report(g, req: OverlapRequest):
+    options = req.options_of(ReachOptions if isinstance(req, ReachRequest) else Filters)
     with filter_errors(req.where):
-        return g.reach(req.ids, where=req.where, exclude_flagged=req.exclude_flagged,
-                       skip_unknown=req.skip_unknown, **options).to_dict()
+        return g.reach(req.ids, **options).to_dict()
 
 
 @router.post("/reach", response_model=ReachResponse, summary="Deduplicated reach of creators")
@@ -45,7 +48,7 @@ async def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLE
     check_creator_count(req.ids, settings)
 
     def work():
-        d = _report(g, req, view_rates=req.view_rates, posts=req.posts, mode=req.mode)
+        d = _report(g, req)
         return json_response(ReachResponse, {"store": name, "mode": req.mode,
                                              **suppress_report(d, caller.min_count)},
                              exclude_unset=True)  # the sketch-only bounds stay out of exact
