@@ -123,3 +123,36 @@ def test_flags_go_to_a_subcommand():
     add_options(sp, ReachLike)
     args = top.parse_args(["reach", "g.kg", "--skip-unknown"])
     assert args.store == "g.kg" and options_from_args(args, ReachLike) == {"skip_unknown": True}
+
+
+class ReachFlags(BaseModel):
+    """The help texts of today's ``kolgraph reach`` flags, to compare with its parser."""
+
+    view_rates: float | list[float] | None = Field(
+        None, description="probability a follower sees one post: one value or one per creator "
+                          "(default avg_views/followers, else 1)",
+        json_schema_extra={"cli": {"flags": ["--view-rate"], "metavar": "R"}})
+    where: str | None = Field(
+        None, description="account filter, e.g. \"country == 'NL' and language == 'nl'\"")
+    exclude_flagged: bool = Field(
+        False, description="drop followers flagged as bots (account column 'flagged')")
+    skip_unknown: bool = Field(False, description="skip unknown ids with a warning")
+    mode: Literal["exact", "sketch"] = Field(
+        "exact", description="exact counts (default) or estimates with intervals from sketches")
+    min_count: int = Field(0, description="sketch mode: hide regions estimated below this many "
+                                          "followers")
+
+
+def test_generated_flags_match_the_reach_command():
+    from kolgraph.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    reach = {a.option_strings[0]: a for a in sub.choices["reach"]._actions if a.option_strings}
+    generated = parser(ReachFlags)
+    for field in ReachFlags.model_fields:
+        new = action(generated, field)
+        old = reach[new.option_strings[0]]
+        for attr in ("option_strings", "type", "nargs", "metavar", "choices", "default", "help",
+                     "required"):
+            assert getattr(new, attr) == getattr(old, attr), (field, attr)
+        assert type(new) is type(old)
