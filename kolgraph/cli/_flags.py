@@ -78,8 +78,8 @@ def options_from_args(args: argparse.Namespace, model) -> dict[str, Any]:
 
 
 def _flag(name: str, field) -> tuple[list[str], dict[str, Any]]:
-    cli = (field.json_schema_extra or {}).get("cli", {}) if isinstance(
-        field.json_schema_extra, dict) else {}
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    cli = extra.get("cli", {})
     flags = list(cli.get("flags") or ["--" + name.replace("_", "-")])
     kwargs: dict[str, Any] = {"dest": name, "help": field.description}
     if field.is_required():

@@ -51,10 +51,7 @@ def _demo_reach(g, out: Path, ids: list) -> dict:
     from kolgraph import plots
 
     report = g.reach(ids)
-    stem = out.parent / out.name.removesuffix(".kg")
-    written = {"curve": plots.reach_curve(report, f"{stem}-reach-curve.png"),
-               "overlap": plots.overlap_heatmap(report, f"{stem}-overlap.png"),
-               "upset": plots.upset(report, f"{stem}-upset.png")}
+    written = plots.reach_plots(report, out.parent / out.name.removesuffix(".kg"))
     return {"reach": report.to_dict(), "plots": {k: str(v) for k, v in written.items()}}
 
 
