@@ -4,7 +4,8 @@
   reach, expected reach and the independence (Sainsbury) estimate;
 - :func:`overlap_heatmap`: annotated pairwise overlap matrix under one labelled
   normalisation;
-- :func:`upset`: an UpSet plot of the largest Venn regions.
+- :func:`upset`: an UpSet plot of the largest Venn regions;
+- :func:`reach_plots`: all three, named after one file stem.
 """
 
 from __future__ import annotations
@@ -123,3 +124,11 @@ def upset(report, path: str | Path, top: int = 20) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def reach_plots(report, stem: str | Path) -> dict[str, Path]:
+    """The reach curve, overlap heatmap and UpSet plot as ``<stem>-reach-curve.png``,
+    ``<stem>-overlap.png`` and ``<stem>-upset.png``; returns the written paths by name."""
+    return {"curve": reach_curve(report, f"{stem}-reach-curve.png"),
+            "overlap": overlap_heatmap(report, f"{stem}-overlap.png"),
+            "upset": upset(report, f"{stem}-upset.png")}

@@ -1,0 +1,158 @@
+"""The flag generator: one argparse flag per field of a pydantic options model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from kolgraph.cli._flags import add_options, options_from_args
+
+
+class ReachLike(BaseModel):
+    """The options of ``kolgraph reach``, declared once."""
+
+    view_rates: float | list[float] | None = Field(
+        None, description="probability a follower sees one post: one value or one per creator",
+        json_schema_extra={"cli": {"flags": ["--view-rate"], "metavar": "R"}})
+    posts: int | list[int] | None = Field(
+        None, description="posts booked: one or one per creator",
+        json_schema_extra={"cli": {"metavar": "N"}})
+    where: str | None = Field(None, description="account filter",
+                              json_schema_extra={"cli": {"metavar": "EXPR"}})
+    exclude_flagged: bool = Field(False, description="drop followers flagged as bots")
+    skip_unknown: bool = Field(False, description="skip unknown ids with a warning")
+    mode: Literal["exact", "sketch"] = Field("exact", description="exact counts or sketches")
+    confidence: float = Field(0.95, description="confidence of the sketch intervals")
+    min_count: int = Field(0, description="hide regions below this many followers")
+    tiers: list[Literal["nano", "micro", "mid"]] = Field(default_factory=list,
+                                                         description="tiers to keep")
+
+
+class Required(BaseModel):
+    budget: float = Field(description="total spend allowed")
+    quota: list[str] = Field(default_factory=list, description="tier quotas",
+                             json_schema_extra={"cli": {"flags": ["--tier-quota", "-t"],
+                                                        "nargs": "*"}})
+
+
+def parser(model=ReachLike, **kwargs) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="t", exit_on_error=False)
+    add_options(p, model, **kwargs)
+    return p
+
+
+def action(p: argparse.ArgumentParser, dest: str) -> argparse.Action:
+    return next(a for a in p._actions if a.dest == dest)
+
+
+def test_flags_follow_the_fields():
+    p = parser()
+    assert action(p, "view_rates").option_strings == ["--view-rate"]
+    assert action(p, "exclude_flagged").option_strings == ["--exclude-flagged"]
+    assert action(p, "min_count").option_strings == ["--min-count"]
+    vr = action(p, "view_rates")
+    assert (vr.type, vr.nargs, vr.metavar, vr.default) == (float, "+", "R", None)
+    assert action(p, "posts").type is int and action(p, "posts").metavar == "N"
+    assert action(p, "where").metavar == "EXPR" and action(p, "where").type is None
+    assert isinstance(action(p, "skip_unknown"), argparse._StoreTrueAction)
+    mode = action(p, "mode")
+    assert (mode.choices, mode.default, mode.help) == (("exact", "sketch"), "exact",
+                                                       "exact counts or sketches")
+    assert action(p, "confidence").type is float and action(p, "confidence").default == 0.95
+    tiers = action(p, "tiers")
+    assert tiers.choices == ("nano", "micro", "mid") and tiers.nargs == "+" and tiers.default == []
+    text = p.format_help()
+    for line in ("--view-rate R [R ...]", "--posts N [N ...]", "--where EXPR",
+                 "--mode {exact,sketch}", "account filter"):
+        assert line in text
+
+
+def test_defaults_give_no_options():
+    args = parser().parse_args([])
+    assert args.mode == "exact" and args.view_rates is None and args.exclude_flagged is False
+    assert options_from_args(args, ReachLike) == {}
+
+
+def test_options_the_user_set():
+    args = parser().parse_args(["--view-rate", "0.2", "--posts", "1", "2", "--where",
+                                "country == 'NL'", "--exclude-flagged", "--mode", "sketch",
+                                "--min-count", "5", "--tiers", "nano", "mid"])
+    opts = options_from_args(args, ReachLike)
+    assert opts == {"view_rates": 0.2, "posts": [1, 2], "where": "country == 'NL'",
+                    "exclude_flagged": True, "mode": "sketch", "min_count": 5,
+                    "tiers": ["nano", "mid"]}
+    assert ReachLike(**opts).view_rates == 0.2  # the model accepts what the flags produced
+
+
+def test_several_view_rates_stay_a_list():
+    args = parser().parse_args(["--view-rate", "0.2", "0.3"])
+    assert options_from_args(args, ReachLike) == {"view_rates": [0.2, 0.3]}
+
+
+def test_bad_values_are_usage_errors():
+    p = parser()
+    with pytest.raises(argparse.ArgumentError, match="invalid choice: 'fuzzy'"):
+        p.parse_args(["--mode", "fuzzy"])
+    with pytest.raises(argparse.ArgumentError, match="invalid int value"):
+        p.parse_args(["--min-count", "many"])
+
+
+def test_exclude_skips_fields():
+    p = parser(exclude=("mode", "confidence"))
+    assert "--mode" not in p.format_help() and "--confidence" not in p.format_help()
+    args = p.parse_args(["--min-count", "3"])
+    assert options_from_args(args, ReachLike) == {"min_count": 3}
+
+
+def test_required_fields_and_explicit_flags_and_nargs():
+    p = parser(Required)
+    assert action(p, "budget").required and action(p, "budget").type is float
+    args = p.parse_args(["--budget", "100", "-t", "micro:>=2", "nano:>=1"])
+    assert options_from_args(args, Required) == {"budget": 100.0,
+                                                 "quota": ["micro:>=2", "nano:>=1"]}
+    assert action(p, "quota").nargs == "*"
+
+
+def test_flags_go_to_a_subcommand():
+    top = argparse.ArgumentParser(prog="kolgraph")
+    sp = top.add_subparsers(dest="command").add_parser("reach")
+    sp.add_argument("store")
+    add_options(sp, ReachLike)
+    args = top.parse_args(["reach", "g.kg", "--skip-unknown"])
+    assert args.store == "g.kg" and options_from_args(args, ReachLike) == {"skip_unknown": True}
+
+
+class ReachFlags(BaseModel):
+    """The help texts of today's ``kolgraph reach`` flags, to compare with its parser."""
+
+    view_rates: float | list[float] | None = Field(
+        None, description="probability a follower sees one post: one value or one per creator "
+                          "(default avg_views/followers, else 1)",
+        json_schema_extra={"cli": {"flags": ["--view-rate"], "metavar": "R"}})
+    where: str | None = Field(
+        None, description="account filter, e.g. \"country == 'NL' and language == 'nl'\"")
+    exclude_flagged: bool = Field(
+        False, description="drop followers flagged as bots (account column 'flagged')")
+    skip_unknown: bool = Field(False, description="skip unknown ids with a warning")
+    mode: Literal["exact", "sketch"] = Field(
+        "exact", description="exact counts (default) or estimates with intervals from sketches")
+    min_count: int = Field(0, description="sketch mode: hide regions estimated below this many "
+                                          "followers")
+
+
+def test_generated_flags_match_the_reach_command():
+    from kolgraph.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    reach = {a.option_strings[0]: a for a in sub.choices["reach"]._actions if a.option_strings}
+    generated = parser(ReachFlags)
+    for field in ReachFlags.model_fields:
+        new = action(generated, field)
+        old = reach[new.option_strings[0]]
+        for attr in ("option_strings", "type", "nargs", "metavar", "choices", "default", "help",
+                     "required"):
+            assert getattr(new, attr) == getattr(old, attr), (field, attr)
+        assert type(new) is type(old)
