@@ -190,8 +190,10 @@ def _config_file(settings_cls: type[BaseSettings], path: Path) -> dict[str, Any]
         raise InputError(f"{path}: unknown section(s) {sorted(unknown)} "
                          f"(expected {', '.join(SECTIONS)})")
     service = data.pop("service", {})
-    if not isinstance(service, dict) or set(service) & set(SECTIONS):
-        raise InputError(f"{path}: [service] must be a table of {_service_keys()}")
+    if not isinstance(service, dict):
+        raise InputError(f"{path}: [service] must be a table")
+    if set(service) & set(SECTIONS):  # would pass for the section of that name
+        raise InputError(f"{path}: {_unknown_service_keys(set(service) & set(SECTIONS))}")
     stores = data.get("stores", {})
     if isinstance(stores, dict):
         base = path.resolve().parent
@@ -222,8 +224,9 @@ def _json_env(env: Mapping[str, str], name: str, kind: type):
     return value
 
 
-def _service_keys() -> str:
-    return ", ".join(sorted(set(Settings.model_fields) - {"stores", "keys"}))
+def _unknown_service_keys(names) -> str:
+    known = ", ".join(sorted(set(Settings.model_fields) - {"stores", "keys"}))
+    return f"unknown [service] key(s) {sorted(names)} (known: {known})"
 
 
 @contextmanager
@@ -238,6 +241,7 @@ def _input_errors(where: str) -> Iterator[None]:
 def _describe(exc: ValidationError) -> str:
     """Each problem of ``exc`` in a few words, naming its key (``keys[0]: missing ['hash']``)."""
     grouped: dict[tuple[str, str], list[str]] = {}  # (what, where) -> key names
+    service_extras: list[str] = []
     out: list[str] = []
     for err in exc.errors():
         *parent, name = err["loc"] or ("",)
@@ -245,16 +249,17 @@ def _describe(exc: ValidationError) -> str:
         if err["type"] == "missing":
             grouped.setdefault(("missing", at), []).append(str(name))
         elif err["type"] == "extra_forbidden" and not at:  # only Settings forbids extras
-            grouped.setdefault(("unknown [service] key(s)", at), []).append(str(name))
+            service_extras.append(str(name))
         elif err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             grouped.setdefault(("unknown key(s)", at), []).append(str(name))
         elif err["type"] == "value_error":  # our validators' messages name their key
             out.append(f"{at}: {err['ctx']['error']}" if at else str(err["ctx"]["error"]))
         else:
             out.append(f"{_loc(err['loc'])} {err['msg'].replace('Input should be', 'must be', 1)}")
-    for (what, at), names in grouped.items():
-        known = f" (known: {_service_keys()})" if what.endswith("[service] key(s)") else ""
-        out.append(f"{at + ': ' if at else ''}{what} {sorted(names)}{known}")
+    out += [f"{at + ': ' if at else ''}{what} {sorted(names)}"
+            for (what, at), names in grouped.items()]
+    if service_extras:
+        out.append(_unknown_service_keys(service_extras))
     return "; ".join(out)
 
 
