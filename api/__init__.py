@@ -10,8 +10,8 @@ Run it with ``kolgraph serve STORE... --config service.toml`` (see the README,
 Layout (after the FastAPI docs, "bigger applications"):
 
 - ``app.py``: the factory ``create_app(settings)``; stores opened in ``lifespan``;
-- ``settings.py``: :class:`Settings` from the config file and environment
-  (cached ``get_settings()``; tests pass their own to ``create_app``);
+- ``settings.py``: :class:`Settings` (pydantic-settings) from the config file and
+  environment (cached ``get_settings()``; tests pass their own to ``create_app``);
 - ``engine.py``: opened stores, the bounded compute pool with the time limit, warm-up;
 - ``deps.py``: ``EngineDep``, ``CallerDep`` (API key, rate limit), ``SettingsDep``,
   ``store_for`` (the tenant's store or 404), ``v1_router()``;

@@ -52,22 +52,29 @@ def hash_key(key: str, method: str = "scrypt") -> str:
     return f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}:{salt.hex()}:{dk.hex()}"
 
 
+HASH_FORMAT = ("hash must be 'scrypt:N:r:p:salt:digest' or 'sha256:<64 hex>' "
+               "(create one with `kolgraph api-key`)")
+
+
+def is_hash(stored: str) -> bool:
+    """Whether ``stored`` is a well-formed key hash (``scrypt:...`` or ``sha256:...``)."""
+    parts = stored.split(":")
+    if parts[0] == "sha256":
+        return len(parts) == 2 and re.fullmatch(r"[0-9a-f]{64}", parts[1]) is not None
+    if parts[0] != "scrypt" or len(parts) != 6:
+        return False
+    try:
+        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+        bytes.fromhex(parts[4])
+        return n > 1 and n & (n - 1) == 0 and r >= 1 and p >= 1 and len(bytes.fromhex(parts[5])) >= 16
+    except ValueError:
+        return False
+
+
 def check_hash(stored: str, where: str) -> None:
     """Raise :class:`InputError` unless ``stored`` is a well-formed key hash."""
-    parts = stored.split(":")
-    ok = False
-    if parts[0] == "sha256":
-        ok = len(parts) == 2 and re.fullmatch(r"[0-9a-f]{64}", parts[1]) is not None
-    elif parts[0] == "scrypt" and len(parts) == 6:
-        try:
-            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-            bytes.fromhex(parts[4])
-            ok = n > 1 and n & (n - 1) == 0 and r >= 1 and p >= 1 and len(bytes.fromhex(parts[5])) >= 16
-        except ValueError:
-            ok = False
-    if not ok:
-        raise InputError(f"{where}: hash must be 'scrypt:N:r:p:salt:digest' or 'sha256:<64 hex>' "
-                         "(create one with `kolgraph api-key`)")
+    if not is_hash(stored):
+        raise InputError(f"{where}: {HASH_FORMAT}")
 
 
 def verify_key(key: str, stored: str) -> bool:

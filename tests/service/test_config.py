@@ -15,7 +15,7 @@ import httpx
 import pytest
 from kolgraph.api import security
 from kolgraph.api.security import KeyRing, RateLimiter, hash_key, new_key, verify_key
-from kolgraph.api.settings import KEYS_ENV, load_settings
+from kolgraph.api.settings import CONFIG_ENV, KEYS_ENV, STORES_ENV, Settings, load_settings
 
 from kolgraph.cli import main
 from kolgraph.exceptions import InputError
@@ -76,6 +76,35 @@ def test_duplicate_key_ids_and_missing_file(tmp_path):
         load_settings(f, env={})
     with pytest.raises(InputError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_stores_in_code_beat_the_environment_which_beats_the_file(tmp_path):
+    f = tmp_path / "svc.toml"
+    f.write_text("[stores]\na = \"a.kg\"\nb = \"b.kg\"\nc = \"c.kg\"\n")
+    env = {CONFIG_ENV: str(f), STORES_ENV: json.dumps({"b": "/env/b.kg", "c": "/env/c.kg"})}
+    s = load_settings(env=env, stores={"c": "/cli/c.kg"})
+    assert s.stores == {"a": str(tmp_path / "a.kg"), "b": "/env/b.kg", "c": "/cli/c.kg"}
+    assert Settings(stores={"x": "/x.kg"}).stores == {"x": "/x.kg"}  # built in code: no env
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({KEYS_ENV: "[1"}, "$KOLGRAPH_API_KEYS: not valid JSON"),
+    ({KEYS_ENV: "{}"}, "$KOLGRAPH_API_KEYS: expected a JSON list"),
+    ({STORES_ENV: "[]"}, "$KOLGRAPH_API_STORES: expected a JSON object"),
+    ({KEYS_ENV: json.dumps([{"id": "abcd", "tenant": "t"}])}, "keys[0]: missing ['hash', 'stores']"),
+])
+def test_bad_environment_names_the_variable_or_key(env, needle):
+    with pytest.raises(InputError) as exc:
+        load_settings(env=env)
+    assert needle in str(exc.value)
+
+
+def test_wrong_types_name_the_key(tmp_path):
+    f = tmp_path / "svc.toml"
+    f.write_text("[service]\nmax_creators = \"many\"\nwarm_up = \"maybe\"\n")
+    with pytest.raises(InputError, match="max_creators must be a valid integer") as exc:
+        load_settings(f, env={})
+    assert "warm_up must be a valid boolean" in str(exc.value)
 
 
 @pytest.mark.parametrize("method", ["scrypt", "sha256"])
