@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 
 from kolgraph.exceptions import InputError
-from kolgraph.sketch import (
-    hash_ids,
-)
+from kolgraph.sketch import hash_ids
 
 FOLLOWER, FOLLOWEE = "follower", "followee"
 BATCH_ROWS = 1 << 22
