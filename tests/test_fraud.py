@@ -284,7 +284,7 @@ def test_seed_pairs_are_the_significant_pairs_of_a_real_graph(data_dir):
 
     from scipy.stats import poisson
 
-    from kolgraph import fraud as F
+    from kolgraph.fraud import blocks as F
 
     raw = np.loadtxt(data_dir / "wiki-Vote" / "wiki-Vote.txt", dtype=np.int64)
     g = FollowerGraph.from_edges(raw[:, 0], raw[:, 1])

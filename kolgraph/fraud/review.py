@@ -1,0 +1,185 @@
+"""The fraud review driver: every detector over a graph, then the creators' summaries."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kolgraph.exceptions import InputError
+from kolgraph.fraud.blocks import _columns, dense_blocks
+from kolgraph.fraud.report import Cluster, FraudReport
+from kolgraph.fraud.signals import (
+    KINDS,
+    _bot_scores,
+    _flag_bits,
+    _following,
+    growth_spikes,
+    lockstep_groups,
+)
+from kolgraph.graph import graph_method
+from kolgraph.kernels import fraud as _k
+from kolgraph.progress import SILENT, Progress
+
+
+@graph_method
+def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 30.0,
+          min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
+          expand: float = 0.5,
+          lockstep_window: int = 6 * 3_600, lockstep_min: int = 10, lockstep_m: int = 3,
+          lockstep_burst: float = 10.0, spike_z: float = 6.0, spike_min_gain: int = 20,
+          bot_threshold: float = 0.9, mass_following: int = 1_500,
+          progress: Progress = SILENT) -> FraudReport:
+    """Fraud review of a follower graph: clusters, lockstep, spikes, bot signals, per creator.
+
+    Parameters
+    ----------
+    g : FollowerGraph
+    creators : external ids of the creators to report on (default: the ``top`` creators
+        with the lowest audience quality among those with a flagged follower)
+    top : how many creators to list when ``creators`` is None
+    max_blocks, min_lift, min_density, min_followers, min_creators, c, expand : dense-block search, see
+        :func:`dense_blocks`
+    lockstep_window : seconds of a lockstep window (CopyCatch's Δt)
+    lockstep_min : followers a window needs to count as hot
+    lockstep_m : hot creators a follower needs to be in lockstep
+    lockstep_burst : a hot window also holds this many times the creator's mean per-window count
+    spike_z, spike_min_gain : a spike day gains at least ``spike_min_gain`` followers and
+        ``median + spike_z * scale``
+    bot_threshold : accounts with bot score at least this are flagged (0.9: a *high* score; the
+        scorer's own 0.5 flags about 45% of the honest synthetic accounts, whose profiles often
+        lack posts, avatar or bio)
+    mass_following : accounts following more than this many are flagged
+
+    Returns
+    -------
+    FraudReport
+
+    Examples
+    --------
+    >>> from kolgraph.synth import generate
+    >>> g, truth = generate(20_000, 200, 150_000, seed=3, farms=2)
+    >>> rep = g.fraud()
+    >>> len(rep.clusters) >= 1
+    True
+    >>> sorted(rep.to_dict())[:3]
+    ['clusters', 'creators', 'creators_total']
+    """
+    params = _checked_params(
+        top, max_blocks=max_blocks, min_lift=min_lift, min_density=min_density,
+        min_followers=min_followers, min_creators=min_creators, c=c, expand=expand,
+        lockstep_window=lockstep_window, lockstep_min=lockstep_min, lockstep_m=lockstep_m,
+        lockstep_burst=lockstep_burst, spike_z=spike_z, spike_min_gain=spike_min_gain,
+        bot_threshold=bot_threshold, mass_following=mass_following)
+    skipped, warnings, timings = [], [], {}  # messages; seconds by stage
+    report_idx = None if creators is None else np.asarray(g.index(list(creators)), np.int64)
+    cols = _columns(g)
+    if g.creators is None:
+        warnings.append("no creator table: every followed account is treated as a creator")
+
+    t0 = time.perf_counter()
+    clusters, info = dense_blocks(g, cols=cols, max_blocks=max_blocks, min_lift=min_lift,
+                                  min_density=min_density, min_followers=min_followers,
+                                  min_creators=min_creators, c=c, expand=expand, progress=progress)
+    timings["dense_blocks_seconds"] = time.perf_counter() - t0
+    params["bipartite"] = info
+    kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
+    groups, spikes = _temporal(g, cols if report_idx is None else report_idx, cols, params,
+                               kinds, skipped, timings)
+    t0 = time.perf_counter()
+    bot = _account_signals(g, kinds, params, skipped, warnings)
+    timings["account_signals_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    idx, counts, total = _listed_creators(g, cols, report_idx, kinds, top)
+    listed = np.zeros(g.n_accounts, bool)
+    listed[idx] = True
+    cluster_hits = _cluster_hits(clusters, listed)
+    timings["per_creator_seconds"] = time.perf_counter() - t0
+    return FraudReport(graph=g, clusters=clusters, kinds=kinds, creator_idx=idx,
+                       creator_counts=counts, cluster_hits=cluster_hits,
+                       spikes={v: s for v, s in spikes.items() if listed[v]},
+                       lockstep_groups=groups, bot_scores=bot, skipped=skipped, warnings=warnings,
+                       params=params, timings=timings, creators_total=total)
+
+
+_COUNTS = ("max_blocks", "min_followers", "min_creators", "lockstep_min", "lockstep_m",
+           "spike_min_gain")
+
+
+def _checked_params(top: int, **params) -> dict:
+    """The run's parameters, as the report lists them, once checked."""
+    for name, v in [("top", top)] + [(name, params[name]) for name in _COUNTS]:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise InputError(f"{name} must be a whole number of at least 1, got {v!r}")
+    window, c = params["lockstep_window"], params["c"]
+    if not isinstance(window, int | np.integer) or window < 2:
+        raise InputError(f"lockstep_window must be a whole number of seconds of at least 2, got {window!r}")
+    if not c > 1:
+        raise InputError(f"c must be greater than 1 (weights 1/log(followers + c)), got {c!r}")
+    return {**params, "lockstep_window": int(window)}
+
+
+def _members(clusters: list[Cluster], n: int) -> np.ndarray:
+    out = np.zeros(n, bool)
+    for cluster in clusters:
+        out[cluster.followers] = True
+    return out
+
+
+def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list):
+    """Bot scores (when the graph has profiles) and mass following, into ``kinds``; returns
+    the bot scores."""
+    bot = _bot_scores(g, skipped, warnings)
+    if bot is not None:
+        score = bot["score"].to_numpy(dtype=np.float64, na_value=0.0)
+        kinds["bot_score"] = score >= params["bot_threshold"]
+    kinds["mass_following"] = _following(g) > params["mass_following"]
+    return bot
+
+
+def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: dict,
+              skipped: list, timings: dict) -> tuple[list[dict], dict[int, list[dict]]]:
+    """Lockstep (into ``kinds``) and its groups, and the growth spikes of ``spike_cols``;
+    skipped without ``followed_at`` times."""
+    if g.followed_at is None:
+        skipped.append("lockstep and growth spikes: the graph has no followed_at times")
+        return [], {}
+    t0 = time.perf_counter()
+    kinds["lockstep"], groups = lockstep_groups(
+        g, cols, window=params["lockstep_window"], n_min=params["lockstep_min"],
+        m=params["lockstep_m"], burst=params["lockstep_burst"])
+    timings["lockstep_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
+    timings["spikes_seconds"] = time.perf_counter() - t0
+    return groups, spikes
+
+
+def _listed_creators(g, cols: np.ndarray, report_idx: np.ndarray | None, kinds: dict,
+                     top: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(creators listed, their flagged-follower counts by kind, creators that qualified)``:
+    ``report_idx`` when given, else the ``top`` with the lowest audience quality among the
+    creators with a flagged follower (flagged followers first)."""
+    bits = _flag_bits(kinds, g.n_accounts)
+    idx = cols if report_idx is None else report_idx
+    counts = _k.flag_counts(np.asarray(g.in_indptr), np.asarray(g.in_indices), idx, bits, len(KINDS))
+    total = len(idx)
+    if report_idx is None:
+        followers = np.asarray(g.in_degree)[idx].astype(np.float64)
+        quality = 1.0 - counts[:, -1] / np.maximum(followers, 1.0)
+        hit = counts[:, -1] > 0
+        order = np.flatnonzero(hit)[np.lexsort((idx[hit], -counts[hit, -1], quality[hit]))][:top]
+        idx, counts, total = idx[order], counts[order], int(hit.sum())
+    return idx, counts, total
+
+
+def _cluster_hits(clusters: list[Cluster], listed: np.ndarray) -> dict[int, dict[int, int]]:
+    """Per listed creator: the clusters whose followers follow it, and how many of them do."""
+    hits: dict[int, dict[int, int]] = {}
+    for cluster in clusters:
+        fp_listed = listed[cluster.fingerprint]
+        for v, h in zip(cluster.fingerprint[fp_listed].tolist(), cluster.fingerprint_hits[fp_listed].tolist(),
+                        strict=True):
+            hits.setdefault(v, {})[cluster.id] = int(h)
+    return hits

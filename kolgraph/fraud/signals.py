@@ -1,0 +1,93 @@
+"""Per-account and temporal fraud signals: the flag kinds, lockstep groups, growth spikes,
+bot scores and mass following."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kolgraph.botscore import score_accounts
+from kolgraph.exceptions import InputError
+from kolgraph.kernels import fraud as _k
+
+KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
+_DAY = 86_400
+
+
+def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float
+                    ) -> tuple[np.ndarray, list[dict]]:
+    """Temporal lockstep followers (bool mask) and their groups (see :func:`kolgraph.kernels.fraud.lockstep`)."""
+    hits, group = _k.lockstep(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
+                              cols, g.n_accounts, int(window), int(n_min), int(m), float(burst))
+    member = group >= 0
+    groups = []
+    if member.any():
+        idx = np.flatnonzero(member)
+        roots, inverse, sizes = np.unique(group[idx], return_inverse=True, return_counts=True)
+        col_of = np.full(g.n_accounts, -1, np.int64)
+        col_of[cols] = np.arange(len(cols))
+        for gi, root in enumerate(roots.tolist()):
+            if sizes[gi] < n_min:
+                member[idx[inverse == gi]] = False
+                continue
+            fol = idx[inverse == gi]
+            groups.append({"id": int(root), "followers": fol, "followers_count": int(len(fol)),
+                           "creators": _common_creators(g, fol, cols, col_of, m)})
+    return member, groups
+
+
+def _common_creators(g, followers: np.ndarray, cols: np.ndarray, col_of: np.ndarray, m: int) -> np.ndarray:
+    """Creators followed by at least half of a group (at least ``m`` shown even if fewer qualify)."""
+    counts = np.zeros(len(cols), np.int64)
+    for a in followers.tolist():
+        j = col_of[g.following_idx(a)]
+        counts[j[j >= 0]] += 1
+    order = np.argsort(-counts, kind="stable")
+    keep = order[(counts[order] * 2 >= len(followers)) | (np.arange(len(order)) < m)]
+    keep = keep[counts[keep] > 0]
+    return cols[keep]
+
+
+def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, list[dict]]:
+    """Per creator (internal id): its spike days (ISO date, gain, baseline median, scale)."""
+    ci, day, gain, base, scale = _k.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
+                                                  cols, _DAY, float(z), int(min_gain))
+    out: dict[int, list[dict]] = {}
+    for i, d, gn, b, s in zip(ci.tolist(), day.tolist(), gain.tolist(), base.tolist(), scale.tolist(),
+                              strict=True):
+        out.setdefault(int(cols[i]), []).append({
+            "date": time.strftime("%Y-%m-%d", time.gmtime(d * _DAY)), "gain": gn,
+            "baseline": b, "scale": s})
+    return out
+
+
+def _bot_scores(g, skipped: list[str], warnings: list[str]):
+    raw = g.raw_accounts()
+    if raw is None or not set(raw.column_names) - {"flagged"}:  # a flags-only table has no profiles
+        skipped.append("bot_score: the graph has no account attributes (ingest with --accounts)")
+        return None
+    scores = score_accounts(g.accounts)
+    if len(scores) != g.n_accounts:
+        raise InputError(f"score_accounts returned {len(scores)} rows for {g.n_accounts} accounts")
+    return scores.reset_index(drop=True)
+
+
+def _following(g) -> np.ndarray:
+    """Follows per account: the ``following`` attribute where given, else the graph out-degree."""
+    out = np.asarray(g.out_degree, dtype=np.int64).copy()
+    table = g.accounts if g.raw_accounts() is not None else None
+    if table is not None and "following" in table.column_names:
+        col = table.column("following").to_numpy(zero_copy_only=False)
+        given = ~np.isnan(col.astype(np.float64))
+        out[given] = np.maximum(out[given], col[given].astype(np.int64))
+    return out
+
+
+def _flag_bits(kinds: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """One uint8 per account, bit i set when flagged by ``KINDS[i]``."""
+    bits = np.zeros(n, np.uint8)
+    for i, k in enumerate(KINDS):
+        if k in kinds:
+            bits |= (kinds[k].astype(np.uint8) << i)
+    return bits
