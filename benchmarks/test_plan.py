@@ -119,7 +119,7 @@ def kolgraph_bitsets(path: Path, scratch: Path):
     from kolgraph import reach
 
     g = state(path)["g"]
-    reach._CANDIDATES.get(g, {}).pop("dense", None)
+    g.drop_derived()
     return reach._dense_audiences(g)
 
 

@@ -273,7 +273,7 @@ def kolgraph_index_build(path: Path, scratch: Path):
     import kolgraph.reach as kr
 
     g = state(path).g
-    kr._CANDIDATES.pop(g, None)
+    g.drop_derived()
     return kr._dense_audiences(g)
 
 

@@ -81,7 +81,7 @@ def kolgraph_index_build(path: Path, scratch: Path):
     import kolgraph.reach as kr
 
     g = state(path).g
-    kr._CANDIDATES.pop(g, None)
+    g.drop_derived()
     kr._candidate_rows(g, "creators")
     return kr._size_index(g, "creators")
 

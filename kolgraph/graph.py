@@ -336,6 +336,11 @@ class FollowerGraph:
         with self._lock:
             setattr(self, f"_{which}_src", table)
             self.__dict__.pop(which, None)
+        self.drop_derived()
+
+    def drop_derived(self) -> None:
+        """Forget every derived index (the next use rebuilds it; benchmarks time builds so)."""
+        with self._lock:
             self._derived.clear()
 
     def derived(self, key: Hashable, build: Callable[[], Any]) -> Any:
