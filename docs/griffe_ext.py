@@ -2,7 +2,8 @@
 
 The docstrings are numpydoc, but many parameters put their description on the name line
 (``where : account filter, ...``), which numpydoc would read as a type, and some use
-Sphinx roles (``:class:`FollowerGraph```), which Markdown does not know. Rewriting the
+Sphinx roles (``:class:`FollowerGraph```) and reST literal blocks (``text::``), which
+Markdown does not know (an indented block after a blank line is code in both). Rewriting the
 text before griffe parses it keeps the source docstrings unchanged (they also run as
 doctests and read well in ``help()``).
 """
@@ -13,6 +14,7 @@ import re
 
 import griffe
 
+_LITERAL = re.compile(r"(?m)(\S)::$")
 _ROLE = re.compile(r":(?:class|func|meth|data|attr|mod|exc|obj|ref):`(~?)([^`]+)`")
 _NAMED_SECTIONS = {"parameters", "other parameters", "attributes", "returns", "yields",
                    "receives", "keyword arguments"}
@@ -28,7 +30,7 @@ def _role(match: re.Match) -> str:
 
 def rewrite(text: str) -> str:
     """The docstring with roles as code and name-line descriptions moved under the name."""
-    lines = _ROLE.sub(_role, text).split("\n")
+    lines = _LITERAL.sub(r"\1:", _ROLE.sub(_role, text)).split("\n")
     out, section = [], None
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
