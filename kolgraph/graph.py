@@ -84,6 +84,16 @@ class FollowerGraph:
         ``report``. ``creators`` and ``accounts`` are tables (Arrow or pandas)
         with an ``id`` column; creator ids and ``nodes`` join the graph even
         without edges.
+
+        Examples
+        --------
+        >>> g = FollowerGraph.from_edges([1, 2, 2, 3, 3], [10, 10, 10, 10, 3])
+        >>> g.n_accounts, g.n_edges
+        (4, 3)
+        >>> g.report["duplicate_edges"], g.report["self_follows"]
+        (1, 1)
+        >>> g.followers(10)
+        [1, 2, 3]
         """
         creators = _as_table(creators, "creators")
         accounts = _as_table(accounts, "accounts")

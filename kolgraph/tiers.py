@@ -15,5 +15,11 @@ def tier_index(followers: np.ndarray) -> np.ndarray:
 
 
 def tier_of(followers: np.ndarray) -> np.ndarray:
-    """Tier name of each follower count, e.g. ``tier_of([9_999, 10_000]) -> ['nano', 'micro']``."""
+    """Tier name of each follower count, e.g. ``tier_of([9_999, 10_000]) -> ['nano', 'micro']``.
+
+    Examples
+    --------
+    >>> tier_of([9_999, 10_000, 250_000, 2_000_000]).tolist()
+    ['nano', 'micro', 'mid', 'mega']
+    """
     return np.asarray(TIER_NAMES, dtype=object)[tier_index(followers)]

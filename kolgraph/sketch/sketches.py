@@ -287,6 +287,16 @@ class Sketch:
 
         The K smallest of the union are valid KMV: every union hash up to a truncated
         side's threshold is in that side's list or in the other side's.
+
+        Examples
+        --------
+        >>> from kolgraph import FollowerGraph
+        >>> g = FollowerGraph.from_edges([1, 2, 3, 3, 4], [10, 10, 10, 11, 11])
+        >>> s = build_sketches(g)
+        >>> a, b = s.sketch(0, id=10), s.sketch(1, id=11)
+        >>> both = a.merge(b, id="10+11")   # followers 1, 2, 3 and 3, 4
+        >>> a.count, b.count, both.count, both.exact
+        (3, 2, 4, True)
         """
         self._compatible(other)
         k = min(self.k, other.k)
