@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-_LABELS = {"jaccard": "Jaccard |A∩B|/|A∪B|", "overlap_coefficient": "overlap coefficient |A∩B|/min(|A|,|B|)",
-           "directional": "directional |A∩B|/|A| (row A)", "lift": "lift |A∩B|·N/(|A||B|)",
-           "counts": "common followers |A∩B|"}
+from kolgraph.measures import MEASURES
 
 
 def _pyplot():
@@ -64,7 +62,7 @@ def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
     """Annotated k x k overlap heatmap under the normalisation ``by``."""
     plt = _pyplot()
     path = Path(path)
-    mat = report.counts if by == "counts" else getattr(report, by)()
+    mat = report.overlap(by)
     k = report.k
     size = max(4.0, 0.55 * k + 2.5)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -79,11 +77,11 @@ def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
         for i in range(k):
             for j in range(k):
                 v = mat[i, j]
-                text = f"{int(v):,}" if by == "counts" else f"{v:.2f}"
+                text = f"{int(v):,}" if MEASURES[by].integer else f"{v:.2f}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="black" if hi and v > 0.6 * hi else "white")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    ax.set_title(f"audience overlap: {_LABELS.get(by, by)}", fontsize=10)
+    ax.set_title(f"audience overlap: {MEASURES[by].label}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

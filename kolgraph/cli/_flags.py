@@ -53,7 +53,7 @@ def add_options(parser, model, exclude: Iterable[str] = ()) -> None:
     """
     skip = set(exclude)
     for name, field in model.model_fields.items():
-        if name not in skip:
+        if name not in skip and not _cli(field).get("hidden"):
             flags, kwargs = _flag(name, field)
             parser.add_argument(*flags, **kwargs)
 
@@ -65,7 +65,7 @@ def options_from_args(args: argparse.Namespace, model) -> dict[str, Any]:
     """
     out = {}
     for name, field in model.model_fields.items():
-        if not hasattr(args, name):  # excluded from this parser
+        if not hasattr(args, name):  # excluded from this parser, or hidden
             continue
         value = getattr(args, name)
         if value == _default(field):
@@ -77,9 +77,13 @@ def options_from_args(args: argparse.Namespace, model) -> dict[str, Any]:
     return out
 
 
-def _flag(name: str, field) -> tuple[list[str], dict[str, Any]]:
+def _cli(field) -> dict[str, Any]:
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    cli = extra.get("cli", {})
+    return extra.get("cli", {})
+
+
+def _flag(name: str, field) -> tuple[list[str], dict[str, Any]]:
+    cli = _cli(field)
     flags = list(cli.get("flags") or ["--" + name.replace("_", "-")])
     kwargs: dict[str, Any] = {"dest": name, "help": field.description}
     if field.is_required():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kolgraph.cli import _dask
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_options, options_from_args
 from kolgraph.cli._output import (
     console,
     emit,
@@ -16,30 +16,15 @@ from kolgraph.cli._output import (
     warn,
     write_csv,
 )
+from kolgraph.measures import MEASURE_NAMES
+from kolgraph.reach import ComplementaryOptions, ReachOptions, SimilarOptions, SketchModeOptions
 
-_AMONG_HELP = "candidates: the creator table (default; every account if there is none) or all accounts"
 
-
-def _reach_args(sp, optional_store: bool = False) -> None:
-    """The creators and the account filters of reach, overlap and complementary."""
+def _creators(sp, optional_store: bool = False) -> None:
+    """The store and the creators of reach, overlap and complementary."""
     sp.add_argument("store", nargs="?" if optional_store else None,
                     help="graph store (omitted with --engine dask)" if optional_store else None)
     sp.add_argument("ids", nargs="+", metavar="ID", help="creator ids, in booking order")
-    sp.add_argument("--where", help="account filter, e.g. \"country == 'NL' and language == 'nl'\"")
-    sp.add_argument("--exclude-flagged", action="store_true",
-                    help="drop followers flagged as bots (account column 'flagged')")
-    sp.add_argument("--skip-unknown", action="store_true", help="skip unknown ids with a warning")
-
-
-def _reach_options(args) -> dict:
-    def one_or_many(values):
-        if not values:
-            return None
-        return values[0] if len(values) == 1 else values
-    return {"view_rates": one_or_many(getattr(args, "view_rate", None)),
-            "posts": one_or_many(getattr(args, "posts", None)),
-            "where": args.where, "exclude_flagged": args.exclude_flagged,
-            "skip_unknown": args.skip_unknown}
 
 
 # --- reach ----------------------------------------------------------------------------------
@@ -49,18 +34,9 @@ def register_reach(sub) -> None:
                      "Unique and gross reach, exclusive and incremental reach per creator, "
                      "frequency R_k, expected reach with view rates and posts, and the "
                      "Sainsbury estimate.")
-    _reach_args(sp, optional_store=True)
-    sp.add_argument("--mode", choices=("exact", "sketch"), default="exact",
-                    help="exact counts (default) or estimates with intervals from sketches")
-    sp.add_argument("--confidence", type=float, default=0.95,
-                    help="confidence of the sketch intervals (default 0.95)")
-    sp.add_argument("--min-count", type=int, default=0,
-                    help="sketch mode: hide regions estimated below this many followers")
+    _creators(sp, optional_store=True)
+    add_options(sp, SketchModeOptions)
     _dask.add_engine_flags(sp)
-    sp.add_argument("--view-rate", type=float, nargs="+", metavar="R",
-                    help="probability a follower sees one post: one value or one per creator "
-                         "(default avg_views/followers, else 1)")
-    sp.add_argument("--posts", type=int, nargs="+", metavar="N", help="posts booked: one or one per creator (default 1)")
     sp.add_argument("--csv", action="store_true", help="print the per-creator table as CSV")
     sp.add_argument("--curve", metavar="PNG", help="write the reach curve plot")
 
@@ -76,10 +52,7 @@ def cmd_reach(args) -> int:
             args, "give the store: kolgraph reach STORE ID... (or --engine dask --edges ...)"):
         return 2
     g = kolgraph.open(args.store)
-    options = _reach_options(args)
-    if args.mode == "sketch":
-        options.update(mode="sketch", confidence=args.confidence, min_count=args.min_count)
-    report = g.reach(args.ids, **options)
+    report = g.reach(args.ids, **options_from_args(args, SketchModeOptions))
     d = report.to_dict()
     if args.curve:
         from kolgraph.plots import reach_curve
@@ -95,16 +68,18 @@ def _reach_dask(args) -> int:
         error("--engine dask needs --edges 'DIR/*.parquet'")
         return 2
     ids = ([args.store] if args.store is not None else []) + list(args.ids)
-    rates = _reach_options(args)
+    o = SketchModeOptions.check(options_from_args(args, SketchModeOptions))
+    if o.where or o.exclude_flagged:
+        error("--engine dask reads edges only: filters (--where, --exclude-flagged) need a store")
+        return 2
     with _dask.connect(args) as client:
-        if args.mode == "sketch":
-            report = dask_engine.sketch_reach(client, args.edges, ids, confidence=args.confidence,
-                                              min_count=args.min_count,
-                                              view_rates=rates["view_rates"], posts=rates["posts"])
+        if o.mode == "sketch":
+            sketch = {n: getattr(o, n) for n in ("confidence", "min_count") if getattr(o, n) is not None}
+            report = dask_engine.sketch_reach(client, args.edges, ids, view_rates=o.view_rates,
+                                              posts=o.posts, **sketch)
         else:
-            report = dask_engine.exact_reach(client, args.edges, ids,
-                                             view_rates=rates["view_rates"], posts=rates["posts"],
-                                             skip_unknown=args.skip_unknown)
+            report = dask_engine.exact_reach(client, args.edges, ids, view_rates=o.view_rates,
+                                             posts=o.posts, skip_unknown=o.skip_unknown)
     return _print_reach_report(args, report, report.to_dict(), warn_csv=False)
 
 
@@ -119,12 +94,15 @@ def _print_reach_report(args, report, d: dict, warn_csv: bool) -> int:
 
 
 # --- overlap ----------------------------------------------------------------------------------
+_OVERLAP_EXCLUDES = ("view_rates", "posts", "mode")  # overlap counts followers, not exposures
+
+
 def register_overlap(sub) -> None:
     sp = add_command(sub, "overlap", cmd_overlap, "pairwise audience overlap and Venn/UpSet regions")
-    _reach_args(sp)
+    _creators(sp)
+    add_options(sp, ReachOptions, exclude=_OVERLAP_EXCLUDES)
     sp.add_argument("--plot", metavar="PNG", help="write an annotated overlap heatmap")
-    sp.add_argument("--by", default="jaccard",
-                    choices=("jaccard", "overlap_coefficient", "directional", "lift", "counts"),
+    sp.add_argument("--by", default="jaccard", choices=MEASURE_NAMES,
                     help="heatmap normalisation (default jaccard)")
     sp.add_argument("--upset", metavar="PNG", help="write an UpSet plot of the largest regions")
 
@@ -134,7 +112,7 @@ def cmd_overlap(args) -> int:
     from kolgraph import plots
 
     g = kolgraph.open(args.store)
-    report = g.reach(args.ids, **_reach_options(args))
+    report = g.reach(args.ids, **options_from_args(args, ReachOptions))
     d = report.to_dict()
     payload = {**d["overlap"], "unique_reach": d["unique_reach"], "regions": d["regions"],
                "warnings": d["warnings"], "plots": {}}
@@ -172,17 +150,14 @@ def register_similar(sub) -> None:
     sp = add_command(sub, "similar", cmd_similar, "accounts whose audiences overlap most with a creator")
     sp.add_argument("store")
     sp.add_argument("id", help="creator id")
-    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
-    sp.add_argument("--by", default="jaccard", choices=("jaccard", "overlap"),
-                    help="rank by Jaccard or overlap coefficient (default jaccard)")
-    sp.add_argument("--among", default="creators", choices=("creators", "accounts"), help=_AMONG_HELP)
+    add_options(sp, SimilarOptions)
 
 
 def cmd_similar(args) -> int:
     import kolgraph
 
     g = kolgraph.open(args.store)
-    rows = g.similar(args.id, k=args.k, by=args.by, among=args.among)
+    rows = g.similar(args.id, **options_from_args(args, SimilarOptions))
     payload = {"id": args.id, "by": args.by, "among": args.among, "similar": rows}
 
     def human(p):
@@ -199,17 +174,15 @@ def cmd_similar(args) -> int:
 def register_complementary(sub) -> None:
     sp = add_command(sub, "complementary", cmd_complementary,
                      "accounts adding the most new followers to a set")
-    _reach_args(sp)
-    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
-    sp.add_argument("--among", default="creators", choices=("creators", "accounts"), help=_AMONG_HELP)
+    _creators(sp)
+    add_options(sp, ComplementaryOptions)
 
 
 def cmd_complementary(args) -> int:
     import kolgraph
 
     g = kolgraph.open(args.store)
-    rows = g.complementary(args.ids, k=args.k, among=args.among, where=args.where,
-                           exclude_flagged=args.exclude_flagged, skip_unknown=args.skip_unknown)
+    rows = g.complementary(args.ids, **options_from_args(args, ComplementaryOptions))
     payload = {"ids": args.ids, "among": args.among, "complementary": rows}
 
     def human(p):
