@@ -25,15 +25,13 @@ Arrays in, arrays out; no validation here.
 import heapq
 
 import numpy as np
-from kolgraph.kernels.reach import popcount
+from kolgraph.kernels._bits import fill_bitset, get_bit, popcount, set_bit
 from numba import njit, prange
 
 COVER = 0
 EXPECTED = 1
 EFFECTIVE = 2
 RK = 3
-_ONE = np.uint64(1)
-_LOW6 = np.uint64(63)
 
 
 @njit(nogil=True, cache=True)
@@ -43,10 +41,7 @@ def dense_rows(starts, ends, indices, big, n_words):
     follower."""
     out = np.zeros((big.shape[0], n_words), dtype=np.uint64)
     for r in range(big.shape[0]):
-        c = big[r]
-        for j in range(starts[c], ends[c]):
-            u = np.uint64(indices[j])
-            out[r, u >> np.uint64(6)] |= _ONE << (u & _LOW6)
+        fill_bitset(indices, starts[big[r]], ends[big[r]], out[r])
     return out
 
 
@@ -76,8 +71,7 @@ def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
         for j in range(starts[c], ends[c]):
             u = indices[j]
             buf[out] = u
-            out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6))
-                                & _ONE)
+            out += 1 - np.int64(get_bit(covered, u))
         lo[c] = start
         hi[c] = out
         fill[0] = out
@@ -86,7 +80,7 @@ def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
     for j in range(lo[c], hi[c]):
         u = buf[j]
         buf[out] = u
-        out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6)) & _ONE)
+        out += 1 - np.int64(get_bit(covered, u))
     hi[c] = out
     return out - lo[c]
 
@@ -105,12 +99,7 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
             covered[w] |= x
         return g
     for j in range(starts[c], ends[c]):
-        u = np.uint64(indices[j])
-        w = u >> np.uint64(6)
-        b = _ONE << (u & _LOW6)
-        if covered[w] & b == 0:
-            g += 1
-            covered[w] |= b
+        g += set_bit(covered, indices[j])
     return g
 
 
@@ -165,13 +154,19 @@ def gain(starts, ends, indices, c, kind, count, hit, k, p):
     return float(g)
 
 
+@njit(nogil=True, cache=True)
+def _gains_into(out, lo, hi, starts, ends, indices, cands, kind, count, hit, k, p):
+    for i in range(lo, hi):
+        c = cands[i]
+        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+
+
 @njit(nogil=True, cache=True, parallel=True)
 def gains(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gain` of every candidate in ``cands`` (threads over candidates)."""
     out = np.empty(cands.shape[0])
     for i in prange(cands.shape[0]):
-        c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+        _gains_into(out, i, i + 1, starts, ends, indices, cands, kind, count, hit, k, p)
     return out
 
 
@@ -179,9 +174,7 @@ def gains(starts, ends, indices, cands, kind, count, hit, k, p):
 def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gains` on the calling thread (small inputs: no thread team to start)."""
     out = np.empty(cands.shape[0])
-    for i in range(cands.shape[0]):
-        c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+    _gains_into(out, 0, cands.shape[0], starts, ends, indices, cands, kind, count, hit, k, p)
     return out
 
 

@@ -23,36 +23,12 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from numba import config, njit, prange, types
-from numba.extending import intrinsic
+from kolgraph.kernels._bits import fill_bitset, get_bit, popcount
+from kolgraph.kernels._rng import GOLDEN
+from numba import njit, prange
 
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
-
-
-if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
-
-    def popcount(x):
-        """Number of set bits of a uint64."""
-        return bin(int(x)).count("1")
-
-else:
-
-    @intrinsic
-    def _ctpop(typingctx, x):
-        sig = types.int64(types.uint64)
-
-        def codegen(context, builder, signature, args):
-            return builder.ctpop(args[0])
-
-        return sig, codegen
-
-    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
-    def popcount(x):
-        """Number of set bits of a uint64 (LLVM ``ctpop``: one instruction with POPCNT)."""
-        return _ctpop(x)
-
 
 CHUNK = 4096  # accounts per pass: their masks (32 KiB per mask word) stay in L1/L2
 TABLE_MAX_K = 20  # up to this many creators, regions are counted in a 2**k table (4 MiB)
@@ -164,7 +140,7 @@ def _slot(keys, vals, key, bits):
     """Open-addressing slot of ``key`` (a row of mask words): its own, or the empty one to fill."""
     h = _ZERO
     for w in range(key.shape[0]):
-        h = (h + key[w]) * _GOLDEN
+        h = (h + key[w]) * GOLDEN  # Fibonacci hashing
     cap = vals.shape[0]
     s = np.int64(h >> np.uint64(64 - bits))
     while vals[s] != 0:
@@ -427,15 +403,8 @@ def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices,
 def audience_bitset(in_indptr, in_indices, c, n_words):
     """The followers of account ``c`` as a bitset of ``n_words`` uint64 words."""
     bits = np.zeros(n_words, dtype=np.uint64)
-    for p in range(in_indptr[c], in_indptr[c + 1]):
-        u = np.uint64(in_indices[p])
-        bits[u >> np.uint64(6)] |= _ONE << (u & np.uint64(63))
+    fill_bitset(in_indices, in_indptr[c], in_indptr[c + 1], bits)
     return bits
-
-
-@njit(nogil=True, cache=True)
-def _bit(bits, u):
-    return (bits[u >> 6] >> np.uint64(u & 63)) & _ONE
 
 
 @njit(nogil=True, cache=True)
@@ -445,13 +414,13 @@ def _count_in_bitset(in_indices, p0, p1, bits):
     c0 = c1 = c2 = c3 = _ZERO
     p = p0
     while p + 4 <= p1:
-        c0 += _bit(bits, in_indices[p])
-        c1 += _bit(bits, in_indices[p + 1])
-        c2 += _bit(bits, in_indices[p + 2])
-        c3 += _bit(bits, in_indices[p + 3])
+        c0 += get_bit(bits, in_indices[p])
+        c1 += get_bit(bits, in_indices[p + 1])
+        c2 += get_bit(bits, in_indices[p + 2])
+        c3 += get_bit(bits, in_indices[p + 3])
         p += 4
     while p < p1:
-        c0 += _bit(bits, in_indices[p])
+        c0 += get_bit(bits, in_indices[p])
         p += 1
     return np.int64(c0 + c1 + c2 + c3)
 

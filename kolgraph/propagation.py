@@ -40,6 +40,7 @@ import numpy as np
 
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import propagation as _k
+from kolgraph.kernels import rrsets as _rr
 from kolgraph.progress import SILENT, Progress
 from kolgraph.reach import _per_creator, default_view_rates, resolve_ids
 
@@ -665,7 +666,7 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     loc = np.full(m_c, -1, np.int32)  # greedy_cover's scratch, shared by every selection
 
     def select(ptr, items):
-        picks, gains, _ = _k.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0, loc)
+        picks, gains, _ = _rr.greedy_cover(ptr, items, m_c, k_eff, cost, budget or 0.0, loc)
         return picks, gains
 
     if method == "opim-c":
@@ -755,11 +756,11 @@ def _opimc(g, cand, k, epsilon, mdl, draw, key, view_rates, evaluate, seed, thre
     for i in range(1, i_max + 1):
         for rr, kk in ((r1, key), (r2, key2)):
             interrupted |= draw(rr, rr.n, target - rr.n, f"OPIM-C RR sets, round {i}", key=kk)
-        picks, gains, upper = _k.greedy_cover(*r1.arrays, m_c, k, np.empty(0), 0.0, loc)
+        picks, gains, upper = _rr.greedy_cover(*r1.arrays, m_c, k, np.empty(0), 0.0, loc)
         chosen = np.zeros(m_c, np.bool_)
         chosen[picks] = True
         t1, t2 = r1.n, r2.n
-        cov2 = _k.coverage(*r2.arrays, chosen)
+        cov2 = _rr.coverage(*r2.arrays, chosen)
         lower = max(((math.sqrt(cov2 + 2 * a2 / 9) - math.sqrt(a2 / 2)) ** 2 - a2 / 18), 0.0) * n / t2
         upper_s = (math.sqrt(upper + a1 / 2) + math.sqrt(a1 / 2)) ** 2 * n / t1
         alpha = lower / upper_s if upper_s > 0 else 1.0
@@ -854,7 +855,7 @@ def _rr_fill(sets: _RRSets, model_args: tuple, key: int, j0: int, count: int, st
     while done < count:
         left = count - done
         sets.reserve(left, int(left * mean_size * 1.25) + 64)
-        got, size = _k.rr_fill(*model_args, key, j0 + done, left, st.mark, st.queue, st.aux,
+        got, size = _rr.rr_fill(*model_args, key, j0 + done, left, st.mark, st.queue, st.aux,
                                sets.ptr, sets.items, sets.n, sets.size)
         sets.n += got
         sets.size = size

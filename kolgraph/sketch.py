@@ -55,6 +55,7 @@ import numpy as np
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import reach as _kr
 from kolgraph.kernels import sketch as _k
+from kolgraph.kernels._rng import splitmix64
 from kolgraph.reach import ReachReport, _per_creator, resolve_ids
 
 HASH = "kolgraph-hash-v1"  # int ids: splitmix64(id ^ key); text: splitmix64(FNV-1a(utf-8) ^ key)
@@ -73,7 +74,7 @@ MAX_CREATORS = 64
 
 def seed_key(seed: int) -> np.uint64:
     """The 64-bit key XORed into every id before hashing (parties must share the seed)."""
-    return np.uint64(_k.mix64(np.uint64(int(seed) & (2**64 - 1))))
+    return np.uint64(splitmix64(np.uint64(int(seed) & (2**64 - 1))))
 
 
 def account_hashes(idmap, seed: int = 0) -> np.ndarray:
