@@ -92,3 +92,26 @@ def fnv1a(h, data, a, b):
     for i in range(a, b):
         h = (h ^ np.uint64(data[i])) * _FNV_PRIME
     return h
+
+
+# --- streams held in a one-element array (state updated in place) --------------------------
+@njit(nogil=True, cache=True)
+def new_stream(seed):
+    """A splitmix64 stream started at ``seed``, its state in a 1-element uint64 array."""
+    st = np.empty(1, dtype=np.uint64)
+    st[0] = np.uint64(seed)
+    return st
+
+
+@njit(nogil=True, cache=True)
+def uniform(st):
+    """Next uniform double in ``[0, 1)`` of the stream ``st``."""
+    st[0], z = step(st[0])
+    return to_unit(z)
+
+
+@njit(nogil=True, cache=True)
+def randint(st, n):
+    """Next uniform integer in ``[0, n)`` (``n >= 1``) of the stream ``st``."""
+    j = int(uniform(st) * n)
+    return j if j < n else n - 1

@@ -48,6 +48,7 @@ from kolgraph.graph import FollowerGraph
 from kolgraph.ids import IdMap
 from kolgraph.kernels import csr as _csr
 from kolgraph.kernels import synth as _k
+from kolgraph.kernels import synth_strings as _ks
 from kolgraph.progress import SILENT, Progress
 
 __all__ = ["CATEGORIES", "COUNTRIES", "PLATFORMS", "default_farms", "generate", "synth_store"]
@@ -342,10 +343,12 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
 
     workers = max(1, min(numba.get_num_threads(), plan.chunks))   # the output does not depend on it
     src, dst, times = _k.generate_edges(
-        offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer,
-        cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias, comm_ptr, comm_rec, top_prob,
-        top_alias, EPOCH, fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"],
-        fm["member_ptr"], fm["members"], P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF,
+        _k.EdgeAccounts(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer),
+        _k.CreatorTables(cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias),
+        _k.PeerTables(comm_ptr, comm_rec, top_prob, top_alias, EPOCH),
+        _k.FarmTables(fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"], fm["member_ptr"],
+                      fm["members"]),
+        _k.EdgeMix(P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF),
         plan.seeds(9), CHUNK, workers)
     del offsets, kpay, kcr, kpeer, comm_rec
     task.advance()
@@ -596,13 +599,13 @@ def _accounts_table(plan: _Plan, role, cat1, cat2, country, created, in_indptr, 
     posts, followers, following, avatar, verified, private = _k.account_numbers(
         role, created, in_indptr, out_indptr, AS_OF, plan.seeds(10), CHUNK)
     hb, ho, hg = _bank(_HANDLE_WORDS)
-    off, data = _k.strings(0, role, cat1, cat2, hb, ho, hg, len(CATEGORIES), plan.seeds(11), CHUNK)
-    off, data, _ = _k.dedupe_strings(off, data, plan.seeds(12, 1)[0])
+    off, data = _ks.strings(0, role, cat1, cat2, hb, ho, hg, len(CATEGORIES), plan.seeds(11), CHUNK)
+    off, data, _ = _ks.dedupe_strings(off, data, plan.seeds(12, 1)[0])
     usernames = _string_column(off, data)
     del off, data
     bb, bo, bg = _bank(list(_BIO_WORDS) + [_BIO_GENERIC, _BIO_EMOJI, _BIO_CONTACT, _BIO_SPAM,
                                            _BIO_SEPARATORS])
-    off, data = _k.strings(1, role, cat1, cat2, bb, bo, bg, len(CATEGORIES), plan.seeds(13), CHUNK)
+    off, data = _ks.strings(1, role, cat1, cat2, bb, bo, bg, len(CATEGORIES), plan.seeds(13), CHUNK)
     bios = _string_column(off, data)
     del off, data
     known = country != _k.NO_COUNTRY
