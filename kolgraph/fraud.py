@@ -36,7 +36,9 @@ import numpy as np
 import pyarrow as pa
 
 from kolgraph.exceptions import InputError
+from kolgraph.kernels import cofollow as _kc
 from kolgraph.kernels import fraud as _k
+from kolgraph.kernels import lockstep as _kl
 from kolgraph.progress import SILENT, Progress
 
 KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
@@ -454,7 +456,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
         col_ok = (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
         seed_a, seed_b = _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok)
         info["seed_pairs"] = len(seed_a)
-        rp, rows, cp, bcols, _ = _k.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken, col_ok,
+        rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken, col_ok,
                                                   seed_a, seed_b, _RHO, _MAX_ITER)
         col_local = np.full(n, -1, np.int64)
         for i in range(len(rp) - 1):
@@ -462,14 +464,14 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min
             block_rows = block_rows[~taken[block_rows]]  # an earlier seed's cluster may have taken some
             block_cols = bcols[cp[i]:cp[i + 1]]
             col_local[block_cols] = np.arange(len(block_cols))
-            s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+            s_indptr, s_indices = _kc.block_subgraph(indptr, indices, block_rows, col_local)
             # heavy users following much of the graph hit the block's creators by chance:
             # not lockstep, and their degrees would hide the block's lift
             chance = row_deg[block_rows] * (col_deg[block_cols].sum() / e)
             lockstep = np.diff(s_indptr) >= _ROW_LIFT * chance
             if not lockstep.all():
                 block_rows = block_rows[lockstep]
-                s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+                s_indptr, s_indices = _kc.block_subgraph(indptr, indices, block_rows, col_local)
             col_local[block_cols] = -1
             if len(block_rows) < min_followers:
                 continue
@@ -510,9 +512,9 @@ def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):
 
     n_ok = int(col_ok.sum())
     log_thr = math.log(_PAIR_ALPHA / max(n_ok * (n_ok - 1) / 2, 1))
-    k = _k.eligible_degree(indptr, indices, col_ok)
+    k = _kc.eligible_degree(indptr, indices, col_ok)
     row_ok = (k >= 2) & (k <= _MAX_PAIR_ROW)
-    a, b, cnt = _k.candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
+    a, b, cnt = _kc.candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
                                    float(m), _PAIR_MIN, log_thr, numba.get_num_threads())
     logp = poisson.logsf(cnt - 1, col_deg[a].astype(np.float64) * col_deg[b] / m)
     sig = logp < log_thr
@@ -523,7 +525,7 @@ def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):
 def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float
                     ) -> tuple[np.ndarray, list[dict]]:
     """Temporal lockstep followers (bool mask) and their groups (see :func:`kolgraph.kernels.fraud.lockstep`)."""
-    hits, group = _k.lockstep(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
+    hits, group = _kl.lockstep(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
                               cols, g.n_accounts, int(window), int(n_min), int(m), float(burst))
     member = group >= 0
     groups = []
@@ -556,7 +558,7 @@ def _common_creators(g, followers: np.ndarray, cols: np.ndarray, col_of: np.ndar
 
 def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, list[dict]]:
     """Per creator (internal id): its spike days (ISO date, gain, baseline median, scale)."""
-    ci, day, gain, base, scale = _k.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
+    ci, day, gain, base, scale = _kl.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
                                                   cols, _DAY, float(z), int(min_gain))
     out: dict[int, list[dict]] = {}
     for i, d, gn, b, s in zip(ci.tolist(), day.tolist(), gain.tolist(), base.tolist(), scale.tolist(),
