@@ -111,7 +111,15 @@ def uniform(st):
 
 
 @njit(nogil=True, cache=True)
+def scaled_uniform(st, n):
+    """Next uniform of the stream scaled to ``[0, n)``, and its integer part (at most
+    ``n - 1``): ``(x, j)``."""
+    x = uniform(st) * n
+    j = int(x)
+    return x, (j if j < n else n - 1)
+
+
+@njit(nogil=True, cache=True)
 def randint(st, n):
     """Next uniform integer in ``[0, n)`` (``n >= 1``) of the stream ``st``."""
-    j = int(uniform(st) * n)
-    return j if j < n else n - 1
+    return scaled_uniform(st, n)[1]

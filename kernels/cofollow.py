@@ -7,6 +7,7 @@ Arrays in, arrays out; no validation here.
 import math
 
 import numpy as np
+from kolgraph.kernels.csr import filter_rows, filtered_counts
 from numba import njit, prange
 
 # --- co-following pairs (seeds) ---------------------------------------------------------------
@@ -138,6 +139,26 @@ def _adjacent(ptr, idx, ok, members, n_members, rho, min_hits, hits, touched, ou
 
 
 @njit(nogil=True, cache=True)
+def _common_rows(col_indptr, col_rows, row_ok, a, b, row_hits, f):
+    """The eligible rows following both columns ``a`` and ``b`` into ``f``, ascending;
+    returns how many (``row_hits`` is zero scratch, left so)."""
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        r = col_rows[p]
+        if row_ok[r]:
+            row_hits[r] = 1
+    n_f = 0
+    for p in range(col_indptr[b], col_indptr[b + 1]):
+        r = col_rows[p]
+        if row_hits[r] == 1:
+            f[n_f] = r
+            n_f += 1
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        row_hits[col_rows[p]] = 0
+    f[:n_f].sort()
+    return n_f
+
+
+@njit(nogil=True, cache=True)
 def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a, seed_b, rho,
                   max_iter):
     """Lockstep blocks grown from seed pairs of columns (CopyCatch's alternation, without times).
@@ -174,28 +195,11 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
             continue
         done[a] = True
         done[b] = True
-        for p in range(col_indptr[a], col_indptr[a + 1]):
-            r = col_rows[p]
-            if row_ok[r]:
-                row_hits[r] = 1
-        n_f = 0
-        for p in range(col_indptr[b], col_indptr[b + 1]):
-            r = col_rows[p]
-            if row_hits[r] == 1:
-                f[n_f] = r
-                n_f += 1
-        for p in range(col_indptr[a], col_indptr[a + 1]):
-            row_hits[col_rows[p]] = 0
-        f[:n_f].sort()
+        n_f = _common_rows(col_indptr, col_rows, row_ok, a, b, row_hits, f)
         for _ in range(max_iter):
             n_t, _ = _adjacent(indptr, indices, col_ok, f, n_f, rho, 1, col_hits, touched_c, t)
             n_new, _ = _adjacent(col_indptr, col_rows, row_ok, t, n_t, rho, 2, row_hits, touched_r, f_new)
-            same = n_new == n_f
-            if same:
-                for i in range(n_f):
-                    if f[i] != f_new[i]:
-                        same = False
-                        break
+            same = n_new == n_f and (f[:n_f] == f_new[:n_f]).all()
             f, f_new = f_new, f
             n_f = n_new
             if same or n_f == 0:
@@ -226,32 +230,10 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
 @njit(nogil=True, cache=True)
 def block_subgraph(indptr, indices, rows, col_local):
     """The CSR of ``rows`` x the columns with ``col_local[j] >= 0`` (renumbered to it)."""
-    sub_indptr = np.zeros(len(rows) + 1, np.int64)
-    for i in range(len(rows)):
-        k = 0
-        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
-            if col_local[indices[p]] >= 0:
-                k += 1
-        sub_indptr[i + 1] = sub_indptr[i] + k
-    sub_indices = np.empty(sub_indptr[-1], np.int32)
-    for i in range(len(rows)):
-        e = sub_indptr[i]
-        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
-            j = col_local[indices[p]]
-            if j >= 0:
-                sub_indices[e] = j
-                e += 1
-    return sub_indptr, sub_indices
+    return filter_rows(indptr, indices, rows, col_local, -1, True)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def eligible_degree(indptr, indices, col_ok):
     """Per row, how many eligible columns it follows."""
-    out = np.zeros(len(indptr) - 1, np.int64)
-    for r in prange(len(indptr) - 1):
-        k = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if col_ok[indices[p]]:
-                k += 1
-        out[r] = k
-    return out
+    return filtered_counts(indptr, indices, np.empty(0, np.int64), col_ok, False)

@@ -20,85 +20,33 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from numba import njit, prange
+from kolgraph.kernels.csr import filter_rows, transpose_rows
+from numba import njit
 
 # --- bipartite follower x column graph --------------------------------------------------------
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def bipartite_rows(out_indptr, out_indices, col_of):
     """Rows of the follower x column graph: accounts following at least one column.
 
     ``col_of[a]`` is the column of account ``a`` (-1: not a column). Returns
     ``(row_account int32, indptr int64, indices int32)``, rows in account order,
-    each row's columns in the order of ``out_indices``. Counting and filling run in
-    parallel over accounts.
+    each row's columns in the order of ``out_indices``.
     """
-    n = len(out_indptr) - 1
-    count = np.zeros(n, np.int64)
-    for a in prange(n):
-        k = 0
-        for p in range(out_indptr[a], out_indptr[a + 1]):
-            if col_of[out_indices[p]] >= 0:
-                k += 1
-        count[a] = k
-    n_rows = 0
-    for a in range(n):
-        if count[a] > 0:
-            n_rows += 1
-    row_account = np.empty(n_rows, np.int32)
-    indptr = np.zeros(n_rows + 1, np.int64)
-    r = 0
-    for a in range(n):
-        if count[a] > 0:
-            row_account[r] = a
-            indptr[r + 1] = indptr[r] + count[a]
-            r += 1
-    indices = np.empty(indptr[n_rows], np.int32)
-    for r in prange(n_rows):
-        a = row_account[r]
-        e = indptr[r]
-        for p in range(out_indptr[a], out_indptr[a + 1]):
-            j = col_of[out_indices[p]]
-            if j >= 0:
-                indices[e] = j
-                e += 1
+    ptr, indices = filter_rows(out_indptr, out_indices, np.empty(0, np.int64), col_of, -1, True)
+    row_account = np.flatnonzero(ptr[1:] > ptr[:-1]).astype(np.int32)
+    indptr = np.empty(len(row_account) + 1, np.int64)
+    indptr[0] = 0
+    indptr[1:] = ptr[row_account + 1]
     return row_account, indptr, indices
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def transpose(indptr, indices, n_cols, n_parts):
     """Column-major copy of a CSR: ``(col_indptr, col_rows, col_pos)``, rows ascending in each
-    column; ``col_pos`` is each entry's position in ``indices``.
-
-    Parallel over ``n_parts`` column ranges holding about equal numbers of entries
-    (one per thread; 1 for small graphs): every part reads the whole CSR and writes
-    only its own columns.
-    """
-    counts = np.zeros(n_cols + 1, np.int64)
-    for p in range(len(indices)):
-        counts[indices[p] + 1] += 1
-    for j in range(n_cols):
-        counts[j + 1] += counts[j]
-    rows = np.empty(len(indices), np.int32)
-    pos = np.empty(len(indices), np.int64)
-    n_parts = max(1, min(n_parts, n_cols))
-    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (len(indices) / n_parts))
-    bounds[0] = 0
-    bounds[n_parts] = n_cols
-    for t in prange(n_parts):
-        lo = bounds[t]
-        hi = bounds[t + 1]
-        fill = counts[lo:hi].copy()
-        for r in range(len(indptr) - 1):
-            for p in range(indptr[r], indptr[r + 1]):
-                j = indices[p]
-                if lo <= j < hi:
-                    q = fill[j - lo]
-                    rows[q] = r
-                    pos[q] = p
-                    fill[j - lo] = q + 1
-    return counts, rows, pos
+    column; ``col_pos`` is each entry's position in ``indices`` (:func:`kolgraph.kernels.csr.transpose_rows`)."""
+    return transpose_rows(indptr[:-1], indptr[1:], indices, n_cols, n_parts, True)
 
 
 # --- indexed 4-ary min-heap on (key, node) ---------------------------------------------------
@@ -330,6 +278,23 @@ def _sift_dirty(hk_c, hid_c, pos_c, key_c, dirty, dirty_list, n_dirty):
 
 
 @njit(nogil=True, cache=True)
+def _cheapest_row(sorted_rows, sorted_keys, head, state, hk_r, hid_r, size_r):
+    """The next row to remove: the first untouched one in presorted order or the row heap's
+    top, whichever is cheaper. Returns ``(head, row, cost)`` (row -1 when none is left)."""
+    while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
+        head += 1
+    r = -1
+    kr = np.inf
+    if head < len(sorted_rows):
+        r = sorted_rows[head]
+        kr = sorted_keys[head]
+    if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], kr, r)):
+        r = hid_r[0]
+        kr = hk_r[0]
+    return head, r, kr
+
+
+@njit(nogil=True, cache=True)
 def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     """One Fraudar block among the live edges: the peeling prefix maximising ``f(S)/|S|``.
 
@@ -369,31 +334,18 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     rank, sorted_keys = radix_sort(key_r[live_rows])  # ties: smaller id
     sorted_rows = live_rows[rank]  # untouched rows' costs are read from sorted_keys, in order
     head = 0
-    hk_r = np.empty(m, np.float64)
-    hid_r = np.empty(m, np.int64)
-    pos_r = np.full(m, -1, np.int64)
+    hk_r, hid_r, pos_r = np.empty(m, np.float64), np.empty(m, np.int64), np.full(m, -1, np.int64)
     size_r = 0
-    dirty = np.zeros(n, np.bool_)       # columns whose cost dropped since the last sift
+    dirty = np.zeros(n, np.bool_)  # columns whose cost dropped since the last sift
     dirty_list = np.empty(n, np.int64)
-    n_dirty = 0
-    dm_key = np.inf                     # the smallest (cost, id) among the dirty columns
-    dm_col = n
+    n_dirty, dm_key, dm_col = 0, np.inf, n  # the smallest (cost, id) among the dirty columns
     order = np.empty(rows_left + cols_left, np.int64)  # rows as r, columns as m + j
     n_nodes = rows_left + cols_left
     best = f / n_nodes
     best_k = 0
     k = 0
     while rows_left > 0 and cols_left > 0:
-        while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
-            head += 1
-        r = -1
-        kr = np.inf
-        if head < len(sorted_rows):
-            r = sorted_rows[head]
-            kr = sorted_keys[head]
-        if size_r > 0 and (r < 0 or _before(hk_r[0], hid_r[0], kr, r)):
-            r = hid_r[0]
-            kr = hk_r[0]
+        head, r, kr = _cheapest_row(sorted_rows, sorted_keys, head, state, hk_r, hid_r, size_r)
         j = hid_c[0]  # the cheapest column: the heap top (its true cost) or the cheapest dirty one
         if n_dirty > 0 and _before(dm_key, dm_col, key_c[j], j):
             j = dm_col
@@ -409,9 +361,7 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
                                                       dm_key, dm_col)
         else:
             _sift_dirty(hk_c, hid_c, pos_c, key_c, dirty, dirty_list, n_dirty)
-            n_dirty = 0
-            dm_key = np.inf
-            dm_col = n
+            n_dirty, dm_key, dm_col = 0, np.inf, n
             size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)  # the top is now j
             cols_left -= 1
             order[k] = m + j

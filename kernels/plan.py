@@ -26,6 +26,7 @@ import heapq
 
 import numpy as np
 from kolgraph.kernels._bits import fill_bitset, get_bit, popcount, set_bit
+from kolgraph.kernels.csr import filter_rows, transpose_rows
 from numba import njit, prange
 
 COVER = 0
@@ -107,25 +108,7 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
 def filtered_rows(in_indptr, in_indices, cand, allowed):
     """The candidates' followers that pass the filter, as a CSR over the candidates
     (account ids kept). Returns ``(indptr, indices)``."""
-    m = cand.shape[0]
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    for i in range(m):
-        c = cand[i]
-        n = 0
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            if allowed[in_indices[p]]:
-                n += 1
-        indptr[i + 1] = indptr[i] + n
-    indices = np.empty(indptr[m], dtype=np.int32)
-    for i in range(m):
-        c = cand[i]
-        j = indptr[i]
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            u = in_indices[p]
-            if allowed[u]:
-                indices[j] = u
-                j += 1
-    return indptr, indices
+    return filter_rows(in_indptr, in_indices, cand, allowed, False, False)
 
 
 @njit(nogil=True, cache=True)
@@ -427,20 +410,7 @@ def evaluate(starts, ends, indices, sel, q, k, n, track):
 @njit(nogil=True, cache=True)
 def transpose(starts, ends, indices, n):
     """Follower -> candidates CSR of the candidates' audiences (for pairwise overlaps)."""
-    m = starts.shape[0]
-    tptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(m):
-        for j in range(starts[i], ends[i]):
-            tptr[indices[j] + 1] += 1
-    for u in range(n):
-        tptr[u + 1] += tptr[u]
-    fill = tptr[:-1].copy()
-    tind = np.empty(tptr[n], dtype=np.int32)
-    for i in range(m):
-        for j in range(starts[i], ends[i]):
-            u = indices[j]
-            tind[fill[u]] = i
-            fill[u] += 1
+    tptr, tind, _ = transpose_rows(starts, ends, indices, n, 1, False)
     return tptr, tind
 
 
@@ -459,20 +429,7 @@ def common_with(starts, ends, indices, tptr, tind, s, out):
 def follower_members(starts, ends, indices, sel, n):
     """Follower -> chosen creators CSR: ``members[fptr[u]:fptr[u+1]]`` are the positions
     in ``sel`` of the chosen creators that follower u follows."""
-    fptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(sel.shape[0]):
-        for j in range(starts[sel[i]], ends[sel[i]]):
-            fptr[indices[j] + 1] += 1
-    for u in range(n):
-        fptr[u + 1] += fptr[u]
-    fill = fptr[:-1].copy()
-    members = np.empty(fptr[n], dtype=np.int32)
-    for i in range(sel.shape[0]):
-        for j in range(starts[sel[i]], ends[sel[i]]):
-            u = indices[j]
-            members[fill[u]] = i
-            fill[u] += 1
-    return fptr, members
+    return transpose(starts[sel], ends[sel], indices, n)
 
 
 @njit(nogil=True, cache=True)

@@ -25,6 +25,7 @@ Arrays in, arrays out; no validation here.
 import numpy as np
 from kolgraph.kernels._bits import fill_bitset, get_bit, popcount
 from kolgraph.kernels._rng import GOLDEN
+from kolgraph.kernels.csr import filter_rows, filtered_counts
 from numba import njit, prange
 
 _ONE = np.uint64(1)
@@ -301,29 +302,11 @@ def summarize_regions(region_mask, region_count, p):
     return pair, exclusive, incremental, exactly, reach, expected
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def restrict_rows(indptr, indices, slot):
     """A CSR keeping only the entries whose column has a slot (``slot[v] >= 0``),
     renumbered to slots; e.g. following-of rows restricted to the creators."""
-    n = indptr.shape[0] - 1
-    keep = np.zeros(n + 1, dtype=np.int64)
-    for r in prange(n):
-        c = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if slot[indices[p]] >= 0:
-                c += 1
-        keep[r + 1] = c
-    for r in range(n):
-        keep[r + 1] += keep[r]
-    out = np.empty(keep[n], dtype=np.int32)
-    for r in prange(n):
-        w = keep[r]
-        for p in range(indptr[r], indptr[r + 1]):
-            s = slot[indices[p]]
-            if s >= 0:
-                out[w] = s
-                w += 1
-    return keep, out
+    return filter_rows(indptr, indices, np.empty(0, np.int64), slot, -1, True)
 
 
 @njit(nogil=True, cache=True)
@@ -530,19 +513,9 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, bit_row
 @njit(nogil=True, cache=True)
 def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
     """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
-    n = accounts.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        c = accounts[i]
-        if not use_allowed:
-            out[i] = in_indptr[c + 1] - in_indptr[c]
-            continue
-        s = 0
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            if allowed[in_indices[p]]:
-                s += 1
-        out[i] = s
-    return out
+    if not use_allowed:
+        return in_indptr[accounts + 1] - in_indptr[accounts]
+    return filtered_counts(in_indptr, in_indices, accounts, allowed, False)
 
 
 @njit(nogil=True, cache=True, parallel=True)

@@ -11,6 +11,7 @@ Arrays in, arrays out; no validation here (kolgraph.propagation checks inputs).
 
 import numpy as np
 from kolgraph.kernels._rng import geometric_skip, next_uniform, stream_start
+from kolgraph.kernels.csr import transpose_rows
 from kolgraph.kernels.propagation import activate
 from numba import njit
 
@@ -227,24 +228,6 @@ def _compact(items, loc):
 
 
 @njit(nogil=True, cache=True)
-def _inverted(ptr, lit, m):
-    """Local candidate -> RR sets containing it, as CSR (``cptr``, ``sets``)."""
-    cnt = np.zeros(m + 1, np.int64)
-    for t in range(len(lit)):
-        cnt[lit[t] + 1] += 1
-    for c in range(m):
-        cnt[c + 1] += cnt[c]
-    fill = cnt[:m].copy()
-    sets = np.empty(len(lit), np.int32)
-    for j in range(len(ptr) - 1):
-        for t in range(ptr[j], ptr[j + 1]):
-            c = lit[t]
-            sets[fill[c]] = j
-            fill[c] += 1
-    return cnt, sets
-
-
-@njit(nogil=True, cache=True)
 def _topk_sum(deg, taken, k):
     """Sum of the ``k`` largest ``deg`` among the candidates not yet taken."""
     best = np.zeros(k, np.int64)
@@ -332,7 +315,7 @@ def greedy_cover(ptr, items, m, k, cost, budget, loc):
     """
     act, lit = _compact(items, loc)
     n_act = len(act)
-    cptr, sets = _inverted(ptr, lit, n_act)
+    cptr, sets, _ = transpose_rows(ptr[:-1], ptr[1:], lit, n_act, 1, False)  # candidate -> sets
     deg = cptr[1:] - cptr[:-1]
     covered = np.zeros(len(ptr) - 1, np.bool_)
     taken = np.zeros(n_act, np.bool_)

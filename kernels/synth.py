@@ -12,7 +12,8 @@ Account roles (``role`` arrays): 0 honest, 1 creator, 2 cheap-farm fake,
 from collections import namedtuple
 
 import numpy as np
-from kolgraph.kernels._rng import new_stream, randint, uniform
+from kolgraph.kernels._rng import new_stream, randint, scaled_uniform, uniform
+from kolgraph.kernels.csr import filtered_counts
 from numba import njit, prange
 
 HONEST, CREATOR, CHEAP, PREMIUM = 0, 1, 2, 3
@@ -51,10 +52,7 @@ def _cum_draw(st, cum):
 @njit(nogil=True, cache=True)
 def _alias_draw(st, a, m, prob, alias):
     """Index in ``[0, m)`` from the alias table stored at ``prob[a:a+m]``, ``alias[a:a+m]``."""
-    x = uniform(st) * m
-    j = int(x)
-    if j >= m:
-        j = m - 1
+    x, j = scaled_uniform(st, m)
     if x - j < prob[a + j]:
         return j
     return alias[a + j]
@@ -69,24 +67,7 @@ def chunk_count(n, chunk):
     return (n + chunk - 1) // chunk
 
 
-# --- grouping and alias tables ------------------------------------------------------
-@njit(nogil=True, cache=True)
-def group_by(keys, n_groups):
-    """Counting sort: ``(ptr, order)`` with ``order[ptr[g]:ptr[g+1]]`` the positions of key ``g``."""
-    ptr = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(keys.shape[0]):
-        ptr[keys[i] + 1] += 1
-    for g in range(n_groups):
-        ptr[g + 1] += ptr[g]
-    pos = ptr[:-1].copy()
-    order = np.empty(keys.shape[0], dtype=np.int32)
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        order[pos[k]] = i
-        pos[k] += 1
-    return ptr, order
-
-
+# --- alias tables ------------------------------------------------------
 @njit(parallel=True, nogil=True, cache=True)
 def alias_segments(weights, ptr):
     """Walker/Vose alias tables, one per segment ``ptr[s]:ptr[s+1]`` of ``weights``.
@@ -324,19 +305,16 @@ def split_degrees(deg, role, farm_of, cap_cr, cap_peer, pay_ptr, pay_q, farm_cam
 # --- edges --------------------------------------------------------------------------
 # Arrays that travel together, passed to numba as tuples and read by field name.
 EdgeAccounts = namedtuple("EdgeAccounts", "offsets role farm_of cat1 cat2 comm created kpay kcr kpeer")
-EdgeAccounts.__doc__ = """Per account: edge offsets, role, farm, interests, community, creation
-time and the out-degree split (paying creators, creators, peers)."""
+EdgeAccounts.__doc__ = "Per account: edge offsets, role, farm, interests, community, creation, degrees."
 CreatorTables = namedtuple("CreatorTables", "prob alias cat_ptr cat_members cat_prob cat_alias")
-CreatorTables.__doc__ = """Alias tables of the creators: global (``prob``/``alias``) and per
-category (members ``cat_members[cat_ptr[k]:cat_ptr[k+1]]``)."""
+CreatorTables.__doc__ = "Alias tables of the creators: global, and per category (``cat_ptr``)."
 PeerTables = namedtuple("PeerTables", "comm_ptr comm_rec top_prob top_alias t_base")
-PeerTables.__doc__ = """Peers per community as packed alias tables (:func:`pack_alias`, times
-relative to ``t_base``), and an alias table over communities by total appeal (``top_*``)."""
+PeerTables.__doc__ = """Peers per community (:func:`pack_alias`, times relative to ``t_base``), and
+communities by total appeal (``top_*``)."""
 FarmTables = namedtuple("FarmTables", "pay_ptr pay_list win_start win_len member_ptr members")
-FarmTables.__doc__ = """Per farm: its paying creators, its follow window and its members."""
+FarmTables.__doc__ = "Per farm: its paying creators, its follow window and its members."
 EdgeMix = namedtuple("EdgeMix", "p_primary p_secondary p_comm p_mate t_end")
-EdgeMix.__doc__ = """Follow probabilities: primary / secondary interest, own community, farm
-mate; and the end of the timeline."""
+EdgeMix.__doc__ = "Follow probabilities (interests, community, farm mate) and the timeline's end."
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -391,10 +369,7 @@ def pack_alias(prob, alias, members, created, t_base):
 @njit(nogil=True, cache=True)
 def _packed_draw(st, a, m, rec, recf):
     """``(member, created - t_base)`` drawn from the packed alias table at ``rec[a:a+m]``."""
-    x = uniform(st) * m
-    j = int(x)
-    if j >= m:
-        j = m - 1
+    x, j = scaled_uniform(st, m)
     i = a + j
     if x - j >= recf[i, 0]:
         i = a + rec[i, 3]
@@ -566,17 +541,10 @@ def generate_edges(acc, cr, peers, farms, mix, seeds, chunk, n_workers):
     return out
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def count_flagged_followers(in_indptr, in_indices, flagged, n_rows):
     """Number of followers ``u`` with ``flagged[u] >= 0`` of each of the first ``n_rows`` accounts."""
-    out = np.zeros(n_rows, dtype=np.int64)
-    for v in prange(n_rows):
-        c = 0
-        for p in range(in_indptr[v], in_indptr[v + 1]):
-            if flagged[in_indices[p]] >= 0:
-                c += 1
-        out[v] = c
-    return out
+    return filtered_counts(in_indptr, in_indices, np.arange(n_rows), flagged, -1)
 
 
 # --- account attributes -------------------------------------------------------------

@@ -7,7 +7,8 @@ one Python string per account.
 
 import numpy as np
 from kolgraph.kernels._rng import FNV_OFFSET, GOLDEN, fnv1a, new_stream, randint, uniform
-from kolgraph.kernels.synth import CHEAP, CREATOR, group_by
+from kolgraph.kernels.csr import group_by
+from kolgraph.kernels.synth import CHEAP, CREATOR
 from numba import njit, prange
 
 _MAX_NAME = 64

@@ -312,10 +312,10 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     # alias tables: creators (global, per category); peers per community (packed), and
     # communities by total appeal, for follows of anyone
     cr_prob, cr_alias = _k.alias_segments(cr["weight"], np.array([0, c], np.int64))
-    cat_ptr, cat_members = _k.group_by(cr["category"], len(CATEGORIES))
+    cat_ptr, cat_members = _csr.group_by(cr["category"], len(CATEGORIES))
     cat_prob, cat_alias = _k.alias_segments(cr["weight"][cat_members], cat_ptr)
     peers = np.flatnonzero(role == _k.HONEST).astype(np.int32)
-    comm_ptr, order = _k.group_by(comm[peers], int(n_comm.sum()))
+    comm_ptr, order = _csr.group_by(comm[peers], int(n_comm.sum()))
     peers = peers[order]
     del order
     appeal = plan.rng(5).lognormal(0.0, 1.3, size=len(peers))
