@@ -39,10 +39,14 @@ def _window_of(t, dt, grid):
 
 
 @njit(nogil=True, cache=True)
-def _hot_windows(times, lo, hi, dt, n_min, burst):
-    """A creator's hot windows on both grids: ``(order, starts, ends)``, each hot window
-    being the follows ``lo + order[starts[w]:ends[w]]`` (``order`` sorts the follow times)."""
+def _hot_windows(in_indptr, times, v, dt, n_min, burst):
+    """Hot windows of creator ``v`` on both grids: ``(lo, order, starts, ends)``, each hot
+    window being the follows ``lo + order[starts[w]:ends[w]]`` (``order`` sorts the follow
+    times); none when it has fewer than ``n_min`` followers."""
+    lo, hi = in_indptr[v], in_indptr[v + 1]
     deg = hi - lo
+    if deg < n_min:
+        return lo, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     t = times[lo:hi].copy()
     order = np.argsort(t, kind="mergesort")
     span = t[order[deg - 1]] - t[order[0]]
@@ -63,7 +67,7 @@ def _hot_windows(times, lo, hi, dt, n_min, burst):
                 ends[n] = e
                 n += 1
             s = e
-    return order, starts[:n], ends[:n]
+    return lo, order, starts[:n], ends[:n]
 
 
 @njit(nogil=True, cache=True)
@@ -108,10 +112,7 @@ def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst
     last = np.full(n_accounts, -1, np.int64)
     for ci in range(len(cols)):
         v = cols[ci]
-        lo, hi = in_indptr[v], in_indptr[v + 1]
-        if hi - lo < n_min:
-            continue
-        order, starts, ends = _hot_windows(times, lo, hi, dt, n_min, burst)
+        lo, order, starts, ends = _hot_windows(in_indptr, times, v, dt, n_min, burst)
         for w in range(len(starts)):
             for q in range(starts[w], ends[w]):
                 a = in_indices[lo + order[q]]
@@ -120,11 +121,7 @@ def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst
                     hits[a] += 1
     parent = np.arange(n_accounts).astype(np.int64)
     for ci in range(len(cols)):
-        v = cols[ci]
-        lo, hi = in_indptr[v], in_indptr[v + 1]
-        if hi - lo < n_min:
-            continue
-        order, starts, ends = _hot_windows(times, lo, hi, dt, n_min, burst)
+        lo, order, starts, ends = _hot_windows(in_indptr, times, cols[ci], dt, n_min, burst)
         for w in range(len(starts)):
             _join_window(in_indices, lo, order, starts[w], ends[w], hits, m, parent)
     group = np.full(n_accounts, -1, np.int64)
@@ -204,36 +201,22 @@ def growth_spikes(in_indptr, times, cols, day, z, min_gain):
     Returns ``(col, day, gain, baseline, scale)`` arrays, one entry per spike,
     ``col`` indexing ``cols``, days as ``time // day``.
     """
-    count = 0
+    found = [(np.int64(0), np.int64(0), np.int64(0), 0.0, 0.0) for _ in range(0)]
     for ci in range(len(cols)):
-        v = cols[ci]
-        lo = in_indptr[v]
-        hi = in_indptr[v + 1]
+        lo = in_indptr[cols[ci]]
+        hi = in_indptr[cols[ci] + 1]
         if hi - lo < min_gain:
             continue
         days, gains, med, scale, thr = _creator_spikes(times[lo:hi], day, z, min_gain)
         for i in range(len(days)):
             if gains[i] >= thr:
-                count += 1
-    out_col = np.empty(count, np.int64)
-    out_day = np.empty(count, np.int64)
-    out_gain = np.empty(count, np.int64)
-    out_base = np.empty(count, np.float64)
-    out_scale = np.empty(count, np.float64)
-    k = 0
-    for ci in range(len(cols)):
-        v = cols[ci]
-        lo = in_indptr[v]
-        hi = in_indptr[v + 1]
-        if hi - lo < min_gain:
-            continue
-        days, gains, med, scale, thr = _creator_spikes(times[lo:hi], day, z, min_gain)
-        for i in range(len(days)):
-            if gains[i] >= thr:
-                out_col[k] = ci
-                out_day[k] = days[i]
-                out_gain[k] = gains[i]
-                out_base[k] = med
-                out_scale[k] = scale
-                k += 1
+                found.append((np.int64(ci), days[i], gains[i], med, scale))
+    n = len(found)
+    out_col = np.empty(n, np.int64)
+    out_day = np.empty(n, np.int64)
+    out_gain = np.empty(n, np.int64)
+    out_base = np.empty(n, np.float64)
+    out_scale = np.empty(n, np.float64)
+    for k in range(n):
+        out_col[k], out_day[k], out_gain[k], out_base[k], out_scale[k] = found[k]
     return out_col, out_day, out_gain, out_base, out_scale

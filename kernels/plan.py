@@ -23,6 +23,7 @@ Arrays in, arrays out; no validation here.
 """
 
 import heapq
+from collections import namedtuple
 
 import numpy as np
 from kolgraph.kernels._bits import fill_bitset, get_bit, popcount, set_bit
@@ -161,71 +162,110 @@ def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
     return out
 
 
+# Arrays that travel together through the greedy, passed to numba as tuples.
+Limits = namedtuple("Limits", "cost tier budget tmax smax slots")
+Limits.__doc__ = """Permanent constraints: per-candidate ``cost`` and ``tier``, the ``budget``,
+per-tier count cap ``tmax`` and spend cap ``smax``, and at most ``slots`` more creators."""
+Spent = namedtuple("Spent", "spent tcount tspend")
+Spent.__doc__ = """Spend so far: the total and, per tier, the count and spend (updated in place;
+the new total is returned)."""
+Counts = namedtuple("Counts", "kind k count hit p q")
+Counts.__doc__ = """Per-follower greedy state of objective ``kind`` (R_k's ``k``): ``count``,
+``hit``, and per candidate the view probability ``p`` and miss factor ``q = 1 - p``."""
+Cover = namedtuple("Cover", "covered dense slot left")
+Cover.__doc__ = """Unique-reach greedy state: the ``covered`` bitset, the audience bitsets
+``dense[slot[c]]`` and the survivors ``left`` (see :func:`_cover_gain`)."""
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _eval_gain(starts, ends, indices, c, counts, cover, use_cover):
+    if use_cover:
+        covered, dense, slot, left = cover
+        return float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
+    return gain(starts, ends, indices, c, counts.kind, counts.count, counts.hit, counts.k,
+                counts.p[c])
+
+
 @njit(nogil=True, cache=True)
-def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, hit, fresh, budget,
-                spent, tcount, tspend, tmax, smax, slots, bound):
-    """Lazy (CELF) cost-benefit greedy under permanent constraints.
-
-    Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
-    fits the budget left, whose tier is under its count cap ``tmax`` and spend cap
-    ``smax``, while fewer than ``slots`` creators were added; ties go to the earlier
-    candidate; stops when the best gain is zero. Stale gains are upper bounds
-    (submodularity), so a candidate is re-evaluated only when it reaches the top of the
-    heap. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and leaves in
-    ``bound[c]`` the last gain computed for each candidate (an upper bound of its gain
-    over the final plan). :func:`cover_greedy` is the same for reach on a bitset.
-
-    Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
-    """
+def _celf(starts, ends, indices, cands, lim, sp, fresh, bound, counts, cover, use_cover):
+    """Lazy (CELF) cost-benefit greedy, on per-follower counts or on the covered bitset
+    (``use_cover``); see :func:`lazy_greedy`. Returns ``(chosen, cover gains, R_k gains,
+    expected gains, spent)``."""
+    kind, k = counts.kind, counts.k
     heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
     for i in range(cands.shape[0]):
         c = cands[i]
         if fresh:  # on an empty state the gains are the audience sizes (the row lengths)
             d = float(ends[c] - starts[c])
-            g = d * p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
+            g = d * counts.p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
         else:
-            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            g = _eval_gain(starts, ends, indices, c, counts, cover, use_cover)
         bound[c] = g
-        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
+        heap.append((-g / lim.cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
-    cap = min(cands.shape[0], max(slots, 0))
+    cap = min(cands.shape[0], max(lim.slots, 0))
     chosen = np.empty(cap, dtype=np.int64)
     g_cover = np.zeros(cap, dtype=np.int64)
     g_rk = np.zeros(cap, dtype=np.int64)
     g_exp = np.zeros(cap)
+    spent, tcount, tspend = sp
     step = 0
     while len(heap) > 0 and step < cap:
         neg, c, stamp = heap[0]
-        t = tier[c]
-        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
-                or tspend[t] + cost[c] > smax[t] + 1e-9):
+        t = lim.tier[c]
+        cost = lim.cost[c]
+        if (spent + cost > lim.budget + 1e-9 or tcount[t] + 1 > lim.tmax[t]
+                or tspend[t] + cost > lim.smax[t] + 1e-9):
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            g = _eval_gain(starts, ends, indices, c, counts, cover, use_cover)
             bound[c] = g
-            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
+            heapq.heapreplace(heap, (-g / cost, c, np.int64(step)))
             continue
         if neg >= 0.0:
             break
         heapq.heappop(heap)
-        a, b, e = add(starts, ends, indices, c, count, hit, k, q[c], kind == EXPECTED)
+        if use_cover:
+            g_cover[step] = _cover_add(starts, ends, indices, c, cover[0], cover[1], cover[2])
+        else:
+            g_cover[step], g_rk[step], g_exp[step] = add(starts, ends, indices, c, counts.count,
+                                                         counts.hit, k, counts.q[c],
+                                                         kind == EXPECTED)
         bound[c] = 0.0
         chosen[step] = c
-        g_cover[step] = a
-        g_rk[step] = b
-        g_exp[step] = e
-        spent += cost[c]
+        spent += cost
         tcount[t] += 1
-        tspend[t] += cost[c]
+        tspend[t] += cost
         step += 1
     return chosen[:step], g_cover[:step], g_rk[:step], g_exp[:step], spent
 
 
 @njit(nogil=True, cache=True)
-def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount, tspend, tmax,
-                 smax, slots, fresh, bound, covered, dense, slot, left):
-    """:func:`lazy_greedy` for unique reach with a ``covered`` bitset as the only state.
+def lazy_greedy(starts, ends, indices, cands, lim, sp, counts, fresh, bound):
+    """Lazy (CELF) cost-benefit greedy under permanent constraints.
+
+    Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
+    fits the budget left, whose tier is under its count cap ``tmax`` and spend cap
+    ``smax``, while fewer than ``slots`` creators were added (:class:`Limits` ``lim``);
+    ties go to the earlier candidate; stops when the best gain is zero. Stale gains are
+    upper bounds (submodularity), so a candidate is re-evaluated only when it reaches the
+    top of the heap. Updates the :class:`Counts` ``count``/``hit`` and the :class:`Spent`
+    ``sp`` per-tier arrays in place and leaves in ``bound[c]`` the last gain computed for
+    each candidate (an upper bound of its gain over the final plan); ``fresh``: the state
+    is empty. :func:`cover_greedy` is the same for reach on a bitset.
+
+    Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
+    """
+    no_cover = Cover(np.zeros(0, np.uint64), np.zeros((0, 0), np.uint64), np.zeros(0, np.int64),
+                     (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32),
+                      np.zeros(1, np.int64)))
+    return _celf(starts, ends, indices, cands, lim, sp, fresh, bound, counts, no_cover, False)
+
+
+@njit(nogil=True, cache=True)
+def cover_greedy(starts, ends, indices, cands, lim, sp, cover, fresh, bound):
+    """:func:`lazy_greedy` for unique reach with a :class:`Cover` bitset as the only state.
 
     Gains and additions read a candidate's bitset ``dense[slot[c]]`` word by word when
     ``slot[c] >= 0`` (large audiences), else its followers still uncovered at its last
@@ -233,52 +273,22 @@ def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount
     the frequencies, the R_k curve and the Shapley values come afterwards from
     :func:`replay`, on threads. Returns ``(chosen, reach gains, spent)``.
     """
-    heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
-    for i in range(cands.shape[0]):
-        c = cands[i]
-        g = float(ends[c] - starts[c]) if fresh else float(
-            _cover_gain(starts, ends, indices, c, covered, dense, slot, left))
-        bound[c] = g
-        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
-    heapq.heapify(heap)
-    cap = min(cands.shape[0], max(slots, 0))
-    chosen = np.empty(cap, dtype=np.int64)
-    gains_ = np.zeros(cap, dtype=np.int64)
-    step = 0
-    while len(heap) > 0 and step < cap:
-        neg, c, stamp = heap[0]
-        t = tier[c]
-        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
-                or tspend[t] + cost[c] > smax[t] + 1e-9):
-            heapq.heappop(heap)
-            continue
-        if stamp != step:
-            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
-            bound[c] = g
-            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
-            continue
-        if neg >= 0.0:
-            break
-        heapq.heappop(heap)
-        gains_[step] = _cover_add(starts, ends, indices, c, covered, dense, slot)
-        bound[c] = 0.0
-        chosen[step] = c
-        spent += cost[c]
-        tcount[t] += 1
-        tspend[t] += cost[c]
-        step += 1
-    return chosen[:step], gains_[:step], spent
+    none = np.zeros(0)
+    counts = Counts(COVER, 1, np.zeros(0, np.uint8), none, none, none)
+    chosen, g_cover, _, _, spent = _celf(starts, ends, indices, cands, lim, sp, fresh, bound,
+                                         counts, cover, True)
+    return chosen, g_cover, spent
 
 
 @njit(nogil=True, cache=True)
-def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered, dense, slot,
-                      left):
+def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, cover):
     """Best fractional knapsack of the reach gains of ``cands`` over ``covered`` within
     ``budget``, taking candidates by gain per cost. ``bound[c]`` holds an upper bound of
     each gain (the lazy greedy's last one): only candidates that reach the top of the heap
     are evaluated (from what the greedy left of them, ``left``), so every candidate taken
     carries its exact gain and every one left out has a gain per cost no higher than the
-    last taken. Returns the knapsack value."""
+    last taken. ``cover``: the :class:`Cover` state. Returns the knapsack value."""
+    covered, dense, slot, left = cover
     heap = [(0.0, np.int64(0), False) for _ in range(0)]
     for i in range(cands.shape[0]):
         c = cands[i]

@@ -26,21 +26,13 @@ Arrays in, arrays out; no validation here (kolgraph.propagation checks inputs).
 """
 
 import numpy as np
-from kolgraph.kernels._rng import geometric_skip, keyed_uniform, next_uniform, stream_start
+from kolgraph.kernels._cascade import activate, expand_live
+from kolgraph.kernels._rng import keyed_uniform, next_uniform, stream_start
 from numba import njit
 
 MODE_UNIFORM = 0
 MODE_EDGE = 1
 MODE_FIRST_HOP = 2
-
-
-@njit(nogil=True, cache=True, inline="always")
-def activate(mark, queue, tail, u, value):
-    """The activate-and-enqueue step of every model: mark ``u`` with ``value``, append it
-    to the queue; returns the new tail."""
-    mark[u] = value
-    queue[tail] = u
-    return tail + 1
 
 
 @njit(nogil=True, cache=True)
@@ -56,29 +48,6 @@ def _seed_rank(sorted_seeds, order_of_sorted, v):
     if lo < len(sorted_seeds) and sorted_seeds[lo] == v:
         return order_of_sorted[lo]
     return 1 << 30
-
-
-@njit(nogil=True, cache=True)
-def _expand_uniform(indices, a, b, p, log1mp, state, mark, queue, tail):
-    """Independent cascade with one probability ``p``: every edge when ``p >= 1``, else
-    the live ones found by geometric skips."""
-    if p >= 1.0:
-        for e in range(a, b):
-            u = indices[e]
-            if mark[u] == 0:
-                tail = activate(mark, queue, tail, u, 1)
-    elif p > 0.0:
-        e = a
-        while True:
-            state, jump = geometric_skip(state, log1mp)
-            e += jump
-            if e >= b:
-                break
-            u = indices[e]
-            if mark[u] == 0:
-                tail = activate(mark, queue, tail, u, 1)
-            e += 1
-    return state, tail
 
 
 @njit(nogil=True, cache=True)
@@ -124,7 +93,8 @@ def _cascade(indptr, indices, mode, p, log1mp, edge_p, seed_p, ranks, i, skey, s
         a = indptr[v]
         b = indptr[v + 1]
         if mode == MODE_UNIFORM:
-            state, tail = _expand_uniform(indices, a, b, p, log1mp, state, mark, queue, tail)
+            state, tail, _, _ = expand_live(indices, a, b, p, log1mp, state, mark, queue, tail,
+                                            queue[:0], 0, queue[:0], False)
         elif mode == MODE_EDGE:
             state, tail = _expand_edge(indices, a, b, edge_p, state, mark, queue, tail)
         else:

@@ -345,6 +345,7 @@ def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices,
     """
     best = np.empty(k, dtype=np.float64)
     b_slot = np.empty(k, dtype=np.int64)
+    b_common = np.empty(k, dtype=np.int64)
     b_aud = np.empty(k, dtype=np.int64)
     n = 0
     for s in range(counts.shape[0]):
@@ -362,24 +363,9 @@ def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices,
             score = common / (a + b - common)
         else:
             score = common / max(min(a, b), 1.0)
-        if n == k and score <= best[k - 1]:
-            continue
-        i = n if n < k else k - 1
-        while i > 0 and best[i - 1] < score:  # after equal scores: earlier slots win ties
-            if i < k:
-                best[i] = best[i - 1]
-                b_slot[i] = b_slot[i - 1]
-                b_aud[i] = b_aud[i - 1]
-            i -= 1
-        best[i] = score
-        b_slot[i] = s
-        b_aud[i] = b
-        if n < k:
-            n += 1
-    common_out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        common_out[i] = counts[b_slot[i]]
-    return b_slot[:n].copy(), common_out, b_aud[:n].copy()
+        # slots come in increasing order, so equal scores keep the earlier slot first
+        n = _insert_top(best, b_slot, b_common, b_aud, n, k, score, s, common, b)
+    return b_slot[:n].copy(), b_common[:n].copy(), b_aud[:n].copy()
 
 
 @njit(nogil=True, cache=True)

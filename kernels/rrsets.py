@@ -10,35 +10,10 @@ Arrays in, arrays out; no validation here (kolgraph.propagation checks inputs).
 """
 
 import numpy as np
-from kolgraph.kernels._rng import geometric_skip, next_uniform, stream_start
+from kolgraph.kernels._cascade import activate, candidate, expand_live, join, record
+from kolgraph.kernels._rng import next_uniform, stream_start
 from kolgraph.kernels.csr import transpose_rows
-from kolgraph.kernels.propagation import activate
 from numba import njit
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _cand(cand_of, u):
-    return u if len(cand_of) == 0 else cand_of[u]
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _record(items, n_items, cu):
-    """Append candidate ``cu`` (if any: ``cu >= 0``) to the set; returns ``(n_items, full)``."""
-    if cu < 0:
-        return n_items, False
-    if n_items == len(items):
-        return n_items, True
-    items[n_items] = cu
-    return n_items + 1, False
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _join(cand_of, mark, queue, tail, items, n_items, u):
-    """``u`` joins the set: activated, queued, its candidate recorded; returns
-    ``(tail, n_items, full)``."""
-    tail = activate(mark, queue, tail, u, 1)
-    n_items, full = _record(items, n_items, _cand(cand_of, u))
-    return tail, n_items, full
 
 
 @njit(nogil=True, cache=True)
@@ -70,7 +45,7 @@ def _rr_lt(rev_indices, a, b, p, wc, edge_p, state, cand_of, mark, queue, tail, 
                 break
     full = False
     if nxt >= 0 and mark[nxt] == 0:
-        tail, n_items, full = _join(cand_of, mark, queue, tail, items, n_items, nxt)
+        tail, n_items, full = join(mark, queue, tail, nxt, items, n_items, cand_of, True)
     return state, tail, n_items, full
 
 
@@ -91,50 +66,22 @@ def _rr_edges(rev_indices, a, b, p, wc, edge_p, seed_p, state, cand_of, mark, qu
             q = 1.0 / (b - a)
         else:
             q = p
-        cu = _cand(cand_of, u)
+        cu = candidate(cand_of, u)
         if x < q:
             if mark[u] == 2:  # already recorded as a seed only: now expanded too
                 tail = activate(mark, queue, tail, u, 1)
                 continue
-            tail, n_items, full = _join(cand_of, mark, queue, tail, items, n_items, u)
+            tail, n_items, full = join(mark, queue, tail, u, items, n_items, cand_of, True)
             if full:
                 return state, tail, n_items, n_aux, True
         elif first_hop and mark[u] == 0 and cu >= 0 and x < seed_p[u]:
-            n_items, full = _record(items, n_items, cu)
+            n_items, full = record(items, n_items, cu)
             if full:
                 return state, tail, n_items, n_aux, True
             mark[u] = 2  # in the set as a seed only: not expanded (yet)
             aux[n_aux] = u
             n_aux += 1
     return state, tail, n_items, n_aux, False
-
-
-@njit(nogil=True, cache=True)
-def _rr_uniform(rev_indices, a, b, q, state, cand_of, mark, queue, tail, items, n_items):
-    """Independent cascade with one probability ``q`` for the node's in-edges: every edge
-    when ``q >= 1``, else the live ones found by geometric skips."""
-    if q >= 1.0:
-        for e in range(a, b):
-            u = rev_indices[e]
-            if mark[u] == 0:
-                tail, n_items, full = _join(cand_of, mark, queue, tail, items, n_items, u)
-                if full:
-                    return state, tail, n_items, True
-    elif q > 0.0:
-        log1mq = np.log1p(-q)
-        e = a
-        while True:
-            state, jump = geometric_skip(state, log1mq)
-            e += jump
-            if e >= b:
-                break
-            u = rev_indices[e]
-            if mark[u] == 0:
-                tail, n_items, full = _join(cand_of, mark, queue, tail, items, n_items, u)
-                if full:
-                    return state, tail, n_items, True
-            e += 1
-    return state, tail, n_items, False
 
 
 @njit(nogil=True, cache=True)
@@ -145,7 +92,7 @@ def _rr_set(rev_indptr, rev_indices, model, p, wc, edge_p, seed_p, cand_of, n, k
     state, x = next_uniform(stream_start(key, j))
     root = min(int(x * n), n - 1)
     tail = activate(mark, queue, 0, root, 1)
-    n_items, full = _record(items, n_items, _cand(cand_of, root))
+    n_items, full = record(items, n_items, candidate(cand_of, root))
     head = 0
     n_aux = 0
     edge_draws = len(seed_p) > 0 or len(edge_p) > 0
@@ -165,8 +112,9 @@ def _rr_set(rev_indptr, rev_indices, model, p, wc, edge_p, seed_p, cand_of, n, k
                 items, n_items, aux, n_aux)
         else:
             q = 1.0 / (b - a) if wc else p
-            state, tail, n_items, full = _rr_uniform(rev_indices, a, b, q, state, cand_of, mark,
-                                                     queue, tail, items, n_items)
+            log1mq = np.log1p(-q) if 0.0 < q < 1.0 else 0.0
+            state, tail, n_items, full = expand_live(rev_indices, a, b, q, log1mq, state, mark,
+                                                     queue, tail, items, n_items, cand_of, True)
     _unmark(mark, queue, tail, aux, n_aux)
     return n_items, full
 
