@@ -277,7 +277,7 @@ def transpose_rows(starts, ends, indices, n_cols, n_parts, with_pos):
 
 @njit(nogil=True, cache=True, inline="always")
 def _row(rows, i):
-    return rows[i] if len(rows) > 0 else i
+    return rows[i] if len(rows) > 0 else np.int64(i)  # a prange index may be unsigned
 
 
 @njit(nogil=True, cache=True, parallel=True)
