@@ -45,7 +45,7 @@ def join(mark, queue, tail, u, items, n_items, cand_of, recording):
     return tail, n_items, full
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def expand_live(indices, a, b, q, log1mq, state, mark, queue, tail, items, n_items, cand_of,
                 recording):
     """Independent cascade over the edges ``a:b`` with one probability ``q`` (``log1mq`` =

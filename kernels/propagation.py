@@ -26,8 +26,8 @@ Arrays in, arrays out; no validation here (kolgraph.propagation checks inputs).
 """
 
 import numpy as np
-from kolgraph.kernels._cascade import activate, expand_live
-from kolgraph.kernels._rng import keyed_uniform, next_uniform, stream_start
+from kolgraph.kernels._cascade import activate
+from kolgraph.kernels._rng import geometric_skip, keyed_uniform, next_uniform, stream_start
 from numba import njit
 
 MODE_UNIFORM = 0
@@ -48,60 +48,6 @@ def _seed_rank(sorted_seeds, order_of_sorted, v):
     if lo < len(sorted_seeds) and sorted_seeds[lo] == v:
         return order_of_sorted[lo]
     return 1 << 30
-
-
-@njit(nogil=True, cache=True)
-def _expand_edge(indices, a, b, edge_p, state, mark, queue, tail):
-    """Independent cascade with one probability per edge, one draw per edge."""
-    for e in range(a, b):
-        u = indices[e]
-        if mark[u] != 0:
-            continue  # an edge into an active account cannot matter
-        state, x = next_uniform(state)
-        if x < edge_p[e]:
-            tail = activate(mark, queue, tail, u, 1)
-    return state, tail
-
-
-@njit(nogil=True, cache=True)
-def _expand_first_hop(indices, a, b, r, i, p, edge_p, seed_p, skey, mark, queue, tail):
-    """First-hop model: seed ``r`` (already fired, ``r <= i``) uses ``seed_p[r]``, other
-    accounts ``edge_p`` (or ``p``); each edge decided by a hash of (simulation, edge)."""
-    for e in range(a, b):
-        u = indices[e]
-        if mark[u] != 0:
-            continue
-        if r <= i:
-            q = seed_p[r]
-        elif len(edge_p) == 0:
-            q = p
-        else:
-            q = edge_p[e]
-        if keyed_uniform(skey, e) < q:
-            tail = activate(mark, queue, tail, u, 1)
-    return tail
-
-
-@njit(nogil=True, cache=True)
-def _cascade(indptr, indices, mode, p, log1mp, edge_p, seed_p, ranks, i, skey, state, mark,
-             queue, head, tail):
-    """Run the cascade from the queue's entries ``head:tail`` (seed ``i`` of the simulation
-    keyed ``skey``); returns ``(state, tail)``. ``ranks`` = (sorted seeds, their order)."""
-    while head < tail:
-        v = queue[head]
-        head += 1
-        a = indptr[v]
-        b = indptr[v + 1]
-        if mode == MODE_UNIFORM:
-            state, tail, _, _ = expand_live(indices, a, b, p, log1mp, state, mark, queue, tail,
-                                            queue[:0], 0, queue[:0], False)
-        elif mode == MODE_EDGE:
-            state, tail = _expand_edge(indices, a, b, edge_p, state, mark, queue, tail)
-        else:
-            r = _seed_rank(ranks[0], ranks[1], v)
-            tail = _expand_first_hop(indices, a, b, r, i, p, edge_p, seed_p, skey, mark, queue,
-                                     tail)
-    return state, tail
 
 
 @njit(nogil=True, cache=True)
@@ -129,35 +75,85 @@ def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
     call (indexed from 0) and adds each seed's newly activated count and its
     square to ``inc_sum``/``inc_sq``.
     """
-    ranks = _seed_ranks(seeds)
+    # Longer than 80 lines on purpose: the per-node expansion stays inline in this loop;
+    # split into per-mode helpers (numba inline or not) it measured twice as slow.
+    k = len(seeds)
+    sorted_seeds, order_of_sorted = _seed_ranks(seeds)
     log1mp = np.log1p(-p) if 0.0 < p < 1.0 else 0.0
+    uniform_rest = len(edge_p) == 0
     for s in range(nsim):
-        state = stream_start(key, sim0 + s)
+        sim = sim0 + s
+        state = stream_start(key, sim)
         skey = state
+        total = 0
         tail = 0  # the queue keeps the whole simulation's activations, to clear the marks after
-        refired = 0  # seeds queued again (first-hop): in the queue, not new activations
-        for i in range(len(seeds)):
+        for i in range(k):
             v0 = seeds[i]
             head = tail
-            again = 0
+            newly = 0
             if mark[v0] == 0:
                 tail = activate(mark, queue, tail, v0, 1)
+                newly += 1
             elif mode == MODE_FIRST_HOP:
                 queue[tail] = v0  # already active: fire again at the seed probability
                 tail += 1
-                again = 1
-            state, tail = _cascade(indptr, indices, mode, p, log1mp, edge_p, seed_p, ranks, i,
-                                   skey, state, mark, queue, head, tail)
-            newly = tail - head - again
-            refired += again
+            while head < tail:
+                v = queue[head]
+                head += 1
+                a = indptr[v]
+                b = indptr[v + 1]
+                if mode == MODE_UNIFORM:
+                    if p >= 1.0:
+                        for e in range(a, b):
+                            u = indices[e]
+                            if mark[u] == 0:
+                                tail = activate(mark, queue, tail, u, 1)
+                                newly += 1
+                    elif p > 0.0:
+                        e = a
+                        while True:
+                            state, jump = geometric_skip(state, log1mp)
+                            e += jump
+                            if e >= b:
+                                break
+                            u = indices[e]
+                            if mark[u] == 0:
+                                tail = activate(mark, queue, tail, u, 1)
+                                newly += 1
+                            e += 1
+                elif mode == MODE_EDGE:
+                    for e in range(a, b):
+                        u = indices[e]
+                        if mark[u] != 0:
+                            continue  # an edge into an active account cannot matter
+                        state, x = next_uniform(state)
+                        if x < edge_p[e]:
+                            tail = activate(mark, queue, tail, u, 1)
+                            newly += 1
+                else:
+                    r = _seed_rank(sorted_seeds, order_of_sorted, v)
+                    for e in range(a, b):
+                        u = indices[e]
+                        if mark[u] != 0:
+                            continue
+                        if r <= i:
+                            q = seed_p[r]
+                        elif uniform_rest:
+                            q = p
+                        else:
+                            q = edge_p[e]
+                        if keyed_uniform(skey, e) < q:
+                            tail = activate(mark, queue, tail, u, 1)
+                            newly += 1
+            total += newly
             inc_sum[i] += newly
             inc_sq[i] += newly * newly
         for t in range(tail):
             mark[queue[t]] = 0
-        spread[s] = tail - refired
+        spread[s] = total
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _lt_cascade(indptr, indices, p, edge_w, stamp, state, mark, queue, tail, tmark, theta, acc):
     """Run a linear-threshold cascade from the queue (one seed); returns ``(state, tail)``.
     An account's threshold is drawn when a weight first reaches it in the simulation."""
