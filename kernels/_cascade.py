@@ -1,10 +1,8 @@
 """Cascade building blocks shared by the Monte Carlo kernels (:mod:`kolgraph.kernels.propagation`)
 and the reverse-reachable sets (:mod:`kolgraph.kernels.rrsets`): the activate-and-enqueue step,
-recording an RR set's candidates, and the independent-cascade expansion of one node with one
-edge probability (geometric skips between live edges).
+and recording an RR set's candidates.
 """
 
-from kolgraph.kernels._rng import geometric_skip
 from numba import njit
 
 
@@ -43,28 +41,3 @@ def join(mark, queue, tail, u, items, n_items, cand_of, recording):
         return tail, n_items, False
     n_items, full = record(items, n_items, candidate(cand_of, u))
     return tail, n_items, full
-
-
-@njit(nogil=True, cache=True, inline="always")
-def expand_live(indices, a, b, q, log1mq, state, mark, queue, tail, items, n_items, cand_of,
-                recording):
-    """Independent cascade over the edges ``a:b`` with one probability ``q`` (``log1mq`` =
-    log(1 - q)): every edge when ``q >= 1``, else the live ones found by geometric skips;
-    each inactive target :func:`join` s. Stops when the RR set is full. Returns ``(state,
-    tail, n_items, full)``."""
-    if q <= 0.0:
-        return state, tail, n_items, False
-    e = a
-    while True:
-        if q < 1.0:
-            state, jump = geometric_skip(state, log1mq)
-            e += jump
-        if e >= b:
-            break
-        u = indices[e]
-        if mark[u] == 0:
-            tail, n_items, full = join(mark, queue, tail, u, items, n_items, cand_of, recording)
-            if full:
-                return state, tail, n_items, True
-        e += 1
-    return state, tail, n_items, False
