@@ -230,10 +230,10 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
 @njit(nogil=True, cache=True)
 def block_subgraph(indptr, indices, rows, col_local):
     """The CSR of ``rows`` x the columns with ``col_local[j] >= 0`` (renumbered to it)."""
-    return filter_rows(indptr, indices, rows, col_local, -1, True)
+    return filter_rows(indptr, indices, rows, False, col_local, -1, True)
 
 
 @njit(nogil=True, cache=True)
 def eligible_degree(indptr, indices, col_ok):
     """Per row, how many eligible columns it follows."""
-    return filtered_counts(indptr, indices, np.empty(0, np.int64), col_ok, False)
+    return filtered_counts(indptr, indices, indptr[:0], True, col_ok, False)

@@ -271,22 +271,22 @@ def transpose_rows(starts, ends, indices, n_cols, n_parts, with_pos):
 
 # --- filtering: rows of a CSR keeping the entries whose column passes a map ---------------------
 # ``col_map[v] != drop`` keeps column v: a bool mask with ``drop=False``, or a slot map with
-# ``drop=-1`` (kept columns can then be renumbered to their slot). ``rows`` selects the rows
-# (an empty array: every row).
+# ``drop=-1`` (kept columns can then be renumbered to their slot). ``rows`` selects the rows,
+# unless ``all_rows`` (then every row, in order).
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _row(rows, i):
-    return rows[i] if len(rows) > 0 else np.int64(i)  # a prange index may be unsigned
+def _row(rows, all_rows, i):
+    return np.int64(i) if all_rows else np.int64(rows[i])  # a prange index may be unsigned
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def filtered_counts(indptr, indices, rows, col_map, drop):
+def filtered_counts(indptr, indices, rows, all_rows, col_map, drop):
     """Per selected row, its entries whose column passes ``col_map``."""
-    n = len(rows) if len(rows) > 0 else len(indptr) - 1
+    n = len(indptr) - 1 if all_rows else len(rows)
     out = np.zeros(n, dtype=np.int64)
     for i in prange(n):
-        r = _row(rows, i)
+        r = _row(rows, all_rows, i)
         c = 0
         for p in range(indptr[r], indptr[r + 1]):
             if col_map[indices[p]] != drop:
@@ -296,18 +296,18 @@ def filtered_counts(indptr, indices, rows, col_map, drop):
 
 
 @njit(nogil=True, cache=True, parallel=True)
-def filter_rows(indptr, indices, rows, col_map, drop, renumber):
+def filter_rows(indptr, indices, rows, all_rows, col_map, drop, renumber):
     """The selected rows keeping the entries whose column passes ``col_map``, as a CSR
     ``(indptr, indices int32)``; kept columns are renumbered to ``col_map[v]`` when
     ``renumber``, else kept as they are. Counting and filling run in parallel over rows."""
-    counts = filtered_counts(indptr, indices, rows, col_map, drop)
+    counts = filtered_counts(indptr, indices, rows, all_rows, col_map, drop)
     n = len(counts)
     ptr = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
         ptr[i + 1] = ptr[i] + counts[i]
     out = np.empty(ptr[n], dtype=np.int32)
     for i in prange(n):
-        r = _row(rows, i)
+        r = _row(rows, all_rows, i)
         w = ptr[i]
         for p in range(indptr[r], indptr[r + 1]):
             v = indices[p]

@@ -34,7 +34,7 @@ def bipartite_rows(out_indptr, out_indices, col_of):
     ``(row_account int32, indptr int64, indices int32)``, rows in account order,
     each row's columns in the order of ``out_indices``.
     """
-    ptr, indices = filter_rows(out_indptr, out_indices, np.empty(0, np.int64), col_of, -1, True)
+    ptr, indices = filter_rows(out_indptr, out_indices, out_indptr[:0], True, col_of, -1, True)
     row_account = np.flatnonzero(ptr[1:] > ptr[:-1]).astype(np.int32)
     indptr = np.empty(len(row_account) + 1, np.int64)
     indptr[0] = 0

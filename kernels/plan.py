@@ -109,7 +109,7 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
 def filtered_rows(in_indptr, in_indices, cand, allowed):
     """The candidates' followers that pass the filter, as a CSR over the candidates
     (account ids kept). Returns ``(indptr, indices)``."""
-    return filter_rows(in_indptr, in_indices, cand, allowed, False, False)
+    return filter_rows(in_indptr, in_indices, cand, False, allowed, False, False)
 
 
 @njit(nogil=True, cache=True)

@@ -306,7 +306,7 @@ def summarize_regions(region_mask, region_count, p):
 def restrict_rows(indptr, indices, slot):
     """A CSR keeping only the entries whose column has a slot (``slot[v] >= 0``),
     renumbered to slots; e.g. following-of rows restricted to the creators."""
-    return filter_rows(indptr, indices, np.empty(0, np.int64), slot, -1, True)
+    return filter_rows(indptr, indices, indptr[:0], True, slot, -1, True)
 
 
 @njit(nogil=True, cache=True)
@@ -501,7 +501,7 @@ def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
     """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
     if not use_allowed:
         return in_indptr[accounts + 1] - in_indptr[accounts]
-    return filtered_counts(in_indptr, in_indices, accounts, allowed, False)
+    return filtered_counts(in_indptr, in_indices, accounts, False, allowed, False)
 
 
 @njit(nogil=True, cache=True, parallel=True)

@@ -544,7 +544,7 @@ def generate_edges(acc, cr, peers, farms, mix, seeds, chunk, n_workers):
 @njit(nogil=True, cache=True)
 def count_flagged_followers(in_indptr, in_indices, flagged, n_rows):
     """Number of followers ``u`` with ``flagged[u] >= 0`` of each of the first ``n_rows`` accounts."""
-    return filtered_counts(in_indptr, in_indices, np.arange(n_rows), flagged, -1)
+    return filtered_counts(in_indptr, in_indices, np.arange(n_rows), False, flagged, -1)
 
 
 # --- account attributes -------------------------------------------------------------
