@@ -500,7 +500,10 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, bit_row
 def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
     """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
     if not use_allowed:
-        return in_indptr[accounts + 1] - in_indptr[accounts]
+        out = np.empty(accounts.shape[0], dtype=np.int64)
+        for i in range(accounts.shape[0]):
+            out[i] = in_indptr[accounts[i] + 1] - in_indptr[accounts[i]]
+        return out
     return filtered_counts(in_indptr, in_indices, accounts, False, allowed, False)
 
 
