@@ -227,3 +227,111 @@ def transpose(indptr, indices, n):
     """Transpose a CSR with ``n`` columns; the result's rows are sorted."""
     t_indptr, t_indices, _ = _transpose(indptr, indices, np.empty(0, np.int64), False, n)
     return t_indptr, t_indices
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def transpose_rows(starts, ends, indices, n_cols, n_parts, with_pos):
+    """Transpose of the rows ``indices[starts[r]:ends[r]]``: ``(col_indptr, col_rows, col_pos)``,
+    rows ascending in each column; ``col_pos`` is each entry's position in ``indices`` (empty
+    unless ``with_pos``). The rows may be any slices of ``indices`` (e.g. a subset of a CSR's
+    rows).
+
+    Parallel over ``n_parts`` column ranges holding about equal numbers of entries
+    (one per thread; 1 for small graphs): every part reads the whole CSR and writes
+    only its own columns.
+    """
+    counts = np.zeros(n_cols + 1, np.int64)
+    for r in range(len(starts)):
+        for p in range(starts[r], ends[r]):
+            counts[indices[p] + 1] += 1
+    for j in range(n_cols):
+        counts[j + 1] += counts[j]
+    m = counts[n_cols]
+    rows = np.empty(m, np.int32)
+    pos = np.empty(m if with_pos else 0, np.int64)
+    n_parts = max(1, min(n_parts, n_cols))
+    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (m / n_parts))
+    bounds[0] = 0
+    bounds[n_parts] = n_cols
+    for t in prange(n_parts):
+        lo = bounds[t]
+        hi = bounds[t + 1]
+        fill = counts[lo:hi].copy()
+        for r in range(len(starts)):
+            for p in range(starts[r], ends[r]):
+                j = indices[p]
+                if lo <= j < hi:
+                    q = fill[j - lo]
+                    rows[q] = r
+                    if with_pos:
+                        pos[q] = p
+                    fill[j - lo] = q + 1
+    return counts, rows, pos
+
+
+# --- filtering: rows of a CSR keeping the entries whose column passes a map ---------------------
+# ``col_map[v] != drop`` keeps column v: a bool mask with ``drop=False``, or a slot map with
+# ``drop=-1`` (kept columns can then be renumbered to their slot). ``rows`` selects the rows,
+# unless ``all_rows`` (then every row, in order).
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _row(rows, all_rows, i):
+    return np.int64(i) if all_rows else np.int64(rows[i])  # a prange index may be unsigned
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def filtered_counts(indptr, indices, rows, all_rows, col_map, drop):
+    """Per selected row, its entries whose column passes ``col_map``."""
+    n = len(indptr) - 1 if all_rows else len(rows)
+    out = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        r = _row(rows, all_rows, i)
+        c = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            if col_map[indices[p]] != drop:
+                c += 1
+        out[i] = c
+    return out
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def filter_rows(indptr, indices, rows, all_rows, col_map, drop, renumber):
+    """The selected rows keeping the entries whose column passes ``col_map``, as a CSR
+    ``(indptr, indices int32)``; kept columns are renumbered to ``col_map[v]`` when
+    ``renumber``, else kept as they are. Counting and filling run in parallel over rows."""
+    counts = filtered_counts(indptr, indices, rows, all_rows, col_map, drop)
+    n = len(counts)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        ptr[i + 1] = ptr[i] + counts[i]
+    out = np.empty(ptr[n], dtype=np.int32)
+    for i in prange(n):
+        r = _row(rows, all_rows, i)
+        w = ptr[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            v = indices[p]
+            if col_map[v] != drop:
+                if renumber:
+                    out[w] = col_map[v]
+                else:
+                    out[w] = v
+                w += 1
+    return ptr, out
+
+
+@njit(nogil=True, cache=True)
+def group_by(keys, n_groups):
+    """Counting sort: ``(ptr, order)`` with ``order[ptr[g]:ptr[g+1]]`` the positions of key ``g``."""
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        ptr[keys[i] + 1] += 1
+    for g in range(n_groups):
+        ptr[g + 1] += ptr[g]
+    pos = ptr[:-1].copy()
+    order = np.empty(keys.shape[0], dtype=np.int32)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        order[pos[k]] = i
+        pos[k] += 1
+    return ptr, order

@@ -23,17 +23,17 @@ Arrays in, arrays out; no validation here.
 """
 
 import heapq
+from collections import namedtuple
 
 import numpy as np
-from kolgraph.kernels.reach import popcount
+from kolgraph.kernels._bits import fill_bitset, get_bit, popcount, set_bit
+from kolgraph.kernels.csr import filter_rows, transpose_rows
 from numba import njit, prange
 
 COVER = 0
 EXPECTED = 1
 EFFECTIVE = 2
 RK = 3
-_ONE = np.uint64(1)
-_LOW6 = np.uint64(63)
 
 
 @njit(nogil=True, cache=True)
@@ -43,10 +43,7 @@ def dense_rows(starts, ends, indices, big, n_words):
     follower."""
     out = np.zeros((big.shape[0], n_words), dtype=np.uint64)
     for r in range(big.shape[0]):
-        c = big[r]
-        for j in range(starts[c], ends[c]):
-            u = np.uint64(indices[j])
-            out[r, u >> np.uint64(6)] |= _ONE << (u & _LOW6)
+        fill_bitset(indices, starts[big[r]], ends[big[r]], out[r])
     return out
 
 
@@ -76,8 +73,7 @@ def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
         for j in range(starts[c], ends[c]):
             u = indices[j]
             buf[out] = u
-            out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6))
-                                & _ONE)
+            out += 1 - np.int64(get_bit(covered, u))
         lo[c] = start
         hi[c] = out
         fill[0] = out
@@ -86,7 +82,7 @@ def _cover_gain(starts, ends, indices, c, covered, dense, slot, left):
     for j in range(lo[c], hi[c]):
         u = buf[j]
         buf[out] = u
-        out += 1 - np.int64((covered[np.uint64(u) >> np.uint64(6)] >> (np.uint64(u) & _LOW6)) & _ONE)
+        out += 1 - np.int64(get_bit(covered, u))
     hi[c] = out
     return out - lo[c]
 
@@ -105,12 +101,7 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
             covered[w] |= x
         return g
     for j in range(starts[c], ends[c]):
-        u = np.uint64(indices[j])
-        w = u >> np.uint64(6)
-        b = _ONE << (u & _LOW6)
-        if covered[w] & b == 0:
-            g += 1
-            covered[w] |= b
+        g += set_bit(covered, indices[j])
     return g
 
 
@@ -118,25 +109,7 @@ def _cover_add(starts, ends, indices, c, covered, dense, slot):
 def filtered_rows(in_indptr, in_indices, cand, allowed):
     """The candidates' followers that pass the filter, as a CSR over the candidates
     (account ids kept). Returns ``(indptr, indices)``."""
-    m = cand.shape[0]
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    for i in range(m):
-        c = cand[i]
-        n = 0
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            if allowed[in_indices[p]]:
-                n += 1
-        indptr[i + 1] = indptr[i] + n
-    indices = np.empty(indptr[m], dtype=np.int32)
-    for i in range(m):
-        c = cand[i]
-        j = indptr[i]
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            u = in_indices[p]
-            if allowed[u]:
-                indices[j] = u
-                j += 1
-    return indptr, indices
+    return filter_rows(in_indptr, in_indices, cand, False, allowed, False, False)
 
 
 @njit(nogil=True, cache=True)
@@ -165,13 +138,19 @@ def gain(starts, ends, indices, c, kind, count, hit, k, p):
     return float(g)
 
 
+@njit(nogil=True, cache=True)
+def _gains_into(out, lo, hi, starts, ends, indices, cands, kind, count, hit, k, p):
+    for i in range(lo, hi):
+        c = cands[i]
+        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+
+
 @njit(nogil=True, cache=True, parallel=True)
 def gains(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gain` of every candidate in ``cands`` (threads over candidates)."""
     out = np.empty(cands.shape[0])
     for i in prange(cands.shape[0]):
-        c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+        _gains_into(out, i, i + 1, starts, ends, indices, cands, kind, count, hit, k, p)
     return out
 
 
@@ -179,77 +158,114 @@ def gains(starts, ends, indices, cands, kind, count, hit, k, p):
 def gains_serial(starts, ends, indices, cands, kind, count, hit, k, p):
     """:func:`gains` on the calling thread (small inputs: no thread team to start)."""
     out = np.empty(cands.shape[0])
-    for i in range(cands.shape[0]):
-        c = cands[i]
-        out[i] = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+    _gains_into(out, 0, cands.shape[0], starts, ends, indices, cands, kind, count, hit, k, p)
     return out
 
 
+# Arrays that travel together through the greedy, passed to numba as tuples.
+Limits = namedtuple("Limits", "cost tier budget tmax smax slots")
+Limits.__doc__ = """Permanent constraints: per-candidate ``cost`` and ``tier``, the ``budget``,
+per-tier count cap ``tmax`` and spend cap ``smax``, and at most ``slots`` more creators."""
+Spent = namedtuple("Spent", "spent tcount tspend")
+Spent.__doc__ = """Spend so far: the total and, per tier, the count and spend (updated in place;
+the new total is returned)."""
+Counts = namedtuple("Counts", "kind k count hit p q")
+Counts.__doc__ = """Per-follower greedy state of objective ``kind`` (R_k's ``k``): ``count``,
+``hit``, and per candidate the view probability ``p`` and miss factor ``q = 1 - p``."""
+Cover = namedtuple("Cover", "covered dense slot left")
+Cover.__doc__ = """Unique-reach greedy state: the ``covered`` bitset, the audience bitsets
+``dense[slot[c]]`` and the survivors ``left`` (see :func:`_cover_gain`)."""
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _eval_gain(starts, ends, indices, c, counts, cover, use_cover):
+    if use_cover:
+        covered, dense, slot, left = cover
+        return float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
+    return gain(starts, ends, indices, c, counts.kind, counts.count, counts.hit, counts.k,
+                counts.p[c])
+
+
 @njit(nogil=True, cache=True)
-def lazy_greedy(starts, ends, indices, cands, cost, tier, p, q, kind, k, count, hit, fresh, budget,
-                spent, tcount, tspend, tmax, smax, slots, bound):
-    """Lazy (CELF) cost-benefit greedy under permanent constraints.
-
-    Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
-    fits the budget left, whose tier is under its count cap ``tmax`` and spend cap
-    ``smax``, while fewer than ``slots`` creators were added; ties go to the earlier
-    candidate; stops when the best gain is zero. Stale gains are upper bounds
-    (submodularity), so a candidate is re-evaluated only when it reaches the top of the
-    heap. Updates ``count``, ``hit``, ``tcount``, ``tspend`` in place and leaves in
-    ``bound[c]`` the last gain computed for each candidate (an upper bound of its gain
-    over the final plan). :func:`cover_greedy` is the same for reach on a bitset.
-
-    Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
-    """
+def _celf(starts, ends, indices, cands, lim, sp, fresh, bound, counts, cover, use_cover):
+    """Lazy (CELF) cost-benefit greedy, on per-follower counts or on the covered bitset
+    (``use_cover``); see :func:`lazy_greedy`. Returns ``(chosen, cover gains, R_k gains,
+    expected gains, spent)``."""
+    kind, k = counts.kind, counts.k
     heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
     for i in range(cands.shape[0]):
         c = cands[i]
         if fresh:  # on an empty state the gains are the audience sizes (the row lengths)
             d = float(ends[c] - starts[c])
-            g = d * p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
+            g = d * counts.p[c] if kind == EXPECTED else (d if kind != RK or k == 1 else 0.0)
         else:
-            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            g = _eval_gain(starts, ends, indices, c, counts, cover, use_cover)
         bound[c] = g
-        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
+        heap.append((-g / lim.cost[c], np.int64(c), np.int64(0)))
     heapq.heapify(heap)
-    cap = min(cands.shape[0], max(slots, 0))
+    cap = min(cands.shape[0], max(lim.slots, 0))
     chosen = np.empty(cap, dtype=np.int64)
     g_cover = np.zeros(cap, dtype=np.int64)
     g_rk = np.zeros(cap, dtype=np.int64)
     g_exp = np.zeros(cap)
+    spent, tcount, tspend = sp
     step = 0
     while len(heap) > 0 and step < cap:
         neg, c, stamp = heap[0]
-        t = tier[c]
-        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
-                or tspend[t] + cost[c] > smax[t] + 1e-9):
+        t = lim.tier[c]
+        cost = lim.cost[c]
+        if (spent + cost > lim.budget + 1e-9 or tcount[t] + 1 > lim.tmax[t]
+                or tspend[t] + cost > lim.smax[t] + 1e-9):
             heapq.heappop(heap)
             continue
         if stamp != step:
-            g = gain(starts, ends, indices, c, kind, count, hit, k, p[c])
+            g = _eval_gain(starts, ends, indices, c, counts, cover, use_cover)
             bound[c] = g
-            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
+            heapq.heapreplace(heap, (-g / cost, c, np.int64(step)))
             continue
         if neg >= 0.0:
             break
         heapq.heappop(heap)
-        a, b, e = add(starts, ends, indices, c, count, hit, k, q[c], kind == EXPECTED)
+        if use_cover:
+            g_cover[step] = _cover_add(starts, ends, indices, c, cover[0], cover[1], cover[2])
+        else:
+            g_cover[step], g_rk[step], g_exp[step] = add(starts, ends, indices, c, counts.count,
+                                                         counts.hit, k, counts.q[c],
+                                                         kind == EXPECTED)
         bound[c] = 0.0
         chosen[step] = c
-        g_cover[step] = a
-        g_rk[step] = b
-        g_exp[step] = e
-        spent += cost[c]
+        spent += cost
         tcount[t] += 1
-        tspend[t] += cost[c]
+        tspend[t] += cost
         step += 1
     return chosen[:step], g_cover[:step], g_rk[:step], g_exp[:step], spent
 
 
 @njit(nogil=True, cache=True)
-def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount, tspend, tmax,
-                 smax, slots, fresh, bound, covered, dense, slot, left):
-    """:func:`lazy_greedy` for unique reach with a ``covered`` bitset as the only state.
+def lazy_greedy(starts, ends, indices, cands, lim, sp, counts, fresh, bound):
+    """Lazy (CELF) cost-benefit greedy under permanent constraints.
+
+    Picks, among ``cands``, the candidate with the largest gain per unit cost whose cost
+    fits the budget left, whose tier is under its count cap ``tmax`` and spend cap
+    ``smax``, while fewer than ``slots`` creators were added (:class:`Limits` ``lim``);
+    ties go to the earlier candidate; stops when the best gain is zero. Stale gains are
+    upper bounds (submodularity), so a candidate is re-evaluated only when it reaches the
+    top of the heap. Updates the :class:`Counts` ``count``/``hit`` and the :class:`Spent`
+    ``sp`` per-tier arrays in place and leaves in ``bound[c]`` the last gain computed for
+    each candidate (an upper bound of its gain over the final plan); ``fresh``: the state
+    is empty. :func:`cover_greedy` is the same for reach on a bitset.
+
+    Returns ``(chosen, cover gains, R_k gains, expected gains, spent)``.
+    """
+    no_cover = Cover(np.zeros(0, np.uint64), np.zeros((0, 0), np.uint64), np.zeros(0, np.int64),
+                     (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32),
+                      np.zeros(1, np.int64)))
+    return _celf(starts, ends, indices, cands, lim, sp, fresh, bound, counts, no_cover, False)
+
+
+@njit(nogil=True, cache=True)
+def cover_greedy(starts, ends, indices, cands, lim, sp, cover, fresh, bound):
+    """:func:`lazy_greedy` for unique reach with a :class:`Cover` bitset as the only state.
 
     Gains and additions read a candidate's bitset ``dense[slot[c]]`` word by word when
     ``slot[c] >= 0`` (large audiences), else its followers still uncovered at its last
@@ -257,52 +273,22 @@ def cover_greedy(starts, ends, indices, cands, cost, tier, budget, spent, tcount
     the frequencies, the R_k curve and the Shapley values come afterwards from
     :func:`replay`, on threads. Returns ``(chosen, reach gains, spent)``.
     """
-    heap = [(0.0, np.int64(0), np.int64(0)) for _ in range(0)]
-    for i in range(cands.shape[0]):
-        c = cands[i]
-        g = float(ends[c] - starts[c]) if fresh else float(
-            _cover_gain(starts, ends, indices, c, covered, dense, slot, left))
-        bound[c] = g
-        heap.append((-g / cost[c], np.int64(c), np.int64(0)))
-    heapq.heapify(heap)
-    cap = min(cands.shape[0], max(slots, 0))
-    chosen = np.empty(cap, dtype=np.int64)
-    gains_ = np.zeros(cap, dtype=np.int64)
-    step = 0
-    while len(heap) > 0 and step < cap:
-        neg, c, stamp = heap[0]
-        t = tier[c]
-        if (spent + cost[c] > budget + 1e-9 or tcount[t] + 1 > tmax[t]
-                or tspend[t] + cost[c] > smax[t] + 1e-9):
-            heapq.heappop(heap)
-            continue
-        if stamp != step:
-            g = float(_cover_gain(starts, ends, indices, c, covered, dense, slot, left))
-            bound[c] = g
-            heapq.heapreplace(heap, (-g / cost[c], c, np.int64(step)))
-            continue
-        if neg >= 0.0:
-            break
-        heapq.heappop(heap)
-        gains_[step] = _cover_add(starts, ends, indices, c, covered, dense, slot)
-        bound[c] = 0.0
-        chosen[step] = c
-        spent += cost[c]
-        tcount[t] += 1
-        tspend[t] += cost[c]
-        step += 1
-    return chosen[:step], gains_[:step], spent
+    none = np.zeros(0)
+    counts = Counts(COVER, 1, np.zeros(0, np.uint8), none, none, none)
+    chosen, g_cover, _, _, spent = _celf(starts, ends, indices, cands, lim, sp, fresh, bound,
+                                         counts, cover, True)
+    return chosen, g_cover, spent
 
 
 @njit(nogil=True, cache=True)
-def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, covered, dense, slot,
-                      left):
+def cover_upper_bound(starts, ends, indices, cands, cost, budget, bound, cover):
     """Best fractional knapsack of the reach gains of ``cands`` over ``covered`` within
     ``budget``, taking candidates by gain per cost. ``bound[c]`` holds an upper bound of
     each gain (the lazy greedy's last one): only candidates that reach the top of the heap
     are evaluated (from what the greedy left of them, ``left``), so every candidate taken
     carries its exact gain and every one left out has a gain per cost no higher than the
-    last taken. Returns the knapsack value."""
+    last taken. ``cover``: the :class:`Cover` state. Returns the knapsack value."""
+    covered, dense, slot, left = cover
     heap = [(0.0, np.int64(0), False) for _ in range(0)]
     for i in range(cands.shape[0]):
         c = cands[i]
@@ -434,20 +420,7 @@ def evaluate(starts, ends, indices, sel, q, k, n, track):
 @njit(nogil=True, cache=True)
 def transpose(starts, ends, indices, n):
     """Follower -> candidates CSR of the candidates' audiences (for pairwise overlaps)."""
-    m = starts.shape[0]
-    tptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(m):
-        for j in range(starts[i], ends[i]):
-            tptr[indices[j] + 1] += 1
-    for u in range(n):
-        tptr[u + 1] += tptr[u]
-    fill = tptr[:-1].copy()
-    tind = np.empty(tptr[n], dtype=np.int32)
-    for i in range(m):
-        for j in range(starts[i], ends[i]):
-            u = indices[j]
-            tind[fill[u]] = i
-            fill[u] += 1
+    tptr, tind, _ = transpose_rows(starts, ends, indices, n, 1, False)
     return tptr, tind
 
 
@@ -466,20 +439,7 @@ def common_with(starts, ends, indices, tptr, tind, s, out):
 def follower_members(starts, ends, indices, sel, n):
     """Follower -> chosen creators CSR: ``members[fptr[u]:fptr[u+1]]`` are the positions
     in ``sel`` of the chosen creators that follower u follows."""
-    fptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(sel.shape[0]):
-        for j in range(starts[sel[i]], ends[sel[i]]):
-            fptr[indices[j] + 1] += 1
-    for u in range(n):
-        fptr[u + 1] += fptr[u]
-    fill = fptr[:-1].copy()
-    members = np.empty(fptr[n], dtype=np.int32)
-    for i in range(sel.shape[0]):
-        for j in range(starts[sel[i]], ends[sel[i]]):
-            u = indices[j]
-            members[fill[u]] = i
-            fill[u] += 1
-    return fptr, members
+    return transpose(starts[sel], ends[sel], indices, n)
 
 
 @njit(nogil=True, cache=True)

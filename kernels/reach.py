@@ -23,36 +23,13 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from numba import config, njit, prange, types
-from numba.extending import intrinsic
+from kolgraph.kernels._bits import fill_bitset, get_bit, popcount
+from kolgraph.kernels._rng import GOLDEN
+from kolgraph.kernels.csr import filter_rows, filtered_counts
+from numba import njit, prange
 
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
-
-
-if config.DISABLE_JIT:  # plain Python: kernels still run, e.g. under coverage
-
-    def popcount(x):
-        """Number of set bits of a uint64."""
-        return bin(int(x)).count("1")
-
-else:
-
-    @intrinsic
-    def _ctpop(typingctx, x):
-        sig = types.int64(types.uint64)
-
-        def codegen(context, builder, signature, args):
-            return builder.ctpop(args[0])
-
-        return sig, codegen
-
-    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
-    def popcount(x):
-        """Number of set bits of a uint64 (LLVM ``ctpop``: one instruction with POPCNT)."""
-        return _ctpop(x)
-
 
 CHUNK = 4096  # accounts per pass: their masks (32 KiB per mask word) stay in L1/L2
 TABLE_MAX_K = 20  # up to this many creators, regions are counted in a 2**k table (4 MiB)
@@ -164,7 +141,7 @@ def _slot(keys, vals, key, bits):
     """Open-addressing slot of ``key`` (a row of mask words): its own, or the empty one to fill."""
     h = _ZERO
     for w in range(key.shape[0]):
-        h = (h + key[w]) * _GOLDEN
+        h = (h + key[w]) * GOLDEN  # Fibonacci hashing
     cap = vals.shape[0]
     s = np.int64(h >> np.uint64(64 - bits))
     while vals[s] != 0:
@@ -325,29 +302,11 @@ def summarize_regions(region_mask, region_count, p):
     return pair, exclusive, incremental, exactly, reach, expected
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
 def restrict_rows(indptr, indices, slot):
     """A CSR keeping only the entries whose column has a slot (``slot[v] >= 0``),
     renumbered to slots; e.g. following-of rows restricted to the creators."""
-    n = indptr.shape[0] - 1
-    keep = np.zeros(n + 1, dtype=np.int64)
-    for r in prange(n):
-        c = 0
-        for p in range(indptr[r], indptr[r + 1]):
-            if slot[indices[p]] >= 0:
-                c += 1
-        keep[r + 1] = c
-    for r in range(n):
-        keep[r + 1] += keep[r]
-    out = np.empty(keep[n], dtype=np.int32)
-    for r in prange(n):
-        w = keep[r]
-        for p in range(indptr[r], indptr[r + 1]):
-            s = slot[indices[p]]
-            if s >= 0:
-                out[w] = s
-                w += 1
-    return keep, out
+    return filter_rows(indptr, indices, indptr[:0], True, slot, -1, True)
 
 
 @njit(nogil=True, cache=True)
@@ -386,6 +345,7 @@ def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices,
     """
     best = np.empty(k, dtype=np.float64)
     b_slot = np.empty(k, dtype=np.int64)
+    b_common = np.empty(k, dtype=np.int64)
     b_aud = np.empty(k, dtype=np.int64)
     n = 0
     for s in range(counts.shape[0]):
@@ -403,39 +363,17 @@ def top_similar(counts, skip, cand_idx, a, by_jaccard, k, in_indptr, in_indices,
             score = common / (a + b - common)
         else:
             score = common / max(min(a, b), 1.0)
-        if n == k and score <= best[k - 1]:
-            continue
-        i = n if n < k else k - 1
-        while i > 0 and best[i - 1] < score:  # after equal scores: earlier slots win ties
-            if i < k:
-                best[i] = best[i - 1]
-                b_slot[i] = b_slot[i - 1]
-                b_aud[i] = b_aud[i - 1]
-            i -= 1
-        best[i] = score
-        b_slot[i] = s
-        b_aud[i] = b
-        if n < k:
-            n += 1
-    common_out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        common_out[i] = counts[b_slot[i]]
-    return b_slot[:n].copy(), common_out, b_aud[:n].copy()
+        # slots come in increasing order, so equal scores keep the earlier slot first
+        n = _insert_top(best, b_slot, b_common, b_aud, n, k, score, s, common, b)
+    return b_slot[:n].copy(), b_common[:n].copy(), b_aud[:n].copy()
 
 
 @njit(nogil=True, cache=True)
 def audience_bitset(in_indptr, in_indices, c, n_words):
     """The followers of account ``c`` as a bitset of ``n_words`` uint64 words."""
     bits = np.zeros(n_words, dtype=np.uint64)
-    for p in range(in_indptr[c], in_indptr[c + 1]):
-        u = np.uint64(in_indices[p])
-        bits[u >> np.uint64(6)] |= _ONE << (u & np.uint64(63))
+    fill_bitset(in_indices, in_indptr[c], in_indptr[c + 1], bits)
     return bits
-
-
-@njit(nogil=True, cache=True)
-def _bit(bits, u):
-    return (bits[u >> 6] >> np.uint64(u & 63)) & _ONE
 
 
 @njit(nogil=True, cache=True)
@@ -445,13 +383,13 @@ def _count_in_bitset(in_indices, p0, p1, bits):
     c0 = c1 = c2 = c3 = _ZERO
     p = p0
     while p + 4 <= p1:
-        c0 += _bit(bits, in_indices[p])
-        c1 += _bit(bits, in_indices[p + 1])
-        c2 += _bit(bits, in_indices[p + 2])
-        c3 += _bit(bits, in_indices[p + 3])
+        c0 += get_bit(bits, in_indices[p])
+        c1 += get_bit(bits, in_indices[p + 1])
+        c2 += get_bit(bits, in_indices[p + 2])
+        c3 += get_bit(bits, in_indices[p + 3])
         p += 4
     while p < p1:
-        c0 += _bit(bits, in_indices[p])
+        c0 += get_bit(bits, in_indices[p])
         p += 1
     return np.int64(c0 + c1 + c2 + c3)
 
@@ -561,19 +499,12 @@ def top_jaccard_by_size(in_indptr, in_indices, c, qbits, by_size, sizes, bit_row
 @njit(nogil=True, cache=True)
 def filtered_degree(in_indptr, in_indices, accounts, allowed, use_allowed):
     """Followers of each of ``accounts`` that are ``allowed`` (the plain in-degree otherwise)."""
-    n = accounts.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        c = accounts[i]
-        if not use_allowed:
-            out[i] = in_indptr[c + 1] - in_indptr[c]
-            continue
-        s = 0
-        for p in range(in_indptr[c], in_indptr[c + 1]):
-            if allowed[in_indices[p]]:
-                s += 1
-        out[i] = s
-    return out
+    if not use_allowed:
+        out = np.empty(accounts.shape[0], dtype=np.int64)
+        for i in range(accounts.shape[0]):
+            out[i] = in_indptr[accounts[i] + 1] - in_indptr[accounts[i]]
+        return out
+    return filtered_counts(in_indptr, in_indices, accounts, False, allowed, False)
 
 
 @njit(nogil=True, cache=True, parallel=True)

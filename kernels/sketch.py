@@ -28,69 +28,30 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from numba import config, njit, prange, types
-from numba.extending import intrinsic
+from kolgraph.kernels._bits import clz
+from kolgraph.kernels._rng import FNV_OFFSET, fnv1a, splitmix64
+from numba import njit, prange
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 
-@njit(types.uint64(types.uint64), nogil=True, cache=True)
-def mix64(x):
-    """splitmix64: add the golden gamma, then the variant-13 finaliser (a bijection)."""
-    z = x + _GAMMA
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-if config.DISABLE_JIT:
-
-    def clz(x):
-        """Leading zero bits of a uint64 (64 for 0)."""
-        return 64 - int(x).bit_length()
-
-else:
-
-    @intrinsic
-    def _ctlz(typingctx, x):
-        sig = types.int64(types.uint64)
-
-        def codegen(context, builder, signature, args):
-            return builder.ctlz(args[0], context.get_constant(types.boolean, False))
-
-        return sig, codegen
-
-    @njit(types.int64(types.uint64), inline="always", nogil=True, cache=True)
-    def clz(x):
-        """Leading zero bits of a uint64 (64 for 0; LLVM ``ctlz``)."""
-        return _ctlz(x)
-
-
 @njit(nogil=True, cache=True, parallel=True)
 def hash_int_ids(ids, seed_key):
-    """``mix64(id XOR seed_key)`` of every int64 id."""
+    """``splitmix64(id XOR seed_key)`` of every int64 id."""
     out = np.empty(ids.shape[0], dtype=np.uint64)
     for i in prange(ids.shape[0]):
-        out[i] = mix64(np.uint64(ids[i]) ^ seed_key)
+        out[i] = splitmix64(np.uint64(ids[i]) ^ seed_key)
     return out
 
 
 @njit(nogil=True, cache=True, parallel=True)
 def hash_str_ids(offsets, data, seed_key):
-    """``mix64(FNV-1a-64(utf-8 bytes) XOR seed_key)`` of every text id (Arrow offsets + bytes)."""
+    """``splitmix64(FNV-1a-64(utf-8 bytes) XOR seed_key)`` of every text id (Arrow offsets + bytes)."""
     n = offsets.shape[0] - 1
     out = np.empty(n, dtype=np.uint64)
     for i in prange(n):
-        h = _FNV_OFFSET
-        for j in range(offsets[i], offsets[i + 1]):
-            h = (h ^ np.uint64(data[j])) * _FNV_PRIME
-        out[i] = mix64(h ^ seed_key)
+        out[i] = splitmix64(fnv1a(FNV_OFFSET, data, offsets[i], offsets[i + 1]) ^ seed_key)
     return out
 
 
@@ -123,7 +84,7 @@ def _entry_hash(indices, e, key_hash, id_offset, seed_key):
     """Hash of CSR entry e: ``key_hash[indices[e]]``, or, with an empty ``key_hash``
     (accounts whose int ids are ``id_offset + index``), the id's hash computed in place."""
     if key_hash.shape[0] == 0:
-        return mix64(np.uint64(indices[e] + id_offset) ^ seed_key)
+        return splitmix64(np.uint64(indices[e] + id_offset) ^ seed_key)
     return key_hash[indices[e]]
 
 
@@ -159,7 +120,7 @@ def build_sketches(indptr, indices, key_hash, id_offset, seed_key, rows, K, p, t
     ----------
     indptr, indices : CSR.
     key_hash, id_offset, seed_key : the hash of entry e is ``key_hash[indices[e]]``; with
-        an empty ``key_hash`` it is ``mix64((indices[e] + id_offset) ^ seed_key)``
+        an empty ``key_hash`` it is ``splitmix64((indices[e] + id_offset) ^ seed_key)``
         (contiguous int ids: no table to gather from).
     rows : int64 rows to sketch (e.g. creators).
     K, p : KMV size and HyperLogLog precision.

@@ -641,18 +641,21 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
             covered = _covered(inst, state)
             state.left = _left(inst, cand, slot)
             chosen, g_cover, spent = _k.cover_greedy(
-                inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.budget,
-                state.spent, state.tcount, state.tspend, inst.tmax, inst.smax, slots,
-                not state.chosen, bound, covered, bits, slot, state.left)
+                inst.starts, inst.ends, inst.indices, cand,
+                _k.Limits(inst.cost, inst.tier, inst.budget, inst.tmax, inst.smax, slots),
+                _k.Spent(state.spent, state.tcount, state.tspend),
+                _k.Cover(covered, bits, slot, state.left), not state.chosen, bound)
             state.covered = covered
             state.count = None  # not kept: the report replays the plan (_replay)
             g_rk = np.zeros(len(chosen), np.int64)
             g_exp = np.zeros(len(chosen))
         else:
             chosen, g_cover, g_rk, g_exp, spent = _k.lazy_greedy(
-                inst.starts, inst.ends, inst.indices, cand, inst.cost, inst.tier, inst.p, inst.q,
-                kind, inst.k, state.count, state.hit, not state.chosen, inst.budget, state.spent,
-                state.tcount, state.tspend, inst.tmax, inst.smax, slots, bound)
+                inst.starts, inst.ends, inst.indices, cand,
+                _k.Limits(inst.cost, inst.tier, inst.budget, inst.tmax, inst.smax, slots),
+                _k.Spent(state.spent, state.tcount, state.tspend),
+                _k.Counts(kind, inst.k, state.count, state.hit, inst.p, inst.q),
+                not state.chosen, bound)
         if kind != _k.EFFECTIVE:
             state.bound = bound
         state.chosen += chosen.tolist()
@@ -1079,7 +1082,7 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float:
         left = state.left if state.left is not None else _left(inst, cand, slot)
         return value + _k.cover_upper_bound(inst.starts, inst.ends, inst.indices, cand,
                                             inst.cost, inst.budget, bound,
-                                            _covered(inst, state), bits, slot, left)
+                                            _k.Cover(_covered(inst, state), bits, slot, left))
     cost = inst.cost[cand]
     if state.bound is None:
         g = _gains(inst, cand, inst.kind, state)

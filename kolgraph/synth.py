@@ -41,7 +41,6 @@ from pathlib import Path
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kolgraph.exceptions import InputError
 from kolgraph.graph import FollowerGraph
@@ -49,6 +48,17 @@ from kolgraph.ids import IdMap
 from kolgraph.kernels import csr as _csr
 from kolgraph.kernels import synth as _k
 from kolgraph.progress import SILENT, Progress
+from kolgraph.synth_tables import (
+    CAT_REACH,
+    CAT_SHARE,
+    CATEGORIES,
+    COUNTRIES,
+    COUNTRY_SHARE,
+    PLAT_SHARE,
+    PLATFORMS,
+    accounts_table,
+    creators_table,
+)
 
 __all__ = ["CATEGORIES", "COUNTRIES", "PLATFORMS", "default_farms", "generate", "synth_store"]
 
@@ -69,57 +79,6 @@ FAKE_SHARE = 0.03                   # fake accounts per non-creator account (wit
 MIN_FARM = 10                       # fake accounts per farm, at least
 MAX_FAKE_SHARE = 0.2                # fakes may not exceed this share of non-creators
 ACCOUNTS_PER_FARM = 50_000          # default farm count: one per this many accounts
-
-CATEGORIES = ("beauty", "gaming", "fitness", "food", "travel", "tech", "fashion", "music",
-              "parenting", "finance", "sports", "comedy")
-_CAT_SHARE = np.array([11, 11, 8, 10, 7, 7, 10, 10, 5, 5, 8, 8], dtype=np.float64)
-_CAT_REACH = np.array([1.0, 1.2, 0.9, 1.0, 0.9, 0.9, 1.0, 1.5, 0.6, 0.7, 1.1, 1.4])
-_CAT_PRICE = np.array([1.2, 0.9, 1.0, 1.0, 1.1, 1.4, 1.2, 0.9, 1.1, 1.6, 1.0, 0.8])
-
-PLATFORMS = ("instagram", "tiktok", "youtube", "x")
-_PLAT_SHARE = np.array([0.45, 0.30, 0.18, 0.07])
-_PLAT_VIEW_RATE = np.array([0.08, 0.20, 0.12, 0.04])
-_PLAT_PRICE = np.array([1.0, 0.8, 1.6, 0.6])
-
-COUNTRIES = ("US", "IN", "BR", "ID", "MX", "GB", "PH", "TR", "DE", "FR", "JP", "KR", "ES", "IT",
-             "NG", "CA", "VN")
-_COUNTRY_SHARE = np.array([20, 12, 10, 8, 6, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3], dtype=np.float64)
-_LANGUAGES = ("en", "hi", "pt", "id", "es", "tr", "de", "fr", "ja", "ko", "it", "vi", "tl")
-_LANG_OF_COUNTRY = np.array([0, 1, 2, 3, 4, 0, 12, 5, 6, 7, 8, 9, 4, 10, 0, 0, 11], dtype=np.uint8)
-
-_HANDLE_WORDS = (
-    ("beauty", "glow", "makeup", "skin"), ("plays", "gaming", "gg", "tv"),
-    ("fit", "lifts", "yoga", "runs"), ("eats", "kitchen", "cooks", "bakes"),
-    ("travels", "wanders", "abroad", "trips"), ("tech", "codes", "gadgets", "dev"),
-    ("style", "wears", "fashion", "looks"), ("music", "beats", "sings", "dj"),
-    ("mom", "dad", "family", "kids"), ("money", "invests", "finance", "cash"),
-    ("sports", "hoops", "goals", "fc"), ("lol", "funny", "jokes", "comedy"),
-)
-_BIO_WORDS = (
-    ("skincare addict", "makeup artist", "💄", "glow up", "clean beauty", "MUA", "nail art"),
-    ("gamer", "streamer", "🎮", "fps", "speedruns", "esports", "retro games"),
-    ("gym rat", "personal trainer", "💪", "marathoner", "yoga teacher", "macros", "home workouts"),
-    ("foodie", "home cook", "🍜", "recipes", "baker", "street food", "vegan eats"),
-    ("wanderlust", "travel blogger", "✈️", "backpacker", "40 countries", "digital nomad", "road trips"),
-    ("tech reviews", "developer", "💻", "gadgets", "AI", "open source", "unboxings"),
-    ("ootd", "stylist", "👗", "thrifted", "streetwear", "vintage", "fashion week"),
-    ("musician", "producer", "🎵", "singer", "guitar", "vinyl", "live shows"),
-    ("mom of 3", "dad life", "👶", "parenting tips", "homeschool", "twin mama", "family first"),
-    ("investing", "personal finance", "📈", "crypto", "FIRE", "budgeting", "stocks"),
-    ("sports fan", "athlete", "⚽", "basketball", "coach", "game day", "fantasy league"),
-    ("comedian", "memes", "😂", "sketches", "stand-up", "just jokes", "improv"),
-)
-_BIO_GENERIC = ("coffee lover", "dog mom", "cat person", "student", "she/her", "he/him", "they/them",
-                "living my best life", "dreamer", "nurse", "teacher", "photographer", "bookworm",
-                "plant parent", "good vibes only", "faith", "hustle", "sunsets", "est. 1995",
-                "lifelong learner", "engineer", "proud auntie")
-_BIO_EMOJI = ("✨", "🌿", "🌸", "🔥", "💫", "🌍", "☕", "📸", "🎧", "❤️", "🙏", "🌙")
-_BIO_CONTACT = ("📩 collabs via DM", "business inquiries ⬇️", "bookings: see email",
-                "🔗 links below", "new video every week", "management: DM")
-_BIO_SPAM = ("follow back 💯", "dm for promo", "earn $500/day", "crypto signals", "f4f",
-             "link in bio 🔥", "giveaway winner", "100% real followers")
-_BIO_SEPARATORS = (" ", " ", " | ", " · ", " • ", " ✨ ")
-
 
 # --- public API ---------------------------------------------------------------------
 def default_farms(accounts: int, creators: int) -> int:
@@ -297,7 +256,7 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     n_comm = np.maximum(1, np.rint(cat_mass / cat_mass.sum() * n / COMMUNITY_SIZE)).astype(np.int64)
     comm_base = np.concatenate([[0], np.cumsum(n_comm)[:-1]]).astype(np.int64)
     rng = plan.rng(3)
-    country_p = _COUNTRY_SHARE / _COUNTRY_SHARE.sum()
+    country_p = COUNTRY_SHARE / COUNTRY_SHARE.sum()
     comm_country = rng.choice(len(COUNTRIES), size=int(n_comm.sum()), p=country_p).astype(np.uint8)
     creator_cat = np.zeros(n, dtype=np.int8)
     creator_cat[:c] = cr["category"]
@@ -308,21 +267,7 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     del creator_cat
     task.advance()
 
-    # alias tables: creators (global, per category); peers per community (packed), and
-    # communities by total appeal, for follows of anyone
-    cr_prob, cr_alias = _k.alias_segments(cr["weight"], np.array([0, c], np.int64))
-    cat_ptr, cat_members = _k.group_by(cr["category"], len(CATEGORIES))
-    cat_prob, cat_alias = _k.alias_segments(cr["weight"][cat_members], cat_ptr)
-    peers = np.flatnonzero(role == _k.HONEST).astype(np.int32)
-    comm_ptr, order = _k.group_by(comm[peers], int(n_comm.sum()))
-    peers = peers[order]
-    del order
-    appeal = plan.rng(5).lognormal(0.0, 1.3, size=len(peers))
-    prob, alias = _k.alias_segments(appeal, comm_ptr)
-    comm_rec = _k.pack_alias(prob, alias, peers, created, EPOCH)
-    comm_appeal = np.bincount(comm[peers], weights=appeal, minlength=len(comm_ptr) - 1)
-    top_prob, top_alias = _k.alias_segments(comm_appeal, np.array([0, len(comm_appeal)], np.int64))
-    del appeal, prob, alias, peers
+    creator_tables, peer_tables = _alias_tables(plan, cr, role, comm, int(n_comm.sum()), created)
     task.advance()
 
     # out-degrees and their split
@@ -342,12 +287,13 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
 
     workers = max(1, min(numba.get_num_threads(), plan.chunks))   # the output does not depend on it
     src, dst, times = _k.generate_edges(
-        offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer,
-        cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias, comm_ptr, comm_rec, top_prob,
-        top_alias, EPOCH, fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"],
-        fm["member_ptr"], fm["members"], P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF,
+        _k.EdgeAccounts(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer),
+        creator_tables, peer_tables,
+        _k.FarmTables(fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"], fm["member_ptr"],
+                      fm["members"]),
+        _k.EdgeMix(P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF),
         plan.seeds(9), CHUNK, workers)
-    del offsets, kpay, kcr, kpeer, comm_rec
+    del offsets, kpay, kcr, kpeer, peer_tables
     task.advance()
 
     built = _csr.build_csr(src, dst, n, times, True)
@@ -357,8 +303,9 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     del built
     task.advance()
 
-    accounts = _accounts_table(plan, role, cat1, cat2, country, created, in_indptr, out_indptr)
-    creators = _creators_table(plan, cr, accounts.column("username"), in_indptr, in_indices, farm_of)
+    accounts = accounts_table(plan, role, cat1, cat2, country, created, in_indptr, out_indptr,
+                              AS_OF, CHUNK)
+    creators = creators_table(plan, cr, accounts.column("username"), in_indptr, in_indices, farm_of)
     report = {"input_edges": int(n_input), "self_follows": int(n_self), "duplicate_edges": int(n_dup),
               "edges": int(len(in_indices)), "accounts": n, "creators": c, "farms": plan.farms,
               "fake_accounts": plan.fakes, "warnings": warnings}
@@ -371,14 +318,34 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
     return graph, truth
 
 
+def _alias_tables(plan: _Plan, cr: dict, role, comm, n_comm: int, created):
+    """Alias tables of the follows: creators (global, per category); peers per community
+    (packed), and communities by total appeal, for follows of anyone."""
+    c = plan.c
+    cr_prob, cr_alias = _k.alias_segments(cr["weight"], np.array([0, c], np.int64))
+    cat_ptr, cat_members = _csr.group_by(cr["category"], len(CATEGORIES))
+    cat_prob, cat_alias = _k.alias_segments(cr["weight"][cat_members], cat_ptr)
+    peers = np.flatnonzero(role == _k.HONEST).astype(np.int32)
+    comm_ptr, order = _csr.group_by(comm[peers], n_comm)
+    peers = peers[order]
+    del order
+    appeal = plan.rng(5).lognormal(0.0, 1.3, size=len(peers))
+    prob, alias = _k.alias_segments(appeal, comm_ptr)
+    comm_rec = _k.pack_alias(prob, alias, peers, created, EPOCH)
+    comm_appeal = np.bincount(comm[peers], weights=appeal, minlength=len(comm_ptr) - 1)
+    top_prob, top_alias = _k.alias_segments(comm_appeal, np.array([0, len(comm_appeal)], np.int64))
+    return (_k.CreatorTables(cr_prob, cr_alias, cat_ptr, cat_members, cat_prob, cat_alias),
+            _k.PeerTables(comm_ptr, comm_rec, top_prob, top_alias, EPOCH))
+
+
 def _creators(plan: _Plan) -> dict:
     """Category, platform and popularity weight of every creator."""
     rng = plan.rng(1)
     c = plan.c
-    category = rng.choice(len(CATEGORIES), size=c, p=_CAT_SHARE / _CAT_SHARE.sum()).astype(np.int8)
-    platform = rng.choice(len(PLATFORMS), size=c, p=_PLAT_SHARE).astype(np.int8)
+    category = rng.choice(len(CATEGORIES), size=c, p=CAT_SHARE / CAT_SHARE.sum()).astype(np.int8)
+    platform = rng.choice(len(PLATFORMS), size=c, p=PLAT_SHARE).astype(np.int8)
     rank = rng.permutation(c) + 1.0
-    zipf = rank ** -ZIPF_EXPONENT * np.exp(0.3 * rng.standard_normal(c)) * _CAT_REACH[category]
+    zipf = rank ** -ZIPF_EXPONENT * np.exp(0.3 * rng.standard_normal(c)) * CAT_REACH[category]
     weight = _saturation_weights(plan, zipf, category)
     return {"category": category, "platform": platform, "weight": weight}
 
@@ -500,7 +467,7 @@ def _farms(plan: _Plan, weight: np.ndarray) -> dict:
     pay_list = np.concatenate(paying).astype(np.int32)
     q = rng.uniform(0.7, 0.95, size=f)
     camo = np.where(cheap, rng.uniform(0.05, 0.25, size=f), rng.uniform(0.25, 0.5, size=f))
-    country = rng.choice(len(COUNTRIES), size=f, p=_COUNTRY_SHARE / _COUNTRY_SHARE.sum()).astype(np.uint8)
+    country = rng.choice(len(COUNTRIES), size=f, p=COUNTRY_SHARE / COUNTRY_SHARE.sum()).astype(np.uint8)
     table = _farm_table(sizes, paying, cheap, start, length, q, camo, country)
     return {"role": role, "farm_of": farm_of, "country": country, "start": start, "length": length,
             "q": q, "camo": camo, "pay_ptr": pay_ptr, "pay_list": pay_list,
@@ -563,93 +530,6 @@ def _degrees(plan: _Plan, role: np.ndarray, fakes: np.ndarray, cap: np.ndarray
         warnings.append(f"placed {e - left:,} of the {e:,} requested edges: the accounts could not "
                         "hold the rest")
     return deg, warnings
-
-
-# --- tables -------------------------------------------------------------------------
-def _bank(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Token bank for the string kernels: UTF-8 bytes, token offsets, group pointers."""
-    tokens = [t.encode("utf-8") for g in groups for t in g]
-    tok_off = np.concatenate([[0], np.cumsum([len(t) for t in tokens])]).astype(np.int64)
-    group_ptr = np.concatenate([[0], np.cumsum([len(g) for g in groups])]).astype(np.int64)
-    return np.frombuffer(b"".join(tokens), dtype=np.uint8).copy(), tok_off, group_ptr
-
-
-def _string_column(offsets: np.ndarray, data: np.ndarray) -> pa.ChunkedArray:
-    """A ``string`` column from offsets + UTF-8 bytes (chunked below 2 GiB per chunk)."""
-    n = len(offsets) - 1
-    limit = 2**31 - 1
-    if offsets[-1] <= limit:
-        arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-        return pa.chunked_array([arr], pa.string())
-    large = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-    chunks, start = [], 0
-    while start < n:
-        stop = int(np.searchsorted(offsets, offsets[start] + limit, side="right")) - 1
-        stop = max(stop, start + 1)
-        chunks.append(large.slice(start, stop - start).cast(pa.string()))
-        start = stop
-    return pa.chunked_array(chunks, pa.string())
-
-
-def _accounts_table(plan: _Plan, role, cat1, cat2, country, created, in_indptr, out_indptr
-                    ) -> pa.Table:
-    posts, followers, following, avatar, verified, private = _k.account_numbers(
-        role, created, in_indptr, out_indptr, AS_OF, plan.seeds(10), CHUNK)
-    hb, ho, hg = _bank(_HANDLE_WORDS)
-    off, data = _k.strings(0, role, cat1, cat2, hb, ho, hg, len(CATEGORIES), plan.seeds(11), CHUNK)
-    off, data, _ = _k.dedupe_strings(off, data, plan.seeds(12, 1)[0])
-    usernames = _string_column(off, data)
-    del off, data
-    bb, bo, bg = _bank(list(_BIO_WORDS) + [_BIO_GENERIC, _BIO_EMOJI, _BIO_CONTACT, _BIO_SPAM,
-                                           _BIO_SEPARATORS])
-    off, data = _k.strings(1, role, cat1, cat2, bb, bo, bg, len(CATEGORIES), plan.seeds(13), CHUNK)
-    bios = _string_column(off, data)
-    del off, data
-    known = country != _k.NO_COUNTRY
-    lang = np.where(known, _LANG_OF_COUNTRY[np.where(known, country, 0)], 0).astype(np.int32)
-    rng = plan.rng(14)
-    lang[rng.random(len(lang), dtype=np.float32) < 0.12] = 0           # English as a second language
-    country_idx = pa.array(country.astype(np.int32), mask=~known)
-    return pa.table({
-        "created_at": pa.array(created, pa.timestamp("s", tz="UTC")),
-        "posts": pa.array(posts),
-        "followers": pa.array(followers),
-        "following": pa.array(following),
-        "has_avatar": pa.array(avatar),
-        "username": usernames,
-        "bio": bios,
-        "verified": pa.array(verified),
-        "private": pa.array(private),
-        "country": pa.array(COUNTRIES, pa.string()).take(country_idx),
-        "language": pa.array(_LANGUAGES, pa.string()).take(pa.array(lang)),
-    })
-
-
-def _creators_table(plan: _Plan, cr: dict, usernames: pa.ChunkedArray, in_indptr, in_indices,
-                    farm_of) -> pa.Table:
-    c = plan.c
-    rng = plan.rng(15)
-    followers = np.diff(in_indptr[: c + 1]).astype(np.float64)
-    fake = _k.count_flagged_followers(in_indptr, in_indices, farm_of, c)
-    real = followers - fake
-    platform, category = cr["platform"], cr["category"]
-    rate = (_PLAT_VIEW_RATE[platform] * (np.maximum(followers, 1.0) / 10_000) ** -0.15
-            * np.exp(0.35 * rng.standard_normal(c)))
-    avg_views = np.rint(np.clip(rate, 0.005, 0.8) * real)
-    price = np.maximum(25.0, np.rint(15.0 * (followers / 1_000) ** 0.85 * _CAT_PRICE[category]
-                                     * _PLAT_PRICE[platform] * np.exp(0.35 * rng.standard_normal(c))))
-    names = usernames.slice(0, c)
-    names = pc.utf8_trim_whitespace(pc.utf8_title(pc.replace_substring_regex(names, r"[._0-9]+", " ")))
-    ids = np.arange(c, dtype=np.int64)
-    return pa.table({
-        "id": pa.array(ids),
-        "idx": pa.array(ids.astype(np.int32)),
-        "name": names,
-        "platform": pa.array(PLATFORMS, pa.string()).take(pa.array(platform.astype(np.int32))),
-        "category": pa.array(CATEGORIES, pa.string()).take(pa.array(category.astype(np.int32))),
-        "price": pa.array(price),
-        "avg_views": pa.array(avg_views),
-    })
 
 
 def plant_farms(src: np.ndarray, dst: np.ndarray, n_farms: int, seed: int, share: float = 0.03,

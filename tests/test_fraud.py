@@ -13,7 +13,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kolgraph.kernels import cofollow as KC
 from kolgraph.kernels import fraud as K
+from kolgraph.kernels import lockstep as KL
 
 import kolgraph
 from kolgraph import FollowerGraph
@@ -198,7 +200,7 @@ def kernel_seeded(rows, n_cols, row_ok, col_ok, seeds, rho=0.5, max_iter=20):
     ok_c[list(col_ok)] = True
     sa = np.array([a for a, _ in seeds], np.int64)
     sb = np.array([b for _, b in seeds], np.int64)
-    rp, rs, cpp, cs, edges = K.seeded_blocks(indptr, indices, cp, cr, ok_r, ok_c, sa, sb, rho, max_iter)
+    rp, rs, cpp, cs, edges = KC.seeded_blocks(indptr, indices, cp, cr, ok_r, ok_c, sa, sb, rho, max_iter)
     return [(set(rs[rp[i]:rp[i + 1]].tolist()), set(cs[cpp[i]:cpp[i + 1]].tolist()), int(edges[i]))
             for i in range(len(edges))]
 
@@ -261,7 +263,7 @@ def kernel_pairs(rows, n_cols, col_ok, row_ok, min_co, log_thr, parts):
     ok_r = np.zeros(len(rows), bool)
     ok_r[list(row_ok)] = True
     col_deg = np.diff(cp)
-    a, b, c = K.candidate_pairs(indptr, indices, cp, cr, ok_c, ok_r, col_deg, float(len(rows)),
+    a, b, c = KC.candidate_pairs(indptr, indices, cp, cr, ok_c, ok_r, col_deg, float(len(rows)),
                                 min_co, log_thr, parts)
     return list(zip(a.tolist(), b.tolist(), c.tolist(), strict=True)), col_deg.tolist()
 
@@ -294,7 +296,7 @@ def test_seed_pairs_are_the_significant_pairs_of_a_real_graph(data_dir):
     deg = np.diff(cp)
     col_ok = (deg >= F._PAIR_MIN) & (deg <= max(F._MAX_COL_SHARE * m, F._PAIR_MIN))
     sa, sb = F._seed_pairs(indptr, indices, cp, cr, m, deg, col_ok)
-    k = K.eligible_degree(indptr, indices, col_ok)
+    k = KC.eligible_degree(indptr, indices, col_ok)
     row_ok = (k >= 2) & (k <= F._MAX_PAIR_ROW)
     import scipy.sparse as sp
 
@@ -318,7 +320,7 @@ def test_block_subgraph_matches_slicing(rng):
     pick_cols = np.array(sorted(rng.choice(12, 5, replace=False)), np.int64)
     local = np.full(12, -1, np.int64)
     local[pick_cols] = np.arange(5)
-    sp, si = K.block_subgraph(indptr, indices, pick_rows, local)
+    sp, si = KC.block_subgraph(indptr, indices, pick_rows, local)
     for i, r in enumerate(pick_rows):
         want = [int(local[j]) for j in rows[r] if local[j] >= 0]
         assert si[sp[i]:sp[i + 1]].tolist() == want
@@ -357,7 +359,7 @@ def test_lockstep_matches_naive(rng):
         g = lockstep_case(rng)
         idx = g.index(list(range(8)))
         dt, n_min, m, burst = [(6 * 3600, 10, 3, 5.0), (3600, 5, 2, 1.0), (DAY, 15, 2, 3.0)][trial % 3]
-        hits, group = K.lockstep(g.in_indptr, g.in_indices, g.followed_at, np.asarray(idx, np.int64),
+        hits, group = KL.lockstep(g.in_indptr, g.in_indices, g.followed_at, np.asarray(idx, np.int64),
                                  g.n_accounts, dt, n_min, m, burst)
         follows = {}
         for v in idx.tolist():
@@ -379,7 +381,7 @@ def test_spikes_match_naive(rng):
         g = FollowerGraph.from_edges(src, dst, followed_at=t, nodes=np.arange(400))
         idx = np.asarray(g.index(list(range(n_cr))), np.int64)
         z, min_gain = float(rng.choice([2.0, 4.0, 6.0])), int(rng.choice([3, 10, 20]))
-        col, day, gain, _, _ = K.growth_spikes(g.in_indptr, g.followed_at, idx, DAY, z, min_gain)
+        col, day, gain, _, _ = KL.growth_spikes(g.in_indptr, g.followed_at, idx, DAY, z, min_gain)
         got = sorted(zip(col.tolist(), day.tolist(), gain.tolist(), strict=True))
         want = []
         for ci, v in enumerate(idx.tolist()):

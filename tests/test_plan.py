@@ -113,23 +113,24 @@ def test_lazy_greedy_kernels_match_a_python_celf(rng):
         tmax = np.full(5, 100, np.int64)
         bound = np.zeros(15)
         n_words = (g.n_accounts + 63) // 64
-        args = (starts, ends, indices, np.arange(15), cost, np.zeros(15, np.int64))
-        cons = (np.zeros(5, np.int64), np.zeros(5), tmax, np.full(5, np.inf), 100)
+        rows = (starts, ends, indices, np.arange(15))
+        lim = K.Limits(cost, np.zeros(15, np.int64), budget, tmax, np.full(5, np.inf), 100)
+        sp = K.Spent(0.0, np.zeros(5, np.int64), np.zeros(5))
         if kind == "bitset":
             slot = np.where(rng.random(15) < 0.5, np.arange(15), -1)
             dense = K.dense_rows(starts, ends, indices, np.arange(15), n_words)
             covered = np.zeros(n_words, np.uint64)
             left = (np.full(15, -1), np.zeros(15, np.int64), np.empty(len(indices), np.int32),
                     np.zeros(1, np.int64))
-            chosen, gc, spent = K.cover_greedy(*args, budget, 0.0, *cons, True, bound, covered,
-                                               dense, slot, left)
+            chosen, gc, spent = K.cover_greedy(*rows, lim, sp, K.Cover(covered, dense, slot, left),
+                                               True, bound)
             members = set().union(*[sets[c] for c in chosen.tolist()])
             got = {u for u in g.external(np.arange(g.n_accounts))
                    if covered[g.index([u])[0] >> 6] >> np.uint64(g.index([u])[0] & 63) & 1}
             assert got == members
             rest = np.array([c for c in range(15) if c not in chosen], np.int64)
-            ub = K.cover_upper_bound(starts, ends, indices, rest, cost, budget, bound, covered,
-                                     dense, slot, left)
+            ub = K.cover_upper_bound(starts, ends, indices, rest, cost, budget, bound,
+                                     K.Cover(covered, dense, slot, left))
             exact = np.array([len(sets[c] - members) for c in rest], float)
             want_ub, room = 0.0, budget
             for i in np.argsort(-exact / cost[rest], kind="stable"):
@@ -139,8 +140,8 @@ def test_lazy_greedy_kernels_match_a_python_celf(rng):
             assert ub == pytest.approx(want_ub)
         else:
             chosen, gc, gr, ge, spent = K.lazy_greedy(
-                *args, p, 1 - p, kind, 3, np.zeros(g.n_accounts, np.uint8),
-                np.zeros(g.n_accounts), True, budget, 0.0, *cons, bound)
+                *rows, lim, sp, K.Counts(kind, 3, np.zeros(g.n_accounts, np.uint8),
+                                         np.zeros(g.n_accounts), p, 1 - p), True, bound)
         want, spent_w = _python_greedy(sets, cost, budget, name, p)
         assert chosen.tolist() == want and spent == pytest.approx(spent_w)
         assert gc.sum() == value_of(sets, want, "unique")

@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kolgraph.kernels import propagation as K
+from kolgraph.kernels import rrsets as K
 
 import kolgraph
 from kolgraph import FollowerGraph, InputError, UnknownAccountError
 from kolgraph.datasets import load_brand_graph
 from kolgraph.progress import Progress, Task
-from kolgraph.propagation import _k, imm_sample_sizes, seeds, spread, spread_plot
+from kolgraph.propagation import imm_sample_sizes, seeds, spread, spread_plot
 
 Z = 4.0  # z-score for "statistically equal" (fixed seeds: deterministic, not flaky)
 
@@ -684,11 +684,11 @@ def test_rr_fill_resumes_after_a_full_buffer_with_the_same_sets(first_hop):
     count = 300
     ptr = np.zeros(count + 1, np.int64)
     roomy = np.empty(n * count, np.int32)
-    assert _k.rr_fill(*args, 3, 0, count, mark, queue, aux, ptr, roomy, 0, 0)[0] == count
+    assert K.rr_fill(*args, 3, 0, count, mark, queue, aux, ptr, roomy, 0, 0)[0] == count
     want = [roomy[ptr[j]:ptr[j + 1]].tolist() for j in range(count)]
     ptr2, items, n_sets, size, calls = np.zeros(count + 1, np.int64), np.empty(1, np.int32), 0, 0, 0
     while n_sets < count:
-        got, size = _k.rr_fill(*args, 3, n_sets, count - n_sets, mark, queue, aux, ptr2, items,
+        got, size = K.rr_fill(*args, 3, n_sets, count - n_sets, mark, queue, aux, ptr2, items,
                                n_sets, size)
         n_sets += got
         calls += 1

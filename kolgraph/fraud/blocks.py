@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from kolgraph.fraud.report import Cluster
+from kolgraph.kernels import cofollow as _kc
 from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
 
@@ -191,7 +192,7 @@ class _BlockSearch:
         col_ok = (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
         seed_a, seed_b = _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok)
         self.info["seed_pairs"] = len(seed_a)
-        rp, rows, cp, bcols, _ = _k.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
+        rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
                                                   col_ok, seed_a, seed_b, _RHO, _MAX_ITER)
         col_local = np.full(self.n, -1, np.int64)
         for i in range(len(rp) - 1):
@@ -199,14 +200,14 @@ class _BlockSearch:
             block_rows = block_rows[~taken[block_rows]]  # an earlier seed's cluster may have taken some
             block_cols = bcols[cp[i]:cp[i + 1]]
             col_local[block_cols] = np.arange(len(block_cols))
-            s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+            s_indptr, s_indices = _kc.block_subgraph(indptr, indices, block_rows, col_local)
             # heavy users following much of the graph hit the block's creators by chance:
             # not lockstep, and their degrees would hide the block's lift
             chance = row_deg[block_rows] * (col_deg[block_cols].sum() / e)
             lockstep = np.diff(s_indptr) >= _ROW_LIFT * chance
             if not lockstep.all():
                 block_rows = block_rows[lockstep]
-                s_indptr, s_indices = _k.block_subgraph(indptr, indices, block_rows, col_local)
+                s_indptr, s_indices = _kc.block_subgraph(indptr, indices, block_rows, col_local)
             col_local[block_cols] = -1
             if len(block_rows) < self.min_followers:
                 continue
@@ -240,9 +241,9 @@ def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):
 
     n_ok = int(col_ok.sum())
     log_thr = math.log(_PAIR_ALPHA / max(n_ok * (n_ok - 1) / 2, 1))
-    k = _k.eligible_degree(indptr, indices, col_ok)
+    k = _kc.eligible_degree(indptr, indices, col_ok)
     row_ok = (k >= 2) & (k <= _MAX_PAIR_ROW)
-    a, b, cnt = _k.candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
+    a, b, cnt = _kc.candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
                                    float(m), _PAIR_MIN, log_thr, numba.get_num_threads())
     logp = poisson.logsf(cnt - 1, col_deg[a].astype(np.float64) * col_deg[b] / m)
     sig = logp < log_thr

@@ -9,7 +9,7 @@ import numpy as np
 
 from kolgraph.botscore import score_accounts
 from kolgraph.exceptions import InputError
-from kolgraph.kernels import fraud as _k
+from kolgraph.kernels import lockstep as _kl
 
 KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
 _DAY = 86_400
@@ -18,7 +18,7 @@ _DAY = 86_400
 def lockstep_groups(g, cols: np.ndarray, *, window: int, n_min: int, m: int, burst: float
                     ) -> tuple[np.ndarray, list[dict]]:
     """Temporal lockstep followers (bool mask) and their groups (see :func:`kolgraph.kernels.fraud.lockstep`)."""
-    hits, group = _k.lockstep(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
+    hits, group = _kl.lockstep(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
                               cols, g.n_accounts, int(window), int(n_min), int(m), float(burst))
     member = group >= 0
     groups = []
@@ -51,7 +51,7 @@ def _common_creators(g, followers: np.ndarray, cols: np.ndarray, col_of: np.ndar
 
 def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, list[dict]]:
     """Per creator (internal id): its spike days (ISO date, gain, baseline median, scale)."""
-    ci, day, gain, base, scale = _k.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
+    ci, day, gain, base, scale = _kl.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
                                                   cols, _DAY, float(z), int(min_gain))
     out: dict[int, list[dict]] = {}
     for i, d, gn, b, s in zip(ci.tolist(), day.tolist(), gain.tolist(), base.tolist(), scale.tolist(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kolgraph import _parallel
-from kolgraph.kernels import propagation as _k
+from kolgraph.kernels import rrsets as _rr
 from kolgraph.propagation.model import _to_following_order
 
 
@@ -70,7 +70,7 @@ def _rr_fill(sets: _RRSets, model_args: tuple, key: int, j0: int, count: int, st
     while done < count:
         left = count - done
         sets.reserve(left, int(left * mean_size * 1.25) + 64)
-        got, size = _k.rr_fill(*model_args, key, j0 + done, left, st.mark, st.queue, st.aux,
+        got, size = _rr.rr_fill(*model_args, key, j0 + done, left, st.mark, st.queue, st.aux,
                                sets.ptr, sets.items, sets.n, sets.size)
         sets.n += got
         sets.size = size

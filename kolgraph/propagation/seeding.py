@@ -12,7 +12,7 @@ from kolgraph import _parallel
 from kolgraph._check import resolve_ids
 from kolgraph.exceptions import InputError
 from kolgraph.graph import graph_method
-from kolgraph.kernels import propagation as _k
+from kolgraph.kernels import rrsets as _rr
 from kolgraph.progress import SILENT, Progress
 from kolgraph.propagation.model import _Model, _resolve_model
 from kolgraph.propagation.results import SeedsResult, SpreadResult
@@ -196,7 +196,7 @@ def _imm(g, cand: np.ndarray, k: int, epsilon: float, ell: float, mdl: _Model,
     loc = np.full(m_c, -1, np.int32)  # greedy_cover's scratch, shared by every selection
 
     def select(rr: _RRSets):
-        picks, gains, _ = _k.greedy_cover(*rr.arrays, m_c, k, cost, budget or 0.0, loc)
+        picks, gains, _ = _rr.greedy_cover(*rr.arrays, m_c, k, cost, budget or 0.0, loc)
         return picks, gains
 
     phases = {}
@@ -274,11 +274,11 @@ def _opimc(g, cand: np.ndarray, k: int, epsilon: float, mdl: _Model,
         for rr, kk in ((r1, key), (r2, key2)):
             interrupted |= sampler.draw(rr, rr.n, target - rr.n, f"OPIM-C RR sets, round {i}",
                                         key=kk)
-        picks, gains, upper = _k.greedy_cover(*r1.arrays, m_c, k, np.empty(0), 0.0, loc)
+        picks, gains, upper = _rr.greedy_cover(*r1.arrays, m_c, k, np.empty(0), 0.0, loc)
         chosen = np.zeros(m_c, np.bool_)
         chosen[picks] = True
         t1, t2 = r1.n, r2.n
-        cov2 = _k.coverage(*r2.arrays, chosen)
+        cov2 = _rr.coverage(*r2.arrays, chosen)
         lower = max(((math.sqrt(cov2 + 2 * a2 / 9) - math.sqrt(a2 / 2)) ** 2 - a2 / 18), 0.0) * n / t2
         upper_s = (math.sqrt(upper + a1 / 2) + math.sqrt(a1 / 2)) ** 2 * n / t1
         alpha = lower / upper_s if upper_s > 0 else 1.0

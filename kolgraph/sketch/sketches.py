@@ -17,6 +17,7 @@ import numpy as np
 from kolgraph._check import resolve_ids
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import sketch as _k
+from kolgraph.kernels._rng import splitmix64
 from kolgraph.sketch.intervals import hll_interval
 from kolgraph.store import MANIFEST, read_part, write_part
 
@@ -36,7 +37,7 @@ MAX_CREATORS = 64
 
 def seed_key(seed: int) -> np.uint64:
     """The 64-bit key XORed into every id before hashing (parties must share the seed)."""
-    return np.uint64(_k.mix64(np.uint64(int(seed) & (2**64 - 1))))
+    return np.uint64(splitmix64(np.uint64(int(seed) & (2**64 - 1))))
 
 
 def account_hashes(idmap, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,239 @@
+"""Co-following kernels: column pairs followed together far above chance, and lockstep
+blocks grown from them (CopyCatch's alternation, without times).
+
+Arrays in, arrays out; no validation here.
+"""
+
+import math
+
+import numpy as np
+from kolgraph.kernels.csr import filter_rows, filtered_counts
+from numba import njit, prange
+
+# --- co-following pairs (seeds) ---------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co,
+              log_thr, cnt, touched, out_b, out_c):
+    """The candidate partners ``b > a`` of column ``a`` (see :func:`candidate_pairs`) into
+    ``out_b``/``out_c``, ascending in ``b``; returns how many (``out_b is None``: count only)."""
+    n_t = 0
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        r = col_rows[p]
+        if not row_ok[r]:
+            continue
+        for q in range(indptr[r], indptr[r + 1]):
+            b = indices[q]
+            if b > a and col_ok[b]:
+                if cnt[b] == 0:
+                    touched[n_t] = b
+                    n_t += 1
+                cnt[b] += 1
+    k = 0
+    for i in range(n_t):
+        b = touched[i]
+        c = cnt[b]
+        cnt[b] = 0
+        if c < min_co:
+            continue
+        lam = col_deg[a] * col_deg[b] / m
+        # P[X = c] bounds the tail P[X >= c] from below: above the threshold, not significant
+        if c * math.log(lam) - lam - math.lgamma(c + 1.0) < log_thr:
+            if out_b is not None:
+                out_b[k] = b
+                out_c[k] = c
+            k += 1
+    if out_b is not None and k > 1:
+        order = np.argsort(out_b[:k])
+        sorted_b = out_b[:k][order]
+        sorted_c = out_c[:k][order]
+        out_b[:k] = sorted_b
+        out_c[:k] = sorted_c
+    return k
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co,
+                    log_thr, n_parts):
+    """Column pairs ``a < b`` (both eligible) with at least ``min_co`` common rows among the
+    eligible ones whose Poisson point probability ``P[X = count]``, ``X ~ Poisson(deg(a)
+    deg(b) / m)``, is below ``exp(log_thr)``: a superset of the pairs whose tail
+    ``P[X >= count]`` is, to be tested exactly by the caller.
+
+    Counted column by column with a dense counter (no list of all pairs: memory is one
+    counter per part); parallel over ``n_parts`` column ranges, two passes (count, then
+    fill). Returns ``(a, b, count)`` sorted by ``(a, b)``.
+    """
+    n = len(col_indptr) - 1
+    nt = max(n_parts, 1)
+    chunk = (n + nt - 1) // nt
+    per_col = np.zeros(n, np.int64)
+    for t in prange(nt):
+        cnt = np.zeros(n, np.int64)
+        touched = np.empty(n, np.int64)
+        for a in range(t * chunk, min(n, (t + 1) * chunk)):
+            if col_ok[a]:
+                per_col[a] = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok,
+                                       col_deg, m, min_co, log_thr, cnt, touched, None, None)
+    start = np.zeros(n + 1, np.int64)
+    start[1:] = np.cumsum(per_col)
+    total = start[n]
+    out_a = np.empty(total, np.int64)
+    out_b = np.empty(total, np.int64)
+    out_c = np.empty(total, np.int64)
+    for t in prange(nt):
+        cnt = np.zeros(n, np.int64)
+        touched = np.empty(n, np.int64)
+        bb = np.empty(n, np.int64)
+        cc = np.empty(n, np.int64)
+        for a in range(t * chunk, min(n, (t + 1) * chunk)):
+            if per_col[a] == 0:
+                continue
+            k = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m,
+                          min_co, log_thr, cnt, touched, bb, cc)
+            out_a[start[a]:start[a] + k] = a
+            out_b[start[a]:start[a] + k] = bb[:k]
+            out_c[start[a]:start[a] + k] = cc[:k]
+    return out_a, out_b, out_c
+
+
+# --- seeded lockstep blocks (co-following, no times) --------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _grow(buf, size):
+    if size < len(buf):
+        return buf
+    out = np.empty(max(2 * len(buf), size + 1), buf.dtype)
+    out[:len(buf)] = buf
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _adjacent(ptr, idx, ok, members, n_members, rho, min_hits, hits, touched, out):
+    """Eligible nodes adjacent to at least ``rho`` of ``members[:n_members]`` (and ``min_hits``)
+    into ``out``, ascending; returns ``(count, edges)``, ``edges`` the links into them. Called
+    on the rows (columns of a row set) and on the transpose (rows of a column set)."""
+    n_t = 0
+    for i in range(n_members):
+        x = members[i]
+        for p in range(ptr[x], ptr[x + 1]):
+            y = idx[p]
+            if ok[y]:
+                if hits[y] == 0:
+                    touched[n_t] = y
+                    n_t += 1
+                hits[y] += 1
+    k = 0
+    edges = 0
+    for i in range(n_t):
+        y = touched[i]
+        if hits[y] >= min_hits and hits[y] >= rho * n_members:
+            out[k] = y
+            k += 1
+            edges += hits[y]
+        hits[y] = 0
+    out[:k].sort()
+    return k, edges
+
+
+@njit(nogil=True, cache=True)
+def _common_rows(col_indptr, col_rows, row_ok, a, b, row_hits, f):
+    """The eligible rows following both columns ``a`` and ``b`` into ``f``, ascending;
+    returns how many (``row_hits`` is zero scratch, left so)."""
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        r = col_rows[p]
+        if row_ok[r]:
+            row_hits[r] = 1
+    n_f = 0
+    for p in range(col_indptr[b], col_indptr[b + 1]):
+        r = col_rows[p]
+        if row_hits[r] == 1:
+            f[n_f] = r
+            n_f += 1
+    for p in range(col_indptr[a], col_indptr[a + 1]):
+        row_hits[col_rows[p]] = 0
+    f[:n_f].sort()
+    return n_f
+
+
+@njit(nogil=True, cache=True)
+def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a, seed_b, rho,
+                  max_iter):
+    """Lockstep blocks grown from seed pairs of columns (CopyCatch's alternation, without times).
+
+    For each seed ``(a, b)`` in order, skipped when ``a`` or ``b`` already lies in an earlier
+    block: ``F`` = the eligible rows following both; then, up to ``max_iter`` times,
+    ``T`` = eligible columns followed by at least ``rho |F|`` of ``F`` and ``F`` = eligible
+    rows following at least ``rho |T|`` (and two) of ``T``, until ``F`` stops changing;
+    the block is ``(F, T(F))``. Returns ``(row_ptr, rows, col_ptr, cols, edges)``: block
+    ``i`` is ``rows[row_ptr[i]:row_ptr[i + 1]]`` x ``cols[col_ptr[i]:col_ptr[i + 1]]``
+    (ascending), ``edges[i]`` the follows inside it. Blocks with no rows, and blocks all of
+    whose columns lie in earlier blocks (seeds converging on a block already found), are left out.
+    """
+    m = len(indptr) - 1
+    n = len(col_indptr) - 1
+    done = np.zeros(n, np.bool_)
+    col_hits = np.zeros(n, np.int64)
+    row_hits = np.zeros(m, np.int64)
+    touched_c = np.empty(n, np.int64)
+    touched_r = np.empty(m, np.int64)
+    f = np.empty(m, np.int64)
+    f_new = np.empty(m, np.int64)
+    t = np.empty(n, np.int64)
+    out_rows = np.empty(16, np.int64)
+    out_cols = np.empty(16, np.int64)
+    row_ptr = np.zeros(16, np.int64)
+    col_ptr = np.zeros(16, np.int64)
+    out_edges = np.zeros(16, np.int64)
+    n_blocks = 0
+    for s in range(len(seed_a)):
+        a = seed_a[s]
+        b = seed_b[s]
+        if done[a] or done[b]:
+            continue
+        done[a] = True
+        done[b] = True
+        n_f = _common_rows(col_indptr, col_rows, row_ok, a, b, row_hits, f)
+        for _ in range(max_iter):
+            n_t, _ = _adjacent(indptr, indices, col_ok, f, n_f, rho, 1, col_hits, touched_c, t)
+            n_new, _ = _adjacent(col_indptr, col_rows, row_ok, t, n_t, rho, 2, row_hits, touched_r, f_new)
+            same = n_new == n_f and (f[:n_f] == f_new[:n_f]).all()
+            f, f_new = f_new, f
+            n_f = n_new
+            if same or n_f == 0:
+                break
+        n_t, edges = _adjacent(indptr, indices, col_ok, f, n_f, rho, 1, col_hits, touched_c, t)
+        fresh = False
+        for i in range(n_t):
+            fresh |= not done[t[i]]
+            done[t[i]] = True
+        if n_f == 0 or not fresh:
+            continue
+        out_rows = _grow(out_rows, row_ptr[n_blocks] + n_f)
+        out_cols = _grow(out_cols, col_ptr[n_blocks] + n_t)
+        row_ptr = _grow(row_ptr, n_blocks + 1)
+        col_ptr = _grow(col_ptr, n_blocks + 1)
+        out_edges = _grow(out_edges, n_blocks)
+        out_rows[row_ptr[n_blocks]:row_ptr[n_blocks] + n_f] = f[:n_f]
+        out_cols[col_ptr[n_blocks]:col_ptr[n_blocks] + n_t] = t[:n_t]
+        row_ptr[n_blocks + 1] = row_ptr[n_blocks] + n_f
+        col_ptr[n_blocks + 1] = col_ptr[n_blocks] + n_t
+        out_edges[n_blocks] = edges
+        n_blocks += 1
+    return (row_ptr[:n_blocks + 1].copy(), out_rows[:row_ptr[n_blocks]].copy(),
+            col_ptr[:n_blocks + 1].copy(), out_cols[:col_ptr[n_blocks]].copy(),
+            out_edges[:n_blocks].copy())
+
+
+@njit(nogil=True, cache=True)
+def block_subgraph(indptr, indices, rows, col_local):
+    """The CSR of ``rows`` x the columns with ``col_local[j] >= 0`` (renumbered to it)."""
+    return filter_rows(indptr, indices, rows, False, col_local, -1, True)
+
+
+@njit(nogil=True, cache=True)
+def eligible_degree(indptr, indices, col_ok):
+    """Per row, how many eligible columns it follows."""
+    return filtered_counts(indptr, indices, indptr[:0], True, col_ok, False)
