@@ -60,6 +60,7 @@ def _seed_ranks(seeds):
     return seeds[order], order_of_sorted
 
 
+# size: the activate-and-enqueue step stays inline in the hot loop (helpers measured 1.5-2x slower)
 @njit(nogil=True, cache=True)
 def ic_runs(indptr, indices, mode, p, edge_p, seeds, seed_p, key, sim0, nsim,
             mark, queue, spread, inc_sum, inc_sq):

@@ -24,6 +24,7 @@ def _unmark(mark, queue, tail, aux, n_aux):
         mark[aux[t]] = 0
 
 
+# size: per-node expansion stays inline in the hot loop (helpers measured 1.5-2x slower)
 @njit(nogil=True, cache=True)
 def _rr_set(rev_indptr, rev_indices, model, p, wc, edge_p, seed_p, cand_of, n, key, j, mark,
             queue, aux, items, n_items):

@@ -60,6 +60,7 @@ from kolgraph.exceptions import InputError, UnknownAccountError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
 from kolgraph.kernels import plan as _k
+from kolgraph.plots import plot_curve  # noqa: F401  (public name, kept)
 from kolgraph.tiers import TIER_NAMES, tier_index
 
 GREEDY_BOUND = 0.5 * (1.0 - 1.0 / math.e)
@@ -1598,38 +1599,3 @@ def _shapley(inst: _Instance, cands: _Candidates, sel: np.ndarray, split: np.nda
                       "ci_low": float(lo[i]), "ci_high": float(hi[i])}
                      for i, c in enumerate(sel)]
     return out
-
-
-# --- plot -----------------------------------------------------------------------------------
-def plot_curve(p: Plan, path: str | Path) -> Path:
-    """Objective value against spend as the plan adds creators, beside the naive plan."""
-    from kolgraph.plots import _pyplot
-
-    plt = _pyplot()
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    spend = [pt["spend"] for pt in p.curve]
-    val = [pt["value"] for pt in p.curve]
-    ax.step(spend, val, where="post", color="C0", label=f"plan ({len(p.chosen)} creators)")
-    ax.plot(spend, val, "o", color="C0", ms=4)
-    for pt in p.curve[1:7]:
-        ax.annotate(str(pt["id"])[:14], (pt["spend"], pt["value"]), fontsize=7,
-                    xytext=(3, -9), textcoords="offset points")
-    nv = p.naive
-    ax.axhline(nv["value"], ls="--", color="C1",
-               label=f"naive plan: {nv['value']:,.0f} ({len(nv['chosen'])} creators)")
-    ax.axhline(p.sainsbury, ls=":", color="C3", label=f"Sainsbury estimate of the plan: "
-                                                        f"{p.sainsbury:,.0f}")
-    ub = p.guarantee.get("upper_bound")
-    if ub:
-        ax.axhline(ub, ls="-.", color="grey", lw=0.8, label=f"upper bound on the optimum: {ub:,.0f}")
-    ax.axvline(p.budget, color="k", lw=0.8, label=f"budget {p.budget:,.0f}")
-    ax.set_xlabel("spend")
-    ax.set_ylabel({"expected": "expected reach"}.get(p.objective, f"{p.objective} reach"
-                  if not p.objective.startswith("effective") else f"R_{p.k} (effective reach)"))
-    ax.set_title(f"reach/spend curve: {p.value:,.0f} for {p.cost:,.0f}")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -1,4 +1,6 @@
-"""Planner plots of a :class:`~kolgraph.reach.ReachReport` (matplotlib, Agg backend).
+"""Every plot kolgraph draws (matplotlib, Agg backend), given its result object.
+
+Reach (a :class:`~kolgraph.reach.ReachReport`):
 
 - :func:`reach_curve`: cumulative unique reach as creators are added, beside gross
   reach, expected reach and the independence (Sainsbury) estimate;
@@ -6,10 +8,15 @@
   normalisation;
 - :func:`upset`: an UpSet plot of the largest Venn regions;
 - :func:`reach_plots`: all three, named after one file stem.
+
+Propagation: :func:`spread_plot`. Planning: :func:`plot_curve`. Fraud (PNG data URIs for
+the HTML report): :func:`growth_png`, :func:`composition_png`, :func:`score_png`.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +24,8 @@ import numpy as np
 from kolgraph.measures import MEASURES
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -32,7 +40,7 @@ def _names(report) -> list[str]:
 
 def reach_curve(report, path: str | Path) -> Path:
     """Cumulative unique reach in booking order; returns the written path."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     k = report.k
     x = np.arange(1, k + 1)
@@ -60,7 +68,7 @@ def reach_curve(report, path: str | Path) -> Path:
 
 def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
     """Annotated k x k overlap heatmap under the normalisation ``by``."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     mat = report.overlap(by)
     k = report.k
@@ -90,7 +98,7 @@ def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
 
 def upset(report, path: str | Path, top: int = 20) -> Path:
     """UpSet plot: the ``top`` largest regions as bars over a creator membership matrix."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     regions = report.regions(limit=top)
     k = report.k
@@ -130,3 +138,126 @@ def reach_plots(report, stem: str | Path) -> dict[str, Path]:
     return {"curve": reach_curve(report, f"{stem}-reach-curve.png"),
             "overlap": overlap_heatmap(report, f"{stem}-overlap.png"),
             "upset": upset(report, f"{stem}-upset.png")}
+
+
+# --- propagation ---------------------------------------------------------------------------
+def spread_plot(result, path: str | Path) -> Path:
+    """Histogram of the simulated spreads with the mean and its 95% interval; returns the path."""
+    plt = pyplot()
+    path = Path(path)
+    h = result.histogram(bins=40)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if h["counts"]:
+        edges = np.asarray(h["edges"])
+        ax.bar(edges[:-1], h["counts"], width=np.diff(edges), align="edge", color="#4c72b0",
+               alpha=0.8, label=f"{result.runs:,} simulations")
+        low, high = result.ci
+        ax.axvline(result.mean, color="black", lw=1.5, label=f"mean {result.mean:,.1f}")
+        ax.axvspan(low, high, color="orange", alpha=0.35,
+                   label=f"95% CI [{low:,.1f}, {high:,.1f}]")
+    ax.set_xlabel("accounts activated (seeds included)")
+    ax.set_ylabel("simulations")
+    ax.set_title(f"spread of {len(result.seeds)} seed(s), {result.model.upper()} {result.params}"[:90])
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --- plan ----------------------------------------------------------------------------------
+def plot_curve(p, path: str | Path) -> Path:
+    """Objective value against spend as the plan adds creators, beside the naive plan."""
+    plt = pyplot()
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    spend = [pt["spend"] for pt in p.curve]
+    val = [pt["value"] for pt in p.curve]
+    ax.step(spend, val, where="post", color="C0", label=f"plan ({len(p.chosen)} creators)")
+    ax.plot(spend, val, "o", color="C0", ms=4)
+    for pt in p.curve[1:7]:
+        ax.annotate(str(pt["id"])[:14], (pt["spend"], pt["value"]), fontsize=7,
+                    xytext=(3, -9), textcoords="offset points")
+    nv = p.naive
+    ax.axhline(nv["value"], ls="--", color="C1",
+               label=f"naive plan: {nv['value']:,.0f} ({len(nv['chosen'])} creators)")
+    ax.axhline(p.sainsbury, ls=":", color="C3", label=f"Sainsbury estimate of the plan: "
+                                                        f"{p.sainsbury:,.0f}")
+    ub = p.guarantee.get("upper_bound")
+    if ub:
+        ax.axhline(ub, ls="-.", color="grey", lw=0.8, label=f"upper bound on the optimum: {ub:,.0f}")
+    ax.axvline(p.budget, color="k", lw=0.8, label=f"budget {p.budget:,.0f}")
+    ax.set_xlabel("spend")
+    ax.set_ylabel({"expected": "expected reach"}.get(p.objective, f"{p.objective} reach"
+                  if not p.objective.startswith("effective") else f"R_{p.k} (effective reach)"))
+    ax.set_title(f"reach/spend curve: {p.value:,.0f} for {p.cost:,.0f}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --- fraud (embedded in the HTML report) ---------------------------------------------------
+_DAY = 86_400
+
+
+def png_data_uri(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    pyplot().close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def growth_png(g, v: int, spikes: list[dict]) -> str | None:
+    if g.followed_at is None:
+        return None
+    lo, hi = int(g.in_indptr[v]), int(g.in_indptr[v + 1])
+    if hi == lo:
+        return None
+    days = np.asarray(g.followed_at[lo:hi]) // _DAY
+    first = int(days.min())
+    gains = np.bincount(days - first)
+    x = (first + np.arange(len(gains))).astype("datetime64[D]")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.vlines(x, 0, gains, color="C0", linewidth=1, label="new followers per day")  # visible at any span
+    total = ax.twinx()
+    total.plot(x, np.cumsum(gains), color="grey", linewidth=1)
+    total.set_ylabel("followers (grey)")
+    if spikes:
+        sx = np.array([s["date"] for s in spikes], dtype="datetime64[D]")
+        sy = [s["gain"] for s in spikes]
+        ax.scatter(sx, sy, color="C3", zorder=3, label="spike (vs median/MAD baseline)")
+    ax.set_ylabel("followers gained")
+    ax.set_title("follower growth")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return png_data_uri(fig)
+
+
+def composition_png(counts: dict[str, int], followers: int) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    names = list(counts)
+    vals = [counts[k] for k in names]
+    ax.barh(names, vals, color="C1")
+    for i, val in enumerate(vals):
+        ax.text(val, i, f" {val:,} ({val / followers:.1%})" if followers else f" {val:,}", va="center", fontsize=8)
+    ax.set_xlabel(f"suspicious followers (of {followers:,})")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    return png_data_uri(fig)
+
+
+def score_png(scores: np.ndarray, threshold: float) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.hist(scores, bins=np.linspace(0, 1, 21), color="C2")
+    ax.axvline(threshold, color="C3", linestyle="--", label=f"flag threshold {threshold:g}")
+    ax.set_xlabel("bot score of followers")
+    ax.set_ylabel("followers")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return png_data_uri(fig)

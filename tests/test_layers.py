@@ -25,3 +25,38 @@ def test_layer_contracts_hold(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
 
+
+
+FUNCTION_LINES, MODULE_LINES = 80, 600
+
+
+def _oversized(path: Path) -> list[str]:
+    """Units of ``path`` over the limits whose lines above (or module head) carry no ``# size:`` reason."""
+    import ast
+
+    src = path.read_text()
+    lines = src.splitlines()
+    rel = path.relative_to(ROOT)
+    found = []
+    if len(lines) > MODULE_LINES and not any(ln.startswith("# size:") for ln in lines[:30]):
+        found.append(f"{rel}: {len(lines)} lines")
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            n = node.end_lineno - start + 1
+            if n > FUNCTION_LINES and not lines[start - 2].lstrip().startswith("# size:"):
+                found.append(f"{rel}:{start} {node.name}(): {n} lines")
+    return found
+
+
+def test_units_a_reader_can_hold():
+    found = [u for root in ("kolgraph", "api", "kernels")
+             for p in sorted((ROOT / root).rglob("*.py")) for u in _oversized(p)]
+    assert not found, "over the size limits (add a '# size: why' comment if it must be):\n" + "\n".join(found)
+
+
+def test_size_check_catches_a_long_function(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
+    (tmp_path / "m.py").write_text(f"def long():\n{body}\n\n\n# size: one loop, measured faster\ndef ok():\n{body}\n")
+    assert _oversized(tmp_path / "m.py") == ["m.py:1 long(): 81 lines"]

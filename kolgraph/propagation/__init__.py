@@ -27,10 +27,11 @@ interval). :func:`seeds` picks seeds by IMM (Tang, Shi, Xiao, SIGMOD 2015).
 
 # Modules: ``results`` (what is returned), ``model`` (models into kernel arrays), ``simulate``
 # (spread by Monte Carlo), ``rr`` (RR sets), ``seeding`` (IMM and OPIM-C).
+from kolgraph.plots import spread_plot
 from kolgraph.propagation.model import DEFAULT_P, MODELS
 from kolgraph.propagation.results import Z95, SeedsResult, SpreadResult
 from kolgraph.propagation.seeding import OPIMC_START_FACTOR, imm_sample_sizes, seeds
-from kolgraph.propagation.simulate import spread, spread_plot
+from kolgraph.propagation.simulate import spread
 
 __all__ = ["DEFAULT_P", "MODELS", "OPIMC_START_FACTOR", "SeedsResult", "SpreadResult", "Z95",
            "imm_sample_sizes", "seeds", "spread", "spread_plot"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,29 +123,3 @@ def _merge_runs(done: dict, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         inc_sum += s1
         inc_sq += s2
     return np.concatenate(parts), inc_sum, inc_sq
-
-
-def spread_plot(result: SpreadResult, path: str | Path) -> Path:
-    """Histogram of the simulated spreads with the mean and its 95% interval; returns the path."""
-    from kolgraph.plots import _pyplot
-
-    plt = _pyplot()
-    path = Path(path)
-    h = result.histogram(bins=40)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    if h["counts"]:
-        edges = np.asarray(h["edges"])
-        ax.bar(edges[:-1], h["counts"], width=np.diff(edges), align="edge", color="#4c72b0",
-               alpha=0.8, label=f"{result.runs:,} simulations")
-        low, high = result.ci
-        ax.axvline(result.mean, color="black", lw=1.5, label=f"mean {result.mean:,.1f}")
-        ax.axvspan(low, high, color="orange", alpha=0.35,
-                   label=f"95% CI [{low:,.1f}, {high:,.1f}]")
-    ax.set_xlabel("accounts activated (seeds included)")
-    ax.set_ylabel("simulations")
-    ax.set_title(f"spread of {len(result.seeds)} seed(s), {result.model.upper()} {result.params}"[:90])
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
