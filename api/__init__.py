@@ -1,7 +1,6 @@
 """kolgraph.api: the FastAPI service over kolgraph stores.
 
-Run it with ``kolgraph serve STORE... --config service.toml`` (see the README,
-"The service"), or build the app in Python::
+Run it with ``kolgraph serve STORE... --config service.toml`` (see docs/service.md), or build the app in Python::
 
     from kolgraph.api import create_app
     from kolgraph.api.settings import Settings, load_settings

@@ -15,6 +15,7 @@ other workloads' data.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -226,5 +227,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def generator_digest() -> str:
+    """A hash of every source file the synthetic generator runs (its module, its table
+    builders and its kernels)."""
+    from kolgraph.kernels import _rng, synth_strings
+    from kolgraph.kernels import synth as k_synth
+
+    from kolgraph import synth, synth_tables
+
+    h = hashlib.sha256()
+    for mod in (synth, synth_tables, k_synth, synth_strings, _rng):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:10]
+
 if __name__ == "__main__":
     raise SystemExit(main())
+

@@ -10,7 +10,6 @@ Data is generated on first use and cached in ``$KOLGRAPH_BENCH_DATA`` (default
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import _harness
+from benchmarks._harness import generator_digest
 from benchmarks.data import SIZES, EdgeSpec, Size, data_dir, edge_csv, resolve_size
 
 
@@ -89,8 +89,8 @@ def synth_store(bench_size: Size, bench_data_dir: Path):
     """A synthetic graph store for this size, opened with ``kolgraph.open``.
 
     Built with ``kolgraph.synth.synth_store`` and cached in the data directory
-    under a name that includes the size, the seed and a hash of
-    ``kolgraph/synth.py``, so a changed generator never reuses an old store.
+    under a name that includes the size, the seed and :func:`generator_digest`, so a
+    changed generator never reuses an old store.
     Skips (with the reason) while ``kolgraph.synth`` is not available.
     """
     try:
@@ -103,7 +103,7 @@ def synth_store(bench_size: Size, bench_data_dir: Path):
     import kolgraph
 
     seed = 20_240_521
-    digest = hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:10]
+    digest = generator_digest()
     path = bench_data_dir / f"synth-{bench_size.name}-seed{seed}-{digest}.kg"
     if not path.exists():  # synth_store writes atomically (temp dir renamed into place)
         synth.synth_store(path, accounts=bench_size.accounts, creators=bench_size.creators,

@@ -40,14 +40,13 @@ Target (issue 3): kolgraph at least 10x faster than the scipy row product.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks._harness import Workload, measure
+from benchmarks._harness import Workload, generator_digest, measure
 from benchmarks.test_reach import state, top_creators
 
 K = 10
@@ -196,7 +195,7 @@ def similar_store(request, bench_size, bench_data_dir):
 
     seed = 20_240_521
     creators = SIMILAR_MIN_CREATORS
-    digest = hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:10]
+    digest = generator_digest()
     path = bench_data_dir / f"synth-{bench_size.name}-c{creators}-seed{seed}-{digest}.kg"
     if not path.exists():  # synth_store writes atomically (temp dir renamed into place)
         synth.synth_store(path, accounts=bench_size.accounts, creators=creators,

@@ -35,7 +35,7 @@ What the default score assumes (it was not fitted to any data set):
   per-rule rates of the two evaluation sets, so the default's evaluation on
   them is not a clean held-out test. The clean test is :func:`evaluate`'s
   cross-fitted rows: strengths fitted on one data set (:func:`fit_rules`),
-  reported on the other (README: they beat every single rule on AUC on both
+  reported on the other (docs/fraud.md: they beat every single rule on AUC on both
   sets and on F1 on Instagram, not on MIB).
 
 >>> import pandas as pd, kolgraph

@@ -2,7 +2,7 @@
 
 Each measure turns the ``k x k`` common-follower counts (audiences on the
 diagonal), the audiences and the population ``N`` into a ``k x k`` matrix,
-always labelled with its normalisation (DESIGN.md, "Pairwise overlap"). A ratio
+always labelled with its normalisation (docs/design.md, "Pairwise overlap"). A ratio
 whose denominator is zero is 0.0. Adding a measure is one registered function
 here: reach reports (:meth:`kolgraph.reach.ReachReport.overlap` and their JSON),
 ``kolgraph overlap --by``, the heatmaps and the service's overlap answer all list

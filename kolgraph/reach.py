@@ -2,7 +2,7 @@
 
 The front-end of :mod:`kolgraph.kernels.reach`: it checks ids, builds the
 arrays (selection, account filter, exposure probabilities), calls the kernels
-and wraps the counts in a :class:`ReachReport`. Definitions follow DESIGN.md:
+and wraps the counts in a :class:`ReachReport`. Definitions follow docs/design.md:
 
 - unique reach ``|∪ F(c)|``, gross reach ``Σ |F(c)|``, duplication = gross / unique;
 - exclusive reach of i: its followers who follow no other selected creator;

@@ -1,6 +1,6 @@
 """The reach report: what one deduplicated-reach call measures, and its JSON form.
 
-Definitions follow DESIGN.md (see :mod:`kolgraph.reach` for the list); the overlap
+Definitions follow docs/design.md (see :mod:`kolgraph.reach` for the list); the overlap
 normalisations come from :mod:`kolgraph.measures`. Exact reports
 (:func:`kolgraph.reach.reach`), sketch estimates and the Dask engine all return one.
 """
@@ -118,7 +118,7 @@ class ReachReport:
 
     # --- exports ------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """JSON-ready dict with stable keys (see the README, "Reach")."""
+        """JSON-ready dict with stable keys (see docs/reach.md)."""
         k = self.k
         limit = None if k <= EXACT_REGIONS else TOP_REGIONS
         warnings = list(self.warnings)

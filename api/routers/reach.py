@@ -42,8 +42,8 @@ async def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLE
                 engine: EngineDep, caller: CallerDep, settings: SettingsDep):
     """Unique and gross reach, exclusive and incremental reach per creator, pairwise overlap
     (counts, Jaccard, overlap coefficient, directional, lift), frequency R_k, Venn regions,
-    expected reach with view rates and posts, and the Sainsbury estimate; see the README,
-    "Reach", for every definition. Unknown ids answer 422 listing them."""
+    expected reach with view rates and posts, and the Sainsbury estimate; see docs/reach.md
+    for every definition. Unknown ids answer 422 listing them."""
     name, g = store_for(engine, caller, req.store)
     check_creator_count(req.ids, settings)
 

@@ -63,4 +63,4 @@ def _print_next_steps(c, out: Path, top5: list) -> None:
             f"[bold]kolgraph fraud {out} --report fraud.html[/bold]; spread: "
             f"[bold]kolgraph spread {out} --seeds {ids}[/bold]; best seeds: "
             f"[bold]kolgraph seeds {out} -k 10[/bold]; service: "
-            f"[bold]kolgraph serve {out}[/bold] (see the README)")
+            f"[bold]kolgraph serve {out}[/bold] (see docs/service.md)")

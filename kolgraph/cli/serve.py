@@ -16,7 +16,7 @@ def register_serve(sub) -> None:
     sp = add_command(sub, "serve", cmd_serve, "serve stores over HTTP (the FastAPI service)",
                      "Serve stores over HTTP with uvicorn: /v1/reach, /v1/overlap, "
                      "/v1/creators/..., /healthz, /readyz, /metrics. API keys, limits and more "
-                     "stores come from --config (TOML or JSON); see the README, 'The service'.",
+                     "stores come from --config (TOML or JSON); see docs/service.md.",
                      json_flag=False)
     sp.add_argument("stores", nargs="*", metavar="STORE", help="store directories (PATH or NAME=PATH)")
     sp.add_argument("--config", "-c", help="service config file (TOML or JSON): keys, limits, stores")

@@ -309,7 +309,7 @@ class Sketch:
 
     # --- the exchange format -------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """The versioned binary exchange format (see the README, "Sketches")::
+        """The versioned binary exchange format (see docs/sketches.md)::
 
             8 bytes  magic b"KGSKETCH"
             2 bytes  format version (uint16 LE, 2)
