@@ -42,7 +42,7 @@ class Options(BaseModel):
 
 
 def describe(exc: ValidationError) -> str:
-    """One line per problem: ``option: what is wrong``; a check across options (a model
+    """One line per problem: ``option: what is wrong, got value``; a check across options (a model
     validator's ``ValueError``) gives its own message, which names the options."""
     parts = []
     for err in exc.errors(include_url=False):
@@ -53,6 +53,8 @@ def describe(exc: ValidationError) -> str:
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
         else:
             msg = err["msg"]
+            if isinstance(err.get("input"), int | float | str) and err["type"] != "missing":
+                msg += f", got {err['input']!r}"
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
