@@ -21,9 +21,13 @@ from pydantic import BeforeValidator, Field, StrictBool, model_validator
 from kolgraph.options import Options, SkipUnknown, _listify, cli
 
 
-def _lower(value: Any) -> Any:
-    """Names are case-insensitive (``"IC"``, ``"OPIM_C"``)."""
-    return value.lower().replace("_", "-") if isinstance(value, str) else value
+def _names(values: Any) -> Any:
+    """The library takes the names of models and methods in any case (``"IC"``, ``"OPIM_C"``);
+    the service wants them as declared."""
+    if isinstance(values, dict):
+        values = {name: v.lower().replace("_", "-") if name in ("model", "method") and
+                  isinstance(v, str) else v for name, v in values.items()}
+    return values
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -43,7 +47,7 @@ class DiffusionOptions(Options):
     """The diffusion model, its probabilities and the random seed: :func:`spread` and
     :func:`seeds` (and the service) take them alike."""
 
-    model: Annotated[Literal["ic", "lt"], BeforeValidator(_lower)] = Field(
+    model: Literal["ic", "lt"] = Field(
         "ic", description="independent cascade (default) or linear threshold")
     p: Probability | None = Field(
         None, description="uniform edge probability (IC default 0.01) or LT weight; with "
@@ -82,6 +86,11 @@ class SpreadOptions(SpreadServiceOptions):
     edge_probs: EdgeProbs = None
     threads: Threads = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _case(cls, values):
+        return _names(values)
+
     @model_validator(mode="after")
     def _diffusion(self):
         _one_diffusion(self)
@@ -98,7 +107,7 @@ class SeedsServiceOptions(DiffusionOptions):
     candidates: Any = Field(
         None, description="None or 'creators' (the creator table; every account without one), "
         "'accounts', or a list of ids", json_schema_extra=cli(hidden=True))
-    method: Annotated[Literal["imm", "opim-c"], BeforeValidator(_lower)] = Field(
+    method: Literal["imm", "opim-c"] = Field(
         "imm", description="IMM (default) or OPIM-C (same guarantee, usually fewer RR sets)")
     evaluate: int = Field(0, ge=0, description="also estimate the seeds' spread with this many "
                           "Monte Carlo simulations", json_schema_extra=cli(metavar="RUNS"))
@@ -118,6 +127,11 @@ class SeedsOptions(SeedsServiceOptions):
         json_schema_extra=cli(hidden=True))
     budget: float | None = Field(None, ge=0.0, allow_inf_nan=False,
                                  description="total budget (with costs)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case(cls, values):
+        return _names(values)
 
     @model_validator(mode="after")
     def _consistent(self):
