@@ -194,3 +194,13 @@ def test_the_seeds_command_takes_its_flags_from_the_options_model():
     flags = _command_flags("seeds")
     assert flags["-k"].default == 10 and flags["--evaluate"].metavar == "RUNS"
     assert flags["--method"].choices == ("imm", "opim-c") and flags["--epsilon"].default == 0.5
+
+
+def test_the_fraud_command_takes_its_flags_from_the_options_model():
+    from kolgraph.fraud.options import FraudOptions
+
+    _assert_flags_are_the_models("fraud", FraudOptions,
+                                 {"--creator", "--report", "--export", "--write-flags"})
+    flags = _command_flags("fraud")
+    assert flags["--top"].default == 100 and flags["--mass-following"].default == 1500
+    assert flags["--bot-threshold"].type is float and flags["--max-blocks"].type is int
