@@ -22,6 +22,11 @@ from pydantic import (
 
 from kolgraph.measures import MEASURES
 from kolgraph.options import FilterOptions, SkipUnknown
+from kolgraph.propagation.options import (
+    DiffusionOptions,
+    SeedsServiceOptions,
+    SpreadServiceOptions,
+)
 from kolgraph.reach import MAX_CREATORS, ReachOptions
 
 MAX_SEED_CANDIDATES = 100_000
@@ -315,27 +320,26 @@ PLAN_EXAMPLES = {"budget": {"summary": "best mix for a budget with a tier quota"
 
 
 # --- propagation (POST /v1/spread, POST /v1/seeds) ------------------------------------------
-class _Propagation(_Request):
+class _Propagation(DiffusionOptions):
+    """:class:`kolgraph.propagation.options.DiffusionOptions` with the store and the service's
+    bounds on the random seed."""
+
     store: StoreName | None = Field(None, description="store name; optional when the key "
                                     "reads one store")
-    model: Literal["ic", "lt"] = Field("ic", description="independent cascade or linear "
-                                       "threshold")
-    p: Rate | None = Field(None, description="uniform edge probability (IC, default 0.01) or "
-                           "weight (LT); the reshare probability after a first hop at view rates")
-    weighted_cascade: bool = Field(False, description="probability 1/d on edges into an "
-                                   "account following d accounts (default for LT)")
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(1, description="random seed "
-                                                             "(reproducible answers)")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
+        1, description=DiffusionOptions.model_fields["seed"].description)
 
 
-class SpreadRequest(_Propagation):
+class SpreadRequest(_Propagation, SpreadServiceOptions):
+    """:class:`kolgraph.propagation.options.SpreadServiceOptions` with the seeds and the
+    service's bounds on view rates and runs."""
+
     seeds: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS,
                                description="seed creators (their order gives incremental spread)")
     view_rates: Rate | list[Rate] | dict[str, Rate] | None = Field(
         None, description="first hop (IC): chance a seed's follower sees its post")
     runs: Annotated[int, Field(ge=1, le=100_000)] = Field(
         2_000, description="Monte Carlo simulations")
-    skip_unknown: bool = False
 
 
 class SpreadIncrement(BaseModel):
@@ -366,7 +370,10 @@ SPREAD_EXAMPLES = {"ic": {"summary": "independent cascade, p = 0.01", "value": {
     "seeds": [1844, 1901], "model": "ic", "p": 0.01, "runs": 2000, "seed": 1}}}
 
 
-class SeedsRequest(_Propagation):
+class SeedsRequest(_Propagation, SeedsServiceOptions):
+    """:class:`kolgraph.propagation.options.SeedsServiceOptions` with the service's bounds on
+    k, epsilon, the candidates and the evaluation runs."""
+
     k: Annotated[int, Field(ge=1, le=MAX_CREATORS)] = Field(..., description="seeds to choose")
     epsilon: Annotated[float, Field(ge=0.05, lt=1.0, allow_inf_nan=False)] = Field(
         0.5, description="the (1 - 1/e - epsilon) guarantee; RR sets grow as 1/epsilon^2, "
@@ -374,8 +381,6 @@ class SeedsRequest(_Propagation):
     candidates: Literal["creators"] | list[ExtId] = Field(
         "creators", max_length=MAX_SEED_CANDIDATES,
         description="`creators` (the creator table) or a list of account ids")
-    method: Literal["imm", "opim-c"] = Field("imm", description="IMM or OPIM-C (the same "
-                                             "guarantee, usually from fewer RR sets)")
     evaluate: Annotated[int, Field(ge=0, le=100_000)] = Field(
         0, description="also simulate the chosen seeds' spread this many times")
 

@@ -42,12 +42,20 @@ class Options(BaseModel):
 
 
 def describe(exc: ValidationError) -> str:
-    """One line per problem: ``option: what is wrong``."""
+    """One line per problem: ``option: what is wrong, got value``; a check across options (a model
+    validator's ``ValueError``) gives its own message, which names the options."""
     parts = []
     for err in exc.errors(include_url=False):
-        where = ".".join(str(x) for x in err["loc"]) or "options"
-        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{where}: {msg}")
+        where = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown option"
+        elif err["type"] == "value_error":  # without pydantic's "Value error, " prefix
+            msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        else:
+            msg = err["msg"]
+            if isinstance(err.get("input"), int | float | str) and err["type"] != "missing":
+                msg += f", got {err['input']!r}"
+        parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
 

@@ -144,3 +144,63 @@ def test_the_reach_command_takes_its_flags_from_the_options_model():
             assert getattr(new, attr) == getattr(old, attr), (field, attr)
         assert type(new) is type(old)
         assert old.help == SketchModeOptions.model_fields[field].description
+
+
+def _command_flags(name: str) -> dict[str, argparse.Action]:
+    from kolgraph.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.option_strings[0]: a for a in sub.choices[name]._actions if a.option_strings}
+
+
+COMMON = {"-h", "--json", "--quiet", "--debug"}
+
+
+def _assert_flags_are_the_models(name: str, model, own: set[str]) -> None:
+    """Command ``name``'s option flags are ``model``'s (non-hidden) fields plus ``own``, the
+    inputs the command reads itself; each generated flag is the field's declaration."""
+    flags = _command_flags(name)
+    generated = parser(model)
+    fields = [f for f, info in model.model_fields.items()
+              if not (info.json_schema_extra or {}).get("cli", {}).get("hidden")]
+    declared = {action(generated, f).option_strings[0] for f in fields}
+    assert set(flags) - COMMON == declared | own, name
+    for field in fields:
+        new = action(generated, field)
+        old = flags[new.option_strings[0]]
+        for attr in ("option_strings", "dest", "type", "nargs", "metavar", "choices", "default",
+                     "help", "required"):
+            assert getattr(new, attr) == getattr(old, attr), (name, field, attr)
+        assert type(new) is type(old)
+        assert old.help == model.model_fields[field].description
+
+
+def test_the_spread_command_takes_its_flags_from_the_options_model():
+    from kolgraph.propagation.options import SpreadOptions
+
+    _assert_flags_are_the_models("spread", SpreadOptions,
+                                 {"--seeds", "--plot", "--view-rates-from-table"})
+    flags = _command_flags("spread")
+    assert (flags["--view-rate"].metavar, flags["--view-rate"].nargs) == ("R", "+")
+    assert flags["--runs"].default == 10_000 and flags["--model"].choices == ("ic", "lt")
+    assert "--edge-probs" not in flags  # library only
+
+
+def test_the_seeds_command_takes_its_flags_from_the_options_model():
+    from kolgraph.propagation.options import SeedsOptions
+
+    _assert_flags_are_the_models("seeds", SeedsOptions,
+                                 {"--candidates", "--among", "--costs", "--view-rates-from-table"})
+    flags = _command_flags("seeds")
+    assert flags["-k"].default == 10 and flags["--evaluate"].metavar == "RUNS"
+    assert flags["--method"].choices == ("imm", "opim-c") and flags["--epsilon"].default == 0.5
+
+
+def test_the_fraud_command_takes_its_flags_from_the_options_model():
+    from kolgraph.fraud.options import FraudOptions
+
+    _assert_flags_are_the_models("fraud", FraudOptions,
+                                 {"--creator", "--report", "--export", "--write-flags"})
+    flags = _command_flags("fraud")
+    assert flags["--top"].default == 100 and flags["--mass-following"].default == 1500
+    assert flags["--bot-threshold"].type is float and flags["--max-blocks"].type is int

@@ -328,18 +328,18 @@ def test_spread_properties(n, m, k, gseed, p):
 # --- errors ---------------------------------------------------------------------------------
 def test_bad_input_is_a_clear_error():
     g = FollowerGraph.from_edges(["b", "c", "d"], ["a", "a", "b"])
-    with pytest.raises(InputError, match=r"p must be in \[0, 1\], got 1.5"):
+    with pytest.raises(InputError, match="p: Input should be less than or equal to 1, got 1.5"):
         spread(g, ["a"], p=1.5)
-    with pytest.raises(InputError, match="p must be in"):
+    with pytest.raises(InputError, match="p: Input should be greater than or equal to 0"):
         spread(g, ["a"], p=-0.1)
-    with pytest.raises(InputError, match=r"p must be a number"):
+    with pytest.raises(InputError, match="p: Input should be a valid number"):
         spread(g, ["a"], p="x")
     with pytest.raises(UnknownAccountError, match="'zz'"):
         spread(g, ["a", "zz"])
     assert spread(g, ["a", "zz"], skip_unknown=True, p=1.0, runs=5).mean == 4
-    with pytest.raises(InputError, match="runs must be at least 1"):
+    with pytest.raises(InputError, match="runs: Input should be greater than or equal to 1"):
         spread(g, ["a"], runs=0)
-    with pytest.raises(InputError, match="unknown model 'sir'"):
+    with pytest.raises(InputError, match="model: Input should be 'ic' or 'lt'"):
         spread(g, ["a"], model="sir")
     with pytest.raises(InputError, match="one of p, weighted_cascade"):
         spread(g, ["a"], p=0.1, weighted_cascade=True)
@@ -356,7 +356,7 @@ def test_bad_input_is_a_clear_error():
         spread(lt, ["a"], model="lt", p=0.5)
     with pytest.raises(InputError, match=r"k \(5\) is larger than the number of candidates \(4\)"):
         seeds(g, 5, candidates="accounts")
-    with pytest.raises(InputError, match="epsilon must be in"):
+    with pytest.raises(InputError, match="epsilon: Input should be less than 1"):
         seeds(g, 1, epsilon=1.5)
     with pytest.raises(UnknownAccountError):
         seeds(g, 1, candidates=["a", "nope"])
@@ -565,7 +565,7 @@ def test_imm_on_a_real_graph_restricted_to_candidates(data_dir):
                  evaluate=3000)
     assert set(opim.seeds) <= set(cand)
     assert opim.evaluation.ci[1] >= (1 - 1 / math.e - 0.3) / (1 - 1 / math.e) * ev.ci[0]
-    with pytest.raises(InputError, match="unknown method"):
+    with pytest.raises(InputError, match="method: Input should be 'imm' or 'opim-c'"):
         seeds(g, 5, candidates=cand, method="celf")
     with pytest.raises(InputError, match="budgeted variant runs with method='imm'"):
         seeds(g, 5, candidates=cand, method="opim-c", costs=[1.0] * 40, budget=3)
@@ -642,7 +642,7 @@ def test_cli_spread_and_seeds(tmp_path, capsys):
     d = json.loads(out)
     assert len(d["seeds"]) == 3 and set(d["seeds"]) <= set(range(6)) and d["spread"] > 3
     rc, out, err = run(["spread", str(store), "--seeds", "0", "--p", "1.5"])
-    assert rc == 3 and "p must be in [0, 1], got 1.5" in err
+    assert rc == 3 and "p: Input should be less than or equal to 1, got 1.5" in err
     rc, out, err = run(["spread", str(store), "--seeds", "0", "99999"])
     assert rc == 3 and "99999" in err
     rc, out, err = run(["seeds", str(store), "-k", "7", "--candidates", str(cand)])

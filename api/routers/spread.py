@@ -24,6 +24,8 @@ from kolgraph.api.schemas import (
     SpreadResponse,
 )
 
+from kolgraph.propagation.options import SeedsServiceOptions, SpreadServiceOptions
+
 router = v1_router(tags=["propagation"])
 
 
@@ -38,9 +40,7 @@ async def spread(req: Annotated[SpreadRequest, Body(openapi_examples=SPREAD_EXAM
     check_creator_count(req.seeds, settings)
 
     def work():
-        r = g.spread(req.seeds, model=req.model, p=req.p,
-                     weighted_cascade=req.weighted_cascade, view_rates=req.view_rates,
-                     runs=req.runs, seed=req.seed, threads=1, skip_unknown=req.skip_unknown)
+        r = g.spread(req.seeds, threads=1, **req.options_of(SpreadServiceOptions))
         return json_response(SpreadResponse, {"store": name, **r.to_dict()})
     return await engine.run(work)
 
@@ -56,8 +56,6 @@ async def seeds(req: Annotated[SeedsRequest, Body(openapi_examples=SEEDS_EXAMPLE
     name, g = store_for(engine, caller, req.store)
 
     def work():
-        r = g.seeds(req.k, model=req.model, p=req.p, weighted_cascade=req.weighted_cascade,
-                    epsilon=req.epsilon, candidates=req.candidates, method=req.method,
-                    seed=req.seed, threads=1, evaluate=req.evaluate)
+        r = g.seeds(threads=1, **req.options_of(SeedsServiceOptions))
         return json_response(SeedsResponse, {"store": name, **r.to_dict()})
     return await engine.run(work)

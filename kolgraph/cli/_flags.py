@@ -65,8 +65,8 @@ def options_from_args(args: argparse.Namespace, model) -> dict[str, Any]:
     """
     out = {}
     for name, field in model.model_fields.items():
-        if not hasattr(args, name):  # excluded from this parser, or hidden
-            continue
+        if not hasattr(args, name) or _cli(field).get("hidden"):  # excluded here, or no flag
+            continue  # (a hidden field's name may be a hand-made flag's, read by the command)
         value = getattr(args, name)
         if value == _default(field):
             continue
@@ -118,13 +118,20 @@ def _members(annotation) -> tuple[Any, Any]:
     options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
     scalar = listed = None
     for t in options:
+        t = _bare(t)
         if t is type(None):
             continue
         if typing.get_origin(t) in (list, tuple, set, frozenset):
-            listed = typing.get_args(t)[0] if typing.get_args(t) else str
+            listed = _bare(typing.get_args(t)[0]) if typing.get_args(t) else str
         else:
             scalar = t
     return scalar, listed
+
+
+def _bare(annotation):
+    """``X`` of ``Annotated[X, ...]`` (e.g. ``Annotated[float, Field(ge=0)]``), else as is."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated \
+        else annotation
 
 
 def _is_union(annotation) -> bool:

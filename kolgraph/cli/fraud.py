@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_options, options_from_args
 from kolgraph.cli._output import console, emit, print_warnings, print_written, progress, table
+from kolgraph.fraud.options import FraudOptions
 
 
 def register_fraud(sub) -> None:
@@ -17,11 +18,7 @@ def register_fraud(sub) -> None:
     sp.add_argument("store")
     sp.add_argument("--creator", action="append", metavar="ID",
                     help="report on this creator (repeatable; default: the creators with the lowest audience quality)")
-    sp.add_argument("--top", type=int, default=100, help="creators listed without --creator (default 100)")
-    sp.add_argument("--max-blocks", type=int, default=10, help="dense blocks to peel (default 10)")
-    sp.add_argument("--bot-threshold", type=float, default=0.9, help="flag bot scores at least this (default 0.9)")
-    sp.add_argument("--mass-following", type=int, default=1500,
-                    help="flag accounts following more than this (default 1500)")
+    add_options(sp, FraudOptions)
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report for the (first) creator")
     sp.add_argument("--export", metavar="DIR", help="write report.json and CSVs of clusters and flagged accounts")
     sp.add_argument("--write-flags", action="store_true",
@@ -33,9 +30,8 @@ def cmd_fraud(args) -> int:
 
     g = kolgraph.open(args.store)
     creators = args.creator or None
-    report = g.fraud(creators=creators, top=args.top, max_blocks=args.max_blocks,
-                     bot_threshold=args.bot_threshold, mass_following=args.mass_following,
-                     progress=progress(args))
+    report = g.fraud(creators=creators, progress=progress(args),
+                     **options_from_args(args, FraudOptions))
     d = report.to_dict()
     if args.export:
         d["exported"] = report.export(args.export)

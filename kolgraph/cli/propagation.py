@@ -4,40 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_options, options_from_args
 from kolgraph.cli._output import console, emit, print_warnings, print_written, progress
+from kolgraph.propagation.options import SeedsOptions, SpreadOptions
+
+EXCLUSIVE = (("p", "weighted_cascade"), ("view_rates",))  # one of each group
 
 
-def _propagation_args(sp) -> None:
-    """The diffusion model, its probabilities and the simulation's seed and threads."""
+def _propagation_args(sp, model) -> None:
+    """The store and ``model``'s flags: ``--p`` or ``--weighted-cascade``, and ``--view-rate``
+    or ``--view-rates-from-table`` (first hop at the creator table's view rates)."""
     sp.add_argument("store")
-    sp.add_argument("--model", default="ic", choices=("ic", "lt"),
-                    help="independent cascade (default) or linear threshold")
-    probs = sp.add_mutually_exclusive_group()
-    probs.add_argument("--p", type=float, default=None,
-                       help="uniform edge probability (IC default 0.01) or LT weight; with "
-                            "view rates, the reshare probability of later hops")
-    probs.add_argument("--weighted-cascade", action="store_true",
-                       help="probability 1/d into an account following d accounts (LT default)")
-    rates = sp.add_mutually_exclusive_group()
-    rates.add_argument("--view-rate", type=float, nargs="+", metavar="R",
-                       help="IC first hop: a seed's followers see its post with this rate "
-                            "(one value, or one per seed for spread)")
-    rates.add_argument("--view-rates-from-table", action="store_true",
-                       help="IC first hop at avg_views/followers from the creator table")
-    sp.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    sp.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    fields = set(model.model_fields)
+    add_options(sp, model, exclude=fields - {"model"})
+    groups = [sp.add_mutually_exclusive_group() for _ in EXCLUSIVE]
+    for group, names in zip(groups, EXCLUSIVE, strict=True):
+        add_options(group, model, exclude=fields - set(names))
+    groups[-1].add_argument("--view-rates-from-table", action="store_true",
+                            help="IC first hop at avg_views/followers from the creator table")
+    add_options(sp, model, exclude={"model", *(n for names in EXCLUSIVE for n in names)})
 
 
-def _propagation_options(args) -> dict:
-    view_rates = None
-    if getattr(args, "view_rate", None):
-        view_rates = args.view_rate[0] if len(args.view_rate) == 1 else args.view_rate
-    elif getattr(args, "view_rates_from_table", False):
-        view_rates = True
-    return {"model": args.model, "p": args.p, "weighted_cascade": args.weighted_cascade or False,
-            "view_rates": view_rates, "seed": args.seed, "threads": args.threads,
-            "progress": progress(args)}
+def _propagation_options(args, model) -> dict:
+    """The options the user set, for ``g.spread``/``g.seeds``, and a progress bar."""
+    options = options_from_args(args, model)
+    if args.view_rates_from_table:
+        options["view_rates"] = True
+    return {**options, "progress": progress(args)}
 
 
 # --- spread -----------------------------------------------------------------------------------
@@ -49,10 +42,8 @@ def register_spread(sub) -> None:
                      "to follower), by Monte Carlo with a 95% confidence interval, the spread "
                      "distribution and each seed's incremental spread. Ctrl-C prints the "
                      "simulations finished so far.")
-    _propagation_args(sp)
+    _propagation_args(sp, SpreadOptions)
     sp.add_argument("--seeds", nargs="+", required=True, metavar="ID", help="seed account ids, in order")
-    sp.add_argument("--runs", type=int, default=10_000, help="simulations (default 10000)")
-    sp.add_argument("--skip-unknown", action="store_true", help="skip unknown ids with a warning")
     sp.add_argument("--plot", metavar="PNG", help="write a histogram of the spread distribution")
 
 
@@ -60,8 +51,7 @@ def cmd_spread(args) -> int:
     import kolgraph
 
     g = kolgraph.open(args.store)
-    result = g.spread(args.seeds, runs=args.runs, skip_unknown=args.skip_unknown,
-                      **_propagation_options(args))
+    result = g.spread(args.seeds, **_propagation_options(args, SpreadOptions))
     d = result.to_dict()
     if args.plot:
         from kolgraph.propagation import spread_plot
@@ -93,11 +83,7 @@ def register_seeds(sub) -> None:
                      "Choose k seeds maximising expected spread with IMM (Tang, Shi, Xiao 2015): "
                      "a (1-1/e-epsilon) approximation with probability 1-1/n, from "
                      "reverse-reachable sets.")
-    _propagation_args(sp)
-    sp.add_argument("-k", type=int, default=10, help="number of seeds (default 10)")
-    sp.add_argument("--epsilon", type=float, default=0.5, help="approximation parameter (default 0.5)")
-    sp.add_argument("--method", default="imm", choices=("imm", "opim-c"),
-                    help="IMM (default) or OPIM-C (same guarantee, usually fewer RR sets)")
+    _propagation_args(sp, SeedsOptions)
     sp.add_argument("--candidates", metavar="FILE",
                     help="candidate ids: one per line, or a CSV/Parquet with an 'id' column")
     sp.add_argument("--among", default="creators", choices=("creators", "accounts"),
@@ -105,9 +91,6 @@ def register_seeds(sub) -> None:
     sp.add_argument("--costs", metavar="price|FILE",
                     help="budgeted variant: a creator-table column (e.g. price) or a CSV/Parquet "
                          "with id,cost")
-    sp.add_argument("--budget", type=float, help="total budget (with --costs)")
-    sp.add_argument("--evaluate", type=int, default=0, metavar="RUNS",
-                    help="also estimate the seeds' spread with RUNS Monte Carlo simulations")
 
 
 def cmd_seeds(args) -> int:
@@ -118,8 +101,9 @@ def cmd_seeds(args) -> int:
     costs = args.costs
     if costs is not None and Path(costs).suffix in (".csv", ".parquet"):
         costs = _read_costs(costs)
-    result = g.seeds(args.k, epsilon=args.epsilon, method=args.method, candidates=candidates, costs=costs,
-                     budget=args.budget, evaluate=args.evaluate, **_propagation_options(args))
+    options = _propagation_options(args, SeedsOptions)
+    options.pop("k", None)
+    result = g.seeds(args.k, candidates=candidates, costs=costs, **options)
     emit(args, result.to_dict(), lambda p: _print_seeds(p, console()))
     return 130 if result.interrupted else 0
 

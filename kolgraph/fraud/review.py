@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from kolgraph.exceptions import InputError
 from kolgraph.fraud.blocks import _columns, dense_blocks
+from kolgraph.fraud.options import FraudOptions
 from kolgraph.fraud.report import Cluster, FraudReport
 from kolgraph.fraud.signals import (
     KINDS,
@@ -23,13 +23,7 @@ from kolgraph.progress import SILENT, Progress
 
 
 @graph_method
-def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 30.0,
-          min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
-          expand: float = 0.5,
-          lockstep_window: int = 6 * 3_600, lockstep_min: int = 10, lockstep_m: int = 3,
-          lockstep_burst: float = 10.0, spike_z: float = 6.0, spike_min_gain: int = 20,
-          bot_threshold: float = 0.9, mass_following: int = 1_500,
-          progress: Progress = SILENT) -> FraudReport:
+def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudReport:
     """Fraud review of a follower graph: clusters, lockstep, spikes, bot signals, per creator.
 
     Parameters
@@ -37,19 +31,23 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     g : FollowerGraph
     creators : external ids of the creators to report on (default: the ``top`` creators
         with the lowest audience quality among those with a flagged follower)
-    top : how many creators to list when ``creators`` is None
-    max_blocks, min_lift, min_density, min_followers, min_creators, c, expand : dense-block search, see
-        :func:`dense_blocks`
-    lockstep_window : seconds of a lockstep window (CopyCatch's Δt)
-    lockstep_min : followers a window needs to count as hot
-    lockstep_m : hot creators a follower needs to be in lockstep
-    lockstep_burst : a hot window also holds this many times the creator's mean per-window count
-    spike_z, spike_min_gain : a spike day gains at least ``spike_min_gain`` followers and
-        ``median + spike_z * scale``
-    bot_threshold : accounts with bot score at least this are flagged (0.9: a *high* score; the
-        scorer's own 0.5 flags about 45% of the honest synthetic accounts, whose profiles often
-        lack posts, avatar or bio)
-    mass_following : accounts following more than this many are flagged
+    **options : the fields of :class:`~kolgraph.fraud.options.FraudOptions`:
+
+        - ``top``: how many creators to list when ``creators`` is None (default 100);
+        - ``max_blocks``, ``min_lift``, ``min_density``, ``min_followers``, ``min_creators``,
+          ``c``, ``expand``: dense-block search, see :func:`dense_blocks`;
+        - ``lockstep_window``: seconds of a lockstep window (CopyCatch's Δt);
+        - ``lockstep_min``: followers a window needs to count as hot;
+        - ``lockstep_m``: hot creators a follower needs to be in lockstep;
+        - ``lockstep_burst``: a hot window also holds this many times the creator's mean
+          per-window count;
+        - ``spike_z``, ``spike_min_gain``: a spike day gains at least ``spike_min_gain``
+          followers and ``median + spike_z * scale``;
+        - ``bot_threshold``: accounts with bot score at least this are flagged (0.9: a *high*
+          score; the scorer's own 0.5 flags about 45% of the honest synthetic accounts,
+          whose profiles often lack posts, avatar or bio);
+        - ``mass_following``: accounts following more than this many are flagged.
+    progress : a :class:`kolgraph.progress.Progress` for a bar.
 
     Returns
     -------
@@ -65,12 +63,8 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     >>> sorted(rep.to_dict())[:3]
     ['clusters', 'creators', 'creators_total']
     """
-    params = _checked_params(
-        top, max_blocks=max_blocks, min_lift=min_lift, min_density=min_density,
-        min_followers=min_followers, min_creators=min_creators, c=c, expand=expand,
-        lockstep_window=lockstep_window, lockstep_min=lockstep_min, lockstep_m=lockstep_m,
-        lockstep_burst=lockstep_burst, spike_z=spike_z, spike_min_gain=spike_min_gain,
-        bot_threshold=bot_threshold, mass_following=mass_following)
+    o = FraudOptions.check(options)
+    params = o.model_dump(exclude={"top"})  # the run's parameters, as the report lists them
     skipped, warnings, timings = [], [], {}  # messages; seconds by stage
     report_idx = None if creators is None else np.asarray(g.index(list(creators)), np.int64)
     cols = _columns(g)
@@ -78,9 +72,8 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
         warnings.append("no creator table: every followed account is treated as a creator")
 
     t0 = time.perf_counter()
-    clusters, info = dense_blocks(g, cols=cols, max_blocks=max_blocks, min_lift=min_lift,
-                                  min_density=min_density, min_followers=min_followers,
-                                  min_creators=min_creators, c=c, expand=expand, progress=progress)
+    clusters, info = dense_blocks(g, cols=cols, progress=progress,
+                                  **{name: params[name] for name in BLOCK_OPTIONS})
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
@@ -91,7 +84,7 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     timings["account_signals_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    idx, counts, total = _listed_creators(g, cols, report_idx, kinds, top)
+    idx, counts, total = _listed_creators(g, cols, report_idx, kinds, o.top)
     listed = np.zeros(g.n_accounts, bool)
     listed[idx] = True
     cluster_hits = _cluster_hits(clusters, listed)
@@ -103,21 +96,8 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
                        params=params, timings=timings, creators_total=total)
 
 
-_COUNTS = ("max_blocks", "min_followers", "min_creators", "lockstep_min", "lockstep_m",
-           "spike_min_gain")
-
-
-def _checked_params(top: int, **params) -> dict:
-    """The run's parameters, as the report lists them, once checked."""
-    for name, v in [("top", top)] + [(name, params[name]) for name in _COUNTS]:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise InputError(f"{name} must be a whole number of at least 1, got {v!r}")
-    window, c = params["lockstep_window"], params["c"]
-    if not isinstance(window, int | np.integer) or window < 2:
-        raise InputError(f"lockstep_window must be a whole number of seconds of at least 2, got {window!r}")
-    if not c > 1:
-        raise InputError(f"c must be greater than 1 (weights 1/log(followers + c)), got {c!r}")
-    return {**params, "lockstep_window": int(window)}
+BLOCK_OPTIONS = ("max_blocks", "min_lift", "min_density", "min_followers", "min_creators", "c",
+                 "expand")  # the options dense_blocks takes
 
 
 def _members(clusters: list[Cluster], n: int) -> np.ndarray:

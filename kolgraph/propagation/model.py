@@ -37,21 +37,11 @@ def _check_prob(x: float, what: str) -> float:
     return x
 
 
-def _resolve_model(g, model: str, p: float | None, weighted_cascade: bool, edge_probs: Any,
-                   view_rates: Any, seed_idx: np.ndarray | None, seed_ids: list | None) -> _Model:
-    model = str(model).lower()
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r}; choose 'ic' (independent cascade) or 'lt' "
-                         "(linear threshold)")
-    given = [name for name, v in (("p", p), ("weighted_cascade", weighted_cascade or None),
-                                  ("edge_probs", edge_probs)) if v is not None]
-    if len(given) > 1:
-        raise InputError(f"give one of p, weighted_cascade and edge_probs, not {' and '.join(given)}")
-    if view_rates is not None and model != "ic":
-        raise InputError("view rates (the first hop) apply to the independent cascade model only")
-    if view_rates is not None and given and given[0] != "p":
-        raise InputError("view rates (first hop) combine with a uniform reshare probability p, "
-                         f"not with {given[0]}")
+def _resolve_model(g, o, seed_idx: np.ndarray | None, seed_ids: list | None) -> _Model:
+    """The diffusion of the checked options ``o`` (:class:`~kolgraph.propagation.options.
+    SpreadOptions` or ``SeedsOptions``) on ``g``: the checks that need the graph are here."""
+    model, p, weighted_cascade, edge_probs, view_rates = (
+        o.model, o.p, o.weighted_cascade, o.edge_probs, o.view_rates)
     empty = np.empty(0, np.float32)
     if edge_probs is not None:
         arr = np.asarray(edge_probs, dtype=np.float64)
@@ -66,8 +56,7 @@ def _resolve_model(g, model: str, p: float | None, weighted_cascade: bool, edge_
     elif weighted_cascade or (p is None and model == "lt"):
         m = _Model(model, {"weighted_cascade": True}, 0.0, True, empty, None)
     else:
-        q = _check_prob(DEFAULT_P if p is None else p, "p" if view_rates is None else
-                        "p (the reshare probability)")
+        q = DEFAULT_P if p is None else float(p)
         m = _Model(model, {"p": q}, q, False, empty, None)
     if model == "lt":
         _check_lt_weights(g, m)

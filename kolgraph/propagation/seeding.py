@@ -15,6 +15,7 @@ from kolgraph.graph import graph_method
 from kolgraph.kernels import rrsets as _rr
 from kolgraph.progress import SILENT, Progress
 from kolgraph.propagation.model import _Model, _resolve_model
+from kolgraph.propagation.options import SeedsOptions
 from kolgraph.propagation.results import SeedsResult, SpreadResult
 from kolgraph.propagation.rr import RRSampler, _RRSets
 from kolgraph.propagation.simulate import spread
@@ -87,12 +88,7 @@ def _costs(g, costs: Any, cand: np.ndarray) -> np.ndarray:
 
 
 @graph_method
-def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
-          weighted_cascade: bool = False, edge_probs: Any = None, view_rates: Any = None,
-          epsilon: float = 0.5, ell: float = 1.0, candidates: Any = None, costs: Any = None,
-          budget: float | None = None, method: str = "imm", seed: int = 1,
-          threads: int | None = None, evaluate: int = 0,
-          progress: Progress = SILENT) -> SeedsResult:
+def seeds(g, k: int, *, progress: Progress = SILENT, **options) -> SeedsResult:
     """Pick ``k`` seeds maximising expected spread by IMM (Tang, Shi, Xiao, SIGMOD 2015).
 
     Reverse-reachable (RR) sets are drawn until, with probability at least
@@ -106,22 +102,26 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     ----------
     k : number of seeds (with ``costs``/``budget``: the most seeds the budget can buy
         is used instead).
-    model, p, weighted_cascade, edge_probs, view_rates : as :func:`spread` (view rates
-        here are per candidate: ``True`` from the creator table, a number, or a dict).
-    epsilon, ell : the approximation and failure-probability parameters.
-    candidates : ``None``/``"creators"`` (the creator table; every account without
-        one), ``"accounts"``, or a list of ids.
-    costs, budget : budgeted variant: a cost per candidate (``"price"`` for the creator
-        table's column, a dict by id or an array aligned with the candidates) and a total
-        budget; selection is the cost-effective greedy, compared with the best single
-        affordable candidate ((1 - 1/e)/2 of the best within budget on the RR sets).
-    method : ``"imm"`` (default) or ``"opim-c"`` (Tang, Tang, Xiao, Yuan, SIGMOD 2018:
-        RR sets doubled until the greedy seeds' lower bound, from a second independent
-        collection, over an upper bound of the optimum reaches ``1 - 1/e - epsilon``;
-        the same guarantee with probability ``1 - 1/n``, usually from far fewer RR sets).
-        Not with costs.
-    evaluate : if > 0, also estimate the chosen seeds' spread with that many
-        Monte Carlo simulations (``evaluation``).
+    **options : the fields of :class:`~kolgraph.propagation.options.SeedsOptions`:
+
+        - ``model``, ``p``, ``weighted_cascade``, ``edge_probs``, ``view_rates``, ``seed``,
+          ``threads``: as :func:`spread` (view rates here are per candidate: ``True`` from
+          the creator table, a number, or a dict).
+        - ``epsilon``, ``ell``: the approximation and failure-probability parameters.
+        - ``candidates``: ``None``/``"creators"`` (the creator table; every account without
+          one), ``"accounts"``, or a list of ids.
+        - ``costs``, ``budget``: budgeted variant: a cost per candidate (``"price"`` for the
+          creator table's column, a dict by id or an array aligned with the candidates) and
+          a total budget; selection is the cost-effective greedy, compared with the best
+          single affordable candidate ((1 - 1/e)/2 of the best within budget on the RR sets).
+        - ``method``: ``"imm"`` (default) or ``"opim-c"`` (Tang, Tang, Xiao, Yuan, SIGMOD
+          2018: RR sets doubled until the greedy seeds' lower bound, from a second
+          independent collection, over an upper bound of the optimum reaches
+          ``1 - 1/e - epsilon``; the same guarantee with probability ``1 - 1/n``, usually
+          from far fewer RR sets). Not with costs.
+        - ``evaluate``: if > 0, also estimate the chosen seeds' spread with that many
+          Monte Carlo simulations (``evaluation``).
+    progress : a :class:`kolgraph.progress.Progress` for a bar.
 
     Examples
     --------
@@ -130,35 +130,21 @@ def seeds(g, k: int, *, model: str = "ic", p: float | None = None,
     >>> seeds(g, 1, p=1.0, candidates="accounts").seeds
     ['a']
     """
-    method = _check_method(epsilon, ell, method, costs, budget)
+    o = SeedsOptions.check({"k": k, **options})
     t_start = time.perf_counter()
-    cand = _candidates(g, candidates)
-    cost, budget, k = _budget(g, k, cand, costs, budget)
-    cand_ids = g.external(cand) if view_rates is not None else None  # for messages only
-    mdl = _resolve_model(g, model, p, weighted_cascade, edge_probs, view_rates, cand, cand_ids)
-    sampler = RRSampler(g, cand, mdl, int(seed), _parallel.threads(threads), progress)
-    if method == "opim-c":
-        res, picks = _opimc(g, cand, k, float(epsilon), mdl, sampler)
+    cand = _candidates(g, o.candidates)
+    cost, budget, k = _budget(g, o.k, cand, o.costs, o.budget)
+    cand_ids = g.external(cand) if o.view_rates is not None else None  # for messages only
+    mdl = _resolve_model(g, o, cand, cand_ids)
+    sampler = RRSampler(g, cand, mdl, o.seed, _parallel.threads(o.threads), progress)
+    if o.method == "opim-c":
+        res, picks = _opimc(g, cand, k, o.epsilon, mdl, sampler)
     else:
-        res, picks = _imm(g, cand, k, float(epsilon), float(ell), mdl, sampler, cost, budget)
-    if evaluate and not res.interrupted:
-        res.evaluation = _evaluate(g, res, mdl, picks, evaluate, seed, threads, progress)
+        res, picks = _imm(g, cand, k, o.epsilon, o.ell, mdl, sampler, cost, budget)
+    if o.evaluate and not res.interrupted:
+        res.evaluation = _evaluate(g, res, mdl, picks, o.evaluate, o.seed, o.threads, progress)
     res.seconds = time.perf_counter() - t_start
     return res
-
-
-def _check_method(epsilon: float, ell: float, method: str, costs: Any, budget: Any) -> str:
-    """The method's canonical name, after checking the parameters that do not need the graph."""
-    if not (0.0 < float(epsilon) < 1.0):
-        raise InputError(f"epsilon must be in (0, 1), got {epsilon}")
-    if float(ell) <= 0:
-        raise InputError(f"ell must be positive, got {ell}")
-    method = str(method).lower().replace("_", "-")
-    if method not in ("imm", "opim-c"):
-        raise InputError(f"unknown method {method!r}; choose 'imm' or 'opim-c'")
-    if method == "opim-c" and (costs is not None or budget is not None):
-        raise InputError("the budgeted variant runs with method='imm'")
-    return method
 
 
 def _budget(g, k: int, cand: np.ndarray, costs: Any,
@@ -168,18 +154,11 @@ def _budget(g, k: int, cand: np.ndarray, costs: Any,
     With a budget, ``k`` becomes the most seeds the budget can buy (the cheapest first).
     """
     m_c = len(cand)
-    if costs is None and budget is None:
-        if int(k) < 1:
-            raise InputError(f"k must be at least 1, got {k}")
-        if int(k) > m_c:
+    if budget is None:  # the options' check: costs and budget come together, k >= 1 without
+        if k > m_c:
             raise InputError(f"k ({k}) is larger than the number of candidates ({m_c})")
-        return np.empty(0), None, int(k)
-    if costs is None or budget is None:
-        raise InputError("the budgeted variant needs both costs and budget")
+        return np.empty(0), None, k
     cost = _costs(g, costs, cand)
-    budget = float(budget)
-    if not (budget >= 0 and math.isfinite(budget)):
-        raise InputError(f"budget must be a non-negative number, got {budget}")
     k_eff = int(np.searchsorted(np.cumsum(np.sort(cost)), budget, side="right"))
     if k_eff == 0:
         raise InputError(f"the budget ({budget:g}) buys no candidate (cheapest costs "

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from kolgraph import _parallel
 from kolgraph._check import resolve_ids
-from kolgraph.exceptions import InputError
 from kolgraph.graph import graph_method
 from kolgraph.kernels import propagation as _k
 from kolgraph.progress import SILENT, Progress
 from kolgraph.propagation.model import _Model, _resolve_model, _wc_edge_p
+from kolgraph.propagation.options import SpreadOptions
 from kolgraph.propagation.results import SpreadResult
 
 
 @graph_method
-def spread(g, seeds: Iterable, model: str = "ic", *, p: float | None = None,
-           weighted_cascade: bool = False, edge_probs: Any = None, view_rates: Any = None,
-           runs: int = 10_000, seed: int = 1, threads: int | None = None,
-           skip_unknown: bool = False, progress: Progress = SILENT) -> SpreadResult:
+def spread(g, seeds: Iterable, model: str = "ic", *, progress: Progress = SILENT,
+           **options) -> SpreadResult:
     """Expected spread of ``seeds`` by Monte Carlo simulation.
 
     Parameters
@@ -31,17 +28,18 @@ def spread(g, seeds: Iterable, model: str = "ic", *, p: float | None = None,
     seeds : external account ids; duplicates are dropped (with a warning); the order
         gives the incremental spread of each seed.
     model : ``"ic"`` (independent cascade) or ``"lt"`` (linear threshold).
-    p : uniform edge probability (IC, default 0.01) or weight (LT); with ``view_rates``
-        the reshare probability of every hop after the first.
-    weighted_cascade : probability (IC) or weight (LT) ``1/d`` on every edge into an
-        account following ``d`` accounts; the default for LT.
-    edge_probs : one probability per propagation edge, aligned with ``g.in_indices``.
-    view_rates : first hop (IC): the probability that a seed's follower sees its post.
-        ``True`` takes ``avg_views / followers`` from the creator table; a number, a
-        list (one per seed) or ``{id: rate}``. Must be at least ``p``.
-    runs : simulations; seed : random seed (results are reproducible for a seed,
-        whatever the thread count); threads : default, every available core.
-    skip_unknown : drop unknown seeds with a warning instead of raising.
+    **options : the fields of :class:`~kolgraph.propagation.options.SpreadOptions`:
+        ``p`` (uniform edge probability, IC, default 0.01, or weight, LT; with
+        ``view_rates`` the reshare probability of every hop after the first),
+        ``weighted_cascade`` (probability, IC, or weight, LT, ``1/d`` on every edge into
+        an account following ``d`` accounts; the default for LT), ``edge_probs`` (one
+        probability per propagation edge, aligned with ``g.in_indices``), ``view_rates``
+        (first hop, IC: the probability that a seed's follower sees its post; ``True``
+        takes ``avg_views / followers`` from the creator table; a number, a list, one per
+        seed, or ``{id: rate}``; must be at least ``p``), ``runs`` (simulations, default
+        10 000), ``seed`` (random seed: results are reproducible for a seed, whatever the
+        thread count), ``threads`` (default, every available core), ``skip_unknown`` (drop
+        unknown seeds with a warning instead of raising).
     progress : a :class:`kolgraph.progress.Progress` for a bar.
 
     Returns
@@ -58,13 +56,12 @@ def spread(g, seeds: Iterable, model: str = "ic", *, p: float | None = None,
     >>> r.mean, r.ci
     (4.0, (4.0, 4.0))
     """
-    if int(runs) < 1:
-        raise InputError(f"runs must be at least 1, got {runs}")
-    runs = int(runs)
-    ext, idx, warnings = resolve_ids(g, seeds, skip_unknown=skip_unknown)
-    m = _resolve_model(g, model, p, weighted_cascade, edge_probs, view_rates, idx, ext)
-    key = int(seed)
-    nthreads = _parallel.threads(threads)
+    o = SpreadOptions.check({"model": model, **options})
+    runs = o.runs
+    ext, idx, warnings = resolve_ids(g, seeds, skip_unknown=o.skip_unknown)
+    m = _resolve_model(g, o, idx, ext)
+    key = o.seed
+    nthreads = _parallel.threads(o.threads)
     make_state, work = _simulation(g, m, idx.astype(np.int64), key)
     t0 = time.perf_counter()
     with progress.task(f"simulating {m.name.upper()} cascades", total=runs) as task:
