@@ -14,7 +14,7 @@ import numbers
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from kolgraph.options import FilterOptions, cli
@@ -49,7 +49,7 @@ def _as_list(value: Any) -> Any:
 Budget = Annotated[float, Field(gt=0, allow_inf_nan=False, description="total spend allowed"),
                    _number_check(lambda x: math.isfinite(x) and x > 0,
                                  "must be a positive number, got {value}")]
-Fraction = Annotated[float, Field(ge=0, le=1),
+Fraction = Annotated[float | None,
                      _number_check(lambda x: 0 <= x <= 1, "must be between 0 and 1, got {value}")]
 Ids = Annotated[list[Any], BeforeValidator(_as_list)]
 TierQuota = str | list[str] | dict[str, Any] | None
@@ -73,8 +73,8 @@ class ServedPlanOptions(FilterOptions):
     must_exclude: Ids = Field(default_factory=list, description="creators that must not be",
                               json_schema_extra=cli("--exclude", metavar="ID"))
     max_creators: int | None = Field(None, ge=1, description="at most this many creators")
-    max_overlap: Fraction | None = Field(
-        None, description="no two chosen creators share more than X of their audience "
+    max_overlap: Fraction = Field(
+        None, ge=0, le=1, description="no two chosen creators share more than X of their audience "
         "(counted followers)", json_schema_extra=cli(metavar="X"))
     method: Literal["greedy", "enumerate"] = Field(
         "greedy", description="greedy (lazy greedy + best single, default) or enumerate "
@@ -107,10 +107,10 @@ class PlanOptions(ServedPlanOptions):
                         f"with scipy.optimize.milp when at most {EXACT_MAX} candidates are open (False: "
                         "the heuristic alone)", json_schema_extra=cli(hidden=True))
 
-    @model_validator(mode="after")
-    def _enough_permutations(self):
-        if self.shapley == "montecarlo" and self.permutations < 2:
-            raise PydanticCustomError(
-                "too_few", "permutations: Monte Carlo Shapley values need at least 2 "
-                "permutations, got {n}", {"n": self.permutations})
-        return self
+    @field_validator("permutations")
+    @classmethod
+    def _enough_permutations(cls, n: int, info: ValidationInfo) -> int:
+        if info.data.get("shapley") == "montecarlo" and n < 2:
+            raise PydanticCustomError("too_few", "Monte Carlo Shapley values need at least 2 "
+                                      "permutations, got {n}", {"n": n})
+        return n
