@@ -22,6 +22,7 @@ from pydantic import (
 
 from kolgraph.measures import MEASURES
 from kolgraph.options import FilterOptions, SkipUnknown
+from kolgraph.plan.options import ServedPlanOptions
 from kolgraph.propagation.options import (
     DiffusionOptions,
     SeedsServiceOptions,
@@ -271,25 +272,28 @@ class PlanCandidate(_Request):
                                    "(default avg_views/followers, else 1)")
 
 
-class PlanRequest(Filters):
+class PlanRequest(Filters, ServedPlanOptions):
+    """:class:`kolgraph.plan.ServedPlanOptions` with the candidates and the service's limits
+    (sizes of the budget, the lists and the objective's k)."""
+
     store: StoreName | None = Field(None, description="store name; optional when the key "
                                     "reads one store")
     candidates: list[PlanCandidate] = Field(..., min_length=1, max_length=20_000,
                                             description="creators to choose from, with prices")
-    budget: Annotated[float, Field(gt=0.0, le=1e15, allow_inf_nan=False)]
+    budget: Annotated[float, Field(gt=0.0, le=1e15, allow_inf_nan=False)] = Field(
+        description=ServedPlanOptions.model_fields["budget"].description)
     objective: Annotated[str, StringConstraints(
         pattern=r"^(unique|expected|target|real|effective[1-9][0-9]?)$")] = Field(
         "unique", description="unique | expected | effective3 (effective<k>) | target "
         "(needs `where`) | real (bot-flagged followers removed)")
     tier_quota: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         [], max_length=10, description="e.g. `micro:>=5`, `mega:<=1`, `nano:>=20%`")
-    must_include: list[ExtId] = Field([], max_length=1_000)
-    must_exclude: list[ExtId] = Field([], max_length=20_000)
-    max_creators: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    max_overlap: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    method: Literal["greedy", "enumerate"] = Field(
-        "greedy", description="lazy greedy + best single creator (½(1−1/e)), or partial "
-        "enumeration (1−1/e, at most 40 candidates)")
+    must_include: list[ExtId] = Field(
+        [], max_length=1_000, description=ServedPlanOptions.model_fields["must_include"].description)
+    must_exclude: list[ExtId] = Field(
+        [], max_length=20_000, description=ServedPlanOptions.model_fields["must_exclude"].description)
+    max_creators: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        None, description=ServedPlanOptions.model_fields["max_creators"].description)
 
 
 class PlanResponse(BaseModel):

@@ -204,3 +204,38 @@ def test_the_fraud_command_takes_its_flags_from_the_options_model():
     flags = _command_flags("fraud")
     assert flags["--top"].default == 100 and flags["--mass-following"].default == 1500
     assert flags["--bot-threshold"].type is float and flags["--max-blocks"].type is int
+
+
+def test_the_plan_command_takes_its_flags_from_the_options_model():
+    """`kolgraph plan`'s option flags are PlanOptions' own (the library-only ones hidden, the
+    repeatable --tier-quota hand-written), with the names the command always had."""
+    from kolgraph.cli import build_parser
+    from kolgraph.plan import PlanOptions
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    plan = {a.dest: a for a in sub.choices["plan"]._actions if a.option_strings}
+    hidden = {"k", "seed", "lazy", "exact"}
+    assert hidden.isdisjoint(plan)
+    assert plan["tier_quota"].option_strings == ["--tier-quota"]
+    assert isinstance(plan["tier_quota"], argparse._AppendAction)
+    assert plan["must_include"].option_strings == ["--include"]
+    assert plan["must_exclude"].option_strings == ["--exclude"]
+    assert plan["budget"].required and plan["budget"].type is float
+    generated = parser(PlanOptions, exclude=("tier_quota",))
+    for field in set(PlanOptions.model_fields) - hidden - {"tier_quota"}:
+        new, old = action(generated, field), plan[field]
+        for attr in ("option_strings", "type", "nargs", "metavar", "choices", "default", "help",
+                     "required"):
+            assert getattr(new, attr) == getattr(old, attr), (field, attr)
+        assert old.help == PlanOptions.model_fields[field].description
+    names = {s for a in plan.values() for s in a.option_strings}
+    assert {"--budget", "--objective", "--include", "--exclude", "--max-creators",
+            "--max-overlap", "--overlap-by", "--where", "--exclude-flagged", "--method",
+            "--shapley", "--permutations", "--candidates", "--curve"} <= names
+    args = sub.choices["plan"].parse_args(["g.kg", "--candidates", "p.csv", "--budget", "100",
+                                           "--include", "1", "2", "--max-overlap", "0.5",
+                                           "--tier-quota", "micro:>=2", "--tier-quota", "mega:<=1"])
+    assert options_from_args(args, PlanOptions) == {  # the hand-written --tier-quota too
+        "budget": 100.0, "must_include": ["1", "2"], "max_overlap": 0.5,
+        "tier_quota": ["micro:>=2", "mega:<=1"]}
+    PlanOptions.check(options_from_args(args, PlanOptions))

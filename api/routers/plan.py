@@ -18,6 +18,8 @@ from kolgraph.api.deps import (
 from kolgraph.api.errors import ApiError
 from kolgraph.api.schemas import PLAN_EXAMPLES, PlanRequest, PlanResponse
 
+from kolgraph.plan.options import ServedPlanOptions
+
 router = v1_router(tags=["plan"])
 
 
@@ -56,12 +58,7 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
 
     def work():
         with filter_errors(req.where):
-            p = g.plan(table, budget=req.budget, objective=req.objective,
-                       tier_quota=list(req.tier_quota) or None,
-                       must_include=req.must_include, must_exclude=req.must_exclude,
-                       max_creators=req.max_creators, max_overlap=req.max_overlap,
-                       where=req.where, exclude_flagged=req.exclude_flagged,
-                       method=req.method)
+            p = g.plan(table, **req.options_of(ServedPlanOptions))
         d = p.to_dict()
         passing = d["filters"].get("accounts_passing")
         if passing is not None and 0 < passing < caller.min_count:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_options, options_from_args
 from kolgraph.cli._output import console, emit, print_warnings, print_written, table
+from kolgraph.plan.options import PlanOptions
 
 
 def register_plan(sub) -> None:
@@ -16,32 +17,11 @@ def register_plan(sub) -> None:
     sp.add_argument("--candidates", required=True, metavar="CSV",
                     help="prices: CSV/Parquet with id,price[,posts,view_rate,tier]; "
                          "cost = price x posts")
-    sp.add_argument("--budget", type=float, required=True, help="total spend allowed")
-    sp.add_argument("--objective", default="unique",
-                    help="unique, expected, effective3 (any k: effective2, ...), target (needs "
-                         "--where) or real (bot-flagged followers removed); default unique")
+    add_options(sp, PlanOptions, exclude=("tier_quota",))
+    # repeatable, one quota each: options_from_args reads it back as the field tier_quota
     sp.add_argument("--tier-quota", action="append", metavar="Q",
                     help="e.g. micro:>=5, mega:<=1, mid:==2, nano:>=20%% (share of the budget); "
                          "repeat for several")
-    sp.add_argument("--include", nargs="+", metavar="ID", help="creators that must be in the plan")
-    sp.add_argument("--exclude", nargs="+", metavar="ID", help="creators that must not be")
-    sp.add_argument("--max-creators", type=int, help="at most this many creators")
-    sp.add_argument("--max-overlap", type=float, metavar="X",
-                    help="no two chosen creators share more than X of their audience")
-    sp.add_argument("--overlap-by", default="overlap_coefficient",
-                    choices=("overlap_coefficient", "jaccard"),
-                    help="normalisation of --max-overlap (default overlap_coefficient)")
-    sp.add_argument("--where", help="account filter of the counted followers, e.g. "
-                                    "\"country == 'NL'\"")
-    sp.add_argument("--exclude-flagged", action="store_true",
-                    help="drop followers flagged as bots (account column 'flagged')")
-    sp.add_argument("--method", default="greedy", choices=("greedy", "enumerate"),
-                    help="greedy (lazy greedy + best single, default) or enumerate (partial "
-                         "enumeration, <= 40 candidates)")
-    sp.add_argument("--shapley", default="exact", choices=("exact", "montecarlo"),
-                    help="Shapley values: exact (default) or Monte Carlo with confidence intervals")
-    sp.add_argument("--permutations", type=int, default=1000,
-                    help="random orders for --shapley montecarlo (default 1000)")
     sp.add_argument("--curve", metavar="PNG", help="write the reach/spend curve plot")
 
 
@@ -49,12 +29,7 @@ def cmd_plan(args) -> int:
     import kolgraph
 
     g = kolgraph.open(args.store)
-    p = g.plan(args.candidates, budget=args.budget, objective=args.objective,
-               tier_quota=args.tier_quota, must_include=args.include or (),
-               must_exclude=args.exclude or (), max_creators=args.max_creators,
-               max_overlap=args.max_overlap, overlap_by=args.overlap_by, where=args.where,
-               exclude_flagged=args.exclude_flagged, method=args.method, shapley=args.shapley,
-               permutations=args.permutations)
+    p = g.plan(args.candidates, **options_from_args(args, PlanOptions))  # --tier-quota too
     d = p.to_dict()
     if args.curve:
         from kolgraph.plan import plot_curve
