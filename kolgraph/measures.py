@@ -74,4 +74,3 @@ def lift(c: np.ndarray, a: np.ndarray, n: int) -> np.ndarray:
 
 
 MEASURE_NAMES: tuple[str, ...] = tuple(MEASURES)
-RATIO_NAMES: tuple[str, ...] = tuple(m for m in MEASURES if not MEASURES[m].integer)
