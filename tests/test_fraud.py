@@ -371,23 +371,143 @@ def test_lockstep_matches_naive(rng):
 
 
 def test_spikes_match_naive(rng):
-    for _ in range(30):
+    for trial in range(30):
         n_cr = 5
         src = rng.integers(n_cr, 400, 1500)
         dst = rng.integers(0, n_cr, 1500)
         t = rng.integers(0, 60 * DAY, 1500)
         burst = rng.random(1500) < 0.1
         t[burst] = 20 * DAY + rng.integers(0, DAY, int(burst.sum()))
+        if trial % 2:  # a rising trend: follows drawn with density growing over the span
+            t = (60 * DAY * rng.random(1500) ** 0.5).astype(np.int64)
         g = FollowerGraph.from_edges(src, dst, followed_at=t, nodes=np.arange(400))
         idx = np.asarray(g.index(list(range(n_cr))), np.int64)
-        z, min_gain = float(rng.choice([2.0, 4.0, 6.0])), int(rng.choice([3, 10, 20]))
-        col, day, gain, _, _ = KL.growth_spikes(g.in_indptr, g.followed_at, idx, DAY, z, min_gain)
-        got = sorted(zip(col.tolist(), day.tolist(), gain.tolist(), strict=True))
+        z, min_gain = float(rng.choice([1.0, 2.0, 6.0])), int(rng.choice([3, 10, 20]))
+        window = int(rng.choice([7, 14, 28]))
+        col, day, gain, base, scale = KL.growth_spikes(g.in_indptr, g.followed_at, idx, DAY, z, min_gain,
+                                                       window)
+        got = sorted(zip(col.tolist(), day.tolist(), gain.tolist(), base.tolist(), scale.tolist(), strict=True))
         want = []
         for ci, v in enumerate(idx.tolist()):
             lo, hi = g.in_indptr[v], g.in_indptr[v + 1]
-            want += [(ci, d, gn) for d, gn in naive.spikes(g.followed_at[lo:hi].tolist(), DAY, z, min_gain)]
-        assert got == sorted(want)
+            want += [(ci, *x) for x in naive.spikes(g.followed_at[lo:hi].tolist(), DAY, z, min_gain, window)]
+        want.sort()
+        assert [x[:3] for x in got] == [x[:3] for x in want]
+        assert np.allclose([x[3:] for x in got], [x[3:] for x in want]) if want else not got
+
+
+# growth curves, new followers per day over 150 days (Poisson around the curve); the
+# defaults (z 6, min_gain 20) were chosen on other, synthetic development curves
+# (constant, linear/exponential acceleration, deceleration, logistic ramps, slow waves,
+# weekly seasonality up to 1.75x, gamma overdispersion; about 2e-4 false spikes a day)
+SPAN = 150
+CURVES = {
+    "accelerating": lambda x: 40 + 360 * (x / SPAN) ** 2,
+    "decelerating": lambda x: 400 * np.exp(-x / 50) + 20,
+    "weekly": lambda x: 150 * np.where(x % 7 >= 5, 1.6, 0.85),
+}
+
+
+def growth_graph(gains: np.ndarray, rng, bought: dict[int, int] | None = None,
+                 viral: int | None = None, n_other: int = 6):
+    """Creator 0 gaining ``gains[d]`` followers on day ``d`` (each an organic account of its
+    own, following it at a random time that day and one random other creator at a random
+    time); ``bought[d]`` fake accounts following creator 0 within two hours of day ``d``'s
+    noon and creators 1, 2, 3 together (within two hours of one time each); ``viral``:
+    a day on which creator 0 gains ten times its usual followers, organically."""
+    gains = np.asarray(gains, np.int64).copy()
+    if viral is not None:
+        gains[viral] *= 10
+    n = int(gains.sum())
+    fol = np.arange(100, 100 + n)
+    src = [fol, fol]
+    dst = [np.zeros(n, np.int64), rng.integers(1, n_other + 1, n)]
+    t = [np.repeat(np.arange(len(gains)), gains) * DAY + rng.integers(0, DAY, n),
+         rng.integers(0, len(gains) * DAY, n)]
+    nxt = 100 + n
+    for d, k in (bought or {}).items():
+        fakes = np.arange(nxt, nxt + k)
+        nxt += k
+        for c, t0 in ((0, d * DAY + DAY // 2), (1, 11 * DAY), (2, 40 * DAY), (3, 77 * DAY)):
+            src.append(fakes)
+            dst.append(np.full(k, c))
+            t.append(t0 + rng.integers(0, 2 * 3600, k))
+    return FollowerGraph.from_edges(np.concatenate(src), np.concatenate(dst), followed_at=np.concatenate(t),
+                                    nodes=np.arange(nxt))
+
+
+def spike_days(g, **kw) -> dict[str, dict]:
+    from kolgraph.fraud import growth_spikes
+
+    return {s["date"]: s for s in growth_spikes(g, np.asarray(g.index([0]), np.int64), z=6.0,
+                                                min_gain=20, **kw).get(int(g.index([0])[0]), [])}
+
+
+def iso(d: int) -> str:
+    return str(np.datetime64(d, "D"))
+
+
+@pytest.mark.parametrize("shape", sorted(CURVES))
+def test_smooth_growth_and_weekly_seasonality_give_no_spikes(shape, rng):
+    curve = CURVES[shape](np.arange(SPAN))
+    for _ in range(5):
+        g = growth_graph(rng.poisson(curve), rng)
+        assert spike_days(g) == {}
+
+
+@pytest.mark.parametrize("shape", sorted(CURVES))
+@pytest.mark.parametrize("width", [1, 3])
+def test_a_bought_burst_on_smooth_growth_is_found(shape, width, rng):
+    curve = CURVES[shape](np.arange(SPAN))
+    for start in (60, 120):
+        days = range(start, start + width)
+        bought = {d: int(max(3 * curve[d], 60)) for d in days}  # three times the day's usual gain
+        g = growth_graph(rng.poisson(curve), rng, bought=bought)
+        found = spike_days(g)
+        assert {iso(d) for d in days} <= set(found), (shape, start, sorted(found))
+        assert set(found) - {iso(d) for d in days} == set()
+
+
+def test_a_viral_day_is_named_and_told_from_a_bought_burst(rng):
+    curve = CURVES["accelerating"](np.arange(SPAN))
+    g = growth_graph(rng.poisson(curve), rng, bought={100: 600}, viral=70)
+    rep = g.fraud(creators=[0])
+    spikes = {s["date"]: s for s in rep.to_dict()["creators"][0]["spikes"]}
+    assert set(spikes) == {iso(70), iso(100)}
+    viral, bought = spikes[iso(70)], spikes[iso(100)]
+    for s in (viral, bought):
+        assert {"date", "gain", "baseline", "scale", "cluster_share", "lockstep_share", "excess_share",
+                "kind"} <= set(s)
+    assert viral["kind"] == "organic?" and bought["kind"] == "bought?"
+    assert viral["gain"] >= 5 * viral["baseline"]
+    assert viral["lockstep_share"] == 0 and viral["cluster_share"] == 0
+    # the 600 fakes are most of the day, in lockstep with each other on creators 1, 2, 3
+    assert bought["lockstep_share"] >= 0.6
+    assert rep.creator(0)["spikes"] == rep.to_dict()["creators"][0]["spikes"]
+    json.dumps(rep.to_dict(), allow_nan=False)
+
+
+def test_honest_synthetic_growth_has_no_spikes():
+    """The synthetic generator's organic growth accelerates towards the snapshot (as demo
+    creator 1844's does, 230 a day two months before to 443 on the last day): the
+    whole-span median flagged its last days, the local baseline does not."""
+    g, _ = generate(20_000, 300, 120_000, seed=11, farms=0)
+    cols = np.arange(300, dtype=np.int64)
+    col, day, gain, _, _ = KL.growth_spikes(g.in_indptr, g.followed_at, cols, DAY, 6.0, 20, 28)
+    assert len(col) == 0
+    old = [d for v in cols.tolist() for d, _ in _median_span_spikes(g, v)]
+    assert len(old) >= 3  # the old whole-span rule did flag days here
+
+
+def _median_span_spikes(g, v):
+    """The former rule: median + 6 x max(1.4826 MAD, sqrt(median)) over the whole span."""
+    t = g.followed_at[g.in_indptr[v]:g.in_indptr[v + 1]] // DAY
+    if len(t) < 20:
+        return []
+    gains = np.bincount(t - t.min())
+    med = float(np.median(gains))
+    scale = max(1.4826 * float(np.median(np.abs(gains - med))), np.sqrt(max(med, 1.0)))
+    return [(t.min() + i, gn) for i, gn in enumerate(gains) if gn >= max(20, med + 6 * scale)]
 
 
 def test_flag_counts_match_sets(rng):
@@ -435,6 +555,20 @@ def test_report_on_synthetic_farms(synth):
     listed = [c["id"] for c in d["creators"][:20]]
     assert paying & set(listed)
     json.dumps(d, allow_nan=False)  # JSON-ready, no Infinity/NaN
+
+
+def test_spikes_on_synthetic_farms_are_their_windows_and_bought(synth):
+    g = kolgraph.open(synth)
+    farms = kolgraph.store.read_truth(synth)["farms"].to_pylist()
+    d = g.fraud(top=300).to_dict()
+    spikes = [(c["id"], s) for c in d["creators"] for s in c["spikes"]]
+    assert len(spikes) >= 5
+    for cid, s in spikes:
+        day = np.datetime64(s["date"])
+        assert any(cid in f["paying_creators"]
+                   and np.datetime64(f["window_start"].date()) <= day <= np.datetime64(f["window_end"].date())
+                   for f in farms), (cid, s)
+        assert s["kind"] == "bought?", (cid, s)
 
 
 def test_report_for_one_creator_and_exports(synth, tmp_path):

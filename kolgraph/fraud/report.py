@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from kolgraph.exceptions import InputError
-from kolgraph.fraud.signals import KINDS, _flag_bits, _following, growth_spikes
+from kolgraph.fraud.signals import KINDS, _flag_bits, _following, growth_spikes, spike_evidence
 from kolgraph.kernels import fraud as _k
 from kolgraph.store import rewrite
 
@@ -168,8 +168,9 @@ class FraudReport:
                 hits[c.id] = int(c.fingerprint_hits[pos[0]])
         spikes = self.spikes.get(v)
         if spikes is None and g.followed_at is not None:
-            spikes = growth_spikes(g, np.array([v], np.int64), z=self.params["spike_z"],
-                                   min_gain=self.params["spike_min_gain"]).get(v, [])
+            spikes = spike_evidence(g, growth_spikes(g, np.array([v], np.int64), z=self.params["spike_z"],
+                                                     min_gain=self.params["spike_min_gain"]),
+                                    self.kinds).get(v, [])
         followers, flagged = int(g.in_degree[v]), int(counts[-1])
         return {"id": g.external([v])[0], "followers": followers,
                 "audience_quality": 1.0 - flagged / followers if followers else 1.0,

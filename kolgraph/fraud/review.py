@@ -16,6 +16,7 @@ from kolgraph.fraud.signals import (
     _following,
     growth_spikes,
     lockstep_groups,
+    spike_evidence,
 )
 from kolgraph.graph import graph_method
 from kolgraph.kernels import fraud as _k
@@ -42,7 +43,9 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
         - ``lockstep_burst``: a hot window also holds this many times the creator's mean
           per-window count;
         - ``spike_z``, ``spike_min_gain``: a spike day gains at least ``spike_min_gain``
-          followers and ``median + spike_z * scale``;
+          followers and ``baseline + spike_z * scale`` (baseline of its previous 28 days,
+          trend and weekday aware; evidence and ``kind`` per spike:
+          :func:`kolgraph.fraud.signals.spike_evidence`);
         - ``bot_threshold``: accounts with bot score at least this are flagged (0.9: a *high*
           score; the scorer's own 0.5 flags about 45% of the honest synthetic accounts,
           whose profiles often lack posts, avatar or bio);
@@ -131,7 +134,8 @@ def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: 
         m=params["lockstep_m"], burst=params["lockstep_burst"])
     timings["lockstep_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
+    spikes = spike_evidence(g, growth_spikes(g, spike_cols, z=params["spike_z"],
+                                             min_gain=params["spike_min_gain"]), kinds)
     timings["spikes_seconds"] = time.perf_counter() - t0
     return groups, spikes
 
