@@ -637,3 +637,18 @@ def test_cli_evaluate_json_end_to_end(model_evaluation):
     assert all(s["model_beats_naive_auc"] for s in doc["summary"])
     r = run("score-accounts", "--evaluate")
     assert r.returncode == 0 and re.search(r"instagram, left out: model AUC 0\.\d+ >= naive", r.stdout)
+
+
+def test_ingest_accounts_use_the_same_aliases(tmp_path):
+    from kolgraph.ingest import read_graph
+
+    (tmp_path / "e.txt").write_text("11 12\n12 11\n")
+    (tmp_path / "a.csv").write_text(PLATFORM_CSVS["instagram"][0])
+    g = read_graph(tmp_path / "e.txt", accounts=tmp_path / "a.csv")
+    assert g.report["account_columns"]["follower_count"] == "followers"
+    assert {"followers", "following", "posts", "has_avatar", "bio"} <= set(g.accounts.column_names)
+    direct = score_accounts(tmp_path / "a.csv")["score"].to_numpy()
+    np.testing.assert_allclose(score_accounts(g.accounts)["score"], direct)
+    r = run("ingest", tmp_path / "e.txt", "--accounts", tmp_path / "a.csv", "--out", tmp_path / "g.kg",
+            "--account-columns", "nope=followers")
+    assert r.returncode == 3 and "'nope'" in r.stderr
