@@ -43,8 +43,9 @@ class FraudOptions(Options):
                               "(default 3)")
     lockstep_burst: float = Field(10.0, description="a hot window also holds this many times "
                                   "the creator's mean per-window count (default 10)")
-    spike_z: float = Field(6.0, description="a growth spike gains at least the median day's "
-                           "followers plus this many scales (MAD) (default 6)")
+    spike_z: float = Field(6.0, description="a growth spike gains at least its local baseline "
+                           "(previous 28 days, trend and weekday aware) plus this many scales "
+                           "(default 6)")
     spike_min_gain: Count = Field(20, description="... and at least this many (default 20)")
     # per account
     bot_threshold: float = Field(0.9, description="flag bot scores at least this (default 0.9)")
