@@ -330,8 +330,9 @@ def test_co_following_finds_farms_on_a_small_real_graph(data_dir):
     """ego-twitter (a crawl of ego networks, 33k edges) with three planted degree-matched
     farms of 20 fakes: the global peel and the co-following pairs of old missed them all."""
     raw = np.loadtxt(data_dir / "konect-ego-twitter" / "out.ego-twitter", dtype=np.int64, usecols=(0, 1))
-    src, dst, _, new_ids, _ = plant_farms(raw[:, 0], raw[:, 1], 3, seed=7)
-    g = FollowerGraph.from_edges(src, dst)
+    planted = plant_farms(raw[:, 0], raw[:, 1], farms=3, size=20, customers=10, share=0.8, seed=7)
+    g = FollowerGraph.from_edges(planted.src, planted.dst)
+    new_ids = planted.fake_ids
     clusters, _ = dense_blocks(g)
     found = {int(x) for c in clusters for x in g.external(c.followers)}
     fakes = set(new_ids.tolist())
