@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings as _warnings
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from kolgraph.progress import SILENT, Progress
 
 
 @graph_method
-def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float = 30.0,
-          min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
+def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: float | None = None,
+          min_density: float = 0.1, min_followers: int = 10, min_creators: int = 2, c: float = 5.0,
           expand: float = 0.5,
           lockstep_window: int = 6 * 3_600, lockstep_min: int = 10, lockstep_m: int = 3,
           lockstep_burst: float = 10.0, spike_z: float = 6.0, spike_min_gain: int = 20,
@@ -38,8 +39,10 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     creators : external ids of the creators to report on (default: the ``top`` creators
         with the lowest audience quality among those with a flagged follower)
     top : how many creators to list when ``creators`` is None
-    max_blocks, min_lift, min_density, min_followers, min_creators, c, expand : dense-block search, see
-        :func:`dense_blocks`
+    max_blocks, min_density, min_followers, min_creators, c, expand : dense-block search, see
+        :func:`dense_blocks` (blocks are kept by its significance test)
+    min_lift : deprecated and ignored, with a ``DeprecationWarning`` (the lift thresholds were
+        replaced by the test; ``lift`` stays in each cluster's ``significance``)
     lockstep_window : seconds of a lockstep window (CopyCatch's Δt)
     lockstep_min : followers a window needs to count as hot
     lockstep_m : hot creators a follower needs to be in lockstep
@@ -65,8 +68,11 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     >>> sorted(rep.to_dict())[:3]
     ['clusters', 'creators', 'creators_total']
     """
+    if min_lift is not None:
+        _warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance test "
+                      "(see kolgraph.fraud.dense_blocks)", DeprecationWarning, stacklevel=2)
     params = _checked_params(
-        top, max_blocks=max_blocks, min_lift=min_lift, min_density=min_density,
+        top, max_blocks=max_blocks, min_density=min_density,
         min_followers=min_followers, min_creators=min_creators, c=c, expand=expand,
         lockstep_window=lockstep_window, lockstep_min=lockstep_min, lockstep_m=lockstep_m,
         lockstep_burst=lockstep_burst, spike_z=spike_z, spike_min_gain=spike_min_gain,
@@ -78,9 +84,8 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
         warnings.append("no creator table: every followed account is treated as a creator")
 
     t0 = time.perf_counter()
-    clusters, info = dense_blocks(g, cols=cols, max_blocks=max_blocks, min_lift=min_lift,
-                                  min_density=min_density, min_followers=min_followers,
-                                  min_creators=min_creators, c=c, expand=expand, progress=progress)
+    clusters, info = dense_blocks(g, cols=cols, max_blocks=max_blocks, min_density=min_density,
+                                  min_followers=min_followers, min_creators=min_creators, c=c, expand=expand, progress=progress)
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
