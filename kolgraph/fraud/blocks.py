@@ -17,7 +17,6 @@ from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
 
 ALPHA = 0.01                 # family-wise significance level of the block test
-MAX_RECIPROCAL = 0.1         # blocks with more of their followers followed by their creators are friends
 MIN_AUDIENCE_SHARE = 0.5     # a cluster holds at least this share of its creators' followers
 _LAMBDA_FLOOR = 1e-12        # expectation of a block with no edges outside it
 
@@ -121,7 +120,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
         return [], search.info
     with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
         seeds = search.seed_pairs() if co_following else (np.zeros(0, np.int64),) * 2
-        search.set_tests(max_blocks + len(seeds[0]), alpha)
+        search.alpha = search.info["alpha"] = alpha
         whole = (search.indptr, search.indices, search.col_indptr, search.col_rows,
                  search.col_pos, None, None)
         search.peel_into_clusters(whole, np.ones(search.e, bool), max_blocks, "global", task)
@@ -129,6 +128,20 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
             search.seeded_stage(*seeds)
         task.advance()
     return search.clusters, search.info
+
+
+def scan_threshold(alpha: float, m: int, n: int, rows: int, cols: int) -> float:
+    """``log10`` of the p-value a block of ``rows`` x ``cols`` of an ``m`` x ``n`` graph must
+    beat: ``alpha / (m n C(m, rows) C(n, cols))``, a weighted Bonferroni over every block of
+    the graph (``alpha / (m n)`` for each size, shared equally by the blocks of that size),
+    so the family-wise error stays below ``alpha`` whichever blocks the search looks at."""
+    from scipy.special import gammaln
+
+    def log_choose(a: int, k: int) -> float:
+        return float(gammaln(a + 1) - gammaln(k + 1) - gammaln(a - k + 1))
+
+    ln = math.log(alpha) - math.log(m) - math.log(n) - log_choose(m, rows) - log_choose(n, cols)
+    return ln / math.log(10)
 
 
 def block_test(b: int, s_rows: float, s_cols: float, e: int) -> tuple[float, float]:
@@ -164,7 +177,7 @@ class _BlockSearch:
         self.info: dict[str, Any] = {"rows": self.m, "columns": self.n, "edges": self.e,
                                      "blocks": []}
         self.min_density, self.c, self.expand = min_density, c, expand
-        self.log10_threshold, self.tests = math.log10(ALPHA), 1
+        self.alpha = ALPHA
         self.min_followers, self.min_creators = min_followers, min_creators
         if self.e == 0:
             return
@@ -174,11 +187,6 @@ class _BlockSearch:
         self.taken = np.zeros(self.m, bool)  # followers already in a cluster
         self.clusters: list[Cluster] = []
 
-    def set_tests(self, n_tests: int, alpha: float) -> None:
-        """Bonferroni: each candidate is tested at ``alpha / n_tests``."""
-        self.tests = max(int(n_tests), 1)
-        self.log10_threshold = math.log10(alpha / self.tests)
-        self.info.update(alpha=alpha, tests=self.tests, log10_threshold=self.log10_threshold)
 
     def _followed_rows(self, rows: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
         """Bool per row of ``rows``: followed by one of the creators ``col_idx``."""
@@ -203,18 +211,18 @@ class _BlockSearch:
             return
         followed = self._followed_rows(rows, cols_in_block)
         rec["reciprocal"] = float(followed.mean())
-        if rec["reciprocal"] > MAX_RECIPROCAL:
-            return
         row_in = np.zeros(m, bool)
         row_in[rows[~followed]] = True
         col_in = np.zeros(n, bool)
         col_in[cols_in_block] = True
         kept_rows = int(row_in.sum())
+        if kept_rows < self.min_followers:
+            return
         b = int(_k.count_block(self.indptr, self.indices, row_in, col_in)) if followed.any() else edges
         lam, log10_p = block_test(b, float(self.row_deg[row_in].sum()), col_sum, e)
-        rec.update(expected_excluded=lam, log10_p=log10_p)
-        if (kept_rows < self.min_followers or b / (kept_rows * n_cols) < self.min_density
-                or not log10_p < self.log10_threshold):
+        threshold = scan_threshold(self.alpha, m, n, kept_rows, n_cols)
+        rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
+        if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
             return
         if self.expand <= 1:
             need = max(2, math.ceil(self.expand * n_cols))
@@ -241,7 +249,7 @@ class _BlockSearch:
             fingerprint_hits=hits[fp], stage=stage,
             test={"test": "poisson, degrees without the block's edges", "expected_excluded": lam,
                   "lift_excluded": edges / lam, "log10_p_excluded": log10_p,
-                  "log10_threshold": self.log10_threshold, "tests": self.tests,
+                  "log10_threshold": threshold, "alpha": self.alpha,
                   "reciprocal": rec["reciprocal"], "audience_share": share}))
 
     def peel_into_clusters(self, sub: tuple, alive: np.ndarray, n_blocks: int, stage: str,
@@ -264,7 +272,7 @@ class _BlockSearch:
 
     def _col_ok(self) -> np.ndarray:
         m, col_deg = self.m, self.col_deg
-        return (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
+        return (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _MAX_COL_FLOOR))
 
     def seed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """The co-following stage's seeds (:func:`_seed_pairs`)."""
@@ -305,7 +313,8 @@ class _BlockSearch:
 
 
 _MAX_PAIR_ROW = 200      # rows following more eligible creators skip the pair count
-_MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows are not farm candidates
+_MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows (and more than
+_MAX_COL_FLOOR = 500     # this many) are not seed candidates
 _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
 _RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
