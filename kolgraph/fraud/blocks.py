@@ -59,33 +59,36 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     follows into its creators that their degree gives by chance leave it, and Fraudar peels
     its densest core. Seeded candidates need at least three creators.
 
-    **The test** (:func:`block_test`), the same for every candidate:
+    **The test**, the same for every candidate:
 
     1. *Friends are not bought.* Followers of the block whom one of its creators follows
-       are dropped from it (customers do not follow their bought followers; friend circles
-       follow each other). When more than ``MAX_RECIPROCAL`` (10%) of the block's followers
-       are followed by its creators, the block is a circle of friends and is not a cluster.
-    2. *Significance against the rest of the graph.* With ``b`` the block's edges, ``S_r``
-       and ``S_c`` the degrees of its followers and creators in the follower x creator graph
-       and ``E`` all its edges, the rest of the graph predicts
+       leave it (customers do not follow their bought followers back; friend circles and
+       colleagues follow each other), as do followers already in a cluster.
+    2. *Significance against the rest of the graph* (:func:`block_test`). With ``b`` the
+       block's edges, ``S_r`` and ``S_c`` the degrees of its followers and creators in the
+       follower x creator graph and ``E`` all its edges, the rest of the graph predicts
        ``lambda = (S_r - b) (S_c - b) / (E - b)`` edges between them: the configuration
        model on the degrees *without the block's own edges* (a farm owning most of its
        customers' audiences inflates their degrees; counting those edges in the expectation
-       caps the lift of any block near ``E / S_r``). The block is significant when the
-       Poisson tail ``P[X >= b | lambda]`` is below ``alpha / N`` (Bonferroni over the
-       ``N = max_blocks + seed pairs`` candidate blocks searched; ``alpha`` = 0.01).
+       caps the lift of any block near ``E / S_r``, whatever its size). The p-value is the
+       Poisson tail ``P[X >= b | lambda]``; the block is significant when it is below
+       ``alpha / (m n C(m, R) C(n, C))`` for a block of ``R`` of the ``m`` followers and
+       ``C`` of the ``n`` creators (:func:`scan_threshold`): a Bonferroni correction over
+       every block the search could have returned (``alpha / (m n)`` per block size, shared
+       by the blocks of that size), so the search itself cannot manufacture significance.
+       One level: ``alpha`` = 0.01.
     3. *Owned audiences.* The block, after expansion (below), holds at least
-       ``MIN_AUDIENCE_SHARE`` (half) of its creators' followers in the graph: a farm's
-       customers are small accounts whose audience is mostly bought; fan communities of
-       popular creators are a small part of their audiences.
+       ``MIN_AUDIENCE_SHARE`` (half) of its creators' followers in the graph: a farm's customers are
+       small accounts whose audiences are mostly bought; fan communities and heavy users
+       of popular creators are a small part of those creators' audiences.
 
     Plus the size and density rules: at least ``min_followers`` followers and
     ``min_creators`` creators after step 1, density at least ``min_density`` (a farm's
     density is about its follow share, 0.3 or more; two farms peeled together halve it).
 
     A kept block is then *expanded*: every follower following at least ``expand`` of its
-    creators (and at least two), and not followed by one of them, joins it. A follower
-    joins one cluster at most.
+    creators (and at least two), not followed by one of them and not in another cluster,
+    joins it.
 
     Parameters
     ----------
@@ -102,9 +105,10 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
 
     Returns
     -------
-    (clusters, info) : the kept clusters and facts about the run (bipartite size, blocks
-        peeled, every candidate's size, score, density, lift, excluded-block expectation,
-        log10 p-value, reciprocity and audience share, and the test's threshold).
+    (clusters, info) : the kept clusters and facts about the run (bipartite size, ``alpha``,
+        and every candidate's size, score, density and lift, and for those tested the share
+        of its followers followed by its creators (``reciprocal``), ``expected_excluded``,
+        ``log10_p``, ``log10_threshold`` and ``audience_share``).
     """
     if min_lift is not None:
         warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance "
@@ -238,7 +242,6 @@ class _BlockSearch:
         if share < MIN_AUDIENCE_SHARE:
             return
         expected = float(self.row_deg[row_in].sum()) * col_sum / e
-        lam, log10_p = block_test(edges, float(self.row_deg[row_in].sum()), col_sum, e)
         self.taken[:] |= row_in
         hits = _k.fingerprint(self.indptr, self.indices, row_in, n)
         fp = np.flatnonzero(hits)
@@ -247,8 +250,9 @@ class _BlockSearch:
             creators=self.cols[col_in], edges=edges, score=float(score), expected_edges=expected,
             background_density=self.background, fingerprint=self.cols[fp],
             fingerprint_hits=hits[fp], stage=stage,
-            test={"test": "poisson, degrees without the block's edges", "expected_excluded": lam,
-                  "lift_excluded": edges / lam, "log10_p_excluded": log10_p,
+            test={"test": "poisson tail, degrees without the block's edges, scan Bonferroni",
+                  "tested_followers": kept_rows, "tested_edges": b, "expected_excluded": lam,
+                  "lift_excluded": b / lam, "log10_p_excluded": log10_p,
                   "log10_threshold": threshold, "alpha": self.alpha,
                   "reciprocal": rec["reciprocal"], "audience_share": share}))
 

@@ -43,12 +43,15 @@ class Cluster:
         """The block against the background. Evidence: edges expected from the degrees
         including the block's own (``expected_edges``, ``lift``), the graph's overall density
         (``density_lift``) and the Poisson tail ``log10_p`` of that many edges where
-        ``expected_edges`` were expected. The test that kept the block
-        (:func:`kolgraph.fraud.blocks.block_test`): ``expected_excluded`` (from the degrees
-        without the block's edges), ``lift_excluded``, ``log10_p_excluded`` (its Poisson tail),
-        ``log10_threshold`` (``log10(alpha / tests)``, Bonferroni over ``tests`` candidate
-        blocks), ``reciprocal`` (share of the candidate's followers followed by its creators)
-        and ``audience_share`` (share of the creators' followers inside the cluster)."""
+        ``expected_edges`` were expected. The test that kept the block (on its core: the
+        ``tested_followers`` of the candidate not followed by its creators, with
+        ``tested_edges``, before expansion; :func:`kolgraph.fraud.blocks.block_test`):
+        ``expected_excluded`` (from the degrees without the block's edges),
+        ``lift_excluded``, ``log10_p_excluded`` (its Poisson tail) against
+        ``log10_threshold`` (``alpha`` over every block of that size,
+        :func:`kolgraph.fraud.blocks.scan_threshold`); ``reciprocal`` (share of the
+        candidate's followers followed by its creators) and ``audience_share`` (share of the
+        creators' followers inside the cluster)."""
         lam = self.expected_edges
         return {"expected_edges": lam,
                 "lift": self.edges / lam if lam > 0 else math.inf,
