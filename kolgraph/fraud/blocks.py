@@ -39,6 +39,7 @@ def bipartite(g, cols: np.ndarray):
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
+# size: the docstring is the specification of the block test (docs/fraud.md quotes it)
 def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                  min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
                  min_creators: int = 2, c: float = 5.0, expand: float = 0.5,

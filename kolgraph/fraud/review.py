@@ -40,9 +40,7 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
         with the lowest audience quality among those with a flagged follower)
     top : how many creators to list when ``creators`` is None
     max_blocks, min_density, min_followers, min_creators, c, expand : dense-block search, see
-        :func:`dense_blocks` (blocks are kept by its significance test)
-    min_lift : deprecated and ignored, with a ``DeprecationWarning`` (the lift thresholds were
-        replaced by the test; ``lift`` stays in each cluster's ``significance``)
+        :func:`dense_blocks`; ``min_lift`` is deprecated and ignored (a warning)
     lockstep_window : seconds of a lockstep window (CopyCatch's Δt)
     lockstep_min : followers a window needs to count as hot
     lockstep_m : hot creators a follower needs to be in lockstep
@@ -68,12 +66,9 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
     >>> sorted(rep.to_dict())[:3]
     ['clusters', 'creators', 'creators_total']
     """
-    if min_lift is not None:
-        _warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance test "
-                      "(see kolgraph.fraud.dense_blocks)", DeprecationWarning, stacklevel=2)
+    _deprecated_min_lift(min_lift)
     params = _checked_params(
-        top, max_blocks=max_blocks, min_density=min_density,
-        min_followers=min_followers, min_creators=min_creators, c=c, expand=expand,
+        top, max_blocks=max_blocks, min_density=min_density, min_followers=min_followers, min_creators=min_creators, c=c, expand=expand,
         lockstep_window=lockstep_window, lockstep_min=lockstep_min, lockstep_m=lockstep_m,
         lockstep_burst=lockstep_burst, spike_z=spike_z, spike_min_gain=spike_min_gain,
         bot_threshold=bot_threshold, mass_following=mass_following)
@@ -106,6 +101,12 @@ def fraud(g, *, creators=None, top: int = 100, max_blocks: int = 10, min_lift: f
                        spikes={v: s for v, s in spikes.items() if listed[v]},
                        lockstep_groups=groups, bot_scores=bot, skipped=skipped, warnings=warnings,
                        params=params, timings=timings, creators_total=total)
+
+
+def _deprecated_min_lift(min_lift) -> None:
+    if min_lift is not None:
+        _warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance test "
+                       "(see kolgraph.fraud.dense_blocks)", DeprecationWarning, stacklevel=3)
 
 
 _COUNTS = ("max_blocks", "min_followers", "min_creators", "lockstep_min", "lockstep_m",
