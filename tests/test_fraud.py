@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import subprocess
 import sys
 
@@ -180,15 +181,114 @@ def test_dense_blocks_recover_planted_farms_in_a_synthetic_graph():
     found = set()
     for c in clusters:
         found |= set(g.external(c.followers))
-    truth = set(fakes)
-    precision = len(found & truth) / max(len(found), 1)
-    recall = len(found & truth) / len(truth)
+    # the first farm's 150 fakes are most of its customers' followers: found whole. The
+    # second's 100 fakes make about 45% of its customers' audiences (which are 60-126 real
+    # followers): below the owned-audience rule (half), so not a cluster -- the known cost
+    # of that rule, which keeps fan communities out (docs/fraud.md)
+    farm1 = set(fakes[:150])
+    precision = len(found & set(fakes)) / max(len(found), 1)
+    recall = len(found & farm1) / len(farm1)
     assert precision >= 0.75 and recall >= 0.9, (precision, recall, info["blocks"])
     got_targets = {int(x) for c in clusters for x in g.external(c.creators)}
-    assert got_targets >= set().union(*targets)
+    assert got_targets >= targets[0]
+    second = [b for b in info["blocks"] if b["creators"] == 8 and "audience_share" in b]
+    assert second and all(b["audience_share"] < 0.5 for b in second)
     for c in clusters:
         s = c.significance()
-        assert s["lift"] >= 5 and s["log10_p"] < -10 and c.density >= 0.3
+        assert s["log10_p_excluded"] < s["log10_threshold"] < -10 and s["alpha"] == 0.01
+        assert s["audience_share"] >= 0.5 and s["lift_excluded"] > s["lift"] and c.density >= 0.1
+
+
+# --- the block test ---------------------------------------------------------------------------
+def naive_block_test(rows: list[list[int]], block_rows, block_cols):
+    """Excluded-block expectation and Poisson tail, from the edge list in plain Python."""
+    edges = [(r, j) for r, cols in enumerate(rows) for j in cols]
+    inside = [(r, j) for r, j in edges if r in block_rows and j in block_cols]
+    b = len(inside)
+    deg_r = {r: sum(1 for x, _ in edges if x == r) for r in block_rows}
+    deg_c = {j: sum(1 for _, y in edges if y == j) for j in block_cols}
+    out_r = sum(deg_r[r] - sum(1 for x, _ in inside if x == r) for r in block_rows)
+    out_c = sum(deg_c[j] - sum(1 for _, y in inside if y == j) for j in block_cols)
+    lam = max(out_r * out_c / (len(edges) - b), 1e-12)
+    # P[X >= b] = sum_{k >= b} e^-lam lam^k / k!, summed in logs (terms fall fast past b)
+    logs = [-lam + k * math.log(lam) - math.lgamma(k + 1) for k in range(b, b + 400)]
+    top = max(logs)
+    return b, lam, (top + math.log(sum(math.exp(x - top) for x in logs))) / math.log(10)
+
+
+def test_block_test_matches_naive_excluded_expectation(rng):
+    from kolgraph.fraud.blocks import block_test, scan_threshold
+
+    for _ in range(20):
+        m, n = int(rng.integers(30, 60)), int(rng.integers(10, 25))
+        rows = random_rows(rng, m, n, 0.15)
+        br = set(rng.choice(m, int(rng.integers(4, 10)), replace=False).tolist())
+        bc = set(rng.choice(n, int(rng.integers(2, 5)), replace=False).tolist())
+        for r in br:  # make the block denser than the rest
+            rows[r] = sorted(set(rows[r]) | {j for j in bc if rng.random() < 0.8})
+        b, lam, log10_p = naive_block_test(rows, br, bc)
+        indptr, indices, *_ = csr_of(rows, n)
+        deg_r, deg_c = np.diff(indptr), np.bincount(indices, minlength=n)
+        got_lam, got_p = block_test(b, float(deg_r[list(br)].sum()), float(deg_c[list(bc)].sum()),
+                                    len(indices))
+        assert got_lam == pytest.approx(lam, rel=1e-12)
+        assert got_p == pytest.approx(log10_p, rel=1e-6, abs=1e-9)
+        want = (math.log10(0.01) - math.log10(m * n) - math.log10(math.comb(m, len(br)))
+                - math.log10(math.comb(n, len(bc))))
+        assert scan_threshold(0.01, m, n, len(br), len(bc)) == pytest.approx(want, rel=1e-10)
+
+
+def test_block_test_excludes_the_blocks_own_edges():
+    """A farm owning its customers' whole audience: with the block's edges in the degrees the
+    expectation is large (lift capped near E / S_r); without them it is tiny."""
+    from kolgraph.fraud.blocks import block_test
+
+    b, s_rows, s_cols, e = 400, 500, 400, 10_000  # rows: 100 extra follows; cols: nothing else
+    lam, log10_p = block_test(b, s_rows, s_cols, e)
+    assert lam == pytest.approx(1e-12)  # no follows outside the block reach its creators
+    assert b / (s_rows * s_cols / e) == pytest.approx(20.0)  # the old lift: 20, whatever b
+    assert log10_p < -4000
+    lam, _ = block_test(100, 1_100, 600, 10_000)
+    assert lam == pytest.approx(1_000 * 500 / 9_900)
+
+
+def friend_circle_graph(reciprocal: bool, seed=0):
+    """A background of random follows plus 30 accounts each following 10 small creators
+    (density 0.8); with ``reciprocal`` the creators follow the 30 back (a friend circle)."""
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    src, dst = rng.integers(100, n, 30_000), rng.integers(0, n, 30_000)
+    group, creators = np.arange(2_000, 2_030), np.arange(10)
+    pairs = [(a, c) for a in group for c in creators if rng.random() < 0.8]
+    if reciprocal:
+        pairs += [(c, a) for a, c in pairs]
+    src = np.concatenate([src, [p[0] for p in pairs]])
+    dst = np.concatenate([dst, [p[1] for p in pairs]])
+    keep = src != dst
+    return FollowerGraph.from_edges(src[keep], dst[keep]), set(group.tolist())
+
+
+def test_friend_circles_are_not_flagged_but_the_same_block_one_way_is():
+    g, group = friend_circle_graph(reciprocal=False)
+    clusters, _ = dense_blocks(g)
+    found = {int(x) for c in clusters for x in g.external(c.followers)}
+    assert len(found & group) >= 27 and len(found - group) <= 3
+    g, group = friend_circle_graph(reciprocal=True)
+    clusters, info = dense_blocks(g)
+    found = {int(x) for c in clusters for x in g.external(c.followers)}
+    assert not found & group
+    assert any(b.get("reciprocal", 0) > 0.9 for b in info["blocks"])
+
+
+def test_min_lift_is_deprecated_and_ignored():
+    g, _ = friend_circle_graph(reciprocal=False)
+    base, _ = dense_blocks(g)
+    with pytest.warns(DeprecationWarning, match="min_lift"):
+        other, _ = dense_blocks(g, min_lift=1e9)
+    assert [c.followers.tolist() for c in other] == [c.followers.tolist() for c in base]
+    with pytest.warns(DeprecationWarning, match="min_lift"):
+        rep = g.fraud(min_lift=5.0)
+    assert "min_lift" not in rep.params
 
 
 # --- seeded lockstep blocks -------------------------------------------------------------------
@@ -330,8 +430,9 @@ def test_co_following_finds_farms_on_a_small_real_graph(data_dir):
     """ego-twitter (a crawl of ego networks, 33k edges) with three planted degree-matched
     farms of 20 fakes: the global peel and the co-following pairs of old missed them all."""
     raw = np.loadtxt(data_dir / "konect-ego-twitter" / "out.ego-twitter", dtype=np.int64, usecols=(0, 1))
-    src, dst, _, new_ids, _ = plant_farms(raw[:, 0], raw[:, 1], 3, seed=7)
-    g = FollowerGraph.from_edges(src, dst)
+    planted = plant_farms(raw[:, 0], raw[:, 1], farms=3, size=20, customers=10, share=0.8, seed=7)
+    g = FollowerGraph.from_edges(planted.src, planted.dst)
+    new_ids = planted.fake_ids
     clusters, _ = dense_blocks(g)
     found = {int(x) for c in clusters for x in g.external(c.followers)}
     fakes = set(new_ids.tolist())
@@ -594,7 +695,9 @@ def test_creator_entry_of_any_account_equals_the_listed_one(synth):
     target = truth["farms"].column("paying_creators").to_pylist()[0][0]
     listed = g.fraud(creators=[target]).to_dict()["creators"][0]
     rep = g.fraud(top=1)  # the target is not among the listed creators here
-    assert listed["clusters"] and listed["flagged_followers"] > 0
+    assert listed["flagged_followers"] > 0  # its farm is in lockstep (its customers' audiences
+    # are mostly real here, so the farm is not a cluster: see test_dense_blocks_recover_...)
+    assert bool(listed["clusters"]) == any(target in g.external(c.fingerprint) for c in rep.clusters)
     assert rep.creator(target) == listed
     other = int(np.argmax(g.in_degree))
     entry = rep.creator(g.external([other])[0])

@@ -23,10 +23,10 @@ class FraudOptions(Options):
                        "lowest audience quality (default 100)")
     # dense blocks, see kolgraph.fraud.dense_blocks
     max_blocks: Count = Field(10, description="dense blocks to peel (default 10)")
-    min_lift: float = Field(30.0, description="a block is a cluster with at least this many "
-                            "times the edges its degrees predict (default 30)")
-    min_density: float = Field(0.3, description="... and at least this edge density "
-                               "(default 0.3)")
+    min_lift: float | None = Field(None, description="deprecated and ignored (with a warning): "
+                                   "blocks are kept by a significance test")
+    min_density: float = Field(0.1, description="a block is a cluster with at least this edge "
+                               "density, when significant (default 0.1)")
     min_followers: Count = Field(10, description="... and at least this many followers "
                                  "(default 10)")
     min_creators: Count = Field(2, description="... and at least this many creators (default 2)")

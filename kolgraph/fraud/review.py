@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings as _warnings
 
 import numpy as np
 
@@ -35,8 +36,9 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     **options : the fields of :class:`~kolgraph.fraud.options.FraudOptions`:
 
         - ``top``: how many creators to list when ``creators`` is None (default 100);
-        - ``max_blocks``, ``min_lift``, ``min_density``, ``min_followers``, ``min_creators``,
-          ``c``, ``expand``: dense-block search, see :func:`dense_blocks`;
+        - ``max_blocks``, ``min_density``, ``min_followers``, ``min_creators``, ``c``,
+          ``expand``: dense-block search, see :func:`dense_blocks`; ``min_lift`` is
+          deprecated and ignored (a warning);
         - ``lockstep_window``: seconds of a lockstep window (CopyCatch's Δt);
         - ``lockstep_min``: followers a window needs to count as hot;
         - ``lockstep_m``: hot creators a follower needs to be in lockstep;
@@ -67,7 +69,8 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     ['clusters', 'creators', 'creators_total']
     """
     o = FraudOptions.check(options)
-    params = o.model_dump(exclude={"top"})  # the run's parameters, as the report lists them
+    _deprecated_min_lift(o.min_lift)
+    params = o.model_dump(exclude={"top", "min_lift"})  # the run's parameters, as the report lists them
     skipped, warnings, timings = [], [], {}  # messages; seconds by stage
     report_idx = None if creators is None else np.asarray(g.index(list(creators)), np.int64)
     cols = _columns(g)
@@ -99,8 +102,13 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
                        params=params, timings=timings, creators_total=total)
 
 
-BLOCK_OPTIONS = ("max_blocks", "min_lift", "min_density", "min_followers", "min_creators", "c",
-                 "expand")  # the options dense_blocks takes
+BLOCK_OPTIONS = ("max_blocks", "min_density", "min_followers", "min_creators", "c", "expand")  # the options dense_blocks takes
+
+
+def _deprecated_min_lift(min_lift) -> None:
+    if min_lift is not None:
+        _warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance test "
+                       "(see kolgraph.fraud.dense_blocks)", DeprecationWarning, stacklevel=3)
 
 
 def _members(clusters: list[Cluster], n: int) -> np.ndarray:
