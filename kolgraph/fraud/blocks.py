@@ -88,7 +88,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     density is about its follow share, 0.3 or more; two farms peeled together halve it).
 
     A kept block is then *expanded*: every follower following at least ``expand`` of its
-    creators (and at least two), not followed by one of them and not in another cluster,
+    creators (and at least three), not followed by one of them and not in another cluster,
     joins it.
 
     Parameters
@@ -230,7 +230,8 @@ class _BlockSearch:
         if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
             return
         if self.expand <= 1:
-            need = max(2, math.ceil(self.expand * n_cols))
+            # two shared follows are what any two popular creators' fans have: three at least
+            need = max(3, math.ceil(self.expand * n_cols))
             grown = _k.expand_block(self.col_indptr, self.col_rows, m, col_in, need) & ~row_in
             new = np.flatnonzero(grown)
             if len(new):
