@@ -437,8 +437,10 @@ class ClusterOut(BaseModel):
     edges: int
     density: float
     score: float = Field(description="Fraudar's g(S) = f(S)/|S| with 1/log(x + c) weights")
-    significance: dict[str, float] = Field(description="lift over the edges the degrees "
-                                           "predict, background density, log10 p")
+    significance: dict[str, float | str] = Field(
+        description="the block test (its name under 'test'; statistic, log10 p and threshold, "
+        "expected edges from the degrees without the block's own edges, alpha) and the evidence "
+        "beside it: lift, background density, reciprocity, audience share")
     fingerprint: list[dict[str, Any]] = Field(description="every creator the block's followers "
                                               "follow, with how many: who bought from the farm")
 

@@ -62,11 +62,11 @@ def load(path: Path) -> pd.DataFrame:
 
 
 def run_kolgraph(path: Path, scratch: Path):
-    from kolgraph.botscore import score_accounts
+    from kolgraph.botscore import rule_score
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return score_accounts(load(path))
+        return rule_score(load(path))
 
 
 def row_rules(row, r, as_of: float) -> tuple[float, str]:
@@ -115,7 +115,7 @@ def run_row_apply(path: Path, scratch: Path):
 
 WORKLOADS = [
     Workload("kolgraph.score_accounts", "kolgraph",
-             "kolgraph.score_accounts(df): rules, noisy-OR score, contributions, reasons",
+             "kolgraph.botscore.rule_score(df): rules, noisy-OR score, contributions, reasons",
              run_kolgraph, summarize=lambda df: {"rows": len(df), "flagged": int((df["score"] >= 0.5).sum())},
              targets=[{"peer": "pandas row-apply", "min_speedup": 10}]),
     Workload("pandas row-apply", "peer",
@@ -131,7 +131,7 @@ def quality() -> tuple[list[dict], list[dict]]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = botscore.evaluate()
+        table = botscore.evaluate_rules()
     clean = lambda df: [{k: (None if isinstance(v, float) and math.isnan(v) else v)  # noqa: E731
                          for k, v in row.items()} for row in df.to_dict(orient="records")]
     return clean(table), clean(botscore.beats_every_rule(table))

@@ -15,10 +15,10 @@ Groups:
   email-Eu-core, the Twitter follow graph hersheycareers and, held out from the choice
   of the co-following rules, bofa_careers and verizoncareers (all from ``tests/data``)
   with farms planted by
-  :func:`kolgraph.synth.plant_farms`:
-  each fake account's degree is drawn from the honest out-degrees, it follows each
-  of its farm's targets (mostly small accounts) with probability 0.8 up to that
-  degree, and fills the rest with popularity-weighted camouflage follows.
+  :func:`kolgraph.synth.plant_farms` (60 fakes and 10 customers with small audiences per
+  farm): each fake follows 8 of its farm's customers, then popularity-weighted camouflage
+  follows up to the out-degree of a randomly drawn honest account. The issue-14
+  benchmark across crawl shapes and farm settings is ``benchmarks/fraud_farms.py``.
   ``kolgraph.fraud`` is :func:`kolgraph.fraud.dense_blocks` with its defaults (it
   decides itself which blocks are significant); ``rgmining-fraudar`` peels as many
   blocks as there are planted farms (it is told the true count), removing each
@@ -200,12 +200,16 @@ def planted_store(name: str, directory: Path) -> Path:
     from kolgraph.synth import plant_farms
 
     rel, n_farms = REAL_GRAPHS[name]
-    path = directory / f"planted-{name}-v1.kg"
+    path = directory / f"planted-{name}-v2.kg"
     if path.exists():
         return path
     src_file = Path(__file__).resolve().parent.parent / "tests" / "data" / rel
     raw = _edge_list(src_file)
-    src, dst, farm_of, new_ids, tgts = plant_farms(raw[:, 0], raw[:, 1], n_farms, seed=7)
+    planted = plant_farms(raw[:, 0], raw[:, 1], farms=n_farms, size=60, customers=10, share=0.8,
+                          seed=7)
+    src, dst, tgts = planted.src, planted.dst, planted.customers
+    new_ids = planted.fake_ids
+    farm_of = np.repeat(np.arange(n_farms, dtype=np.int32), [len(f) for f in planted.fakes])
     g = FollowerGraph.from_edges(src, dst)
     fo = np.full(g.n_accounts, -1, np.int32)
     fo[g.index(new_ids.tolist())] = farm_of

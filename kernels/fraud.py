@@ -405,3 +405,14 @@ def expand_block(col_indptr, col_rows, n_rows, col_in, need):
     for r in range(n_rows):
         out[r] = count[r] >= need
     return out
+
+
+@njit(nogil=True, cache=True)
+def followed_by(out_indptr, out_indices, accounts, n_accounts):
+    """Per account: followed by at least one of ``accounts`` (their out-lists marked)."""
+    out = np.zeros(n_accounts, np.bool_)
+    for i in range(len(accounts)):
+        a = accounts[i]
+        for p in range(out_indptr[a], out_indptr[a + 1]):
+            out[out_indices[p]] = True
+    return out

@@ -1,50 +1,33 @@
-"""Per-account bot signals from profile attributes: transparent rules, one 0-1 score.
+# size: the eight rules, their noisy-OR and the model score share one input preparation (mapping, coercion)
+"""Per-account bot signals from profile attributes: a fitted, explained score plus rules as evidence.
 
-Each rule looks at one or two profile columns and either fires or not for an
-account (a null value never fires: no evidence). The score combines the rules
-that fired as a *noisy-OR*: rule r fires with strength p_r, read as "on its
-own, this makes the account a bot with probability p_r", and independent rules
-add up as ``score = 1 - prod(1 - p_r)`` over the rules that fired. A verified
-account's score is then multiplied by ``1 - verified_discount``.
+:func:`score_accounts` scores with the logistic model of :mod:`kolgraph.botmodel`
+(coefficients shipped as ``kolgraph/data/botscore_model.json``, refitted by
+``python -m kolgraph.boteval fit``): ``score`` is the probability of a bot (threshold
+0.5), ``reasons`` the account's largest positive contributions to the logit, e.g.
+``following/followers ratio 35 (+2.1)``. Column names are read as platforms and scrapers
+write them (:mod:`kolgraph.columns`); a feature without a column contributes 0.
 
-Each rule's contribution column is its share of the score, proportional to its
-evidence ``-log(1 - p_r)``; the contributions (the verified one is negative)
-sum to the score exactly, so a reviewer sees what pushed an account over the
-line.
-
-What the default score assumes (it was not fitted to any data set):
-
-- the rules are independent pieces of evidence (noisy-OR), each strong enough
-  on its own as its strength says: follow ratio and no avatar 0.6, no posts 0.5,
-  digit-heavy username 0.4, short bio and young account 0.3, mass following and
-  private 0.15; any two rules of 0.3 or more together cross the default threshold 0.5;
-- mass following marks *follow-spam* bots (accounts following thousands to be
-  followed back), not bought followers, who follow few: it is weak evidence of a
-  fake follower (0.15: with any one rule that does not flag on its own it stays below
-  the threshold 0.5; it was 0.3 until
-  the Instagram set showed it firing for humans more often than for fakes,
-  precision 0.36 at a base rate of 0.5);
-- a missing column or value is no evidence: it never fires a rule, so fewer
-  columns can only lower a score (except ``verified``, whose absence means no
-  discount);
-- counts mean the same on every platform (posts, followers, following as the
-  profile shows them) and "young" is relative to ``as_of`` (default: the newest
-  ``created_at`` in the table, i.e. the table is a recent crawl);
-- the strengths were set by hand from what the rule families mean (Cresci et
-  al. 2015 evaluate the same families); they were chosen after seeing the
-  per-rule rates of the two evaluation sets, so the default's evaluation on
-  them is not a clean held-out test. The clean test is :func:`evaluate`'s
-  cross-fitted rows: strengths fitted on one data set (:func:`fit_rules`),
-  reported on the other (docs/fraud.md: they beat every single rule on AUC on both
-  sets and on F1 on Instagram, not on MIB).
+The eight binary rules below stay as *evidence*: ``rules`` lists those that fired, with
+their values. :func:`rule_score` still combines them by noisy-OR (the score before the
+model): rule r fires with strength p_r and ``score = 1 - prod(1 - p_r)`` over the rules
+that fired, a verified account's score multiplied by ``1 - verified_discount``; each
+rule's contribution column is its share of that score. Its strengths were set by hand
+after seeing the two labelled sets (docs/fraud.md); :func:`fit_rules` fits them on one
+set, :func:`evaluate_rules` reports them cross-fitted.
 
 >>> import pandas as pd, kolgraph
 >>> t = pd.DataFrame({"id": [1, 2], "posts": [0, 120], "followers": [3, 800],
 ...                   "following": [4210, 300]})
 >>> s = kolgraph.score_accounts(t)
 >>> s.loc[0, "reasons"]
+'following/followers ratio 1,403 (+11.7); posts 0 (+4.7); no posts (+2.4)'
+>>> s.loc[0, "rules"]
 'mass following (following=4,210 > 1,500); following/followers ratio (4,210/3 = 1,403 > 10); no posts (posts=0 < 1)'
->>> round(float(s.loc[0, "score"]), 3), float(s.loc[1, "score"])
+>>> round(float(s.loc[0, "score"]), 3), round(float(s.loc[1, "score"]), 3)
+(1.0, 0.001)
+>>> r = rule_score(t)
+>>> round(float(r.loc[0, "score"]), 3), float(r.loc[1, "score"])
 (0.83, 0.0)
 """
 
@@ -61,6 +44,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kolgraph import botmodel
+from kolgraph.columns import ColumnMapping, apply_columns
 from kolgraph.exceptions import InputError
 from kolgraph.tables import ACCOUNT_COLUMNS, KolgraphWarning, coerce_column
 
@@ -74,9 +59,11 @@ INPUT_COLUMNS: dict[str, pa.DataType] = {
     "bio_length": pa.float64(),
     "fullname_words": pa.float64(),
     "external_url": pa.bool_(),
+    "full_name": pa.string(),
+    "name_equals_username": pa.bool_(),
 }
-# Canonical columns no rule uses yet: accepted silently (they are not "unknown").
-_UNUSED_CANONICAL = {"country", "language", "fullname_words", "external_url"}
+# Canonical columns no rule or feature uses: accepted silently (they are not "unknown").
+_UNUSED_CANONICAL = {"country", "language", "fullname_words"}
 
 RULES = ("mass_following", "follow_ratio", "no_posts", "no_avatar", "digit_username",
          "short_bio", "young_account", "private")
@@ -291,10 +278,13 @@ def _mixed_column(df: pd.DataFrame, name) -> tuple[pa.Table, str]:
     return pa.Table.from_pandas(df, preserve_index=False), "accounts table"
 
 
-def _prepare(table) -> tuple[pa.ChunkedArray, dict, list[str], list[str], list[str]]:
+def _prepare(table, columns: dict[str, str] | None = None
+             ) -> tuple[pa.ChunkedArray, dict, list[str], list[str], list[str], ColumnMapping]:
     t, where = _as_table(table)
+    t, mapping = apply_columns(t, columns, where=where)
     if "id" not in t.column_names:
-        raise InputError(f"{where}: no 'id' column (columns: {', '.join(map(str, t.column_names))})")
+        raise InputError(f"{where}: no 'id' column (columns: {', '.join(map(str, t.column_names))}); "
+                         "name it with --columns SOURCE=id")
     unknown = [c for c in t.column_names if c != "id" and c not in INPUT_COLUMNS]
     if unknown:
         warnings.warn(f"{where}: unknown column(s) ignored: {', '.join(map(str, unknown))}",
@@ -308,31 +298,40 @@ def _prepare(table) -> tuple[pa.ChunkedArray, dict, list[str], list[str], list[s
             used.append(rule)
         else:
             skipped.append(rule)
-    if skipped:
-        warnings.warn(f"{where}: rule(s) skipped for lack of columns: "
-                      + "; ".join(f"{r} (needs {_needs(r)})" for r in skipped),
-                      KolgraphWarning, stacklevel=3)
-    return t.column("id"), cols, used, skipped, unknown
+    return t.column("id"), cols, used, skipped, unknown, mapping
 
 
 # --- scoring --------------------------------------------------------------------------
-def rule_hits(table, rules: BotRules | None = None) -> tuple[pa.ChunkedArray, dict[str, np.ndarray],
-                                                            dict[str, np.ndarray], np.ndarray | None, dict]:
+def rule_hits(table, rules: BotRules | None = None, *, columns: dict[str, str] | None = None
+              ) -> tuple[pa.ChunkedArray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None, dict]:
     """Evaluate every applicable rule: ids, fired masks, reason texts (fired rows, in order),
     the verified mask (None without the column) and what was skipped or ignored."""
     rules = rules or BotRules()
-    ids, cols, used, skipped, unknown = _prepare(table)
+    ids, cols, used, skipped, unknown, mapping = _prepare(table, columns)
+    _warn_skipped(skipped)
+    return _hits(ids, cols, used, skipped, unknown, rules, mapping)
+
+
+def _warn_skipped(skipped: list[str]) -> None:
+    if skipped:
+        warnings.warn("rule(s) skipped for lack of columns: "
+                      + "; ".join(f"{r} (needs {_needs(r)})" for r in skipped), KolgraphWarning, stacklevel=4)
+
+
+def _hits(ids, cols, used, skipped, unknown, rules: BotRules, mapping: ColumnMapping):
     fired, reasons = {}, {}
     for rule in used:
         mask, text = _RULE_DEFS[rule][1](cols, rules)
         fired[rule], reasons[rule] = np.asarray(mask, dtype=bool), text
     verified = _flag(cols, "verified").astype(bool) if "verified" in cols else None
-    info = {"rules_used": used, "rules_skipped": skipped, "ignored_columns": unknown}
+    info = {"rules_used": used, "rules_skipped": skipped, "ignored_columns": unknown,
+            "columns": mapping.renamed(), "conversions": dict(mapping.conversions)}
     return ids, fired, reasons, verified, info
 
 
-def score_accounts(table, *, rules: BotRules | None = None, weights: dict | None = None) -> pd.DataFrame:
-    """Score accounts 0-1 for bot likeness from their profile attributes.
+def rule_score(table, *, rules: BotRules | None = None, weights: dict | None = None,
+               columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """The eight rules combined by noisy-OR (the score before the fitted model; evidence now).
 
     Parameters
     ----------
@@ -362,7 +361,7 @@ def score_accounts(table, *, rules: BotRules | None = None, weights: dict | None
     rules = rules or BotRules()
     if weights:
         rules = replace(rules, strengths={**rules.strengths, **weights})
-    ids, fired, reasons, verified, info = rule_hits(table, rules)
+    ids, fired, reasons, verified, info = rule_hits(table, rules, columns=columns)
     n = len(ids)
     evidence = {r: m * -math.log1p(-rules.strength(r)) for r, m in fired.items()}
     total = np.zeros(n) if not evidence else np.sum(list(evidence.values()), axis=0)
@@ -387,6 +386,101 @@ def score_accounts(table, *, rules: BotRules | None = None, weights: dict | None
     df = pd.DataFrame(out)
     df.attrs.update(info, rules=rules.to_dict())
     return df
+
+
+def score_accounts(table, *, columns: dict[str, str] | None = None, model: dict | None = None,
+                   rules: BotRules | None = None, top_reasons: int = 3) -> pd.DataFrame:
+    """Score accounts 0-1 for bot likeness with the fitted logistic model (:mod:`kolgraph.botmodel`).
+
+    Parameters
+    ----------
+    table : pandas DataFrame, pyarrow Table, or path (CSV/Parquet) with an id column and any
+        profile columns, named canonically (``followers, following, posts, has_avatar, private,
+        verified, username, full_name, bio, created_at, external_url``, or the counts
+        ``username_digits, username_length, bio_length``) or as Instagram, Twitter/X and TikTok
+        name them (:mod:`kolgraph.columns`).
+    columns : explicit ``source -> canonical`` names, over the aliases (CLI ``--columns``)
+    model : a model dict (:func:`kolgraph.botmodel.load_model`); default: the shipped one
+    rules : the rules reported as evidence (default ``BotRules()``; they do not change the score)
+    top_reasons : how many contributions ``reasons`` lists
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input row: ``id``; ``score``, the model's probability of a bot;
+        ``reasons``, the largest positive contributions to the logit, ``'; '``-joined
+        (e.g. ``following/followers ratio 35 (+2.1)``); ``rules``, the rules that fired
+        with their values (evidence, not part of the score); ``logit``; then one column
+        per model feature with its contribution (0 where the value is missing).
+        ``df.attrs``: ``columns`` (source -> canonical mapping applied), ``conversions``,
+        ``features_used``, ``features_missing`` (feature -> the columns it needs),
+        ``rules_used``, ``rules_skipped``, ``ignored_columns``, ``threshold``, ``model``.
+
+    Raises
+    ------
+    InputError
+        No id column, a bad ``columns`` mapping, or a value that does not fit its column.
+    """
+    model = model or botmodel.default_model()
+    rules = rules or BotRules()
+    ids, cols, used, skipped, unknown, mapping = _prepare(table, columns)
+    _, fired, rule_text, _, info = _hits(ids, cols, used, skipped, unknown, rules, mapping)
+    n = len(ids)
+    as_of = None
+    if rules.as_of is not None:
+        ts = pd.Timestamp(rules.as_of)
+        as_of = (ts.tz_localize("UTC") if ts.tz is None else ts).timestamp()
+    values, shown = botmodel.feature_values(cols, as_of)
+    logit, contrib = botmodel.contributions(model, values, n)
+    names = [f["name"] for f in model["features"]]
+    missing = {f["name"]: botmodel.BY_NAME[f["name"]].needs for f in model["features"] if f["name"] not in values}
+    if missing:
+        warnings.warn("model feature(s) missing (they contribute 0): "
+                      + "; ".join(f"{k} (needs {v})" for k, v in missing.items()), KolgraphWarning, stacklevel=2)
+    labels = {f["name"]: f["label"] for f in model["features"]}
+    text = np.full(n, "", dtype=object)
+    rules_text = np.full(n, "", dtype=object)
+    for r, mask in fired.items():
+        _append(rules_text, mask, rule_text[r])
+    if n and contrib:
+        order = list(contrib)
+        C = np.column_stack([contrib[k] for k in order])
+        top = np.argsort(-C, axis=1, kind="stable")[:, :top_reasons]
+        pieces = {k: _reason_texts(k, labels[k], values[k], shown.get(k), contrib[k]) for k in order}
+        for j in range(top.shape[1]):
+            k_idx = top[:, j]
+            val = C[np.arange(n), k_idx]
+            for kk, k in enumerate(order):
+                sel = (k_idx == kk) & (val >= 0.05)
+                if sel.any():
+                    _append(text, sel, pieces[k][sel])
+    out = {"id": ids.to_pandas() if n else pd.Series([], dtype=object),
+           "score": botmodel.sigmoid(logit), "reasons": text, "rules": rules_text, "logit": logit}
+    out.update({k: contrib.get(k, np.zeros(n)) for k in names})
+    df = pd.DataFrame(out)
+    df.attrs.update(info, features_used=[k for k in names if k in values], features_missing=missing,
+                    threshold=float(model.get("threshold", 0.5)),
+                    model={"version": model["version"], "kind": model.get("kind"),
+                           "fitted_on": model.get("fitted_on")}, rules=rules.to_dict())
+    return df
+
+
+def _reason_texts(name: str, label: str, value: np.ndarray, shown, contrib: np.ndarray) -> np.ndarray:
+    """'<label> <value> (+c)' per row (column-wise, as the rule texts)."""
+    c = _fmt_all(np.round(contrib, 1), "{:+.1f}".format)
+    if name in ("no_posts", "no_avatar", "private", "verified", "name_equals_username"):
+        return _cat(label, " (", c, ")")
+    if name == "external_url":
+        return _cat(np.where(value > 0, "link in profile", "no link in profile").astype(object), " (", c, ")")
+    q = shown if shown is not None else value
+    q = np.where(np.isnan(q), np.nan, np.where(np.abs(q) >= 100, np.round(q), np.round(q, 1)))
+    return _cat(label, " ", _fmt_all(q, _fmt_short), " (", c, ")")
+
+
+def _fmt_short(x: float) -> str:
+    if x != x:
+        return "?"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 def _append(text: np.ndarray, mask: np.ndarray, reasons) -> None:
@@ -462,7 +556,7 @@ def _inputs(df: pd.DataFrame) -> pd.DataFrame:
     return df[[c for c in df.columns if c == "id" or c in INPUT_COLUMNS]]
 
 
-def evaluate(paths: dict[str, str | Path] | None = None, *, rules: BotRules | None = None
+def evaluate_rules(paths: dict[str, str | Path] | None = None, *, rules: BotRules | None = None
              ) -> pd.DataFrame:
     """Precision, recall, F1 and ROC AUC of every rule and of the combined score.
 
@@ -497,7 +591,7 @@ def _evaluate(sets: dict[str, pd.DataFrame], rules: BotRules) -> list[dict]:
                     for other, o in sets.items() if other != name]
         for weights, cfg in configs:
             _, fired, _, _, _ = rule_hits(_inputs(df), cfg)
-            s = score_accounts(_inputs(df), rules=cfg)["score"].to_numpy()
+            s = rule_score(_inputs(df), rules=cfg)["score"].to_numpy()
             base = {"dataset": name, "weights": weights, "accounts": len(y)}
             for r in RULES:
                 if r not in fired:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from kolgraph.columns import _nonempty
 from kolgraph.exceptions import InputError
 from kolgraph.graph import FollowerGraph
 from kolgraph.tables import ACCOUNT_COLUMNS, normalize_table
@@ -47,7 +48,8 @@ def mib_accounts(folder: str | Path) -> pa.Table:
     """MIB "Fame for sale" profiles: ``users.csv`` (humans, label 0) + ``fusers.csv`` (bought, label 1).
 
     Columns: ``id`` (Twitter id), the canonical ``posts, followers, following,
-    has_avatar, username, bio, verified, private, created_at, language``, plus
+    has_avatar, username, full_name, bio, external_url, verified, private, created_at,
+    language``, plus
     ``label`` and ``dataset`` (the MIB subset name).
     """
     folder = Path(folder)
@@ -66,7 +68,9 @@ def mib_accounts(folder: str | Path) -> pa.Table:
             "following": t.column("friends_count"),
             "has_avatar": pc.invert(_flag(t, "default_profile_image")),
             "username": t.column("screen_name"),
+            "full_name": t.column("name").cast(pa.string()),
             "bio": pc.fill_null(t.column("description"), ""),
+            "external_url": pc.fill_null(_nonempty(t.column("url").cast(pa.string())), False),
             "verified": _flag(t, "verified"),
             "private": _flag(t, "protected"),
             "created_at": _twitter_time(t.column("created_at")),

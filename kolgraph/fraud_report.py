@@ -40,9 +40,11 @@ def creator_html(report, path: str | Path, creator=None) -> Path:
     if growth:
         parts.append(f"<h2>Follower growth</h2><img src='{growth}' alt='follower growth'>")
     if row.get("spikes"):
-        parts.append("<table><tr><th>spike day</th><th>gained</th><th>median day</th></tr>" + "".join(
-            f"<tr><td>{s['date']}</td><td>{s['gain']:,}</td><td>{s['baseline']:g}</td></tr>"
-            for s in row["spikes"]) + "</table>")
+        parts.append("<table><tr><th>spike day</th><th>gained</th><th>baseline</th><th>in clusters</th>"
+                     "<th>in lockstep</th><th>looks</th></tr>" + "".join(
+            f"<tr><td>{s['date']}</td><td>{s['gain']:,}</td><td>{s['baseline']:.0f}</td>"
+            f"<td>{_share(s.get('cluster_share'))}</td><td>{_share(s.get('lockstep_share'))}</td>"
+            f"<td>{s.get('kind', '')}</td></tr>" for s in row["spikes"]) + "</table>")
     parts.append("<h2>Suspicious followers by kind</h2>")
     parts.append(f"<img src='{plots.composition_png(row['suspicious'], row['followers'])}' alt='by kind'>")
     clusters = {c["id"]: c for c in d["clusters"]}
@@ -71,3 +73,7 @@ def creator_html(report, path: str | Path, creator=None) -> Path:
     path = Path(path)
     path.write_text(doc, encoding="utf-8")
     return path
+
+
+def _share(x) -> str:
+    return "n/a" if x is None else f"{x:.0%}"

@@ -115,20 +115,25 @@ def read_edges(path: str | Path, *, follower_col: str | int | None = None,
 
 def read_graph(edges: str | Path, *, creators: str | Path | pa.Table | None = None,
                accounts: str | Path | pa.Table | None = None, progress: Progress = SILENT,
-               **read_options) -> FollowerGraph:
+               account_columns: dict[str, str] | None = None, **read_options) -> FollowerGraph:
     """Read an edge list (and optional creator/account tables) into an in-memory FollowerGraph.
 
+    The account table's columns may be named as platforms and scrapers name them
+    (:mod:`kolgraph.columns`); ``account_columns`` maps further ``source -> canonical``
+    names. The mapping applied is in ``report["account_columns"]``.
     ``read_options`` are those of :func:`read_edges`. The graph's ``report``
     holds input/kept edge counts, self-follows, duplicates, bad rows, warnings,
     timings and the peak resident memory.
     """
     t0 = time.perf_counter()
     if Path(edges).suffix.lower() == ".json":
-        return _read_json_graph(Path(edges), creators, accounts, t0)
+        return _read_json_graph(Path(edges), creators, accounts, t0, account_columns)
     cols = read_edges(edges, progress=progress, **read_options)
     id_is_int = pa.types.is_integer(cols.follower.type)
     creators_t = _read_side_table(creators, "creators", id_is_int) if creators is not None else None
-    accounts_t = _read_side_table(accounts, "accounts", id_is_int) if accounts is not None else None
+    mapped = {}
+    accounts_t = (_read_side_table(accounts, "accounts", id_is_int, account_columns, mapped)
+                  if accounts is not None else None)
     with progress.task("building graph", total=None):
         t1 = time.perf_counter()
         g = FollowerGraph.from_edges(cols.follower, cols.followee, followed_at=cols.followed_at,
@@ -142,13 +147,14 @@ def read_graph(edges: str | Path, *, creators: str | Path | pa.Table | None = No
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", KolgraphWarning)  # recorded in the report instead
             g.set_accounts(accounts_t)
+        g.report["account_columns"] = mapped
     g.report["source"] = str(edges)
     g.report["seconds"] = round(time.perf_counter() - t0, 3)
     g.report["peak_rss_bytes"] = peak_rss_bytes()
     return g
 
 
-def _read_json_graph(path: Path, creators, accounts, t0: float) -> FollowerGraph:
+def _read_json_graph(path: Path, creators, accounts, t0: float, account_columns=None) -> FollowerGraph:
     """The brand-graph JSON format (small files: parsed with the json module)."""
     from kolgraph.datasets import load_brand_graph
 
@@ -156,14 +162,17 @@ def _read_json_graph(path: Path, creators, accounts, t0: float) -> FollowerGraph
     if creators is not None:
         g.set_creators(_read_side_table(creators, "creators", g.ids.kind == "int"))
     if accounts is not None:
-        g.set_accounts(_read_side_table(accounts, "accounts", g.ids.kind == "int"))
+        mapped = {}
+        g.set_accounts(_read_side_table(accounts, "accounts", g.ids.kind == "int", account_columns, mapped))
+        g.report["account_columns"] = mapped
     g.report.update(seconds=round(time.perf_counter() - t0, 3), peak_rss_bytes=peak_rss_bytes())
     return g
 
 
 def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Table | None = None,
            accounts: str | Path | pa.Table | None = None, overwrite: bool = False,
-           progress: Progress = SILENT, **read_options) -> FollowerGraph:
+           progress: Progress = SILENT, account_columns: dict[str, str] | None = None,
+           **read_options) -> FollowerGraph:
     """Read an edge list and write it as a store at ``out`` (atomically); return the opened store.
 
     Nothing is written when the input has errors.
@@ -175,7 +184,8 @@ def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Tabl
         from kolgraph.exceptions import StoreError
 
         raise StoreError(f"{out} already exists; pass overwrite=True (CLI: --force) to replace it")
-    g = read_graph(edges, creators=creators, accounts=accounts, progress=progress, **read_options)
+    g = read_graph(edges, creators=creators, accounts=accounts, progress=progress,
+                   account_columns=account_columns, **read_options)
     with progress.task(f"writing {out.name}", total=None):
         t0 = time.perf_counter()
         write_store(g, out, overwrite=overwrite)
@@ -529,8 +539,15 @@ def _read_parquet_edges(path, follower_col, followee_col, time_col, edge_times, 
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _read_side_table(src, what: str, id_is_int: bool) -> pa.Table:
+def _read_side_table(src, what: str, id_is_int: bool, columns: dict[str, str] | None = None,
+                     mapped: dict | None = None) -> pa.Table:
     table = src if isinstance(src, pa.Table) else read_table_file(src, what)
+    if what == "accounts":
+        from kolgraph.columns import apply_columns
+
+        table, mapping = apply_columns(table, columns, where=what)
+        if mapped is not None:
+            mapped.update(mapping.renamed())
     if "id" not in table.column_names:
         raise InputError(f"{what}: needs an 'id' column (columns: {', '.join(table.column_names)})")
     ids = table.column("id")

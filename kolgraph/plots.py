@@ -228,7 +228,7 @@ def growth_png(g, v: int, spikes: list[dict]) -> str | None:
     if spikes:
         sx = np.array([s["date"] for s in spikes], dtype="datetime64[D]")
         sy = [s["gain"] for s in spikes]
-        ax.scatter(sx, sy, color="C3", zorder=3, label="spike (vs median/MAD baseline)")
+        ax.scatter(sx, sy, color="C3", zorder=3, label="spike (vs trend + weekday baseline of the previous 28 days)")
     ax.set_ylabel("followers gained")
     ax.set_title("follower growth")
     ax.legend(loc="upper left", fontsize=8)

@@ -48,6 +48,7 @@ from kolgraph.ids import IdMap
 from kolgraph.kernels import csr as _csr
 from kolgraph.kernels import synth as _k
 from kolgraph.progress import SILENT, Progress
+from kolgraph.synth_farms import FarmOptions, PlantedFarms, plant_farms
 from kolgraph.synth_tables import (
     CAT_REACH,
     CAT_SHARE,
@@ -60,7 +61,8 @@ from kolgraph.synth_tables import (
     creators_table,
 )
 
-__all__ = ["CATEGORIES", "COUNTRIES", "PLATFORMS", "default_farms", "generate", "synth_store"]
+__all__ = ["CATEGORIES", "COUNTRIES", "PLATFORMS", "FarmOptions", "PlantedFarms", "default_farms",
+           "generate", "plant_farms", "synth_store"]
 
 GENERATOR_VERSION = 1
 CHUNK = 1 << 15                     # accounts per seeded chunk of work
@@ -530,50 +532,3 @@ def _degrees(plan: _Plan, role: np.ndarray, fakes: np.ndarray, cap: np.ndarray
         warnings.append(f"placed {e - left:,} of the {e:,} requested edges: the accounts could not "
                         "hold the rest")
     return deg, warnings
-
-
-def plant_farms(src: np.ndarray, dst: np.ndarray, n_farms: int, seed: int, share: float = 0.03,
-                q: float = 0.8, targets: tuple[int, int] = (5, 15)):
-    """Plant ``n_farms`` degree-matched farms with camouflage into the edge list ``src -> dst``.
-
-    Each farm gets ``share / n_farms`` of the following accounts (at least 20) as new fake
-    accounts and ``targets`` paying accounts, drawn among those with at least 5 followers,
-    favouring small ones (weight ``followers ** -0.25``). A fake's degree is drawn from the
-    honest out-degrees; it follows each target with probability ``q`` (up to that degree)
-    and fills the rest with popularity-weighted camouflage follows: what a detector of
-    bought followers must see through on any graph.
-
-    Returns ``(src, dst, farm_of_new_account, new_account_ids, targets_per_farm)``.
-    """
-    rng = np.random.default_rng(seed)
-    n = int(max(src.max(), dst.max())) + 1
-    out_deg = np.bincount(src, minlength=n)
-    in_deg = np.bincount(dst, minlength=n)
-    honest_deg = out_deg[out_deg > 0]
-    cols = np.flatnonzero(in_deg > 0)
-    pop = in_deg[cols] / in_deg[cols].sum()
-    small = cols[in_deg[cols] >= 5]
-    favour = in_deg[small] ** -0.25
-    favour = favour / favour.sum()
-    n_rows = int((out_deg > 0).sum())
-    size = max(20, round(share * n_rows / n_farms))
-    new_src, new_dst, farm_of, tgts = [], [], [], []
-    next_id = n
-    for f in range(n_farms):
-        k = int(rng.integers(targets[0], targets[1] + 1))
-        tgt = rng.choice(small, k, replace=False, p=favour)
-        tgts.append(tgt)
-        for _ in range(size):
-            d = int(rng.choice(honest_deg))
-            hit = tgt[rng.random(k) < q]
-            hit = rng.permutation(hit)[:d]
-            follows = set(hit.tolist())
-            while len(follows) < d:
-                follows.update(rng.choice(cols, d - len(follows), p=pop).tolist())
-            new_src += [next_id] * len(follows)
-            new_dst += sorted(follows)
-            farm_of.append(f)
-            next_id += 1
-    return (np.concatenate([src, np.array(new_src, np.int64)]),
-            np.concatenate([dst, np.array(new_dst, np.int64)]),
-            np.array(farm_of, np.int32), np.arange(n, next_id, dtype=np.int64), tgts)

@@ -113,7 +113,7 @@ def _to_timestamp(col: pa.ChunkedArray, typ: pa.TimestampType) -> pa.ChunkedArra
 
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
-                "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+                "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%a %b %d %H:%M:%S %z %Y")  # the last: Twitter's created_at
 
 
 def parse_times(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -97,8 +97,12 @@ def lockstep(follows: dict[int, dict[int, int]], dt: int, n_min: int, m: int, bu
     return hits, {u: find(u) for u in parent}
 
 
-def spikes(times: list[int], day: int, z: float, min_gain: int):
-    """Spike days of one creator: ``[(day, gain)]`` with the median/MAD baseline over its span."""
+def spikes(times: list[int], day: int, z: float, min_gain: int, window: int = 28):
+    """Spike days of one creator: ``[(day, gain, baseline, scale)]``. Each day with at
+    least ``window // 2`` days before it is judged against those (at most ``window``):
+    a rising line through the medians of their older and recent halves, times the median
+    same-weekday ratio to that line, spread from the ratios' MAD (the kernel's rule,
+    written out from its definition)."""
     if len(times) < min_gain:
         return []
     days = [t // day for t in times]
@@ -106,11 +110,26 @@ def spikes(times: list[int], day: int, z: float, min_gain: int):
     gains = [0] * (hi - lo + 1)
     for d in days:
         gains[d - lo] += 1
-    med = statistics.median(gains)
-    mad = statistics.median([abs(g - med) for g in gains])
-    scale = max(1.4826 * mad, math.sqrt(max(med, 1.0)))
-    thr = max(float(min_gain), med + z * scale)
-    return [(lo + i, g) for i, g in enumerate(gains) if g >= thr]
+    out = []
+    for i, g in enumerate(gains):
+        hist = list(range(max(0, i - window), i))          # day indices before i
+        if g < min_gain or len(hist) < max(window // 2, 2):
+            continue
+        older, recent = hist[:len(hist) // 2], hist[len(hist) // 2:]
+        ma = statistics.median(gains[x] for x in older)
+        mb = statistics.median(gains[x] for x in recent)
+        ca, cb = statistics.mean(older), statistics.mean(recent)
+        slope = max((mb - ma) / (cb - ca), 0.0)
+        ratio = {x: gains[x] / max(mb + slope * (x - cb), 1.0) for x in hist}
+        same = [ratio[x] for x in hist if (i - x) % 7 == 0]
+        season = statistics.median(same) if len(same) >= 2 else 1.0
+        base = (mb + slope * (i - cb)) * season
+        med = statistics.median(ratio.values())
+        mad = statistics.median(abs(r - med) for r in ratio.values())
+        scale = max(1.4826 * mad * base, math.sqrt(max(base, 1.0)))
+        if g >= base + z * scale:
+            out.append((lo + i, g, base, scale))
+    return out
 
 
 def seeded_blocks(rows: list[list[int]], row_ok: set[int], col_ok: set[int],

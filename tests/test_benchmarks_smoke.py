@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,3 +148,52 @@ def test_report_ratios_and_targets(tmp_path, monkeypatch):
     md = (tmp_path / "report.md").read_text()
     assert "| gone | peer | skipped |" in md and "too big" in md
     assert (tmp_path / "group-g.png").stat().st_size > 0
+
+
+# --- planted-farm benchmark (benchmarks/fraud_farms.py) -----------------------------------------
+def test_fraud_farms_harness_end_to_end(tmp_path, monkeypatch):
+    """One development graph (email-Eu-core, from tests/data), one shape, one farm setting."""
+    from benchmarks import fraud_farms as ff
+
+    monkeypatch.setenv(ff.SHARED_ENV, str(tmp_path / "no-shared-data"))
+    out = tmp_path / "out"
+    assert ff.main(["--graphs", "email-Eu-core", "--shapes", "followee", "--settings", "small",
+                    "--out", str(out)]) == 0
+    md = (out / "fraud-farms-email-Eu-core.md").read_text()
+    data = json.loads((out / "fraud-farms-email-Eu-core.json").read_text())
+    assert md.startswith("| graph | shape | setting | fakes | customers | kolgraph followers")
+    assert "| email-Eu-core | followee | small |" in md and "share of accounts |" in md
+    (c,) = data["cells"]
+    (z,) = data["clean"]
+    assert c["fakes"] > 0 and c["customers"] > 0 and c["rows"] < c["columns"]
+    for tool in ("kolgraph", "fraudar"):
+        if tool in c:
+            for part in ("followers", "creators"):
+                for k in ("precision", "recall", "f1"):
+                    assert 0.0 <= c[tool][part][k] <= 1.0
+    assert 0.0 <= z["flag_rate"] <= 1.0
+
+
+def test_fraud_farms_refuses_validation_graphs_without_the_flag(tmp_path):
+    from benchmarks import fraud_farms as ff
+
+    assert set(ff.DEVELOPMENT).isdisjoint(ff.VALIDATION)
+    with pytest.raises(PermissionError, match="validation"):
+        ff.run(["email-Eu-core", "ego-twitter"], roots=[ROOT / "tests" / "data"])
+    with pytest.raises(SystemExit):
+        ff.main(["--graphs", "validation", "--out", str(tmp_path)])
+
+
+def test_fraud_farms_crawl_shapes():
+    from benchmarks import fraud_farms as ff
+
+    src, dst = ff.load_graph("email-Eu-core", [ROOT / "tests" / "data"])
+    p = ff.plant_farms(src, dst, ff.SETTINGS["issue"], farms=2, seed=1)
+    s, d = ff.derive("followee", p.src, p.dst, p.customer_ids, 2)
+    assert len(np.unique(s)) < 0.35 * len(np.unique(p.src))  # a sample of the following accounts
+    rows = np.unique(s)
+    assert np.array_equal(np.sort(p.dst[np.isin(p.src, rows)]), np.sort(d))  # all their follows
+    s, d = ff.derive("follower", p.src, p.dst, p.customer_ids, 2)
+    cols = np.unique(d)
+    assert np.isin(p.customer_ids, cols).all() and len(cols) <= ff.CANDIDATES + len(p.customer_ids)
+    assert np.isin(p.fake_ids, s).all() and len(np.unique(s)) > 2 * len(cols)

@@ -15,7 +15,15 @@ from scipy.stats import ks_2samp, spearmanr
 import kolgraph
 from kolgraph.exceptions import InputError
 from kolgraph.store import read_manifest, read_truth
-from kolgraph.synth import AS_OF, CATEGORIES, default_farms, generate, synth_store
+from kolgraph.synth import (
+    AS_OF,
+    CATEGORIES,
+    FarmOptions,
+    default_farms,
+    generate,
+    plant_farms,
+    synth_store,
+)
 from kolgraph.tables import ACCOUNT_COLUMNS, CREATOR_COLUMNS
 
 SMALL = dict(accounts=6_000, creators=60, edges=60_000, seed=11, farms=3)
@@ -314,3 +322,86 @@ def test_edges_up_to_the_capacity_are_placed():
     assert g.n_edges == 800
     with pytest.raises(InputError, match="at most 800 follows"):
         generate(40, 4, 801, seed=1, farms=0)
+
+
+# --- plant_farms -------------------------------------------------------------------------
+def _base_edges(seed=0, n=3_000, e=40_000):
+    """A popularity-skewed edge list without duplicates or self-follows."""
+    r = np.random.default_rng(seed)
+    src = r.integers(0, n, e)
+    dst = np.minimum((r.pareto(1.2, e) * 20).astype(np.int64), n - 1)
+    keep = src != dst
+    pairs = np.unique(np.stack([src[keep], dst[keep]], 1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+@pytest.mark.parametrize("opts", [
+    FarmOptions(farms=2, size=350, customers=40, audience="small", share=0.6),
+    FarmOptions(farms=3, size=50, customers=5, audience="small", share=0.9, camouflage="uniform"),
+    FarmOptions(farms=1, size=200, customers=30, audience="mid", share=0.3),
+    FarmOptions(farms=2, size=60, customers=8, audience="new", share=0.5),
+])
+def test_plant_farms_structure(opts):
+    src, dst = _base_edges()
+    p = plant_farms(src, dst, opts, seed=5)
+    assert np.array_equal(p.src[:len(src)], src) and np.array_equal(p.dst[:len(dst)], dst)
+    new_src, new_dst = p.src[len(src):], p.dst[len(dst):]
+    assert len(p.fakes) == len(p.customers) == opts.farms
+    assert all(len(f) == opts.size for f in p.fakes)
+    assert all(len(c) == len(np.unique(c)) == opts.customers for c in p.customers)
+    assert len(np.unique(p.customer_ids)) == opts.farms * opts.customers  # farms share none
+    assert len(np.unique(p.fake_ids)) == opts.farms * opts.size
+    assert p.fake_ids.min() > max(src.max(), dst.max())
+    # no duplicate follows, no self-follows, nobody follows a fake
+    pairs = new_src * (1 << 32) + new_dst
+    assert len(np.unique(pairs)) == len(pairs) and not (new_src == new_dst).any()
+    assert not np.isin(p.dst, p.fake_ids).any()
+    out_deg = np.bincount(src)
+    honest = set(out_deg[out_deg > 0].tolist())
+    n_follow = max(1, round(opts.share * opts.customers))
+    in_deg = np.bincount(dst, minlength=int(max(src.max(), dst.max())) + 1)
+    lo, hi = {"small": (5, 60), "mid": (61, 500), "new": (0, 0)}[opts.audience]
+    for f in range(opts.farms):
+        cust = p.customers[f]
+        if opts.audience == "new":
+            assert cust.min() > max(src.max(), dst.max())
+        else:
+            assert ((in_deg[cust] >= lo) & (in_deg[cust] <= hi)).all()
+        shares = []
+        for fake, d in zip(p.fakes[f].tolist(), p.degree[f].tolist(), strict=True):
+            follows = new_dst[new_src == fake]
+            assert d in honest
+            assert len(follows) == max(d, n_follow)  # the drawn honest degree, or its farm follows
+            shares.append(np.isin(follows, cust).sum() / opts.customers)
+        assert abs(np.mean(shares) - opts.share) <= 0.5 / opts.customers + 1e-9
+
+
+def test_plant_farms_is_deterministic_and_seeded():
+    src, dst = _base_edges(1)
+    a = plant_farms(src, dst, seed=3, size=50, customers=5)
+    b = plant_farms(src, dst, FarmOptions(size=50, customers=5), seed=3)
+    c = plant_farms(src, dst, seed=4, size=50, customers=5)
+    assert np.array_equal(a.src, b.src) and np.array_equal(a.dst, b.dst)
+    assert not np.array_equal(a.dst, c.dst)
+
+
+def test_plant_farms_popularity_camouflage_favours_popular_accounts():
+    src, dst = _base_edges(2)
+    pop = plant_farms(src, dst, seed=1, size=400, customers=5, share=0.2)
+    uni = plant_farms(src, dst, seed=1, size=400, customers=5, share=0.2, camouflage="uniform")
+    in_deg = np.bincount(dst, minlength=4_000)
+
+    def mean_pop(p):
+        d = p.dst[len(dst):]
+        return in_deg[d[~np.isin(d, p.customer_ids)]].mean()
+    assert mean_pop(pop) > 3 * mean_pop(uni)
+
+
+def test_plant_farms_rejects_bad_options():
+    src, dst = _base_edges()
+    with pytest.raises(InputError, match="audience"):
+        plant_farms(src, dst, audience="huge")
+    with pytest.raises(InputError, match="share"):
+        plant_farms(src, dst, share=1.5)
+    with pytest.raises(InputError, match="too few"):
+        plant_farms(src[:50], dst[:50], customers=100)

@@ -14,7 +14,9 @@ def register_ingest(sub) -> None:
     sp.add_argument("edges", help="edge list file")
     sp.add_argument("--out", "-o", required=True, help="store directory to write (e.g. graph.kg)")
     sp.add_argument("--creators", help="creator table (CSV/Parquet with id[,name,platform,category,price,avg_views])")
-    sp.add_argument("--accounts", help="account attribute table (CSV/Parquet with id and canonical columns)")
+    sp.add_argument("--accounts", help="account attribute table (CSV/Parquet with id and canonical columns, "
+                                       "or Instagram/Twitter/TikTok column names)")
+    sp.add_argument("--account-columns", help="source=canonical names for --accounts columns, comma-separated")
     sp.add_argument("--edge-times", action="store_true", help="the third column is followed_at")
     sp.add_argument("--time-col", help="followed_at column (name or 0-based position)")
     sp.add_argument("--follower-col", help="follower column (name or 0-based position)")
@@ -29,9 +31,11 @@ def register_ingest(sub) -> None:
 
 
 def cmd_ingest(args) -> int:
+    from kolgraph.columns import parse_mapping
     from kolgraph.ingest import ingest
 
     g = ingest(args.edges, args.out, creators=args.creators, accounts=args.accounts,
+               account_columns=parse_mapping(args.account_columns),
                overwrite=args.force, progress=progress(args), follower_col=_col(args.follower_col),
                followee_col=_col(args.followee_col), time_col=_col(args.time_col),
                edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
@@ -67,6 +71,8 @@ def _print_report(report: dict, console) -> None:
             console.print(f"  {label:<26}{value:>14,}")
     if report.get("peak_rss_bytes"):
         console.print(f"  {'peak memory':<26}{mib(report['peak_rss_bytes']):>14}")
+    if report.get("account_columns"):
+        console.print("  account columns: " + ", ".join(f"{s} -> {c}" for s, c in report["account_columns"].items()))
     print_warnings(console, report.get("warnings", []))
 
 

@@ -11,7 +11,9 @@
    followers that followed at least ``lockstep_m`` creators inside hot windows of
    ``lockstep_window`` seconds (see :mod:`kolgraph.kernels.fraud`).
 3. **Growth spikes** (with ``followed_at``): days a creator gained far more
-   followers than its median day (median/MAD baseline).
+   followers than its previous 28 days foretold (trend and weekday aware), each
+   with the share of that day's followers in clusters or lockstep ("bought?" or
+   "organic?").
 4. **Per account**: bot score from the profile attributes
    (:func:`kolgraph.score_accounts`, when the graph has account attributes and
    the module is available) and mass following (following > ``mass_following``).

@@ -4,15 +4,21 @@ stage seeded from creator pairs sharing too many followers."""
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numba
 import numpy as np
 
+from kolgraph.exceptions import InputError
 from kolgraph.fraud.report import Cluster
 from kolgraph.kernels import cofollow as _kc
 from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
+
+ALPHA = 0.01                 # family-wise significance level of the block test
+MIN_AUDIENCE_SHARE = 0.5     # a cluster holds at least this share of its creators' followers
+_LAMBDA_FLOOR = 1e-12        # expectation of a block with no edges outside it
 
 
 def _columns(g) -> np.ndarray:
@@ -33,87 +39,150 @@ def bipartite(g, cols: np.ndarray):
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
-def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10, min_lift: float = 30.0,
-                 min_density: float = 0.3, min_followers: int = 10, min_creators: int = 2,
-                 c: float = 5.0, expand: float = 0.5, co_following: bool = True,
+# size: the docstring is the specification of the block test (docs/fraud.md quotes it)
+def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
+                 min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
+                 min_creators: int = 2, c: float = 5.0, expand: float = 0.5,
+                 co_following: bool = True, alpha: float = ALPHA,
                  progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
-    """Fraudar blocks of the follower x creator graph; the significant ones become clusters.
+    """Candidate dense blocks of the follower x creator graph; the significant lockstep ones
+    become clusters.
 
-    Peels ``max_blocks`` blocks, each time removing the previous block's edges (as the
-    reference implementation's ``detectMultiple``). A block is kept when it has at least
-    ``min_followers`` followers and ``min_creators`` creators, density at least
-    ``min_density`` and *lift* at least ``min_lift``: its edges over the number expected
-    if its followers' follows landed on creators in proportion to their follower counts
-    (the configuration-model background, which keeps a core of heavy users of popular
-    creators, dense by Fraudar's measure, from counting as lockstep).
+    **Candidates.** Fraudar peels ``max_blocks`` blocks, each time removing the previous
+    block's edges (as the reference implementation's ``detectMultiple``). With
+    ``co_following`` a second stage grows lockstep blocks from seeds: creator pairs sharing
+    more followers than chance allows (Poisson tail below 1% over all eligible pairs,
+    Bonferroni; farms make their customers' audiences overlap), most significant first.
+    From a seed's common followers the block alternates, as CopyCatch does without times,
+    between the creators followed by at least half of its followers and the followers
+    following at least half (and two) of its creators, until it settles
+    (:func:`kolgraph.kernels.cofollow.seeded_blocks`); followers with fewer than twice the
+    follows into its creators that their degree gives by chance leave it, and Fraudar peels
+    its densest core. Seeded candidates need at least three creators.
+
+    **The test**, the same for every candidate:
+
+    1. *Friends are not bought.* Followers of the block whom one of its creators follows
+       leave it (customers do not follow their bought followers back; friend circles and
+       colleagues follow each other), as do followers already in a cluster.
+    2. *Significance against the rest of the graph* (:func:`block_test`). With ``b`` the
+       block's edges, ``S_r`` and ``S_c`` the degrees of its followers and creators in the
+       follower x creator graph and ``E`` all its edges, the rest of the graph predicts
+       ``lambda = (S_r - b) (S_c - b) / (E - b)`` edges between them: the configuration
+       model on the degrees *without the block's own edges* (a farm owning most of its
+       customers' audiences inflates their degrees; counting those edges in the expectation
+       caps the lift of any block near ``E / S_r``, whatever its size). The p-value is the
+       Poisson tail ``P[X >= b | lambda]``; the block is significant when it is below
+       ``alpha / (m n C(m, R) C(n, C))`` for a block of ``R`` of the ``m`` followers and
+       ``C`` of the ``n`` creators (:func:`scan_threshold`): a Bonferroni correction over
+       every block the search could have returned (``alpha / (m n)`` per block size, shared
+       by the blocks of that size), so the search itself cannot manufacture significance.
+       One level: ``alpha`` = 0.01.
+    3. *Owned audiences.* The block, after expansion (below), holds at least
+       ``MIN_AUDIENCE_SHARE`` (half) of its creators' followers in the graph: a farm's customers are
+       small accounts whose audiences are mostly bought; fan communities and heavy users
+       of popular creators are a small part of those creators' audiences.
+
+    Plus the size and density rules: at least ``min_followers`` followers and
+    ``min_creators`` creators after step 1, density at least ``min_density`` (a farm's
+    density is about its follow share, 0.3 or more; two farms peeled together halve it).
 
     A kept block is then *expanded*: every follower following at least ``expand`` of its
-    creators (and at least two) joins it. Bought accounts with many camouflage follows tend
-    to be peeled into a core of heavy users together with their farm's creators; this
-    brings them back to their farm.
-
-    With ``co_following`` a second stage grows lockstep blocks from seeds: creator pairs
-    sharing more followers than chance allows (Poisson tail below 1% over all eligible
-    pairs, Bonferroni; farms make their customers' audiences overlap), most significant
-    first. From a seed's common followers the block alternates, as CopyCatch does without
-    times, between the creators followed by at least half of its followers and the
-    followers following at least half (and two) of its creators, until it settles
-    (:func:`kolgraph.kernels.fraud.seeded_blocks`). Followers with fewer than twice the
-    follows into the block's creators that their degree gives by chance leave it (heavy
-    users of a small graph hit them by chance, and their degrees would swamp the block's
-    expectation); Fraudar then peels the block's densest core, which is kept by the rules
-    above plus two for this stage: at least three creators (one pair of creators sharing
-    an audience is common), and lift at least
-    ``min_lift`` *or* at least ``2/3 min_lift`` when the block holds at least half of its
-    creators' audiences (bought followers outnumbering a small creator's own; on small
-    graphs a farm's lift is capped near ``edges / (farm size x fake degree)``).
-    Degree-matched farms hide from the global peel behind cores of heavy users of popular
-    creators; this stage finds them.
+    creators (and at least three), not followed by one of them and not in another cluster,
+    joins it.
 
     Parameters
     ----------
     g : FollowerGraph
     cols : internal ids of the creators (default: the creator table, else all followed accounts)
     max_blocks : blocks to peel
-    min_lift, min_density, min_followers, min_creators : which blocks are kept
+    min_lift : deprecated, ignored (with a warning): the lift thresholds were replaced by the
+        test above; ``lift`` is still reported in each cluster's ``significance``
+    min_density, min_followers, min_creators : size and density rules of the kept blocks
     c : the constant in the column weights ``1 / log(followers + c)``
     expand : share of a cluster's creators a follower must follow to join it (above 1: no expansion)
     co_following : run the co-following stage
+    alpha : family-wise significance level of the test (Bonferroni over candidate blocks)
 
     Returns
     -------
-    (clusters, info) : the kept clusters and facts about the run (bipartite size, blocks
-        peeled, every block's size, score, density, lift and audience share).
+    (clusters, info) : the kept clusters and facts about the run (bipartite size, ``alpha``,
+        and every candidate's size, score, density and lift, and for those tested the share
+        of its followers followed by its creators (``reciprocal``), ``expected_excluded``,
+        ``log10_p``, ``log10_threshold`` and ``audience_share``).
     """
+    if min_lift is not None:
+        warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance "
+                      "test against the degrees without the block's own edges (see dense_blocks)",
+                      DeprecationWarning, stacklevel=2)
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
     cols = _columns(g) if cols is None else np.asarray(cols, np.int64)
-    search = _BlockSearch(cols, bipartite(g, cols), min_lift=min_lift, min_density=min_density,
+    search = _BlockSearch(g, cols, bipartite(g, cols), min_density=min_density,
                           min_followers=min_followers, min_creators=min_creators, c=c,
                           expand=expand)
     if search.e == 0:
         return [], search.info
     with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
+        seeds = search.seed_pairs() if co_following else (np.zeros(0, np.int64),) * 2
+        search.alpha = search.info["alpha"] = alpha
         whole = (search.indptr, search.indices, search.col_indptr, search.col_rows,
                  search.col_pos, None, None)
         search.peel_into_clusters(whole, np.ones(search.e, bool), max_blocks, "global", task)
         if co_following:
-            search.seeded_stage()
+            search.seeded_stage(*seeds)
         task.advance()
     return search.clusters, search.info
+
+
+def scan_threshold(alpha: float, m: int, n: int, rows: int, cols: int) -> float:
+    """``log10`` of the p-value a block of ``rows`` x ``cols`` of an ``m`` x ``n`` graph must
+    beat: ``alpha / (m n C(m, rows) C(n, cols))``, a weighted Bonferroni over every block of
+    the graph (``alpha / (m n)`` for each size, shared equally by the blocks of that size),
+    so the family-wise error stays below ``alpha`` whichever blocks the search looks at."""
+    from scipy.special import gammaln
+
+    def log_choose(a: int, k: int) -> float:
+        return float(gammaln(a + 1) - gammaln(k + 1) - gammaln(a - k + 1))
+
+    ln = math.log(alpha) - math.log(m) - math.log(n) - log_choose(m, rows) - log_choose(n, cols)
+    return ln / math.log(10)
+
+
+def block_test(b: int, s_rows: float, s_cols: float, e: int) -> tuple[float, float]:
+    """``(lambda, log10 p)``: the edges the rest of the graph predicts between a block's
+    followers and creators, ``(s_rows - b)(s_cols - b)/(e - b)`` (degrees without the
+    block's ``b`` edges), and the Poisson tail ``log10 P[X >= b | lambda]`` (``lambda``
+    floored at 1e-12; where the tail underflows, ``log10 P[X = b]``, a bound)."""
+    from scipy.stats import poisson
+
+    rest = e - b
+    lam = (s_rows - b) * (s_cols - b) / rest if rest > 0 else 0.0
+    lam = max(lam, _LAMBDA_FLOOR)
+    if b <= 0:
+        return lam, 0.0
+    out = float(poisson.logsf(b - 1, lam))
+    if not math.isfinite(out):
+        out = float(poisson.logpmf(b, lam))
+    return lam, out / math.log(10)
 
 
 class _BlockSearch:
     """One run of :func:`dense_blocks`: the bipartite graph, the clusters kept so far and the
     followers they took (a follower joins one cluster at most)."""
 
-    def __init__(self, cols: np.ndarray, bip: tuple, *, min_lift: float, min_density: float,
+    def __init__(self, g, cols: np.ndarray, bip: tuple, *, min_density: float,
                  min_followers: int, min_creators: int, c: float, expand: float):
         self.cols = cols
+        self.out_indptr, self.out_indices = np.asarray(g.out_indptr), np.asarray(g.out_indices)
+        self.n_accounts = g.n_accounts
         (self.row_account, self.indptr, self.indices, self.col_indptr, self.col_rows,
          self.col_pos) = bip
         self.m, self.n, self.e = len(self.row_account), len(cols), len(self.indices)
         self.info: dict[str, Any] = {"rows": self.m, "columns": self.n, "edges": self.e,
                                      "blocks": []}
-        self.min_lift, self.min_density, self.c, self.expand = min_lift, min_density, c, expand
+        self.min_density, self.c, self.expand = min_density, c, expand
+        self.alpha = ALPHA
         self.min_followers, self.min_creators = min_followers, min_creators
         if self.e == 0:
             return
@@ -123,39 +192,57 @@ class _BlockSearch:
         self.taken = np.zeros(self.m, bool)  # followers already in a cluster
         self.clusters: list[Cluster] = []
 
+
+    def _followed_rows(self, rows: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
+        """Bool per row of ``rows``: followed by one of the creators ``col_idx``."""
+        mark = _k.followed_by(self.out_indptr, self.out_indices, self.cols[col_idx],
+                              self.n_accounts)
+        return mark[self.row_account[rows]]
+
     def keep_block(self, rows, cols_in_block, score, edges, stage) -> None:
-        """Record a block (row and column indices); keep it as a cluster when significant
-        (expanded, minus taken rows). Masks over all rows are built for kept blocks only."""
+        """Record a candidate block (row and column indices); keep it as a cluster when it
+        passes :func:`block_test` and the rules of :func:`dense_blocks` (expanded, minus
+        taken rows). Masks over all rows are built for kept blocks only."""
         e, m, n = self.e, self.m, self.n
         n_rows, n_cols = len(rows), len(cols_in_block)
         col_sum = float(self.col_deg[cols_in_block].sum())
-        expected = float(self.row_deg[rows].sum()) * col_sum / e
-        density = edges / (n_rows * n_cols)
-        lift = edges / expected if expected > 0 else math.inf
-        share = edges / col_sum
-        self.info["blocks"].append({"stage": stage, "followers": n_rows, "creators": n_cols,
-                                    "score": float(score), "density": density, "lift": lift,
-                                    "audience_share": share})
-        if stage == "co-following":  # see seeded_stage
-            significant = (n_cols >= _SEED_MIN_CREATORS and
-                           (lift >= self.min_lift or
-                            (share >= _OWNED_SHARE and lift >= _OWNED_LIFT * self.min_lift)))
-        else:
-            significant = lift >= self.min_lift
-        if (n_rows < self.min_followers or n_cols < self.min_creators
-                or density < self.min_density or not significant):
+        old_expected = float(self.row_deg[rows].sum()) * col_sum / e
+        rec = {"stage": stage, "followers": n_rows, "creators": n_cols, "score": float(score),
+               "density": edges / (n_rows * n_cols),
+               "lift": edges / old_expected if old_expected > 0 else math.inf}
+        self.info["blocks"].append(rec)
+        if n_rows < self.min_followers or n_cols < self.min_creators or (
+                stage == "co-following" and n_cols < _SEED_MIN_CREATORS):
             return
+        followed = self._followed_rows(rows, cols_in_block)
+        rec["reciprocal"] = float(followed.mean())
         row_in = np.zeros(m, bool)
-        row_in[rows] = True
+        row_in[rows[~followed]] = True
         col_in = np.zeros(n, bool)
         col_in[cols_in_block] = True
+        kept_rows = int(row_in.sum())
+        if kept_rows < self.min_followers:
+            return
+        b = int(_k.count_block(self.indptr, self.indices, row_in, col_in)) if followed.any() else edges
+        lam, log10_p = block_test(b, float(self.row_deg[row_in].sum()), col_sum, e)
+        threshold = scan_threshold(self.alpha, m, n, kept_rows, n_cols)
+        rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
+        if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
+            return
         if self.expand <= 1:
-            need = max(2, math.ceil(self.expand * n_cols))
-            row_in |= _k.expand_block(self.col_indptr, self.col_rows, m, col_in, need)
+            # two shared follows are what any two popular creators' fans have: three at least
+            need = max(3, math.ceil(self.expand * n_cols))
+            grown = _k.expand_block(self.col_indptr, self.col_rows, m, col_in, need) & ~row_in
+            new = np.flatnonzero(grown)
+            if len(new):
+                row_in[new[~self._followed_rows(new, cols_in_block)]] = True
         row_in &= ~self.taken
         if row_in.sum() < self.min_followers:
             return
         edges = int(_k.count_block(self.indptr, self.indices, row_in, col_in))
+        rec["audience_share"] = share = edges / col_sum
+        if share < MIN_AUDIENCE_SHARE:
+            return
         expected = float(self.row_deg[row_in].sum()) * col_sum / e
         self.taken[:] |= row_in
         hits = _k.fingerprint(self.indptr, self.indices, row_in, n)
@@ -164,7 +251,12 @@ class _BlockSearch:
             id=len(self.clusters), followers=self.row_account[row_in].astype(np.int64),
             creators=self.cols[col_in], edges=edges, score=float(score), expected_edges=expected,
             background_density=self.background, fingerprint=self.cols[fp],
-            fingerprint_hits=hits[fp], stage=stage))
+            fingerprint_hits=hits[fp], stage=stage,
+            test={"test": "poisson tail, degrees without the block's edges, scan Bonferroni",
+                  "tested_followers": kept_rows, "tested_edges": b, "expected_excluded": lam,
+                  "lift_excluded": b / lam, "log10_p_excluded": log10_p,
+                  "log10_threshold": threshold, "alpha": self.alpha,
+                  "reciprocal": rec["reciprocal"], "audience_share": share}))
 
     def peel_into_clusters(self, sub: tuple, alive: np.ndarray, n_blocks: int, stage: str,
                            task=None) -> None:
@@ -184,14 +276,23 @@ class _BlockSearch:
                 rows, block_cols = row_map[rows], col_map[block_cols]
             self.keep_block(rows, block_cols, score, edges, stage)
 
-    def seeded_stage(self) -> None:
-        """Lockstep blocks grown from significant creator pairs (:func:`_seed_pairs`)."""
+    def _col_ok(self) -> np.ndarray:
+        m, col_deg = self.m, self.col_deg
+        return (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _MAX_COL_FLOOR))
+
+    def seed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The co-following stage's seeds (:func:`_seed_pairs`)."""
+        seed_a, seed_b = _seed_pairs(self.indptr, self.indices, self.col_indptr, self.col_rows,
+                                     self.m, self.col_deg, self._col_ok())
+        self.info["seed_pairs"] = len(seed_a)
+        return seed_a, seed_b
+
+    def seeded_stage(self, seed_a: np.ndarray, seed_b: np.ndarray) -> None:
+        """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`)."""
         indptr, indices, col_indptr, col_rows = (self.indptr, self.indices, self.col_indptr,
                                                  self.col_rows)
-        m, e, taken, row_deg, col_deg = self.m, self.e, self.taken, self.row_deg, self.col_deg
-        col_ok = (col_deg >= _PAIR_MIN) & (col_deg <= max(_MAX_COL_SHARE * m, _PAIR_MIN))
-        seed_a, seed_b = _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok)
-        self.info["seed_pairs"] = len(seed_a)
+        e, taken, row_deg, col_deg = self.e, self.taken, self.row_deg, self.col_deg
+        col_ok = self._col_ok()
         rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
                                                   col_ok, seed_a, seed_b, _RHO, _MAX_ITER)
         col_local = np.full(self.n, -1, np.int64)
@@ -218,7 +319,8 @@ class _BlockSearch:
 
 
 _MAX_PAIR_ROW = 200      # rows following more eligible creators skip the pair count
-_MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows are not farm candidates
+_MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows (and more than
+_MAX_COL_FLOOR = 500     # this many) are not seed candidates
 _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
 _RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
@@ -226,8 +328,6 @@ _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
 _SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
-_OWNED_SHARE = 0.5       # seeded blocks holding this share of their creators' audiences ...
-_OWNED_LIFT = 2 / 3      # ... are kept from this fraction of min_lift on
 
 
 def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):

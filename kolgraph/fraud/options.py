@@ -23,10 +23,10 @@ class FraudOptions(Options):
                        "lowest audience quality (default 100)")
     # dense blocks, see kolgraph.fraud.dense_blocks
     max_blocks: Count = Field(10, description="dense blocks to peel (default 10)")
-    min_lift: float = Field(30.0, description="a block is a cluster with at least this many "
-                            "times the edges its degrees predict (default 30)")
-    min_density: float = Field(0.3, description="... and at least this edge density "
-                               "(default 0.3)")
+    min_lift: float | None = Field(None, description="deprecated and ignored (with a warning): "
+                                   "blocks are kept by a significance test")
+    min_density: float = Field(0.1, description="a block is a cluster with at least this edge "
+                               "density, when significant (default 0.1)")
     min_followers: Count = Field(10, description="... and at least this many followers "
                                  "(default 10)")
     min_creators: Count = Field(2, description="... and at least this many creators (default 2)")
@@ -43,8 +43,9 @@ class FraudOptions(Options):
                               "(default 3)")
     lockstep_burst: float = Field(10.0, description="a hot window also holds this many times "
                                   "the creator's mean per-window count (default 10)")
-    spike_z: float = Field(6.0, description="a growth spike gains at least the median day's "
-                           "followers plus this many scales (MAD) (default 6)")
+    spike_z: float = Field(6.0, description="a growth spike gains at least its local baseline "
+                           "(previous 28 days, trend and weekday aware) plus this many scales "
+                           "(default 6)")
     spike_min_gain: Count = Field(20, description="... and at least this many (default 20)")
     # per account
     bot_threshold: float = Field(0.9, description="flag bot scores at least this (default 0.9)")

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from kolgraph.exceptions import InputError
-from kolgraph.fraud.signals import KINDS, _flag_bits, _following, growth_spikes
+from kolgraph.fraud.signals import KINDS, _flag_bits, _following, growth_spikes, spike_evidence
 from kolgraph.kernels import fraud as _k
 from kolgraph.store import rewrite
 
@@ -32,6 +32,7 @@ class Cluster:
     fingerprint: np.ndarray        # every creator receiving follows from the block's followers
     fingerprint_hits: np.ndarray   # how many of them follow each
     stage: str = "global"           # "global" peel or "co-following" seeded peel
+    test: dict = field(default_factory=dict)  # the block test (see kolgraph.fraud.blocks.block_test)
 
     @property
     def density(self) -> float:
@@ -39,17 +40,25 @@ class Cluster:
         return self.edges / cells if cells else 0.0
 
     def significance(self) -> dict:
-        """The block against the background: edges expected from the degrees (``lift``), the
-        graph's overall density (``density_lift``) and the Poisson tail ``log10_p`` of seeing
-        that many edges where ``expected_edges`` were expected (for one fixed block; the
-        search over blocks makes true p-values larger)."""
+        """The block against the background. Evidence: edges expected from the degrees
+        including the block's own (``expected_edges``, ``lift``), the graph's overall density
+        (``density_lift``) and the Poisson tail ``log10_p`` of that many edges where
+        ``expected_edges`` were expected. The test that kept the block (on its core: the
+        ``tested_followers`` of the candidate not followed by its creators, with
+        ``tested_edges``, before expansion; :func:`kolgraph.fraud.blocks.block_test`):
+        ``expected_excluded`` (from the degrees without the block's edges),
+        ``lift_excluded``, ``log10_p_excluded`` (its Poisson tail) against
+        ``log10_threshold`` (``alpha`` over every block of that size,
+        :func:`kolgraph.fraud.blocks.scan_threshold`); ``reciprocal`` (share of the
+        candidate's followers followed by its creators) and ``audience_share`` (share of the
+        creators' followers inside the cluster)."""
         lam = self.expected_edges
         return {"expected_edges": lam,
                 "lift": self.edges / lam if lam > 0 else math.inf,
                 "background_density": self.background_density,
                 "density_lift": (self.density / self.background_density if self.background_density
                                  else math.inf),
-                "log10_p": _log10_tail(self.edges, lam)}
+                "log10_p": _log10_tail(self.edges, lam), **self.test}
 
 
 def _log10_tail(k: int, lam: float) -> float:
@@ -168,8 +177,9 @@ class FraudReport:
                 hits[c.id] = int(c.fingerprint_hits[pos[0]])
         spikes = self.spikes.get(v)
         if spikes is None and g.followed_at is not None:
-            spikes = growth_spikes(g, np.array([v], np.int64), z=self.params["spike_z"],
-                                   min_gain=self.params["spike_min_gain"]).get(v, [])
+            spikes = spike_evidence(g, growth_spikes(g, np.array([v], np.int64), z=self.params["spike_z"],
+                                                     min_gain=self.params["spike_min_gain"]),
+                                    self.kinds).get(v, [])
         followers, flagged = int(g.in_degree[v]), int(counts[-1])
         return {"id": g.external([v])[0], "followers": followers,
                 "audience_quality": 1.0 - flagged / followers if followers else 1.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings as _warnings
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from kolgraph.fraud.signals import (
     _following,
     growth_spikes,
     lockstep_groups,
+    spike_evidence,
 )
 from kolgraph.graph import graph_method
 from kolgraph.kernels import fraud as _k
@@ -34,15 +36,18 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     **options : the fields of :class:`~kolgraph.fraud.options.FraudOptions`:
 
         - ``top``: how many creators to list when ``creators`` is None (default 100);
-        - ``max_blocks``, ``min_lift``, ``min_density``, ``min_followers``, ``min_creators``,
-          ``c``, ``expand``: dense-block search, see :func:`dense_blocks`;
+        - ``max_blocks``, ``min_density``, ``min_followers``, ``min_creators``, ``c``,
+          ``expand``: dense-block search, see :func:`dense_blocks`; ``min_lift`` is
+          deprecated and ignored (a warning);
         - ``lockstep_window``: seconds of a lockstep window (CopyCatch's Δt);
         - ``lockstep_min``: followers a window needs to count as hot;
         - ``lockstep_m``: hot creators a follower needs to be in lockstep;
         - ``lockstep_burst``: a hot window also holds this many times the creator's mean
           per-window count;
         - ``spike_z``, ``spike_min_gain``: a spike day gains at least ``spike_min_gain``
-          followers and ``median + spike_z * scale``;
+          followers and ``baseline + spike_z * scale`` (baseline of its previous 28 days,
+          trend and weekday aware; evidence and ``kind`` per spike:
+          :func:`kolgraph.fraud.signals.spike_evidence`);
         - ``bot_threshold``: accounts with bot score at least this are flagged (0.9: a *high*
           score; the scorer's own 0.5 flags about 45% of the honest synthetic accounts,
           whose profiles often lack posts, avatar or bio);
@@ -58,13 +63,14 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     >>> from kolgraph.synth import generate
     >>> g, truth = generate(20_000, 200, 150_000, seed=3, farms=2)
     >>> rep = g.fraud()
-    >>> len(rep.clusters) >= 1
+    >>> bool(rep.kinds["lockstep"].any())  # the generator's farms follow in timed bursts
     True
     >>> sorted(rep.to_dict())[:3]
     ['clusters', 'creators', 'creators_total']
     """
     o = FraudOptions.check(options)
-    params = o.model_dump(exclude={"top"})  # the run's parameters, as the report lists them
+    _deprecated_min_lift(o.min_lift)
+    params = o.model_dump(exclude={"top", "min_lift"})  # the run's parameters, as the report lists them
     skipped, warnings, timings = [], [], {}  # messages; seconds by stage
     report_idx = None if creators is None else np.asarray(g.index(list(creators)), np.int64)
     cols = _columns(g)
@@ -96,8 +102,13 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
                        params=params, timings=timings, creators_total=total)
 
 
-BLOCK_OPTIONS = ("max_blocks", "min_lift", "min_density", "min_followers", "min_creators", "c",
-                 "expand")  # the options dense_blocks takes
+BLOCK_OPTIONS = ("max_blocks", "min_density", "min_followers", "min_creators", "c", "expand")  # the options dense_blocks takes
+
+
+def _deprecated_min_lift(min_lift) -> None:
+    if min_lift is not None:
+        _warnings.warn("min_lift is deprecated and ignored: blocks are kept by a significance test "
+                       "(see kolgraph.fraud.dense_blocks)", DeprecationWarning, stacklevel=3)
 
 
 def _members(clusters: list[Cluster], n: int) -> np.ndarray:
@@ -131,7 +142,8 @@ def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: 
         m=params["lockstep_m"], burst=params["lockstep_burst"])
     timings["lockstep_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
+    spikes = spike_evidence(g, growth_spikes(g, spike_cols, z=params["spike_z"],
+                                             min_gain=params["spike_min_gain"]), kinds)
     timings["spikes_seconds"] = time.perf_counter() - t0
     return groups, spikes
 

@@ -3,6 +3,7 @@ bot scores and mass following."""
 
 from __future__ import annotations
 
+import calendar
 import time
 
 import numpy as np
@@ -49,10 +50,20 @@ def _common_creators(g, followers: np.ndarray, cols: np.ndarray, col_of: np.ndar
     return cols[keep]
 
 
-def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, list[dict]]:
-    """Per creator (internal id): its spike days (ISO date, gain, baseline median, scale)."""
+SPIKE_WINDOW = 28  # days of history a day is judged against (two whole weeks per half)
+STRONG = 0.25      # evidence explaining this share of a spike's excess over baseline: "bought?".
+# Organic followers are almost never in lockstep or a cluster; a farm whose accounts follow only
+# part of its customers puts only that part in lockstep (70% of 3 customers: about a third).
+
+
+def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int,
+                  window: int = SPIKE_WINDOW) -> dict[int, list[dict]]:
+    """Per creator (internal id): its spike days (ISO date, gain, baseline, scale) against
+    the local trend- and weekday-aware baseline of
+    :func:`kolgraph.kernels.lockstep.growth_spikes`."""
     ci, day, gain, base, scale = _kl.growth_spikes(np.asarray(g.in_indptr), np.asarray(g.followed_at),
-                                                  cols, _DAY, float(z), int(min_gain))
+                                                  np.asarray(cols, np.int64), _DAY, float(z),
+                                                  int(min_gain), int(window))
     out: dict[int, list[dict]] = {}
     for i, d, gn, b, s in zip(ci.tolist(), day.tolist(), gain.tolist(), base.tolist(), scale.tolist(),
                               strict=True):
@@ -60,6 +71,46 @@ def growth_spikes(g, cols: np.ndarray, *, z: float, min_gain: int) -> dict[int, 
             "date": time.strftime("%Y-%m-%d", time.gmtime(d * _DAY)), "gain": gn,
             "baseline": b, "scale": s})
     return out
+
+
+def spike_evidence(g, spikes: dict[int, list[dict]], kinds: dict[str, np.ndarray]) -> dict[int, list[dict]]:
+    """Each spike with what tells a bought burst from a real viral day, added in place:
+
+    - ``cluster_share``: share of that day's new followers in a fraud cluster
+      (``kinds["cluster"]``);
+    - ``lockstep_share``: share in temporal lockstep (``kinds["lockstep"]``: they followed
+      at least ``lockstep_m`` creators inside hot windows, i.e. together with the same other
+      accounts at the same times). How bunched the day's follows are within the day is *not*
+      evidence: a real viral post also brings its followers within hours.
+    - ``excess_share``: ``(gain - baseline) / gain``, the part of the day beyond its baseline;
+    - ``kind``: ``"bought?"`` when cluster or lockstep followers make up at least a quarter of
+      that excess (``max(cluster_share, lockstep_share) >= STRONG * excess_share``), else
+      ``"organic?"``. A kind that did not run counts as 0 (share ``None``).
+    """
+    rows = [(v, s) for v, ss in spikes.items() for s in ss]
+    if not rows:
+        return spikes
+    names = ("cluster", "lockstep")
+    bits = np.zeros(g.n_accounts, np.uint8)
+    for b, k in enumerate(names):
+        if k in kinds:
+            bits |= kinds[k].astype(np.uint8) << b
+    counts = _kl.day_flag_counts(np.asarray(g.in_indptr), np.asarray(g.in_indices), np.asarray(g.followed_at),
+                                 np.array([v for v, _ in rows], np.int64),
+                                 np.array([_day_of(s["date"]) for _, s in rows], np.int64), _DAY, bits, len(names))
+    for (_, s), c in zip(rows, counts.tolist(), strict=True):
+        total = max(c[-1], 1)
+        shares = {k: (c[b] / total if k in kinds else None) for b, k in enumerate(names)}
+        excess = max(s["gain"] - s["baseline"], 0.0) / max(s["gain"], 1)
+        strongest = max((x for x in shares.values() if x is not None), default=0.0)
+        s.update({"cluster_share": shares["cluster"], "lockstep_share": shares["lockstep"],
+                  "excess_share": excess,
+                  "kind": "bought?" if strongest > 0 and strongest >= STRONG * excess else "organic?"})
+    return spikes
+
+
+def _day_of(date: str) -> int:
+    return calendar.timegm(time.strptime(date, "%Y-%m-%d")) // _DAY
 
 
 def _bot_scores(g, skipped: list[str], warnings: list[str]):
