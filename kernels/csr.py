@@ -238,8 +238,31 @@ def transpose_rows(starts, ends, indices, n_cols, n_parts, with_pos):
 
     Parallel over ``n_parts`` column ranges holding about equal numbers of entries
     (one per thread; 1 for small graphs): every part reads the whole CSR and writes
-    only its own columns.
+    only its own columns. Serial kernels call :func:`transpose_rows_serial` (a parallel
+    region launched from them costs more than a small transpose).
     """
+    counts, rows, pos = _transpose_alloc(starts, ends, indices, n_cols, with_pos)
+    m = counts[n_cols]
+    n_parts = max(1, min(n_parts, n_cols))
+    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (m / n_parts))
+    bounds[0] = 0
+    bounds[n_parts] = n_cols
+    for t in prange(n_parts):
+        _transpose_fill(starts, ends, indices, counts, bounds[t], bounds[t + 1], rows, pos, with_pos)
+    return counts, rows, pos
+
+
+@njit(nogil=True, cache=True)
+def transpose_rows_serial(starts, ends, indices, n_cols, with_pos):
+    """:func:`transpose_rows` in one thread."""
+    counts, rows, pos = _transpose_alloc(starts, ends, indices, n_cols, with_pos)
+    _transpose_fill(starts, ends, indices, counts, 0, n_cols, rows, pos, with_pos)
+    return counts, rows, pos
+
+
+@njit(nogil=True, cache=True)
+def _transpose_alloc(starts, ends, indices, n_cols, with_pos):
+    """Column pointers of the transpose, and room for its rows (and positions)."""
     counts = np.zeros(n_cols + 1, np.int64)
     for r in range(len(starts)):
         for p in range(starts[r], ends[r]):
@@ -247,26 +270,22 @@ def transpose_rows(starts, ends, indices, n_cols, n_parts, with_pos):
     for j in range(n_cols):
         counts[j + 1] += counts[j]
     m = counts[n_cols]
-    rows = np.empty(m, np.int32)
-    pos = np.empty(m if with_pos else 0, np.int64)
-    n_parts = max(1, min(n_parts, n_cols))
-    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (m / n_parts))
-    bounds[0] = 0
-    bounds[n_parts] = n_cols
-    for t in prange(n_parts):
-        lo = bounds[t]
-        hi = bounds[t + 1]
-        fill = counts[lo:hi].copy()
-        for r in range(len(starts)):
-            for p in range(starts[r], ends[r]):
-                j = indices[p]
-                if lo <= j < hi:
-                    q = fill[j - lo]
-                    rows[q] = r
-                    if with_pos:
-                        pos[q] = p
-                    fill[j - lo] = q + 1
-    return counts, rows, pos
+    return counts, np.empty(m, np.int32), np.empty(m if with_pos else 0, np.int64)
+
+
+@njit(nogil=True, cache=True)
+def _transpose_fill(starts, ends, indices, counts, lo, hi, rows, pos, with_pos):
+    """Write the entries of columns ``lo .. hi-1`` into their places."""
+    fill = counts[lo:hi].copy()
+    for r in range(len(starts)):
+        for p in range(starts[r], ends[r]):
+            j = indices[p]
+            if lo <= j < hi:
+                q = fill[j - lo]
+                rows[q] = r
+                if with_pos:
+                    pos[q] = p
+                fill[j - lo] = q + 1
 
 
 # --- filtering: rows of a CSR keeping the entries whose column passes a map ---------------------

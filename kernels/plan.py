@@ -27,7 +27,7 @@ from collections import namedtuple
 
 import numpy as np
 from kolgraph.kernels._bits import fill_bitset, get_bit, popcount, set_bit
-from kolgraph.kernels.csr import filter_rows, transpose_rows
+from kolgraph.kernels.csr import filter_rows, transpose_rows_serial
 from numba import njit, prange
 
 COVER = 0
@@ -420,7 +420,7 @@ def evaluate(starts, ends, indices, sel, q, k, n, track):
 @njit(nogil=True, cache=True)
 def transpose(starts, ends, indices, n):
     """Follower -> candidates CSR of the candidates' audiences (for pairwise overlaps)."""
-    tptr, tind, _ = transpose_rows(starts, ends, indices, n, 1, False)
+    tptr, tind, _ = transpose_rows_serial(starts, ends, indices, n, False)
     return tptr, tind
 
 

@@ -12,7 +12,7 @@ Arrays in, arrays out; no validation here (kolgraph.propagation checks inputs).
 import numpy as np
 from kolgraph.kernels._cascade import activate, candidate, join, record
 from kolgraph.kernels._rng import geometric_skip, next_uniform, stream_start
-from kolgraph.kernels.csr import transpose_rows
+from kolgraph.kernels.csr import transpose_rows_serial
 from numba import njit
 
 
@@ -259,7 +259,7 @@ def greedy_cover(ptr, items, m, k, cost, budget, loc):
     """
     act, lit = _compact(items, loc)
     n_act = len(act)
-    cptr, sets, _ = transpose_rows(ptr[:-1], ptr[1:], lit, n_act, 1, False)  # candidate -> sets
+    cptr, sets, _ = transpose_rows_serial(ptr[:-1], ptr[1:], lit, n_act, False)  # candidate -> sets
     deg = cptr[1:] - cptr[:-1]
     covered = np.zeros(len(ptr) - 1, np.bool_)
     taken = np.zeros(n_act, np.bool_)
