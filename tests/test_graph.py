@@ -591,3 +591,28 @@ def test_contract_on_toy_graphs(toy, tmp_path):
     assert_same_graph(g, back)
     assert back.n_creators == n and back.accounts.num_rows == n
     assert back.info()["edges"] == m
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(st.integers(0, 11), max_size=8), max_size=30),
+       n_parts=st.integers(1, 4), pick=st.integers(0, 2**16))
+def test_transposes_of_row_slices_match_a_naive_transpose(rows, n_parts, pick):
+    """kernels.csr.transpose_rows (parallel column parts) and transpose_rows_serial against a
+    dict-of-lists transpose, on any subset of a CSR's rows."""
+    from kolgraph.kernels.csr import transpose_rows, transpose_rows_serial
+
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    indices = np.array([c for r in rows for c in r], np.int32)
+    keep = [r for r in range(len(rows)) if (pick >> (r % 16)) & 1]
+    starts, ends = indptr[keep], indptr[np.array(keep, np.int64) + 1] if keep else indptr[:0]
+    want_rows = {c: [] for c in range(12)}
+    want_pos = {c: [] for c in range(12)}
+    for i, r in enumerate(keep):
+        for p in range(indptr[r], indptr[r + 1]):
+            want_rows[indices[p]].append(i)
+            want_pos[indices[p]].append(p)
+    for ptr, out, pos in (transpose_rows(starts, ends, indices, 12, n_parts, True),
+                          transpose_rows_serial(starts, ends, indices, 12, True)):
+        for c in range(12):
+            assert out[ptr[c]:ptr[c + 1]].tolist() == want_rows[c]
+            assert pos[ptr[c]:ptr[c + 1]].tolist() == want_pos[c]
