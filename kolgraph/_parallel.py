@@ -135,10 +135,11 @@ def run_chunks(total: int, threads: int, make_state: Callable[[], Any],
     if threads == 1:  # on the calling thread, where Ctrl-C arrives (the worker catches it)
         worker()
     elif nxt[0] < total and not stop.is_set():
-        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-        for t in pool:
-            t.start()
-        try:
+        pool: list[threading.Thread] = []
+        try:  # Ctrl-C may come while the threads start: stop the ones already running
+            for _ in range(threads):
+                pool.append(threading.Thread(target=worker, daemon=True))
+                pool[-1].start()
             for t in pool:
                 while t.is_alive():
                     t.join(0.1)
@@ -146,7 +147,8 @@ def run_chunks(total: int, threads: int, make_state: Callable[[], Any],
             interrupted = True
             stop.set()
             for t in pool:
-                t.join()
+                if t.ident is not None:
+                    t.join()
     if errors and not isinstance(errors[0], KeyboardInterrupt):
         raise errors[0]
     return done, interrupted or bool(errors)
