@@ -415,10 +415,13 @@ def test_cli_ctrl_c_prints_what_was_computed(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "kolgraph", "spread", str(store), "--seeds", "0",
                              "1", "--p", "0.05", "--runs", "1000000000", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                            # as from a terminal: an earlier test can leave SIGINT ignored in
+                            # this process, and a child inheriting that never sees Ctrl-C
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(5.0)
-    # Ctrl-C, pressed again as a user would if the first was not answered within 20 s (two
-    # fresh-clone CI runs once saw no answer; the SIGABRT dump below says where it waits)
+    # Ctrl-C, pressed again as a user would if the first was not answered within 20 s; the
+    # SIGABRT dump below says where the child waits if three are not
     for _ in range(3):
         proc.send_signal(signal.SIGINT)
         try:
