@@ -34,6 +34,14 @@ def pyplot():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write as a PNG at 110 dpi, close; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def _names(report) -> list[str]:
     return [str(x) if len(str(x)) <= 18 else str(x)[:17] + "…" for x in report.ids]
 
@@ -60,10 +68,7 @@ def reach_curve(report, path: str | Path) -> Path:
     ax.set_ylabel("accounts")
     ax.set_title(f"reach curve: {report.unique_reach:,} unique of {report.gross_reach:,} gross")
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
@@ -90,10 +95,7 @@ def overlap_heatmap(report, path: str | Path, by: str = "jaccard") -> Path:
                         color="black" if hi and v > 0.6 * hi else "white")
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(f"audience overlap: {MEASURES[by].label}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def upset(report, path: str | Path, top: int = 20) -> Path:
@@ -126,10 +128,7 @@ def upset(report, path: str | Path, top: int = 20) -> Path:
     ax_dots.set_yticklabels(names)
     ax_dots.set_ylim(k - 0.5, -0.5)
     ax_dots.set_xticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def reach_plots(report, stem: str | Path) -> dict[str, Path]:
@@ -159,10 +158,7 @@ def spread_plot(result, path: str | Path) -> Path:
     ax.set_ylabel("simulations")
     ax.set_title(f"spread of {len(result.seeds)} seed(s), {result.model.upper()} {result.params}"[:90])
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # --- plan ----------------------------------------------------------------------------------
@@ -192,10 +188,7 @@ def plot_curve(p, path: str | Path) -> Path:
                   if not p.objective.startswith("effective") else f"R_{p.k} (effective reach)"))
     ax.set_title(f"reach/spend curve: {p.value:,.0f} for {p.cost:,.0f}")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # --- fraud (embedded in the HTML report) ---------------------------------------------------
