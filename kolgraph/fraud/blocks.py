@@ -3,6 +3,7 @@ stage seeded from creator pairs sharing too many followers."""
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Any
@@ -13,11 +14,13 @@ import numpy as np
 from kolgraph.exceptions import InputError
 from kolgraph.fraud.report import Cluster
 from kolgraph.kernels import cofollow as _kc
+from kolgraph.kernels import csr as _csr
 from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
 
 ALPHA = 0.01                 # family-wise significance level of the block test
 MIN_AUDIENCE_SHARE = 0.5     # a cluster holds at least this share of its creators' followers
+MAX_CREATOR_MUTUAL = 0.5     # creators following this share of each other are a circle, not customers
 _LAMBDA_FLOOR = 1e-12        # expectation of a block with no edges outside it
 
 
@@ -62,9 +65,13 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
 
     **The test**, the same for every candidate:
 
-    1. *Friends are not bought.* Followers of the block whom one of its creators follows
-       leave it (customers do not follow their bought followers back; friend circles and
-       colleagues follow each other), as do followers already in a cluster.
+    1. *Friends are not bought, and heavy users are not in lockstep.* Followers of the
+       block whom one of its creators follows leave it (customers do not follow their
+       bought followers back; friend circles and colleagues follow each other), as do
+       followers already in a cluster, and followers whose share of follows into the
+       block's creators is under twice the block's share of all creators
+       (``_ROW_CONCENTRATION``: an account following a share of everybody follows small
+       creators too, without being in lockstep with anyone).
     2. *Significance against the rest of the graph* (:func:`block_test`). With ``b`` the
        block's edges, ``S_r`` and ``S_c`` the degrees of its followers and creators in the
        follower x creator graph and ``E`` all its edges, the rest of the graph predicts
@@ -82,6 +89,12 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
        ``MIN_AUDIENCE_SHARE`` (half) of its creators' followers in the graph: a farm's customers are
        small accounts whose audiences are mostly bought; fan communities and heavy users
        of popular creators are a small part of those creators' audiences.
+
+    4. *Circles are not customers.* When at least three of the block's creators follow
+       creators themselves and, on average, follow ``MAX_CREATOR_MUTUAL`` (half) or more of
+       the block's other creators, the block is a circle (friends, colleagues, a team seen
+       from a follower crawl, where its followers' reciprocity is not in the data), not a
+       farm's customers, who are strangers to each other (``creator_mutual``).
 
     Plus the size and density rules: at least ``min_followers`` followers and
     ``min_creators`` creators after step 1, density at least ``min_density`` (a farm's
@@ -108,7 +121,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     -------
     (clusters, info) : the kept clusters and facts about the run (bipartite size, ``alpha``,
         and every candidate's size, score, density and lift, and for those tested the share
-        of its followers followed by its creators (``reciprocal``), ``expected_excluded``,
+        of its followers followed by its creators (``reciprocal``), the share left out as
+        diffuse (``diffuse``), ``creator_mutual``, ``expected_excluded``,
         ``log10_p``, ``log10_threshold`` and ``audience_share``).
     """
     if min_lift is not None:
@@ -214,20 +228,21 @@ class _BlockSearch:
         if n_rows < self.min_followers or n_cols < self.min_creators or (
                 stage == "co-following" and n_cols < _SEED_MIN_CREATORS):
             return
-        followed = self._followed_rows(rows, cols_in_block)
-        rec["reciprocal"] = float(followed.mean())
-        row_in = np.zeros(m, bool)
-        row_in[rows[~followed]] = True
         col_in = np.zeros(n, bool)
         col_in[cols_in_block] = True
-        kept_rows = int(row_in.sum())
+        tested, b = self._tested_rows(rows, cols_in_block, col_in, rec)
+        kept_rows = len(tested)
         if kept_rows < self.min_followers:
             return
-        b = int(_k.count_block(self.indptr, self.indices, row_in, col_in)) if followed.any() else edges
-        lam, log10_p = block_test(b, float(self.row_deg[row_in].sum()), col_sum, e)
+        row_in = np.zeros(m, bool)
+        row_in[tested] = True
+        lam, log10_p = block_test(b, float(self.row_deg[tested].sum()), col_sum, e)
         threshold = scan_threshold(self.alpha, m, n, kept_rows, n_cols)
         rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
         if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
+            return
+        rec["creator_mutual"] = mutual = self._creator_mutual(cols_in_block, col_in)
+        if mutual is not None and mutual >= MAX_CREATOR_MUTUAL:
             return
         if self.expand <= 1:
             # two shared follows are what any two popular creators' fans have: three at least
@@ -256,7 +271,40 @@ class _BlockSearch:
                   "tested_followers": kept_rows, "tested_edges": b, "expected_excluded": lam,
                   "lift_excluded": b / lam, "log10_p_excluded": log10_p,
                   "log10_threshold": threshold, "alpha": self.alpha,
-                  "reciprocal": rec["reciprocal"], "audience_share": share}))
+                  "reciprocal": rec["reciprocal"], "diffuse": rec["diffuse"],
+                  "creator_mutual": mutual, "audience_share": share}))
+
+    def _tested_rows(self, rows, cols_in_block, col_in, rec) -> tuple[np.ndarray, int]:
+        """The rows of a block that its test counts, and their edges into it: those not
+        followed by one of its creators (friends are not bought) that follow its creators at
+        least ``_ROW_CONCENTRATION`` times as often as creators at large (a heavy user
+        following a share of everybody is not in lockstep with anyone)."""
+        followed = self._followed_rows(rows, cols_in_block)
+        rec["reciprocal"] = float(followed.mean())
+        rows = rows[~followed]
+        k_in = _csr.filtered_counts(self.indptr, self.indices, rows, False, col_in, False)
+        share = len(cols_in_block) / self.n
+        concentrated = k_in >= _ROW_CONCENTRATION * share * self.row_deg[rows]
+        rec["diffuse"] = float(1.0 - concentrated.mean()) if len(rows) else 0.0
+        return rows[concentrated], int(k_in[concentrated].sum())
+
+    @functools.cached_property
+    def _row_of(self) -> np.ndarray:
+        """Row of each account in the follower x creator graph (-1: follows no creator)."""
+        out = np.full(self.n_accounts, -1, np.int64)
+        out[self.row_account] = np.arange(self.m)
+        return out
+
+    def _creator_mutual(self, cols_in_block, col_in) -> float | None:
+        """Mean share of a block's other creators that its creators follow, over those of
+        them that follow any creator; None when fewer than three do. The creators of a friend
+        circle or a team follow each other; a farm's customers are strangers."""
+        r = self._row_of[self.cols[cols_in_block]]
+        r = r[r >= 0]
+        if len(r) < 3:
+            return None
+        k = _csr.filtered_counts(self.indptr, self.indices, r, False, col_in, False)
+        return float(k.sum() / (len(r) * (len(cols_in_block) - 1)))
 
     def peel_into_clusters(self, sub: tuple, alive: np.ndarray, n_blocks: int, stage: str,
                            task=None) -> None:
@@ -328,6 +376,8 @@ _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
 _SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
+_ROW_CONCENTRATION = 2.0  # a tested follower follows the block's creators this many times as often as
+                          # creators at large
 
 
 def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):
