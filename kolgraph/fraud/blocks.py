@@ -371,7 +371,7 @@ _MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows (an
 _MAX_COL_FLOOR = 500     # this many) are not seed candidates
 _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
-_RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
+_RHO = 0.25              # a seeded block's followers follow this share of its creators, and back
 _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
