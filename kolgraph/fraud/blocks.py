@@ -45,7 +45,7 @@ def bipartite(g, cols: np.ndarray):
 # size: the docstring is the specification of the block test (docs/fraud.md quotes it)
 def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                  min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
-                 min_creators: int = 2, c: float = 5.0, expand: float = 0.5,
+                 min_creators: int = 2, c: float = 5.0, expand: float = 0.25,
                  co_following: bool = True, alpha: float = ALPHA,
                  progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
     """Candidate dense blocks of the follower x creator graph; the significant lockstep ones
@@ -57,8 +57,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     more followers than chance allows (Poisson tail below 1% over all eligible pairs,
     Bonferroni; farms make their customers' audiences overlap), most significant first.
     From a seed's common followers the block alternates, as CopyCatch does without times,
-    between the creators followed by at least half of its followers and the followers
-    following at least half (and two) of its creators, until it settles
+    between the creators followed by at least a quarter of its followers and the followers
+    following at least a quarter (and two) of its creators, until it settles
     (:func:`kolgraph.kernels.cofollow.seeded_blocks`); followers with fewer than twice the
     follows into its creators that their degree gives by chance leave it, and Fraudar peels
     its densest core. Seeded candidates need at least three creators.
