@@ -20,7 +20,8 @@ from kolgraph.progress import SILENT, Progress
 
 ALPHA = 0.01                 # family-wise significance level of the block test
 MIN_AUDIENCE_SHARE = 0.5     # a cluster holds at least this share of its creators' followers
-MAX_CREATOR_MUTUAL = 0.5     # creators following this share of each other are a circle, not customers
+CIRCLE_LIFT = 0.5            # creators following each other with this share of their followers' lift
+                             # are a circle, not customers
 _LAMBDA_FLOOR = 1e-12        # expectation of a block with no edges outside it
 
 
@@ -57,8 +58,9 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     more followers than chance allows (Poisson tail below 1% over all eligible pairs,
     Bonferroni; farms make their customers' audiences overlap), most significant first.
     From a seed's common followers the block alternates, as CopyCatch does without times,
-    between the creators followed by at least a quarter of its followers and the followers
-    following at least a quarter (and two) of its creators, until it settles
+    between the creators followed by at least half of its followers and the followers
+    following at least half (and two) of its creators, until it settles (then again at a
+    quarter, from the seeds whose followers no cluster took)
     (:func:`kolgraph.kernels.cofollow.seeded_blocks`); followers with fewer than twice the
     follows into its creators that their degree gives by chance leave it, and Fraudar peels
     its densest core. Seeded candidates need at least three creators.
@@ -90,11 +92,16 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
        small accounts whose audiences are mostly bought; fan communities and heavy users
        of popular creators are a small part of those creators' audiences.
 
-    4. *Circles are not customers.* When at least three of the block's creators follow
-       creators themselves and, on average, follow ``MAX_CREATOR_MUTUAL`` (half) or more of
-       the block's other creators, the block is a circle (friends, colleagues, a team seen
-       from a follower crawl, where its followers' reciprocity is not in the data), not a
-       farm's customers, who are strangers to each other (``creator_mutual``).
+    4. *Circles are not customers.* A follower's *lift* is the share of its follows that go
+       to the block's creators over the block's share of all creators; the block's
+       ``follower_lift`` is that of its tested followers together. When at least three of
+       its creators follow creators, their ``creator_lift`` (the same, for their follows of
+       the block's other creators) is at least ``CIRCLE_LIFT`` (half) of the
+       ``follower_lift``: the creators are members of the group as much as its followers
+       are, a circle (friends, colleagues, a team, a follow-back ring), not a farm's
+       customers, who are strangers to each other. A follower crawl cannot show whether the
+       candidates follow their followers back, but it does show the candidates' follows of
+       each other.
 
     Plus the size and density rules: at least ``min_followers`` followers and
     ``min_creators`` creators after step 1, density at least ``min_density`` (a farm's
@@ -122,7 +129,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     (clusters, info) : the kept clusters and facts about the run (bipartite size, ``alpha``,
         and every candidate's size, score, density and lift, and for those tested the share
         of its followers followed by its creators (``reciprocal``), the share left out as
-        diffuse (``diffuse``), ``creator_mutual``, ``expected_excluded``,
+        diffuse (``diffuse``), ``follower_lift``, ``creator_lift``, ``expected_excluded``,
         ``log10_p``, ``log10_threshold`` and ``audience_share``).
     """
     if min_lift is not None:
@@ -241,8 +248,10 @@ class _BlockSearch:
         rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
         if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
             return
-        rec["creator_mutual"] = mutual = self._creator_mutual(cols_in_block, col_in)
-        if mutual is not None and mutual >= MAX_CREATOR_MUTUAL:
+        # lift: the share of one's follows into the block's creators over their share of creators
+        rec["follower_lift"] = row_lift = b / float(self.row_deg[tested].sum()) * n / n_cols
+        rec["creator_lift"] = creator_lift = self._creator_lift(cols_in_block, col_in)
+        if creator_lift is not None and creator_lift >= CIRCLE_LIFT * row_lift:
             return
         if self.expand <= 1:
             # two shared follows are what any two popular creators' fans have: three at least
@@ -272,7 +281,8 @@ class _BlockSearch:
                   "lift_excluded": b / lam, "log10_p_excluded": log10_p,
                   "log10_threshold": threshold, "alpha": self.alpha,
                   "reciprocal": rec["reciprocal"], "diffuse": rec["diffuse"],
-                  "creator_mutual": mutual, "audience_share": share}))
+                  "follower_lift": row_lift, "creator_lift": creator_lift,
+                  "audience_share": share}))
 
     def _tested_rows(self, rows, cols_in_block, col_in, rec) -> tuple[np.ndarray, int]:
         """The rows of a block that its test counts, and their edges into it: those not
@@ -295,16 +305,18 @@ class _BlockSearch:
         out[self.row_account] = np.arange(self.m)
         return out
 
-    def _creator_mutual(self, cols_in_block, col_in) -> float | None:
-        """Mean share of a block's other creators that its creators follow, over those of
-        them that follow any creator; None when fewer than three do. The creators of a friend
-        circle or a team follow each other; a farm's customers are strangers."""
+    def _creator_lift(self, cols_in_block, col_in) -> float | None:
+        """How much more often a block's creators follow its other creators than creators at
+        large (the share of their follows that go to the block's other creators over those
+        creators' share of all creators), over those of them that follow any creator; None
+        when fewer than three do. The creators of a friend circle or a team follow each
+        other much as its followers follow them; a farm's customers are strangers."""
         r = self._row_of[self.cols[cols_in_block]]
         r = r[r >= 0]
         if len(r) < 3:
             return None
         k = _csr.filtered_counts(self.indptr, self.indices, r, False, col_in, False)
-        return float(k.sum() / (len(r) * (len(cols_in_block) - 1)))
+        return float(k.sum() / self.row_deg[r].sum() * (self.n - 1) / (len(cols_in_block) - 1))
 
     def peel_into_clusters(self, sub: tuple, alive: np.ndarray, n_blocks: int, stage: str,
                            task=None) -> None:
@@ -336,13 +348,20 @@ class _BlockSearch:
         return seed_a, seed_b
 
     def seeded_stage(self, seed_a: np.ndarray, seed_b: np.ndarray) -> None:
-        """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`)."""
+        """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`), first
+        tight (``rho`` 0.5), then loose (0.25) from the seeds whose followers are not yet in a
+        cluster: a loose block around a farm with a high follow share also takes popular
+        creators its fakes' camouflage hits, whose own follows make it look like a circle."""
+        for rho in _RHOS:
+            self._seeded_pass(seed_a, seed_b, rho)
+
+    def _seeded_pass(self, seed_a: np.ndarray, seed_b: np.ndarray, rho: float) -> None:
         indptr, indices, col_indptr, col_rows = (self.indptr, self.indices, self.col_indptr,
                                                  self.col_rows)
         e, taken, row_deg, col_deg = self.e, self.taken, self.row_deg, self.col_deg
         col_ok = self._col_ok()
         rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
-                                                  col_ok, seed_a, seed_b, _RHO, _MAX_ITER)
+                                                  col_ok, seed_a, seed_b, rho, _MAX_ITER)
         col_local = np.full(self.n, -1, np.int64)
         for i in range(len(rp) - 1):
             block_rows = rows[rp[i]:rp[i + 1]]
@@ -371,7 +390,8 @@ _MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows (an
 _MAX_COL_FLOOR = 500     # this many) are not seed candidates
 _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
-_RHO = 0.25              # a seeded block's followers follow this share of its creators, and back
+_RHOS = (0.5, 0.25)       # seeded blocks' followers follow this share of its creators, and back:
+                         # tight, then loose (the issue's farms have follow shares from 0.3)
 _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
