@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -41,6 +42,68 @@ from kolgraph._parallel import Cancelled, Deadline, deadline
 
 log = logging.getLogger("kolgraph.api")
 T = TypeVar("T")
+SLICE = 0.05  # seconds a heavy call computes before it lets a waiting one run
+
+
+class FairSlots:
+    """``n`` CPU slots for the heavy lane. A call holds one while it computes and, once it
+    has computed for a slice (:data:`SLICE`, checked between chunks of about 50 ms), hands
+    it to a waiting call and queues again: round-robin time slices, two levels as in a
+    multi-level feedback queue. Calls that have not had a slice yet go first, so a small
+    call waits for at most one slice of the call running, never for a budget-sized one;
+    long calls share what is left, in turn."""
+
+    def __init__(self, n: int):
+        self._lock = threading.Lock()
+        self._free = n
+        self._fresh: deque[threading.Event] = deque()  # calls waiting for their first slice
+        self._again: deque[threading.Event] = deque()  # calls that had one
+
+    def _next(self) -> threading.Event | None:
+        return (self._fresh or self._again or deque([None])).popleft()
+
+    def _wait(self, turn: threading.Event, queue: deque, token: Deadline) -> None:
+        """Wait for ``turn``; :class:`Cancelled` (not holding a slot) if ``token`` expires."""
+        while not turn.wait(0.05):
+            if token.expired:
+                with self._lock:
+                    if not turn.is_set():
+                        queue.remove(turn)
+                        raise Cancelled("the call was stopped while waiting for its turn")
+                return
+
+    def acquire(self, token: Deadline) -> None:
+        with self._lock:
+            if self._free > 0 and not self._fresh and not self._again:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._fresh.append(turn)
+        self._wait(turn, self._fresh, token)
+
+    def release(self) -> None:
+        with self._lock:
+            turn = self._next()
+            if turn is not None:
+                turn.set()  # the slot passes straight on
+            else:
+                self._free += 1
+
+    def pass_turn(self, token: Deadline) -> bool:
+        """Let the next waiting call run, then wait for a turn again; False when this call
+        lost its slot (its deadline passed while it waited)."""
+        with self._lock:
+            turn = self._next()
+            if turn is None:
+                return True
+            turn.set()
+            mine = threading.Event()
+            self._again.append(mine)
+        try:
+            self._wait(mine, self._again, token)
+        except Cancelled:
+            return False
+        return True
 
 
 class Engine:
@@ -54,6 +117,13 @@ class Engine:
         self.threads = threads
         self.key_calls = settings.max_key_calls or max(1, threads // 2)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kolgraph-compute")
+        # the heavy lane: spread, seeds, plan and shared reviews run on fewer threads, so
+        # reach, overlap and similar always find a thread free however many tenants are busy
+        # and take turns on its CPU slots (FairSlots) in slices of about 50 ms
+        self.heavy_threads = min(threads, settings.heavy_threads or max(1, threads // 2))
+        self._slots = FairSlots(self.heavy_threads)
+        self._heavy = ThreadPoolExecutor(max(8, 4 * self.heavy_threads),
+                                         thread_name_prefix="kolgraph-heavy")
         self._shared: dict[tuple, tuple[Future, Deadline]] = {}
         self._failed: dict[tuple, tuple[float, BaseException]] = {}  # key -> (when, error)
         self._shared_lock = threading.Lock()
@@ -99,15 +169,37 @@ class Engine:
             with self._calls_lock:
                 self.running -= 1
 
-    async def run(self, fn: Callable[..., T], *args: Any, key: str | None = None) -> T:
+    def _heavy_call(self, token: Deadline, fn: Callable[..., T], *args: Any) -> T:
+        """:meth:`_call` holding a heavy-lane slot, passed on at each check when others wait."""
+        self._slots.acquire(token)
+        owner, held, since = threading.get_ident(), [True], [time.monotonic()]
+
+        def turn() -> None:  # a slice is SLICE seconds: small calls finish within their first
+            if threading.get_ident() == owner and held[0] and time.monotonic() - since[0] >= SLICE:
+                held[0] = self._slots.pass_turn(token)
+                if not held[0]:
+                    raise Cancelled("the call was stopped while waiting for its turn")
+                since[0] = time.monotonic()
+        token.on_check = turn
+        try:
+            return self._call(token, fn, *args)
+        finally:
+            token.on_check = None
+            if held[0]:
+                self._slots.release()
+
+    async def run(self, fn: Callable[..., T], *args: Any, key: str | None = None,
+                  heavy: bool = False) -> T:
         """``fn(*args)`` on the compute pool under the request time limit: past it the call
         is stopped (at its next check, within about 50 ms) and the request answers 504.
-        ``key``: the caller's key id, for the per-key limit on calls in flight."""
+        ``key``: the caller's key id, for the per-key limit on calls in flight; ``heavy``:
+        on the heavy lane (spread, seeds, plan: work up to the budget)."""
         timeout = self.settings.request_timeout
         self._admit(key)
         token = Deadline(timeout)
         try:
-            future = self._pool.submit(self._call, token, fn, *args)
+            future = (self._heavy.submit(self._heavy_call, token, fn, *args) if heavy
+                      else self._pool.submit(self._call, token, fn, *args))
         except BaseException:
             self._release(key)
             raise
@@ -143,7 +235,7 @@ class Engine:
             entry = None if failed is not None else self._shared.get(key)
             if failed is None and entry is None:
                 token = Deadline(self.settings.shared_timeout)
-                future = self._pool.submit(self._call, token, fn)
+                future = self._heavy.submit(self._heavy_call, token, fn)
                 future.add_done_callback(lambda f: self._shared_done(key, f))
                 entry = self._shared[key] = (future, token)
         if failed is not None:
@@ -201,6 +293,7 @@ class Engine:
             for _, token in self._shared.values():
                 token.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._heavy.shutdown(wait=False, cancel_futures=True)
 
 
 def _warm_graph(g: kolgraph.FollowerGraph) -> None:

@@ -42,6 +42,7 @@ class Deadline:
     def __init__(self, seconds: float | None = None):
         self.at = None if seconds is None else time.monotonic() + float(seconds)
         self._cancelled = threading.Event()
+        self.on_check: Callable[[], None] | None = None  # e.g. a scheduler's time slice
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -51,7 +52,10 @@ class Deadline:
         return self._cancelled.is_set() or (self.at is not None and time.monotonic() >= self.at)
 
     def check(self) -> None:
-        """Raise :class:`Cancelled` if the call was cancelled or is past its deadline."""
+        """Raise :class:`Cancelled` if the call was cancelled or is past its deadline (after
+        ``on_check``, which may wait for a turn)."""
+        if self.on_check is not None:
+            self.on_check()
         if self.expired:
             raise Cancelled("the call was stopped: its deadline passed or it was cancelled")
 

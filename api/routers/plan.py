@@ -70,4 +70,4 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
                            f"a plan value of {d['value']:g}, fewer than this key's minimum "
                            f"group size of {k}; widen it")
         return json_response(PlanResponse, {"store": name, **d})
-    return await engine.run(work, key=caller.key_id)
+    return await engine.run(work, key=caller.key_id, heavy=True)

@@ -47,7 +47,7 @@ async def spread(req: Annotated[SpreadRequest, Body(openapi_examples=SPREAD_EXAM
         check_spread(g, req.seeds, options, settings.max_work)
         r = g.spread(req.seeds, threads=1, **options)
         return json_response(SpreadResponse, {"store": name, **r.to_dict()})
-    return await engine.run(work, key=caller.key_id)
+    return await engine.run(work, key=caller.key_id, heavy=True)
 
 
 @router.post("/seeds", response_model=SeedsResponse, summary="Seed creators maximising spread")
@@ -67,4 +67,4 @@ async def seeds(req: Annotated[SeedsRequest, Body(openapi_examples=SEEDS_EXAMPLE
         check_seeds(g, options, settings.max_work)
         r = g.seeds(threads=1, **options)
         return json_response(SeedsResponse, {"store": name, **r.to_dict()})
-    return await engine.run(work, key=caller.key_id)
+    return await engine.run(work, key=caller.key_id, heavy=True)
