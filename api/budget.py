@@ -2,7 +2,8 @@
 service's ``max_work`` is refused with 422 ``too_much_work`` before that call starts.
 
 Work is counted in edge visits: a cascade (or a reverse-reachable set) that reaches
-``s`` accounts visits about ``s * (1 + E/n)`` edges. The size of one cascade is
+``s`` accounts visits about ``s * (1 + E/n)`` edges (a linear-threshold simulation
+counts :data:`LT_COST` times that). The size of one cascade is
 measured on a small pilot (a few simulations of the same model, seeds and random
 seed; bounded, and under the request's deadline like the call itself), so the
 estimate does not depend on how busy the machine is:
@@ -30,11 +31,16 @@ from kolgraph._check import resolve_ids
 from kolgraph.propagation.seeding import imm_sample_sizes
 
 PILOT_RUNS = 4  # simulations of the pilot
+LT_COST = 10.0  # a linear-threshold simulation costs about 10x an IC one per edge (measured)
 PILOT_ACCOUNTS = 8  # random single accounts whose cascades give the mean RR set
 
 
 def _per_account(g) -> float:
     return 1.0 + g.n_edges / max(g.n_accounts, 1)
+
+
+def _simulation_cost(opts: dict) -> float:
+    return LT_COST if opts.get("model") == "lt" else 1.0
 
 
 def _refuse(work: float, limit: int, what: str, advice: str) -> None:
@@ -59,7 +65,7 @@ def check_spread(g, seeds: list, opts: dict, limit: int) -> None:
     """Refuse a spread of ``opts["runs"]`` simulations over ``limit`` edge visits."""
     runs = int(opts["runs"])
     pilot = g.spread(seeds, threads=1, **{**opts, "runs": min(runs, PILOT_RUNS)})
-    per_run = max(pilot.mean, 1.0) * _per_account(g)
+    per_run = max(pilot.mean, 1.0) * _per_account(g) * _simulation_cost(opts)
     _refuse(runs * per_run, limit, f"{runs:,} simulations x about {pilot.mean:,.0f} accounts "
             "reached each, measured on a pilot", "ask for fewer runs or a smaller p")
 
@@ -90,7 +96,7 @@ def check_seeds(g, opts: dict, limit: int) -> None:
     lam = imm_sample_sizes(g.n_accounts, len(cand), k, float(opts["epsilon"]), 1.0)["lambda_star"]
     sets = 2.0 * lam / max(best, float(k))
     evaluate = int(opts.get("evaluate") or 0)
-    work = sets * per_set + evaluate * max(best, 1.0) * _per_account(g)
+    work = sets * per_set + evaluate * max(best, 1.0) * _per_account(g) * _simulation_cost(opts)
     _refuse(work, limit, f"about {sets:,.0f} RR sets of about {per_set:,.0f} edge visits each"
             + (f", and {evaluate:,} simulations of the chosen seeds" if evaluate else ""),
             "ask for a larger epsilon, a smaller p, fewer seeds or fewer evaluation runs")

@@ -124,6 +124,9 @@ class Engine:
         self._slots = FairSlots(self.heavy_threads)
         self._heavy = ThreadPoolExecutor(max(8, 4 * self.heavy_threads),
                                          thread_name_prefix="kolgraph-heavy")
+        # shared computations (a store's fraud review: long stages without checks inside)
+        # run on a thread of their own, outside the heavy lane's slots
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="kolgraph-shared")
         self._shared: dict[tuple, tuple[Future, Deadline]] = {}
         self._failed: dict[tuple, tuple[float, BaseException]] = {}  # key -> (when, error)
         self._shared_lock = threading.Lock()
@@ -235,7 +238,7 @@ class Engine:
             entry = None if failed is not None else self._shared.get(key)
             if failed is None and entry is None:
                 token = Deadline(self.settings.shared_timeout)
-                future = self._heavy.submit(self._heavy_call, token, fn)
+                future = self._background.submit(self._call, token, fn)
                 future.add_done_callback(lambda f: self._shared_done(key, f))
                 entry = self._shared[key] = (future, token)
         if failed is not None:
@@ -294,6 +297,7 @@ class Engine:
                 token.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._heavy.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown(wait=False, cancel_futures=True)
 
 
 def _warm_graph(g: kolgraph.FollowerGraph) -> None:

@@ -15,9 +15,9 @@ Config file (TOML; JSON with the same keys works too)::
     rate_burst = 40            # ... with this many in one burst
     request_timeout = 10.0     # seconds per request before 504
     compute_threads = 2        # engine calls running at once (default: CPU count)
-    heavy_threads = 1          # of those, for spread/seeds/plan/fraud review (default: half)
+    heavy_threads = 1          # of those, for spread/seeds/plan (default: half)
     max_key_calls = 1          # engine calls one key may have in flight (default: half the pool)
-    max_work = 1000000000      # estimated work (edge visits) one request may ask for
+    max_work = 500000000       # estimated work (edge visits) one request may ask for
     shared_timeout = 900.0     # seconds a shared computation (a store's fraud review) may run
     failure_ttl = 60.0         # seconds a failed shared computation answers its error
     identifying_columns = ["id", "username"]   # not in `where` without the followers scope
@@ -152,11 +152,11 @@ class Settings(BaseSettings):
     request_timeout: float = Field(10.0, gt=0, description="seconds per request before 504")
     compute_threads: int = Field(0, ge=0, description="engine calls at once (0: CPU count)")
     heavy_threads: int = Field(0, ge=0, description="threads of the heavy lane (spread, seeds, "
-                               "plan, the fraud review), so light calls (reach, overlap, "
+                               "plan), so light calls (reach, overlap, "
                                "similar) always find one free (0: half the compute threads)")
     max_key_calls: int = Field(0, ge=0, description="engine calls one key may have queued "
                                "or running (0: half the compute threads, at least 1)")
-    max_work: int = Field(1_000_000_000, ge=1, description="estimated work (edge visits) one "
+    max_work: int = Field(500_000_000, ge=1, description="estimated work (edge visits) one "
                           "request may ask for; larger requests are refused with 422")
     shared_timeout: float = Field(900.0, gt=0, description="seconds a shared computation "
                                   "(a store's fraud review) may run before it is stopped")

@@ -132,6 +132,9 @@ def _run_clients(url: str, keys: list[str], ids: list, seconds: float, hostile: 
                 out["sensible"].append(dt)
                 out["sensible_status"][status] += 1
                 out["by_route"].setdefault(route, []).append(dt)
+                if status != 200:
+                    out.setdefault("failed", []).append(
+                        (route, status, round(time.monotonic() - stop + seconds, 1)))
             time.sleep(THINK)
 
     def hostile_loop(n: int):
@@ -244,6 +247,7 @@ def soak(store: Path, seconds: float, sensible: int = 8, hostile: int = 4,
         "server_errors_5xx": server_errors,
         "sensible_timeouts": statuses.get(504, 0) + statuses.get(-1, 0),
         "engine_calls_running_1s_after": live,
+        "sensible_failures": mixed.get("failed", []) + alone.get("failed", []),
     }
 
 
