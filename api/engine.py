@@ -236,11 +236,12 @@ class Engine:
                     del self._failed[key]
                     failed = None
             entry = None if failed is not None else self._shared.get(key)
-            if failed is None and entry is None:
+            started = failed is None and entry is None
+            if started:
                 token = Deadline(self.settings.shared_timeout)
-                future = self._background.submit(self._call, token, fn)
-                future.add_done_callback(lambda f: self._shared_done(key, f))
-                entry = self._shared[key] = (future, token)
+                entry = self._shared[key] = (self._background.submit(self._call, token, fn), token)
+        if started:  # outside the lock: a call that already ended runs the callback at once
+            entry[0].add_done_callback(lambda f: self._shared_done(key, f))
         if failed is not None:
             future: Future = Future()
             future.set_exception(failed[1])
@@ -267,7 +268,8 @@ class Engine:
         log.error("shared computation %s failed: %s: %s", key, type(exc).__name__, exc)
         with self._shared_lock:
             self._failed[key] = (time.monotonic(), exc)
-            self._shared.pop(key, None)
+            if self._shared.get(key, (None,))[0] is future:
+                del self._shared[key]
 
     def warm_up(self) -> None:
         """Compile the kernels and fill the per-store caches with real calls on every store."""
