@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.keys, settings.min_count)
     app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+    app.state.failures = RateLimiter(settings.rate_limit, settings.rate_burst)  # per id+address
     app.state.metrics = Metrics()
     if not settings.keys:
         log.warning("no API keys configured: every /v1 request will answer 401")

@@ -81,12 +81,15 @@ def register_export(sub) -> None:
                      "write a store's edge list (CSV/TSV/.gz/Parquet by extension)")
     sp.add_argument("store")
     sp.add_argument("--out", "-o", required=True, help="output file, e.g. edges.csv, edges.tsv.gz, edges.parquet")
+    sp.add_argument("--raw", action="store_true", help="write text cells as they are (by default "
+                    "cells starting with = + - @, tab or CR get a leading ' so spreadsheets do "
+                    "not run them as formulas)")
 
 
 def cmd_export(args) -> int:
     import kolgraph
     from kolgraph.ingest import export_edges
 
-    out = export_edges(kolgraph.open(args.store), args.out, progress=progress(args))
+    out = export_edges(kolgraph.open(args.store), args.out, progress=progress(args), raw=args.raw)
     emit(args, out, lambda p: console().print(f"[green]wrote[/green] {p['edges']:,} edges to {p['path']}"))
     return 0
