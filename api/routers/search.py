@@ -117,8 +117,7 @@ def _sorted(c: pa.Table, sort: str, order: str) -> pa.Table:
         key = pa.array([TIER_ORDER.get(t, -1) for t in key.to_pylist()])
     direction = "descending" if order == "desc" else "ascending"
     t = pa.table({"k": key, "i": c.column("idx")})
-    order_idx = pc.sort_indices(t, sort_keys=[("k", direction), ("i", "ascending")],
-                                null_placement="at_end")
+    order_idx = pc.sort_indices(t, sort_keys=[("k", direction), ("i", "ascending")])  # nulls last
     return c.take(order_idx)
 
 

@@ -387,7 +387,8 @@ function renderOverlap() {
   const ids = report.overlap.ids.map(String), labels = ids.map(label);
   const m = state.measure, fmt = MEASURE_FMT[m], matrix = report.overlap[m];
   const title = $("measure").selectedOptions[0].textContent;
-  $("heatmap").append(charts.heatmap(labels, matrix, {format: fmt, title: `Overlap: ${title}`}));
+  $("heatmap").append(charts.heatmap(labels, matrix, {format: fmt, title: `Overlap: ${title}`,
+                                                 lift: m === "lift"}));
   $("heatmap-caption").textContent = `Overlap, ${title}` +
     (report.suppression.overlap_cells ? `; ${report.suppression.overlap_cells} cells below the ` +
      `minimum group size are not shown` : "");
@@ -506,6 +507,7 @@ function renderPlan(p) {
     [`Value (${p.objective})`, fmtInt(p.value), "plan_value"],
     ["Certified bound on the optimum", g.upper_bound == null ? "\u2013" : fmtInt(g.upper_bound), "plan_bound"],
     ["Certified share of the optimum", g.certified_ratio == null ? "\u2013" : fmtPct(g.certified_ratio), "plan_ratio"],
+    ["A priori guarantee", g.applies ? `${fmtPct(g.bound)} of the optimum` : "none", "plan_guarantee"],
     ["Naive plan: cost", fmtInt(p.naive.cost), "naive_cost"],
     ["Naive plan: value", fmtInt(p.naive.value), "naive_value"],
   ]);
@@ -515,7 +517,8 @@ function renderPlan(p) {
                                fmtInt(shap[String(c.id)]?.value), fmtPct(shap[String(c.id)]?.share)]));
   fillTable($("plan-naive"), ["Creator"], p.naive.chosen.map(id => [label(id)]));
   $("plan-curve").replaceChildren(charts.lineChart([
-    {name: "plan", color: "#08306b", points: p.curve.map(c => [c.spend, c.value])}],
+    {name: "plan", color: "#08306b", points: p.curve.map(c => [c.spend, c.value])},
+    {name: "naive plan", color: "#b35806", points: [[p.naive.cost, p.naive.value]]}],
     {title: "Objective against spend", xLabel: "spend"}));
 }
 

@@ -37,10 +37,13 @@ function blue(t) {
 // matrix: rows of numbers or null (suppressed); labels: creator names.
 function heatmap(labels, matrix, opts) {
   const n = labels.length, cell = n > 12 ? 34 : 48, left = 130, top = 110;
-  const svg = newSvg(left + n * cell + 10, top + n * cell + 10, opts.title);
+  const svg = newSvg(left + n * cell + 100, top + n * cell + 10, opts.title);
   const off = [];
   matrix.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v !== null) off.push(v); }));
   const max = off.length ? Math.max(...off) : 1;
+  // colour: 0..max, except lift, where 1 (independence) is white, on a log scale
+  const shade = opts.lift ? v => Math.log(Math.max(v, 1)) / Math.log(Math.max(max, 2))
+    : v => (max > 0 ? v / max : 0);
   labels.forEach((name, i) => {
     svg.appendChild(svgEl("text", {x: left - 6, y: top + i * cell + cell / 2 + 4,
                                    "text-anchor": "end"}, shorten(name, 18)));
@@ -51,7 +54,7 @@ function heatmap(labels, matrix, opts) {
   matrix.forEach((row, i) => row.forEach((v, j) => {
     const diag = i === j;
     const c = v === null ? {fill: "#e6e6e6", text: "#111111"}
-      : diag ? {fill: "#f5f5f5", text: "#555555"} : blue(max > 0 ? v / max : 0);
+      : diag ? {fill: "#f5f5f5", text: "#555555"} : blue(shade(v));
     const g = svgEl("g", {});
     g.appendChild(svgEl("rect", {x: left + j * cell, y: top + i * cell, width: cell - 1,
                                  height: cell - 1, fill: c.fill}));

@@ -124,7 +124,7 @@ def test_search_add_remove_and_reach_equals_the_library(page, served, shots):
     expect(page.locator("[data-figure=expected_reach]")).to_have_text(
         FMT_INT.format(want.to_dict()["expected_reach"]))
     assert hash_params(page)["ids"] == ",".join(kept)
-    page.screenshot(path=str(shots / "selection.png"), full_page=False)
+    page.locator("#selection").screenshot(path=str(shots / "selection.png"))
     assert page.errors == []
 
 
