@@ -36,7 +36,7 @@ function blue(t) {
 
 // matrix: rows of numbers or null (suppressed); labels: creator names.
 function heatmap(labels, matrix, opts) {
-  const n = labels.length, cell = n > 12 ? 34 : 48, left = 130, top = 110;
+  const n = labels.length, cell = n > 12 ? 34 : 48, left = 160, top = 120;
   const svg = newSvg(left + n * cell + 100, top + n * cell + 10, opts.title);
   const off = [];
   matrix.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v !== null) off.push(v); }));
@@ -46,10 +46,10 @@ function heatmap(labels, matrix, opts) {
     : v => (max > 0 ? v / max : 0);
   labels.forEach((name, i) => {
     svg.appendChild(svgEl("text", {x: left - 6, y: top + i * cell + cell / 2 + 4,
-                                   "text-anchor": "end"}, shorten(name, 18)));
+                                   "text-anchor": "end"}, shorten(name, 24)));
     const x = left + i * cell + cell / 2, y = top - 6;
     svg.appendChild(svgEl("text", {x, y, transform: `rotate(-45 ${x} ${y})`},
-                          shorten(name, 18)));
+                          shorten(name, 24)));
   });
   matrix.forEach((row, i) => row.forEach((v, j) => {
     const diag = i === j;
@@ -70,7 +70,7 @@ function heatmap(labels, matrix, opts) {
 // regions: [{creators: [index...], count}] sorted by count; labels: names by index.
 function upset(labels, regions, title) {
   const shown = regions.slice(0, 24), n = labels.length;
-  const col = 26, left = 130, barH = 140, row = 18, top = 20;
+  const col = 26, left = 160, barH = 140, row = 18, top = 20;
   const width = left + Math.max(1, shown.length) * col + 10;
   const svg = newSvg(width, top + barH + 10 + n * row + 10, title);
   const max = shown.length ? Math.max(...shown.map(r => r.count)) : 1;
@@ -85,7 +85,7 @@ function upset(labels, regions, title) {
   const y0 = top + barH + 10;
   labels.forEach((name, i) => {
     svg.appendChild(svgEl("text", {x: left - 6, y: y0 + i * row + 12, "text-anchor": "end"},
-                          shorten(name, 18)));
+                          shorten(name, 24)));
   });
   shown.forEach((r, k) => {
     const cx = left + k * col + col / 2, members = new Set(r.creators);
