@@ -32,7 +32,7 @@ import time
 import pytest
 
 from benchmarks._harness import Workload, measure
-from benchmarks.test_service_load import N_SETS, state
+from benchmarks.test_service_load import _STATES, N_SETS, state
 
 SET_SIZE = 10
 REDRAWS = 16
@@ -124,6 +124,8 @@ def redraw_state(synth_store):
     for c in _CONNS.values():
         c.close()
     _CONNS.clear()
+    st.stop()  # the server process ends with this module (the load benchmark starts its own)
+    _STATES.pop(str(st.path), None)
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=[w.id for w in WORKLOADS])
