@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.close()
 
+    # /docs and /redoc: self-hosted assets (routers/web.py), never a CDN
     app = FastAPI(title="kolgraph", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     async def _settings() -> Settings:  # async: no threadpool hop
         return settings
 

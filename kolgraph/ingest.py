@@ -9,6 +9,9 @@ whole lines and split with Arrow compute kernels, which keeps exact line
 numbers: bad rows are reported as ``file:line: text (reason)`` and either fail
 the ingest (the default, nothing written) or are skipped (``skip_bad=True``).
 
+One export file per creator (follower lists as scrapers and platforms write them):
+:func:`read_per_creator` and :func:`ingest_per_creator` (:mod:`kolgraph.per_creator`).
+
 Integer-looking ids are read as int64 (decided from the first rows; pass
 ``id_type="str"`` for usernames that happen to be digits).
 """
@@ -33,6 +36,7 @@ import pyarrow.parquet as pq
 
 from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError
 from kolgraph.graph import FollowerGraph
+from kolgraph.per_creator import ingest_per_creator, read_per_creator  # noqa: F401 (one per creator)
 from kolgraph.progress import SILENT, Progress
 from kolgraph.tables import KolgraphWarning, csv_safe, parse_times
 
