@@ -220,10 +220,12 @@ class _BlockSearch:
                               self.n_accounts)
         return mark[self.row_account[rows]]
 
-    def keep_block(self, rows, cols_in_block, score, edges, stage) -> None:
+    def keep_block(self, rows, cols_in_block, score, edges, stage, split: bool = True) -> None:
         """Record a candidate block (row and column indices); keep it as a cluster when it
         passes :func:`block_test` and the rules of :func:`dense_blocks` (expanded, minus
-        taken rows). Masks over all rows are built for kept blocks only."""
+        taken rows). A block whose creators fall into groups without common followers is
+        tested group by group (:meth:`_creator_groups`). Masks over all rows are built for
+        kept blocks only."""
         e, m, n = self.e, self.m, self.n
         n_rows, n_cols = len(rows), len(cols_in_block)
         col_sum = float(self.col_deg[cols_in_block].sum())
@@ -238,6 +240,13 @@ class _BlockSearch:
         col_in = np.zeros(n, bool)
         col_in[cols_in_block] = True
         tested, b = self._tested_rows(rows, cols_in_block, col_in, rec)
+        if split and n_cols >= 2 * self.min_creators and len(tested):
+            groups = self._creator_groups(tested, cols_in_block)
+            if len(groups) > 1:
+                rec["groups"] = len(groups)
+                for g_rows, g_cols, g_edges in groups:
+                    self.keep_block(g_rows, g_cols, score, g_edges, stage, split=False)
+                return
         kept_rows = len(tested)
         if kept_rows < self.min_followers:
             return
@@ -297,6 +306,39 @@ class _BlockSearch:
         concentrated = k_in >= _ROW_CONCENTRATION * share * self.row_deg[rows]
         rec["diffuse"] = float(1.0 - concentrated.mean()) if len(rows) else 0.0
         return rows[concentrated], int(k_in[concentrated].sum())
+
+    def _creator_groups(self, rows, cols_in_block) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """The block's creators in groups that share followers, each with its followers in
+        the block and their edges: two creators are linked when at least a quarter of the
+        smaller one's followers in the block (and three) follow both. Farms peeled
+        together have no fakes in common; a farm or a circle is one group. Creators linked
+        to none are left out."""
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
+        n_cols = len(cols_in_block)
+        col_local = np.full(self.n, -1, np.int64)
+        col_local[cols_in_block] = np.arange(n_cols)
+        s_indptr, s_indices = _kc.block_subgraph(self.indptr, self.indices, rows, col_local)
+        a = sp.csr_matrix((np.ones(len(s_indices), np.float32), s_indices, s_indptr),
+                          shape=(len(rows), n_cols))
+        co = (a.T @ a).tocoo()
+        aud = np.asarray(a.sum(axis=0)).ravel()
+        link = (co.row != co.col) & (co.data >= np.maximum(
+            3, _GROUP_SHARE * np.minimum(aud[co.row], aud[co.col])))
+        links = sp.coo_matrix((np.ones(int(link.sum())), (co.row[link], co.col[link])),
+                              shape=(n_cols, n_cols))
+        n_groups, label = connected_components(links, directed=False)
+        entry_row = np.repeat(np.arange(len(rows)), np.diff(s_indptr))
+        entry_group = label[s_indices]
+        out = []
+        for k in range(n_groups):
+            members = np.flatnonzero(label == k)
+            if len(members) < 2:
+                continue
+            mine = entry_group == k
+            out.append((rows[np.unique(entry_row[mine])], cols_in_block[members], int(mine.sum())))
+        return out
 
     @functools.cached_property
     def _row_of(self) -> np.ndarray:
@@ -396,6 +438,8 @@ _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
 _SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
+_GROUP_SHARE = 0.25       # two creators of a block are in one group when this share of the smaller
+                          # one's followers in the block follow both
 _ROW_CONCENTRATION = 2.0  # a tested follower follows the block's creators this many times as often as
                           # creators at large
 
