@@ -79,10 +79,17 @@ async function api(path, body) {
     init.headers["Content-Type"] = "application/json";
   }
   let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    throw new ApiError(0, {error: "network", message: "the service cannot be reached: " + e.message});
+  // the service caps the calls one key has in flight (429 too_many_in_flight); a redraw sends
+  // several at once, so wait as told and try again, a few times
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      throw new ApiError(0, {error: "network", message: "the service cannot be reached: " + e.message});
+    }
+    if (res.status !== 429 || attempt >= 20) break;
+    const wait = Number(res.headers.get("Retry-After") || 1);
+    await new Promise((r) => setTimeout(r, Math.min(wait, 2) * 250 * (1 + Math.random())));
   }
   let data;
   try { data = await res.json(); } catch (e) { data = {message: res.statusText}; }

@@ -108,7 +108,7 @@ def _warm(srv: Served, deadline: float) -> None:
                 r = httpx.request(method, srv.url + path, json=body, headers=headers, timeout=30)
                 if r.status_code == 200:
                     break
-                if r.status_code != 504 or time.monotonic() > deadline:
+                if r.status_code not in (429, 504) or time.monotonic() > deadline:  # 429: a 504 call still running
                     raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:500]}")
                 time.sleep(0.5)
 
