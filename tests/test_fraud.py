@@ -323,6 +323,34 @@ def test_seeded_blocks_match_naive_on_random_graphs(rng):
         assert got == naive.seeded_blocks(rows, row_ok, col_ok, seeds, rho, 20), trial
 
 
+def planted_block_rows(rng, m, n, blocks, p_noise):
+    """Random rows plus ``blocks`` planted dense blocks (overlapping column ranges), so that
+    many seeds grow into the same block (the kernel's memo of column sets is exercised)."""
+    rows = [set(r) for r in random_rows(rng, m, n, p_noise)]
+    for _ in range(blocks):
+        cols = rng.choice(n, int(rng.integers(3, max(4, n // 2))), replace=False)
+        for r in rng.choice(m, int(rng.integers(4, max(5, m // 3))), replace=False):
+            rows[r] |= {int(j) for j in cols if rng.random() < 0.8}
+    return [sorted(r) for r in rows]
+
+
+def test_seeded_blocks_match_naive_when_seeds_share_blocks(rng):
+    # every pair is a seed: most seeds run into a block an earlier seed found; small
+    # iteration budgets check that a remembered column set is only used when its block is
+    # reached within the budget, as the naive alternation would reach it
+    for trial in range(40):
+        m, n = int(rng.integers(10, 70)), int(rng.integers(4, 16))
+        rows = planted_block_rows(rng, m, n, int(rng.integers(1, 4)), float(rng.uniform(0.02, 0.3)))
+        row_ok = {r for r in range(m) if rng.random() < 0.95}
+        col_ok = {j for j in range(n) if rng.random() < 0.95}
+        pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+        seeds = [pairs[i] for i in rng.permutation(len(pairs))]
+        rho = float(rng.choice([0.3, 0.5, 0.7]))
+        for max_iter in (1, 2, 3, 20):
+            got = kernel_seeded(rows, n, row_ok, col_ok, seeds, rho, max_iter)
+            assert got == naive.seeded_blocks(rows, row_ok, col_ok, seeds, rho, max_iter), (trial, max_iter)
+
+
 def test_seeded_blocks_match_naive_on_a_real_graph(data_dir):
     raw = np.loadtxt(data_dir / "email-Eu-core" / "email-Eu-core.txt", dtype=np.int64)
     g = FollowerGraph.from_edges(raw[:, 0], raw[:, 1])
