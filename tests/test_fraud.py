@@ -351,6 +351,22 @@ def test_seeded_blocks_match_naive_when_seeds_share_blocks(rng):
             assert got == naive.seeded_blocks(rows, row_ok, col_ok, seeds, rho, max_iter), (trial, max_iter)
 
 
+def test_seeded_blocks_remembered_column_sets_respect_the_iteration_budget():
+    # found by a random search against a kernel that used a remembered column set whatever
+    # the budget left: with max_iter=3 a later seed runs out of iterations before reaching
+    # the earlier seed's block, and its block is a new one
+    rows = [[0, 1, 4, 7, 8], [1, 2, 3, 4, 5], [5, 6, 7], [3, 6, 7, 8], [2, 3, 5, 8],
+            [0, 2, 3, 4, 5, 6, 8], [2, 3, 5, 6, 7, 8], [2, 3, 4, 6, 8], [0, 2, 3, 6, 7]]
+    seeds = [(0, 2), (2, 5), (0, 3), (0, 5), (4, 6), (2, 4), (4, 8), (3, 7), (1, 3), (1, 6), (6, 7),
+             (1, 7), (3, 8), (0, 4), (1, 4), (1, 8), (1, 5), (7, 8), (0, 6), (3, 6), (2, 7), (3, 5),
+             (4, 5), (0, 8), (0, 7), (3, 4), (5, 8), (2, 8), (5, 7), (2, 3), (0, 1), (6, 8), (1, 2),
+             (4, 7), (5, 6), (2, 6)]
+    everything = set(range(9))
+    for max_iter in (1, 2, 3, 4, 20):
+        got = kernel_seeded(rows, 9, everything, everything, seeds, 0.5, max_iter)
+        assert got == naive.seeded_blocks(rows, everything, everything, seeds, 0.5, max_iter), max_iter
+
+
 def test_seeded_blocks_match_naive_on_a_real_graph(data_dir):
     raw = np.loadtxt(data_dir / "email-Eu-core" / "email-Eu-core.txt", dtype=np.int64)
     g = FollowerGraph.from_edges(raw[:, 0], raw[:, 1])
