@@ -7,6 +7,7 @@ import warnings as _warnings
 
 import numpy as np
 
+from kolgraph._parallel import Job, threads
 from kolgraph.fraud.blocks import _columns, dense_blocks
 from kolgraph.fraud.options import FraudOptions
 from kolgraph.fraud.report import Cluster, FraudReport
@@ -77,17 +78,25 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     if g.creators is None:
         warnings.append("no creator table: every followed account is treated as a creator")
 
+    # dense blocks (mostly one-threaded kernels) on this thread, the stages that do not need
+    # its clusters beside it on the background thread
+    side = Job(_side_stages, (g, cols if report_idx is None else report_idx, cols, params),
+               threaded=threads() > 1)
     t0 = time.perf_counter()
     clusters, info = dense_blocks(g, cols=cols, progress=progress,
                                   **{name: params[name] for name in BLOCK_OPTIONS})
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
-    groups, spikes = _temporal(g, cols if report_idx is None else report_idx, cols, params,
-                               kinds, skipped, timings)
-    t0 = time.perf_counter()
-    bot = _account_signals(g, kinds, params, skipped, warnings)
-    timings["account_signals_seconds"] = time.perf_counter() - t0
+    side_kinds, groups, spikes, bot, side_skipped, side_warnings, side_timings = side.result()
+    kinds.update(side_kinds)
+    skipped += side_skipped
+    warnings += side_warnings
+    timings.update(side_timings)
+    if spikes:
+        t0 = time.perf_counter()
+        spikes = spike_evidence(g, spikes, kinds)  # needs the clusters and lockstep
+        timings["spikes_seconds"] += time.perf_counter() - t0
 
     t0 = time.perf_counter()
     idx, counts, total = _listed_creators(g, cols, report_idx, kinds, o.top)
@@ -118,6 +127,21 @@ def _members(clusters: list[Cluster], n: int) -> np.ndarray:
     return out
 
 
+def _side_stages(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict):
+    """The stages independent of the dense blocks: lockstep and growth spikes (without their
+    evidence), bot scores and mass following. Returns ``(kinds, lockstep groups, spikes,
+    bot scores, skipped, warnings, timings)``."""
+    kinds: dict[str, np.ndarray] = {}
+    skipped: list[str] = []
+    warnings: list[str] = []
+    timings: dict[str, float] = {}
+    groups, spikes = _temporal(g, spike_cols, cols, params, kinds, skipped, timings)
+    t0 = time.perf_counter()
+    bot = _account_signals(g, kinds, params, skipped, warnings)
+    timings["account_signals_seconds"] = time.perf_counter() - t0
+    return kinds, groups, spikes, bot, skipped, warnings, timings
+
+
 def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list):
     """Bot scores (when the graph has profiles) and mass following, into ``kinds``; returns
     the bot scores."""
@@ -131,8 +155,9 @@ def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list
 
 def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: dict,
               skipped: list, timings: dict) -> tuple[list[dict], dict[int, list[dict]]]:
-    """Lockstep (into ``kinds``) and its groups, and the growth spikes of ``spike_cols``;
-    skipped without ``followed_at`` times."""
+    """Lockstep (into ``kinds``) and its groups, and the growth spikes of ``spike_cols``
+    (their evidence is added later, see :func:`spike_evidence`); skipped without
+    ``followed_at`` times."""
     if g.followed_at is None:
         skipped.append("lockstep and growth spikes: the graph has no followed_at times")
         return [], {}
@@ -142,8 +167,7 @@ def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: 
         m=params["lockstep_m"], burst=params["lockstep_burst"])
     timings["lockstep_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    spikes = spike_evidence(g, growth_spikes(g, spike_cols, z=params["spike_z"],
-                                             min_gain=params["spike_min_gain"]), kinds)
+    spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
     timings["spikes_seconds"] = time.perf_counter() - t0
     return groups, spikes
 
