@@ -4,6 +4,7 @@ stage seeded from creator pairs sharing too many followers."""
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any
 
@@ -44,7 +45,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                  min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
                  min_creators: int = 2, c: float = 5.0, expand: float = 0.5,
                  co_following: bool = True, alpha: float = ALPHA,
-                 progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
+                 progress: Progress = SILENT, timings: dict | None = None
+                 ) -> tuple[list[Cluster], dict]:
     """Candidate dense blocks of the follower x creator graph; the significant lockstep ones
     become clusters.
 
@@ -103,6 +105,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     expand : share of a cluster's creators a follower must follow to join it (above 1: no expansion)
     co_following : run the co-following stage
     alpha : family-wise significance level of the test (Bonferroni over candidate blocks)
+    timings : a dict to receive the seconds of each step (bipartite graph, seed pairs, global
+        peel, co-following stage)
 
     Returns
     -------
@@ -117,22 +121,40 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                       DeprecationWarning, stacklevel=2)
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
+    clock = _Clock(timings)
     cols = _columns(g) if cols is None else np.asarray(cols, np.int64)
     search = _BlockSearch(g, cols, bipartite(g, cols), min_density=min_density,
                           min_followers=min_followers, min_creators=min_creators, c=c,
                           expand=expand)
+    clock("blocks_bipartite_seconds")
     if search.e == 0:
         return [], search.info
     with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
         seeds = search.seed_pairs() if co_following else (np.zeros(0, np.int64),) * 2
+        clock("blocks_seed_pairs_seconds")
         search.alpha = search.info["alpha"] = alpha
         whole = (search.indptr, search.indices, search.col_indptr, search.col_rows,
                  search.col_pos, None, None)
         search.peel_into_clusters(whole, np.ones(search.e, bool), max_blocks, "global", task)
+        clock("blocks_global_peel_seconds")
         if co_following:
             search.seeded_stage(*seeds)
+        clock("blocks_co_following_seconds")
         task.advance()
     return search.clusters, search.info
+
+
+class _Clock:
+    """Seconds since the previous call, into ``timings[name]`` (nothing when ``timings`` is None)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = now - self.t
+        self.t = now
 
 
 def scan_threshold(alpha: float, m: int, n: int, rows: int, cols: int) -> float:

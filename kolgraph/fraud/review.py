@@ -83,20 +83,12 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     side = Job(_side_stages, (g, cols if report_idx is None else report_idx, cols, params),
                threaded=threads() > 1)
     t0 = time.perf_counter()
-    clusters, info = dense_blocks(g, cols=cols, progress=progress,
+    clusters, info = dense_blocks(g, cols=cols, progress=progress, timings=timings,
                                   **{name: params[name] for name in BLOCK_OPTIONS})
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
-    side_kinds, groups, spikes, bot, side_skipped, side_warnings, side_timings = side.result()
-    kinds.update(side_kinds)
-    skipped += side_skipped
-    warnings += side_warnings
-    timings.update(side_timings)
-    if spikes:
-        t0 = time.perf_counter()
-        spikes = spike_evidence(g, spikes, kinds)  # needs the clusters and lockstep
-        timings["spikes_seconds"] += time.perf_counter() - t0
+    groups, spikes, bot = _join_side(g, side, kinds, skipped, warnings, timings)
 
     t0 = time.perf_counter()
     idx, counts, total = _listed_creators(g, cols, report_idx, kinds, o.top)
@@ -140,6 +132,21 @@ def _side_stages(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict):
     bot = _account_signals(g, kinds, params, skipped, warnings)
     timings["account_signals_seconds"] = time.perf_counter() - t0
     return kinds, groups, spikes, bot, skipped, warnings, timings
+
+
+def _join_side(g, side: Job, kinds: dict, skipped: list, warnings: list, timings: dict):
+    """The background stages' results merged in (and the spikes' evidence, which needs the
+    clusters and lockstep): ``(lockstep groups, spikes, bot scores)``."""
+    side_kinds, groups, spikes, bot, side_skipped, side_warnings, side_timings = side.result()
+    kinds.update(side_kinds)
+    skipped += side_skipped
+    warnings += side_warnings
+    timings.update(side_timings)
+    if spikes:
+        t0 = time.perf_counter()
+        spikes = spike_evidence(g, spikes, kinds)
+        timings["spikes_seconds"] += time.perf_counter() - t0
+    return groups, spikes, bot
 
 
 def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list):
