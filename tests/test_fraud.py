@@ -120,6 +120,23 @@ def test_radix_argsort_on_many_keys(rng):
     assert np.array_equal(K.radix_argsort(keys), np.argsort(keys, kind="stable"))
 
 
+def test_transpose_matches_naive(rng):
+    for trial in range(30):
+        m, n = int(rng.integers(1, 60)), int(rng.integers(1, 20))
+        rows = random_rows(rng, m, n, float(rng.uniform(0.0, 0.6)))
+        indptr = np.zeros(m + 1, np.int64)
+        indptr[1:] = np.cumsum([len(r) for r in rows])
+        indices = np.array([j for r in rows for j in r], np.int32)
+        want = [[(r, int(p)) for r in range(m) for p in range(indptr[r], indptr[r + 1])
+                 if indices[p] == j] for j in range(n)]
+        for parts in (1, 2, 3, 64):
+            for fn in (K.transpose, K.transpose_wide):
+                cp, cr, cpos = fn(indptr, indices, n, parts)
+                got = [list(zip(cr[cp[j]:cp[j + 1]].tolist(), cpos[cp[j]:cp[j + 1]].tolist(), strict=True))
+                       for j in range(n)]
+                assert got == want, (trial, parts, fn)
+
+
 def test_peel_empty_and_single_edge():
     indptr, indices, cp, cr, cpos = csr_of([[], []], 3)
     ri, ci, score, total = K.peel(indptr, indices, cp, cr, cpos, np.ones(0, bool), 5.0)

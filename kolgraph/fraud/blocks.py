@@ -36,7 +36,8 @@ def bipartite(g, cols: np.ndarray):
     col_of[cols] = np.arange(len(cols), dtype=np.int32)
     row_account, indptr, indices = _k.bipartite_rows(np.asarray(g.out_indptr), np.asarray(g.out_indices),
                                                      col_of)
-    col_indptr, col_rows, col_pos = _k.transpose(indptr, indices, len(cols), numba.get_num_threads())
+    transpose = _k.transpose if len(indices) < 2**31 else _k.transpose_wide
+    col_indptr, col_rows, col_pos = transpose(indptr, indices, len(cols), numba.get_num_threads())
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
