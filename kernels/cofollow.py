@@ -265,11 +265,11 @@ def seeded_blocks(indptr, indices, col_indptr, col_rows, row_ok, col_ok, seed_a,
     n = len(col_indptr) - 1
     done = np.zeros(n, np.bool_)
     col_hits = np.zeros(n, np.int64)
-    row_hits = np.zeros(m, np.int64)
+    row_hits = np.zeros(m, np.int32)   # per-row scratch in int32: a graph has < 2**31 rows
     touched_c = np.empty(n, np.int64)
-    touched_r = np.empty(m, np.int64)
-    f = np.empty(m, np.int64)
-    f_new = np.empty(m, np.int64)
+    touched_r = np.empty(m, np.int32)
+    f = np.empty(m, np.int32)
+    f_new = np.empty(m, np.int32)
     t = np.empty(n, np.int64)
     out_rows = np.empty(16, np.int64)
     out_cols = np.empty(16, np.int64)
