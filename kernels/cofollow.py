@@ -5,11 +5,12 @@ Arrays in, arrays out; no validation here.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from kolgraph.kernels._rng import GOLDEN, fmix64
 from kolgraph.kernels.csr import filter_rows, filtered_counts
-from numba import njit, prange, types
+from numba import njit, types
 from numba.typed import Dict
 
 # --- co-following pairs (seeds) ---------------------------------------------------------------
@@ -55,7 +56,37 @@ def _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg,
     return k
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@njit(nogil=True, cache=True)
+def pairs_range(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co, log_thr,
+                lo, hi):
+    """:func:`candidate_pairs` of the columns ``a`` in ``lo .. hi-1``: ``(a, b, count)`` sorted
+    by ``(a, b)``, in one pass (output buffers grow as needed)."""
+    n = len(col_indptr) - 1
+    cnt = np.zeros(n, np.int64)
+    touched = np.empty(n, np.int64)
+    bb = np.empty(n, np.int64)
+    cc = np.empty(n, np.int64)
+    out_a = np.empty(1024, np.int64)
+    out_b = np.empty(1024, np.int64)
+    out_c = np.empty(1024, np.int64)
+    k = 0
+    for a in range(lo, hi):
+        if not col_ok[a]:
+            continue
+        got = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m,
+                        min_co, log_thr, cnt, touched, bb, cc)
+        if got == 0:
+            continue
+        out_a = _grow(out_a, k + got)
+        out_b = _grow(out_b, k + got)
+        out_c = _grow(out_c, k + got)
+        out_a[k:k + got] = a
+        out_b[k:k + got] = bb[:got]
+        out_c[k:k + got] = cc[:got]
+        k += got
+    return out_a[:k].copy(), out_b[:k].copy(), out_c[:k].copy()
+
+
 def candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m, min_co,
                     log_thr, n_parts):
     """Column pairs ``a < b`` (both eligible) with at least ``min_co`` common rows among the
@@ -64,40 +95,28 @@ def candidate_pairs(indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_d
     ``P[X >= count]`` is, to be tested exactly by the caller.
 
     Counted column by column with a dense counter (no list of all pairs: memory is one
-    counter per part); parallel over ``n_parts`` column ranges, two passes (count, then
-    fill). Returns ``(a, b, count)`` sorted by ``(a, b)``.
+    counter per range), one pass (:func:`pairs_range`) per column range on ``n_parts``
+    threads (the kernel releases the GIL); the ranges hold about equal numbers of eligible
+    follows. Returns ``(a, b, count)`` sorted by ``(a, b)``, whatever ``n_parts``.
     """
     n = len(col_indptr) - 1
-    nt = max(n_parts, 1)
-    chunk = (n + nt - 1) // nt
-    per_col = np.zeros(n, np.int64)
-    for t in prange(nt):
-        cnt = np.zeros(n, np.int64)
-        touched = np.empty(n, np.int64)
-        for a in range(t * chunk, min(n, (t + 1) * chunk)):
-            if col_ok[a]:
-                per_col[a] = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok,
-                                       col_deg, m, min_co, log_thr, cnt, touched, None, None)
-    start = np.zeros(n + 1, np.int64)
-    start[1:] = np.cumsum(per_col)
-    total = start[n]
-    out_a = np.empty(total, np.int64)
-    out_b = np.empty(total, np.int64)
-    out_c = np.empty(total, np.int64)
-    for t in prange(nt):
-        cnt = np.zeros(n, np.int64)
-        touched = np.empty(n, np.int64)
-        bb = np.empty(n, np.int64)
-        cc = np.empty(n, np.int64)
-        for a in range(t * chunk, min(n, (t + 1) * chunk)):
-            if per_col[a] == 0:
-                continue
-            k = _pairs_of(a, indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, m,
-                          min_co, log_thr, cnt, touched, bb, cc)
-            out_a[start[a]:start[a] + k] = a
-            out_b[start[a]:start[a] + k] = bb[:k]
-            out_c[start[a]:start[a] + k] = cc[:k]
-    return out_a, out_b, out_c
+    threads = max(int(n_parts), 1)
+    work = np.cumsum(np.where(col_ok, np.diff(col_indptr), 0))
+    n_ranges = min(max(n, 1), 1 if threads == 1 else 8 * threads)
+    total = int(work[-1]) if n else 0
+    bounds = np.searchsorted(work, np.arange(1, n_ranges) * (total / n_ranges), side="right")
+    bounds = np.unique(np.concatenate(([0], bounds, [n]))).tolist()
+    args = (indptr, indices, col_indptr, col_rows, col_ok, row_ok, col_deg, float(m), min_co,
+            float(log_thr))
+    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    if threads == 1 or len(ranges) == 1:
+        parts = [pairs_range(*args, lo, hi) for lo, hi in ranges]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(lambda r: pairs_range(*args, r[0], r[1]), ranges))
+    if not parts:
+        return (np.zeros(0, np.int64),) * 3
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
 # --- seeded lockstep blocks (co-following, no times) --------------------------------------------
