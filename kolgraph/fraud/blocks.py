@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -130,19 +131,39 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     clock("blocks_bipartite_seconds")
     if search.e == 0:
         return [], search.info
-    with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
-        seeds = search.seed_pairs() if co_following else (np.zeros(0, np.int64),) * 2
-        clock("blocks_seed_pairs_seconds")
+    with progress.task("peeling dense blocks", total=max_blocks + 1) as task, \
+            ThreadPoolExecutor(1) as beside:
+        # the seed pairs do not depend on the global peel: counted beside it
+        if co_following:
+            search.info["seed_pairs"] = 0
+            seeds = _beside(beside, search.seed_pairs)
         search.alpha = search.info["alpha"] = alpha
         whole = (search.indptr, search.indices, search.col_indptr, search.col_rows,
                  search.col_pos, None, None)
         search.peel_into_clusters(whole, np.ones(search.e, bool), max_blocks, "global", task)
         clock("blocks_global_peel_seconds")
         if co_following:
-            search.seeded_stage(*seeds)
+            (seed_a, seed_b), seconds = seeds.result()
+            if timings is not None:
+                timings["blocks_seed_pairs_seconds"] = seconds
+            search.seeded_stage(seed_a, seed_b)
         clock("blocks_co_following_seconds")
         task.advance()
     return search.clusters, search.info
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    return fn(), time.perf_counter() - t0
+
+
+def _beside(pool: ThreadPoolExecutor, fn) -> Future:
+    """``(fn(), its seconds)`` on ``pool``'s thread, or at once with one numba thread."""
+    if numba.get_num_threads() > 1:
+        return pool.submit(_timed, fn)
+    done: Future = Future()
+    done.set_result(_timed(fn))
+    return done
 
 
 class _Clock:
