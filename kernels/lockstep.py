@@ -103,7 +103,7 @@ def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst
     (few: hot windows are bursts); the groups are then joined from those alone.
     """
     hits = np.zeros(n_accounts, np.int32)
-    last = np.full(n_accounts, -1, np.int64)
+    last = np.full(n_accounts, -1, np.int32)  # the last creator (its index in cols) counted
     members = np.empty(1024, np.int64)     # hot windows' followers, window after window
     win_end = np.empty(64, np.int64)       # where each hot window's followers end in members
     n_mem = 0
@@ -117,13 +117,13 @@ def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst
                 a = in_indices[lo + order[q]]
                 members[n_mem] = a
                 n_mem += 1
-                if last[a] != v:
-                    last[a] = v
+                if last[a] != ci:
+                    last[a] = ci
                     hits[a] += 1
             win_end = _grow(win_end, n_win + 1)
             win_end[n_win] = n_mem
             n_win += 1
-    parent = np.arange(n_accounts).astype(np.int64)
+    parent = np.arange(n_accounts).astype(np.int32)  # account ids: < 2**31
     s = 0
     for w in range(n_win):
         _join_members(members, s, win_end[w], hits, m, parent)
