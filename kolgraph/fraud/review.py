@@ -78,8 +78,8 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     if g.creators is None:
         warnings.append("no creator table: every followed account is treated as a creator")
 
-    # dense blocks (mostly one-threaded kernels) on this thread, the stages that do not need
-    # its clusters beside it on the background thread
+    # dense blocks (mostly one-threaded kernels) on this thread, lockstep and spikes (which do
+    # not need its clusters) beside it on the background thread
     side = Job(_side_stages, (g, cols if report_idx is None else report_idx, cols, params),
                threaded=threads() > 1)
     t0 = time.perf_counter()
@@ -88,7 +88,7 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
-    groups, spikes, bot = _join_side(g, side, kinds, skipped, warnings, timings)
+    groups, spikes, bot = _join_side(g, side, kinds, params, skipped, warnings, timings)
 
     t0 = time.perf_counter()
     idx, counts, total = _listed_creators(g, cols, report_idx, kinds, o.top)
@@ -120,32 +120,32 @@ def _members(clusters: list[Cluster], n: int) -> np.ndarray:
 
 
 def _side_stages(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict):
-    """The stages independent of the dense blocks: lockstep and growth spikes (without their
-    evidence), bot scores and mass following. Returns ``(kinds, lockstep groups, spikes,
-    bot scores, skipped, warnings, timings)``."""
+    """The temporal stages, independent of the dense blocks: lockstep and growth spikes
+    (without their evidence). Returns ``(kinds, lockstep groups, spikes, skipped, timings)``."""
     kinds: dict[str, np.ndarray] = {}
     skipped: list[str] = []
-    warnings: list[str] = []
     timings: dict[str, float] = {}
     groups, spikes = _temporal(g, spike_cols, cols, params, kinds, skipped, timings)
-    t0 = time.perf_counter()
-    bot = _account_signals(g, kinds, params, skipped, warnings)
-    timings["account_signals_seconds"] = time.perf_counter() - t0
-    return kinds, groups, spikes, bot, skipped, warnings, timings
+    return kinds, groups, spikes, skipped, timings
 
 
-def _join_side(g, side: Job, kinds: dict, skipped: list, warnings: list, timings: dict):
-    """The background stages' results merged in (and the spikes' evidence, which needs the
-    clusters and lockstep): ``(lockstep groups, spikes, bot scores)``."""
-    side_kinds, groups, spikes, bot, side_skipped, side_warnings, side_timings = side.result()
+def _join_side(g, side: Job, kinds: dict, params: dict, skipped: list, warnings: list,
+               timings: dict):
+    """The temporal stages' results merged in, the spikes' evidence (it needs the clusters
+    and lockstep), then the account signals (after the dense blocks have freed their
+    memory: the account table is the largest thing they read): ``(lockstep groups, spikes,
+    bot scores)``."""
+    side_kinds, groups, spikes, side_skipped, side_timings = side.result()
     kinds.update(side_kinds)
     skipped += side_skipped
-    warnings += side_warnings
     timings.update(side_timings)
     if spikes:
         t0 = time.perf_counter()
         spikes = spike_evidence(g, spikes, kinds)
         timings["spikes_seconds"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bot = _account_signals(g, kinds, params, skipped, warnings)
+    timings["account_signals_seconds"] = time.perf_counter() - t0
     return groups, spikes, bot
 
 
