@@ -852,3 +852,22 @@ def test_flags_on_a_store_without_attributes(rng, tmp_path):
     for c in again["creators"]:
         r = g.reach([c["id"]], exclude_flagged=True).to_dict()
         assert r["unique_reach"] == c["real_reach"]
+
+
+def test_review_bot_scores_and_reasons_are_score_accounts(monkeypatch):
+    # the review scores accounts without score_accounts' texts, in chunks, and writes the
+    # reasons only for the accounts a report shows: both must be score_accounts' own
+    import kolgraph.fraud.signals as signals
+    from kolgraph.botscore import score_accounts
+
+    monkeypatch.setattr(signals, "_SCORE_CHUNK", 777)  # several chunks, one ragged
+    g, _ = generate(3_000, 60, 20_000, seed=5, farms=1)
+    rep = g.fraud()
+    with pytest.warns(Warning):
+        want = score_accounts(g.accounts)
+    assert np.array_equal(rep.bot_scores["score"].to_numpy(), want["score"].to_numpy())
+    bots = np.flatnonzero(rep.kinds["bot_score"])
+    assert len(bots) > 0
+    reasons = rep.reasons()
+    for a in bots[:: max(1, len(bots) // 50)].tolist():
+        assert f"({want['reasons'].iat[a]})" in " ".join(reasons[a])
