@@ -90,7 +90,7 @@ def markdown(size, path: Path, rounds: list[dict], med: dict) -> str:
     lines = [f"# Whole fraud review, {size.describe()}", "",
              f"Store `{path.name}`, {rounds[0]['edges']:,} edges; {len(rounds)} round(s), "
              f"each in a fresh interpreter after a JIT warm-up; medians.", "",
-             "Stage seconds overlap: the stages that do not need the dense blocks run beside them.",
+             "Stage seconds overlap: lockstep and spikes run beside the dense blocks.",
              "CPU seconds: the process's user + system time during the review (2 cores); load: the",
              "machine's 1-minute load average when the round started (other work on the machine).", "",
              "| round | seconds | CPU s | load | peak RSS GiB | " + " | ".join(stages) + " |",
