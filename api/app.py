@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.close()
 
+    # /docs and /redoc: self-hosted assets (routers/web.py), never a CDN
     app = FastAPI(title="kolgraph", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     async def _settings() -> Settings:  # async: no threadpool hop
         return settings
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.keys, settings.min_count)
     app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+    app.state.failures = RateLimiter(settings.rate_limit, settings.rate_burst)  # per id+address
     app.state.metrics = Metrics()
     if not settings.keys:
         log.warning("no API keys configured: every /v1 request will answer 401")

@@ -5,9 +5,11 @@ They are all ``async`` and cheap: FastAPI runs a sync dependency on the threadpo
 and on a busy machine each such hop costs about a millisecond. The one slow step,
 a first scrypt check of a key, goes to the threadpool explicitly.
 Order of checks for a /v1 request: a key that names a configured key id (else
-401), the key's rate limit (429, before any hashing), the key's hash (401),
-readiness (503), then the store the caller may read (404 otherwise, whether it
-exists or belongs to another tenant).
+401), the failed-attempt bucket of that key id and client address (429, before any
+hashing), the key's hash (401, charged to that bucket), the key's own rate limit
+(429, charged only now, so junk secrets cannot lock the tenant out), readiness
+(503), then the store the caller may read (404 otherwise, whether it exists or
+belongs to another tenant).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydantic import BaseModel
 
 import kolgraph
 from kolgraph.exceptions import InputError
+from kolgraph.filters import where_columns
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer kg_<id>_<secret>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -56,19 +59,33 @@ async def authenticate(request: Request,
     key_id = ring.entry_id(key)
     if key_id is None:
         raise unauthorized
-    wait = request.app.state.limiter.take(key_id)
-    if wait > 0:
-        raise ApiError(429, "rate_limited",
-                       f"rate limit of this key reached ({request.app.state.limiter.rate:g} "
-                       "requests/s); retry later", headers={"Retry-After": str(int(wait) + 1)},
-                       retry_after=round(wait, 3))
-    if ring.is_slow(key_id, key):
+    failures = request.app.state.failures
+    attempt = (key_id, request.client.host if request.client else "")
+    too_many = (f"too many failed attempts with this key id from this address "
+                f"({failures.rate:g}/s after a burst of {failures.burst:g}); retry later")
+    if ring.is_slow(key_id, key):  # scrypt: only while this id and address may still fail
+        wait = failures.take(attempt, cost=0.0)  # look only: a failure is charged below
+        if wait > 0:
+            raise _limited(wait, too_many)
         caller = await run_in_threadpool(ring.verify, key_id, key)
-    else:
+    else:  # a key verified before (or a sha256 hash): one sha256, always checked
         caller = ring.verify(key_id, key)
     if caller is None:
+        wait = failures.take(attempt)
+        if wait > 0:
+            raise _limited(wait, too_many)
         raise unauthorized
+    limiter = request.app.state.limiter
+    wait = limiter.take(key_id)
+    if wait > 0:
+        raise _limited(wait, f"rate limit of this key reached ({limiter.rate:g} requests/s); "
+                       "retry later")
     return caller
+
+
+def _limited(wait: float, message: str) -> ApiError:
+    return ApiError(429, "rate_limited", message, headers={"Retry-After": str(int(wait) + 1)},
+                    retry_after=round(wait, 3))
 
 
 CallerDep = Annotated[Principal, Depends(authenticate)]
@@ -128,6 +145,18 @@ def filter_errors(where):
         if where is None:
             raise
         raise InputError(f"where: cannot be evaluated on these columns: {exc}") from None
+
+
+def check_where(where, caller: Principal, settings: Settings) -> None:
+    """422 ``forbidden_column`` when ``where`` names an identifying column (``id``,
+    ``username``, the service's ``identifying_columns``) and the key lacks the ``followers``
+    scope: such a filter singles out accounts, and a count over it says whom they follow."""
+    if where is None or "followers" in caller.scopes:
+        return
+    for column in sorted(where_columns(where) & set(settings.identifying_columns)):
+        raise ApiError(422, "forbidden_column",
+                       f"where: column {column!r} identifies accounts; filtering on it needs "
+                       "a key with the 'followers' scope", column=column)
 
 
 def check_creator_count(ids: list, settings: Settings) -> None:

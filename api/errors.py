@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kolgraph._parallel import Cancelled
 from kolgraph.exceptions import InputError, KolgraphError, StoreError, UnknownAccountError
 
 log = logging.getLogger("kolgraph.api")
@@ -98,6 +99,11 @@ def install(app: FastAPI) -> None:
     async def _store(request: Request, exc: StoreError):
         log.error("store error: %s", exc)
         return error_response(503, "store_unavailable", "the store cannot be read right now")
+
+    @app.exception_handler(Cancelled)
+    async def _cancelled(request: Request, exc: Cancelled):
+        return error_response(504, "timeout", "the request took longer than the service's "
+                              "time limit and was stopped")
 
     @app.exception_handler(KolgraphError)
     async def _kolgraph(request: Request, exc: KolgraphError):

@@ -35,6 +35,9 @@ class Metrics:
                               ["route", "status_class"], registry=self.registry)
         self.in_flight = Gauge("kolgraph_http_requests_in_flight", "requests being answered",
                                registry=self.registry)
+        self.calls_running = Gauge("kolgraph_engine_calls_running",
+                                   "engine calls running now (a call past its deadline stops "
+                                   "within about 50 ms)", registry=self.registry)
         self.ready = Gauge("kolgraph_ready", "1 once stores are open and kernels compiled",
                            registry=self.registry)
 

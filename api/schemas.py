@@ -20,6 +20,7 @@ from pydantic import (
     create_model,
 )
 
+from kolgraph.filters import where_syntax
 from kolgraph.measures import MEASURES
 from kolgraph.options import FilterOptions, SkipUnknown
 from kolgraph.plan.options import ServedPlanOptions
@@ -44,8 +45,8 @@ MAX_WHERE_DEPTH = 64
 def _shallow(text: str) -> str:
     """Refuse expressions nested deeper than ``MAX_WHERE_DEPTH`` (the engine's evaluator
     recurses); syntax errors are left to the engine, whose message says where."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
+    try:  # durations rewritten first (30d -> d(30)), as the engine parses it
+        tree = ast.parse(where_syntax(text.strip()), mode="eval")
     except SyntaxError:
         return text
     except (RecursionError, MemoryError, ValueError):
@@ -114,12 +115,16 @@ OVERLAP_EXAMPLES = {
 IdOut = int | str
 
 
+NULLABLE = "null when held back (below min_count, or it would give a held-back count away)"
+
+
 class CreatorReach(BaseModel):
     id: IdOut
-    audience: int
-    exclusive: int | None = Field(description="null when suppressed (below min_count)")
-    incremental: int
-    share: float
+    audience: int | None = Field(description="null when held back (a filtered audience below "
+                                 "min_count)")
+    exclusive: int | None = Field(description=NULLABLE)
+    incremental: int | None = Field(description=NULLABLE)
+    share: float | None
     tier: str
     view_rate: float
     posts: int
@@ -145,19 +150,19 @@ Overlap = create_model("Overlap", __base__=_OverlapBounds, **{
 
 
 class Frequency(BaseModel):
-    exactly: list[int]
-    at_least: list[int]
-    average: float
-    exactly_low: list[int] | None = Field(None, description="sketch mode: bounds")
-    exactly_high: list[int] | None = None
-    at_least_low: list[int] | None = None
-    at_least_high: list[int] | None = None
+    exactly: list[int | None] = Field(description=f"followers reached exactly f times; {NULLABLE}")
+    at_least: list[int | None]
+    average: float | None
+    exactly_low: list[int | None] | None = Field(None, description="sketch mode: bounds")
+    exactly_high: list[int | None] | None = None
+    at_least_low: list[int | None] | None = None
+    at_least_high: list[int | None] | None = None
 
 
 class ExpectedFrequency(BaseModel):
-    exactly: list[float]
-    at_least: list[float]
-    average: float
+    exactly: list[float | None]
+    at_least: list[float | None]
+    average: float | None
 
 
 class Region(BaseModel):
@@ -172,26 +177,28 @@ class Suppression(BaseModel):
     regions: int = Field(description="regions left out")
     overlap_cells: int = Field(description="overlap cells set to null")
     exclusive: int = Field(description="exclusive counts set to null")
+    figures: int = Field(0, description="figures held back in all (counts below min_count and "
+                         "those they could be derived from)")
 
 
 class ReachResponse(BaseModel):
     store: str
     mode: Literal["exact", "sketch"]
-    unique_reach: int
+    unique_reach: int | None = Field(description=NULLABLE)
     unique_reach_low: int | None = Field(None, description="sketch mode: bounds at the "
                                          "stated confidence")
     unique_reach_high: int | None = None
     sketch: dict[str, Any] | None = Field(None, description="sketch mode: confidence, "
                                           "method, sketch sizes")
-    gross_reach: int
-    duplication: float
+    gross_reach: int | None
+    duplication: float | None
     creators: list[CreatorReach]
     overlap: Overlap
     frequency: Frequency
     regions: list[Region]
-    expected_reach: float
+    expected_reach: float | None
     expected_frequency: ExpectedFrequency
-    sainsbury_reach: float
+    sainsbury_reach: float | None
     population: int
     filters: dict[str, Any]
     suppression: Suppression
@@ -200,7 +207,7 @@ class ReachResponse(BaseModel):
 
 class OverlapResponse(Overlap):
     store: str
-    unique_reach: int
+    unique_reach: int | None = Field(description=NULLABLE)
     population: int
     regions: list[Region]
     suppression: Suppression
@@ -236,7 +243,9 @@ class SimilarResponse(BaseModel):
     by: Literal["jaccard", "overlap"]
     among: Literal["creators", "accounts"]
     similar: list[SimilarRow]
-    suppressed: int = Field(description="rows left out for fewer than min_count common followers")
+    suppressed: int | None = Field(description="rows left out for fewer than min_count common "
+                                   "followers; null for a filtered call (it would tell whether "
+                                   "the filtered accounts follow the creator)")
 
 
 class Followers(BaseModel):

@@ -8,8 +8,10 @@ entry), the whole key is checked against the entry's hash:
   a verified key is remembered by its sha256 so later requests cost one sha256;
 - ``sha256:<hex>``: fine for generated keys (256 random bits), not for chosen ones.
 
-The rate limit is a token bucket per key id, taken *before* the hash check, so
-guessing the secret of a known id is throttled like any other request.
+Rate limits: a key's own token bucket is charged only once the key checks out, so
+junk secrets sent with a known key id cannot use up the tenant's requests; failed
+attempts are charged to a separate bucket per key id and client address, checked
+*before* the hash, so guessing (and the scrypt work it costs) is throttled per address.
 """
 
 from __future__ import annotations
@@ -151,14 +153,23 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key_id: str) -> float:
-        """Take one token; 0.0 when allowed, else the seconds until one is available."""
+    MAX_BUCKETS = 100_000  # past this, buckets that refilled are forgotten
+
+    def take(self, key_id, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens (0: only look); 0.0 when allowed, else the seconds until one
+        is available."""
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
+                self._buckets[key_id] = (tokens - cost, now)
+                self._prune(now)
                 return 0.0
             self._buckets[key_id] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) > self.MAX_BUCKETS:
+            self._buckets = {k: (t, last) for k, (t, last) in self._buckets.items()
+                             if t + (now - last) * self.rate < self.burst}

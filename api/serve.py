@@ -27,18 +27,22 @@ def parse_stores(specs: list[str]) -> dict[str, str]:
 
 
 def serve(stores: list[str], *, config: str | None, host: str, port: int, workers: int,
-          log_level: str = "info") -> None:
+          log_level: str = "info", verify: bool = False) -> None:
     """Check the settings and stores here (clear errors, right exit codes), then run uvicorn;
-    every worker builds the app from the environment (``app_from_env``)."""
+    every worker builds the app from the environment (``app_from_env``). ``verify``: check
+    every store file's sha256 against its manifest first (reads every byte once)."""
     import uvicorn
 
     import kolgraph
+    from kolgraph.store import verify_store
 
     named = parse_stores(stores)
     settings = load_settings(config, stores=named)
     if not settings.stores:
         raise InputError("no stores to serve: give STORE paths or a [stores] table in --config")
     for path in settings.stores.values():
+        if verify:
+            verify_store(path)  # StoreCorruptedError naming an altered file
         kolgraph.open(path)  # StoreNotFoundError / StoreCorruptedError before any worker starts
     if workers < 1:
         raise InputError("--workers must be at least 1")

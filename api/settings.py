@@ -15,6 +15,12 @@ Config file (TOML; JSON with the same keys works too)::
     rate_burst = 40            # ... with this many in one burst
     request_timeout = 10.0     # seconds per request before 504
     compute_threads = 2        # engine calls running at once (default: CPU count)
+    heavy_threads = 1          # of those, for spread/seeds/plan (default: half)
+    max_key_calls = 1          # engine calls one key may have in flight (default: half the pool)
+    max_work = 500000000       # estimated work (edge visits) one request may ask for
+    shared_timeout = 900.0     # seconds a shared computation (a store's fraud review) may run
+    failure_ttl = 60.0         # seconds a failed shared computation answers its error
+    identifying_columns = ["id", "username"]   # not in `where` without the followers scope
     min_count = 0              # suppress regions/overlap counts below this (0 = off)
     max_k = 100                # top-k of /similar
     warm_up = true             # compile kernels before /readyz turns ready
@@ -145,6 +151,20 @@ class Settings(BaseSettings):
     rate_burst: int = Field(40, ge=1, description="requests per key in one burst")
     request_timeout: float = Field(10.0, gt=0, description="seconds per request before 504")
     compute_threads: int = Field(0, ge=0, description="engine calls at once (0: CPU count)")
+    heavy_threads: int = Field(0, ge=0, description="threads of the heavy lane (spread, seeds, "
+                               "plan), so light calls (reach, overlap, "
+                               "similar) always find one free (0: half the compute threads)")
+    max_key_calls: int = Field(0, ge=0, description="engine calls one key may have queued "
+                               "or running (0: half the compute threads, at least 1)")
+    max_work: int = Field(500_000_000, ge=1, description="estimated work (edge visits) one "
+                          "request may ask for; larger requests are refused with 422")
+    shared_timeout: float = Field(900.0, gt=0, description="seconds a shared computation "
+                                  "(a store's fraud review) may run before it is stopped")
+    failure_ttl: float = Field(60.0, ge=0, description="seconds a failed shared computation "
+                               "answers its error before it is tried again")
+    identifying_columns: tuple[str, ...] = Field(
+        ("id", "username"), description="account columns `where` may name only with the "
+        "followers scope (they single out accounts)")
     min_count: int = Field(0, ge=0, description="suppress counts below this (0: off)")
     max_k: int = Field(100, ge=1, description="largest k of /similar")
     warm_up: bool = Field(True, description="compile kernels before /readyz turns ready")

@@ -10,19 +10,76 @@ in one of three ways:
 - :func:`run_chunks`: an adaptive stream of chunks (Monte Carlo runs, RR sets)
   whose results do not depend on the chunking, with live progress and Ctrl-C;
 - :class:`Job`: one call on a background thread beside the caller's own work.
+
+A call can carry a :class:`Deadline` (``with deadline(Deadline(10.0)): ...``, as the
+service does for every engine call): :func:`run_chunks` checks it between chunks
+(each about 50 ms), and long loops elsewhere call :func:`check_deadline`, so a call
+whose deadline passed (or that was cancelled) stops with :class:`Cancelled` soon after.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numba
 
-from kolgraph.exceptions import InputError
+from kolgraph.exceptions import InputError, KolgraphError
+
+
+class Cancelled(KolgraphError):
+    """The call was cancelled or its deadline passed; nothing of it is returned."""
+
+
+class Deadline:
+    """A cancel token with an optional time limit (``seconds`` from now, monotonic)."""
+
+    def __init__(self, seconds: float | None = None):
+        self.at = None if seconds is None else time.monotonic() + float(seconds)
+        self._cancelled = threading.Event()
+        self.on_check: Callable[[], None] | None = None  # e.g. a scheduler's time slice
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def expired(self) -> bool:
+        return self._cancelled.is_set() or (self.at is not None and time.monotonic() >= self.at)
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the call was cancelled or is past its deadline (after
+        ``on_check``, which may wait for a turn)."""
+        if self.on_check is not None:
+            self.on_check()
+        if self.expired:
+            raise Cancelled("the call was stopped: its deadline passed or it was cancelled")
+
+
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "kolgraph_deadline", default=None)
+
+
+@contextmanager
+def deadline(token: Deadline | None) -> Iterator[Deadline | None]:
+    """Run the block (and the threads :func:`run_chunks`, :func:`split_map` and :class:`Job`
+    start from it) under ``token``."""
+    reset = _DEADLINE.set(token)
+    try:
+        yield token
+    finally:
+        _DEADLINE.reset(reset)
+
+
+def check_deadline() -> None:
+    """Raise :class:`Cancelled` if the current call's deadline passed (no-op without one)."""
+    token = _DEADLINE.get()
+    if token is not None:
+        token.check()
 
 # Work runs on the calling thread until it has used this much CPU time and as much again
 # is left (by the rate so far): smaller jobs never pay for starting threads. CPU time, not
@@ -41,12 +98,17 @@ def threads(requested: int | None = None) -> int:
 
 def split_map(fn: Callable[[int], Any], parts: int) -> list:
     """``[fn(0), ..., fn(parts - 1)]``, the parts on threads (the caller runs part 0)."""
+    check_deadline()
     if parts < 2:
-        return [fn(0)]
-    with ThreadPoolExecutor(parts - 1) as pool:
-        futures = [pool.submit(fn, t) for t in range(1, parts)]
-        first = fn(0)
-        return [first] + [f.result() for f in futures]
+        out = [fn(0)]
+    else:
+        with ThreadPoolExecutor(parts - 1) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, fn, t)
+                       for t in range(1, parts)]
+            first = fn(0)
+            out = [first] + [f.result() for f in futures]
+    check_deadline()
+    return out
 
 
 _BACKGROUND: list[ThreadPoolExecutor] = []
@@ -67,7 +129,8 @@ class Job:
     def __init__(self, fn: Callable, args: tuple, threaded: bool):
         self.seconds = 0.0
         self._fn, self._args = fn, args
-        self._future = _background().submit(self._run) if threaded else None
+        self._future = (_background().submit(contextvars.copy_context().run, self._run)
+                        if threaded else None)
         if not threaded:
             self._value = self._run()
 
@@ -91,7 +154,9 @@ def run_chunks(total: int, threads: int, make_state: Callable[[], Any],
     each takes about ``target_seconds`` (progress stays live and Ctrl-C is answered
     quickly); results do not depend on them. Returns ``({start: result}, interrupted)``:
     on KeyboardInterrupt the finished chunks are kept and the running ones completed.
+    Past the current :class:`Deadline` no chunk starts and :class:`Cancelled` is raised.
     """
+    token = _DEADLINE.get()
     lock = threading.Lock()
     nxt = [0]
     stop = threading.Event()
@@ -104,6 +169,8 @@ def run_chunks(total: int, threads: int, make_state: Callable[[], Any],
             size = 1
             cpu0, ran = time.thread_time(), 0
             while not stop.is_set():
+                if token is not None:
+                    token.check()
                 if serial:
                     cpu = time.thread_time() - cpu0
                     if cpu >= SERIAL_SECONDS and (total - nxt[0]) * cpu / max(ran, 1) >= SERIAL_SECONDS:

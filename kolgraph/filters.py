@@ -24,6 +24,36 @@ _CMP = {ast.Eq: "equal", ast.NotEq: "not_equal", ast.Lt: "less", ast.LtE: "less_
 
 def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bool = False
                    ) -> tuple[np.ndarray | None, dict, list]:
+    """Bool mask over accounts from ``where`` and ``exclude_flagged``, or None (no filter);
+    see :func:`_account_filter`. Any failure while evaluating ``where`` is the filter's:
+    it raises :class:`InputError` saying what could not be evaluated."""
+    try:
+        return _account_filter(g, where, exclude_flagged=exclude_flagged)
+    except InputError:
+        raise
+    except (TypeError, ValueError, AttributeError, OverflowError, ArithmeticError,
+            pa.ArrowException) as exc:  # e.g. {[1]} in literal_eval, a duration past pandas' range
+        raise InputError(f"--where: cannot be evaluated: {type(exc).__name__}: {exc}") from None
+
+
+def where_columns(where: str | Mapping | None) -> set[str]:
+    """The account columns a filter names (empty when it does not parse: the filter's own
+    evaluation then says why)."""
+    if where is None:
+        return set()
+    if isinstance(where, Mapping):
+        return {str(k) for k in where}
+    try:
+        tree = ast.parse(where_syntax(where.strip()), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls
+            and n.id not in ("now", "today")}
+
+
+def _account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bool = False
+                    ) -> tuple[np.ndarray | None, dict, list]:
     """Bool mask over accounts from ``where`` and ``exclude_flagged``, or None (no filter).
 
     ``where`` is either a dict ``{column: value}`` (a list value means "one of")
@@ -42,7 +72,7 @@ def account_filter(g, where: str | Mapping | None = None, *, exclude_flagged: bo
     warnings: list[str] = []
     filters: dict[str, Any] = {}
     mask = None
-    if where is not None and (not isinstance(where, str) or where.strip()):
+    if where is not None and (where.strip() if isinstance(where, str) else len(where)):
         table = g.accounts
         if table is None:
             raise InputError("--where needs account attributes, and this graph has none "
@@ -164,9 +194,12 @@ _DURATION = re.compile(
     r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?<![\w.])(\d+(?:\.\d+)?)(min|s|h|d|w|y)\b""")
 
 
-def _durations_to_calls(text: str) -> str:
+def where_syntax(text: str) -> str:
     """``30d`` -> ``d(30)`` outside quoted text, so durations parse as Python."""
     return _DURATION.sub(lambda m: m.group(1) or f"{m.group(3)}({m.group(2)})", text)
+
+
+_durations_to_calls = where_syntax
 
 
 def _duration(node):

@@ -9,6 +9,9 @@ whole lines and split with Arrow compute kernels, which keeps exact line
 numbers: bad rows are reported as ``file:line: text (reason)`` and either fail
 the ingest (the default, nothing written) or are skipped (``skip_bad=True``).
 
+One export file per creator (follower lists as scrapers and platforms write them):
+:func:`read_per_creator` and :func:`ingest_per_creator` (:mod:`kolgraph.per_creator`).
+
 Integer-looking ids are read as int64 (decided from the first rows; pass
 ``id_type="str"`` for usernames that happen to be digits).
 """
@@ -33,8 +36,9 @@ import pyarrow.parquet as pq
 
 from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError
 from kolgraph.graph import FollowerGraph
+from kolgraph.per_creator import ingest_per_creator, read_per_creator  # noqa: F401 (one per creator)
 from kolgraph.progress import SILENT, Progress
-from kolgraph.tables import KolgraphWarning, parse_times
+from kolgraph.tables import KolgraphWarning, csv_safe, parse_times
 
 FOLLOWER_NAMES = ("follower", "follower_id", "source", "src", "from", "u", "user", "user_id", "source_id")
 FOLLOWEE_NAMES = ("followee", "followee_id", "followed", "target", "dst", "to", "v", "creator",
@@ -196,10 +200,13 @@ def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Tabl
     return stored
 
 
-def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = SILENT) -> dict:
+def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = SILENT,
+                 raw: bool = False) -> dict:
     """Write the edge list (external ids) as CSV/TSV (``.gz`` ok) or Parquet, by extension.
 
-    Columns ``follower,followee`` (+ ``followed_at`` as ISO time when present).
+    Columns ``follower,followee`` (+ ``followed_at`` as ISO time when present). In CSV, ids
+    starting like a spreadsheet formula get a leading ``'`` unless ``raw``
+    (:func:`kolgraph.tables.csv_safe`).
     Returns ``{"path", "edges"}``.
     """
     out = Path(out)
@@ -219,7 +226,7 @@ def export_edges(graph: FollowerGraph, out: str | Path, *, progress: Progress = 
                 sink = pa.CompressedOutputStream(str(tmp), "gzip") if out.suffix == ".gz" else str(tmp)
                 with pacsv.CSVWriter(sink, table.schema,
                                      write_options=pacsv.WriteOptions(delimiter=delim, quoting_style="needed")) as w:
-                    w.write_table(table)
+                    w.write_table(table if raw else csv_safe(table))
     return {"path": str(out), "edges": table.num_rows}
 
 

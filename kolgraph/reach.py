@@ -236,6 +236,7 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
     masks, rcounts = _regions(g, idx, allowed, mask is not None)
+    _parallel.check_deadline()
     p = 1.0 - (1.0 - rates) ** n_posts
     counts, exclusive, incremental, exactly, exp_reach, exp_exactly = _k.summarize_regions(
         masks, rcounts, p)
@@ -316,6 +317,7 @@ def similar(g, account, k: int = 10, by: str = "jaccard", **options) -> list[dic
     use = mask is not None
     a = float(_k.filtered_degree(g.in_indptr, g.in_indices, np.array([c]), allowed, use)[0])
     cand_idx, slot, r_indptr, r_indices = _candidate_rows(g, among)
+    _parallel.check_deadline()
     found = by == "jaccard" and not use and a * DENSE_FRACTION >= g.n_accounts
     if found:  # a dense audience: exact top-k from the few candidates whose size allows it
         found, acc, common, aud = _similar_by_size(g, among, c, int(k), a, r_indices)
@@ -325,6 +327,7 @@ def similar(g, account, k: int = 10, by: str = "jaccard", **options) -> list[dic
         slots, common, aud = _k.top_similar(counts, skip, cand_idx, a, by == "jaccard", int(k),
                                             g.in_indptr, g.in_indices, allowed, use)
         acc = cand_idx[slots]
+    _parallel.check_deadline()
     names = g.external(acc)
     tiers = creator_tiers(g, acc)
     rows = []

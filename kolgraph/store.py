@@ -312,7 +312,11 @@ def open_store(path: str | Path) -> FollowerGraph:
     if (n != manifest["accounts"] or len(arrays["out_indptr"]) != n + 1
             or len(arrays["in_indices"]) != manifest["edges"] or int(arrays["in_indptr"][-1]) != manifest["edges"]):
         raise StoreCorruptedError(f"{path}: array lengths disagree with the manifest counts")
-    tables = {name[:-8]: _check_file(path, name, meta) for name, meta in files.items()
+    for side in ("in", "out"):
+        check_csr(arrays[f"{side}_indptr"], arrays[f"{side}_indices"], n, path / f"{side}_indices.npy")
+    # tables are read on first use, from files opened now: a store swapped under a running
+    # process never pairs its new tables with the old (memory-mapped) arrays
+    tables = {name[:-8]: _pin(_check_file(path, name, meta)) for name, meta in files.items()
               if name.endswith(".parquet") and "/" not in name}
     g = FollowerGraph(arrays["in_indptr"], arrays["in_indices"], arrays["out_indptr"],
                       arrays["out_indices"], IdMap.from_arrays(arrays),
@@ -324,13 +328,52 @@ def open_store(path: str | Path) -> FollowerGraph:
     return g
 
 
-def _lazy_table(f: Path | None, canonical: dict[str, pa.DataType]):
-    if f is None:
+def check_csr(indptr: np.ndarray, indices: np.ndarray, n: int, where: Path) -> None:
+    """The structure kernels rely on, in O(E): ``indptr`` starts at 0, never decreases and
+    ends at the edge count; every index is an account ``0..n-1``; each row is strictly
+    increasing. A same-size altered file fails here (StoreCorruptedError naming it)
+    instead of crashing a kernel."""
+    ptr = np.asarray(indptr)
+    idx = np.asarray(indices)
+    if len(ptr) != n + 1 or int(ptr[0]) != 0 or int(ptr[-1]) != len(idx) or (np.diff(ptr) < 0).any():
+        raise StoreCorruptedError(f"{where.with_name(where.name.replace('indices', 'indptr'))}: "
+                                  "row offsets are not a valid CSR index (altered?)")
+    if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise StoreCorruptedError(f"{where}: an account index outside 0..{n - 1} (altered?)")
+    for start in range(0, len(idx), _CSR_BLOCK):  # blocks: bounded temporaries
+        stop = min(start + _CSR_BLOCK + 1, len(idx))
+        bad = np.flatnonzero(np.diff(idx[start:stop]) <= 0) + start  # idx[bad] >= idx[bad + 1]
+        if len(bad):
+            ends = np.searchsorted(ptr, bad + 1)  # bad + 1 starts a row iff it is in ptr
+            if not (ptr[np.minimum(ends, n)] == bad + 1).all():
+                raise StoreCorruptedError(f"{where}: a row is not sorted and duplicate-free "
+                                          "(altered?)")
+
+
+_CSR_BLOCK = 1 << 22
+
+
+class _Pinned:
+    """A table file opened when the store is opened, read from that open file later."""
+
+    def __init__(self, f: Path):
+        self.path = f
+        self.file = open(f, "rb")  # noqa: SIM115 -- kept open: the pin
+
+
+def _pin(f: Path) -> _Pinned:
+    return _Pinned(f)
+
+
+def _lazy_table(pinned: _Pinned | None, canonical: dict[str, pa.DataType]):
+    if pinned is None:
         return None
+    f = pinned.path
 
     def load() -> pa.Table:
         try:
-            table = pq.read_table(f)
+            pinned.file.seek(0)
+            table = pq.read_table(pa.PythonFile(pinned.file, mode="r"))
         except (pa.ArrowInvalid, OSError) as exc:
             raise StoreCorruptedError(f"{f}: not a readable Parquet file ({exc})") from None
         # Parquet has no second-resolution timestamps (it reads back ms): restore canonical types

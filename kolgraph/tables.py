@@ -174,3 +174,41 @@ def align_rows(table: pa.Table, ids: pa.ChunkedArray, dense: np.ndarray, n: int,
     row_of = np.full(n, -1, dtype=np.int64)
     row_of[dense[known]] = np.flatnonzero(known)
     return table.take(pa.array(row_of, mask=row_of < 0))
+
+
+# --- CSV cells a spreadsheet would run as formulas ----------------------------------------
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP "CSV injection"
+
+
+def csv_cell(value):
+    """``value`` with a leading ``'`` when it is text starting like a formula (``= + - @``,
+    tab, CR), as spreadsheet tools expect; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_safe(table: pa.Table) -> pa.Table:
+    """``table`` with every text cell escaped by :func:`csv_cell` (numbers stay numbers)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            col = table.column(i)
+            risky = None
+            for start in FORMULA_START:
+                hit = pc.starts_with(col, start)
+                risky = hit if risky is None else pc.or_(risky, hit)
+            quote, empty = pa.scalar("'", field.type), pa.scalar("", field.type)
+            fixed = pc.if_else(risky, pc.binary_join_element_wise(quote, col, empty), col)
+            table = table.set_column(i, field.name, fixed)
+    return table
+
+
+def csv_safe_frame(frame):
+    """A pandas frame with every text cell escaped by :func:`csv_cell`."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object or pd.api.types.is_string_dtype(out[name].dtype):
+            out[name] = out[name].map(csv_cell)
+    return out

@@ -200,7 +200,7 @@ def test_the_fraud_command_takes_its_flags_from_the_options_model():
     from kolgraph.fraud.options import FraudOptions
 
     _assert_flags_are_the_models("fraud", FraudOptions,
-                                 {"--creator", "--report", "--export", "--write-flags"})
+                                 {"--creator", "--report", "--export", "--raw", "--write-flags"})
     flags = _command_flags("fraud")
     assert flags["--top"].default == 100 and flags["--mass-following"].default == 1500
     assert flags["--bot-threshold"].type is float and flags["--max-blocks"].type is int

@@ -108,7 +108,11 @@ def test_wheel_holds_only_the_kolgraph_package(wheel):
     assert not any(n.startswith(("kernels/", "api/", "tests/", "benchmarks/")) for n in names)
     for needed in ("kolgraph/__init__.py", "kolgraph/graph.py", "kolgraph/store.py",
                    "kolgraph/kernels/__init__.py", "kolgraph/kernels/csr.py",
-                   "kolgraph/kernels/idmap.py", "kolgraph/api/__init__.py"):
+                   "kolgraph/kernels/idmap.py", "kolgraph/api/__init__.py",
+                   # the planner page's files (served at /, nothing from a CDN)
+                   "kolgraph/api/web/index.html", "kolgraph/api/web/app.js",
+                   "kolgraph/api/web/charts.js", "kolgraph/api/web/app.css",
+                   "kolgraph/api/routers/web.py", "kolgraph/api/routers/search.py"):
         assert needed in names, needed
     with zipfile.ZipFile(wheel) as z:
         info = next(n for n in names if n.endswith(".dist-info/top_level.txt"))

@@ -12,6 +12,7 @@ from kolgraph.api.deps import (
     CallerDep,
     EngineDep,
     SettingsDep,
+    check_where,
     filter_errors,
     json_response,
     store_for,
@@ -44,6 +45,23 @@ def _index(g, creator_id: str) -> tuple[object, int]:
     return ext[0], int(idx[0])
 
 
+def _creator_index(g, creator_id: str, caller) -> tuple[object, int, dict | None]:
+    """``(external id, internal id, creator row)``. Without the ``followers`` scope only the
+    creator table's accounts can be asked for: any other id answers the same 404 as an
+    unknown one (so the answer does not tell whether an account is in the store)."""
+    scoped = "followers" in caller.scopes or g.creators is None
+    try:
+        ext, i = _index(g, creator_id)
+    except ApiError:
+        if scoped:
+            raise
+        ext, i = None, -1
+    row = _creator_row(g, i) if i >= 0 else None
+    if row is None and not scoped:
+        raise not_found(f"no creator {creator_id!r} in this store")
+    return ext, i, row
+
+
 def _creator_row(g, i: int) -> dict | None:
     c = g.creators
     if c is None or c.num_rows == 0:
@@ -63,20 +81,21 @@ def _clean(v):
 async def get_creator(creator_id: CreatorId, engine: EngineDep, caller: CallerDep,
                       store: StoreQuery = None):
     """Follower and following counts, tier and the creator table's metadata
-    (name, platform, category, price, avg_views) where present. Any account of the store
-    can be asked for; `is_creator` says whether the creator table lists it."""
+    (name, platform, category, price, avg_views) where present. Keys with the `followers`
+    scope may ask for any account of the store (`is_creator` says whether the creator
+    table lists it); other keys for the creator table's accounts only (any other id
+    answers the same 404 as an unknown one)."""
     name, g = store_for(engine, caller, store)
 
     def work():
-        ext, i = _index(g, creator_id)
-        row = _creator_row(g, i)
+        ext, i, row = _creator_index(g, creator_id, caller)
         followers = int(g.in_degree[i])
         out = {"id": ext, "store": name, "is_creator": row is not None, "followers": followers,
                "following": int(g.out_degree[i]), "tier": str(tier_of(np.array([followers]))[0])}
         if row is not None:
             out.update({k: _clean(row.get(k)) for k in META if k in row})
         return json_response(Creator, out)
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)
 
 
 @router.get("/creators/{creator_id}/similar", response_model=SimilarResponse,
@@ -94,21 +113,41 @@ async def get_similar(creator_id: CreatorId, engine: EngineDep, caller: CallerDe
                 exclude_flagged: Annotated[bool, Query(description="drop flagged followers")
                                            ] = False):
     """Top-k accounts by exact audience overlap with this creator (common followers,
-    Jaccard, overlap coefficient)."""
+    Jaccard, overlap coefficient). With a filter, a key with a minimum group size gets 422
+    `filter_too_narrow` when fewer followers of the creator pass it, and no `suppressed`
+    count (null)."""
     if k > settings.max_k:
         raise ApiError(422, "k_too_large", f"k={k}: this service allows at most "
                        f"{settings.max_k}", limit=settings.max_k)
+    check_where(where, caller, settings)
     name, g = store_for(engine, caller, store)
 
     def work():
-        ext, _ = _index(g, creator_id)
+        ext, i, _ = _creator_index(g, creator_id, caller)
+        filtered = where is not None or exclude_flagged
+        if filtered and caller.min_count > 0:
+            _refuse_narrow(g, i, where, exclude_flagged, caller.min_count)
         with filter_errors(where):
             rows = g.similar(ext, k=k, by=by, among=among, where=where,
                              exclude_flagged=exclude_flagged)
         rows, n = suppress_similar(rows, caller.min_count)
         return json_response(SimilarResponse, {"id": ext, "store": name, "by": by, "among": among,
-                                               "similar": rows, "suppressed": n})
-    return await engine.run(work)
+                                               "similar": rows,
+                                               "suppressed": None if filtered else n})
+    return await engine.run(work, key=caller.key_id)
+
+
+def _refuse_narrow(g, i: int, where, exclude_flagged: bool, k: int) -> None:
+    """422 when fewer than ``k`` accounts, or followers of account ``i``, pass the filter."""
+    with filter_errors(where):
+        mask, _, _ = account_filter(g, where, exclude_flagged=exclude_flagged)
+    if mask is None:
+        return
+    kept = min(int(mask.sum()), int(mask[np.asarray(g.followers_idx(i))].sum()))
+    if kept < k:
+        raise ApiError(422, "filter_too_narrow", f"the filter keeps {kept} of this creator's "
+                       f"followers (or accounts), fewer than this key's minimum group size of "
+                       f"{k}; widen it")
 
 
 @router.get("/creators/{creator_id}/followers", response_model=Followers,
@@ -136,4 +175,4 @@ async def get_followers(creator_id: CreatorId, engine: EngineDep, caller: Caller
         return json_response(Followers, {"id": ext, "store": name, "total": len(rows),
                                          "offset": offset,
                                          "followers": g.external(rows[offset: offset + limit])})
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)

@@ -55,7 +55,7 @@ async def clusters(engine: EngineDep, caller: CallerDep, store: StoreQuery = Non
         return json_response(ClustersResponse, {
             "store": name, "clusters": kept[:limit], "suppressed": len(d["clusters"]) - len(kept),
             "flagged": d["flagged"], "skipped": d["skipped"], "warnings": d["warnings"]})
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)
 
 
 @router.get("/creators/{creator_id}/audience-quality", response_model=AudienceQuality,
@@ -81,5 +81,5 @@ async def audience_quality(creator_id: CreatorId, engine: EngineDep, caller: Cal
         d["clusters"] = [c for c in d["clusters"] if not _small(c["followers"], k)]
         return json_response(AudienceQuality, {"store": name, **d,
                                                "skipped": list(report.skipped)})
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)
 

@@ -19,18 +19,17 @@ async def healthz():
 @router.get("/readyz", summary="Readiness: stores open and kernels compiled",
             responses={503: {"description": "still warming up, or warm-up failed"}})
 async def readyz(engine: EngineDep):
+    """Only the ready flag: it needs no key, so it names no store and no error (a failed
+    warm-up is in the service's log)."""
     ready = engine.ready.is_set()
-    body = {"ready": ready, "stores": sorted(engine.graphs)}
-    if engine.warm_seconds is not None:
-        body["warm_up_seconds"] = round(engine.warm_seconds, 3)
-    if engine.warm_error:
-        body["error"] = engine.warm_error
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(request: Request):
     m = request.app.state.metrics
-    m.ready.set(1 if request.app.state.engine.ready.is_set() else 0)
+    engine = request.app.state.engine
+    m.ready.set(1 if engine.ready.is_set() else 0)
+    m.calls_running.set(engine.running)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import pyarrow as pa
 from fastapi import Body
+from kolgraph.api.budget import check_plan
 from kolgraph.api.deps import (
     CallerDep,
     EngineDep,
     SettingsDep,
+    check_where,
     filter_errors,
     json_response,
     store_for,
@@ -54,16 +56,18 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
         raise ApiError(422, "too_many_creators", f"{len(req.must_include)} must-include "
                        f"creators; this service allows at most {settings.max_creators}",
                        limit=settings.max_creators)
+    check_where(req.where, caller, settings)
     table = _candidates(req)
 
     def work():
+        check_plan(g, [c.id for c in req.candidates], settings.max_work)
         with filter_errors(req.where):
             p = g.plan(table, **req.options_of(ServedPlanOptions))
         d = p.to_dict()
-        passing = d["filters"].get("accounts_passing")
-        if passing is not None and 0 < passing < caller.min_count:
-            raise ApiError(422, "filter_too_narrow", f"the filter keeps {passing} accounts, "
-                           f"fewer than this key's minimum group size of {caller.min_count}; "
-                           "widen it")
+        passing, k = d["filters"].get("accounts_passing"), caller.min_count
+        if passing is not None and k > 0 and (passing < k or (d["value"] or 0) < k):
+            raise ApiError(422, "filter_too_narrow", f"the filter keeps {passing} accounts and "
+                           f"a plan value of {d['value']:g}, fewer than this key's minimum "
+                           f"group size of {k}; widen it")
         return json_response(PlanResponse, {"store": name, **d})
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id, heavy=True)

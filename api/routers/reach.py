@@ -10,6 +10,7 @@ from kolgraph.api.deps import (
     EngineDep,
     SettingsDep,
     check_creator_count,
+    check_where,
     filter_errors,
     json_response,
     store_for,
@@ -46,13 +47,14 @@ async def reach(req: Annotated[ReachRequest, Body(openapi_examples=REACH_EXAMPLE
     for every definition. Unknown ids answer 422 listing them."""
     name, g = store_for(engine, caller, req.store)
     check_creator_count(req.ids, settings)
+    check_where(req.where, caller, settings)
 
     def work():
         d = _report(g, req)
         return json_response(ReachResponse, {"store": name, "mode": req.mode,
                                              **suppress_report(d, caller.min_count)},
                              exclude_unset=True)  # the sketch-only bounds stay out of exact
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)
 
 
 @router.post("/overlap", response_model=OverlapResponse, summary="Pairwise audience overlap")
@@ -62,6 +64,7 @@ async def overlap(req: Annotated[OverlapRequest, Body(openapi_examples=OVERLAP_E
     unique reach and the Venn/UpSet regions."""
     name, g = store_for(engine, caller, req.store)
     check_creator_count(req.ids, settings)
+    check_where(req.where, caller, settings)
 
     def work():
         d = suppress_report(_report(g, req), caller.min_count)
@@ -69,4 +72,4 @@ async def overlap(req: Annotated[OverlapRequest, Body(openapi_examples=OVERLAP_E
             "store": name, **d["overlap"], "unique_reach": d["unique_reach"],
             "population": d["population"], "regions": d["regions"],
             "suppression": d["suppression"], "warnings": d["warnings"]}, exclude_unset=True)
-    return await engine.run(work)
+    return await engine.run(work, key=caller.key_id)

@@ -34,8 +34,12 @@ def json_default(obj: Any):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_csv(frame) -> None:
-    frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+def write_csv(frame, raw: bool = False) -> None:
+    """``frame`` as CSV on stdout; text cells that a spreadsheet would run as formulas are
+    escaped unless ``raw`` (:func:`kolgraph.tables.csv_safe_frame`)."""
+    from kolgraph.tables import csv_safe_frame
+
+    (frame if raw else csv_safe_frame(frame)).to_csv(sys.stdout, index=False, lineterminator="\n")
 
 
 def error(msg: str) -> None:

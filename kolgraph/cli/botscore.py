@@ -49,6 +49,9 @@ def register_score_accounts(sub) -> None:
     sp.add_argument("--columns", help="source=canonical column names, comma-separated "
                                       "(e.g. 'Fans=followers,Handle=username'); over the built-in aliases")
     sp.add_argument("--csv", action="store_true", help="print one CSV row per account (with each feature's contribution)")
+    sp.add_argument("--raw", action="store_true", help="write text cells as they are (by default "
+                    "cells starting with = + - @, tab or CR get a leading ' so spreadsheets do "
+                    "not run them as formulas)")
     sp.add_argument("--threshold", type=float, default=None, help="flag accounts scoring at least T (default: the model's, 0.5)")
     sp.add_argument("--top", type=int, default=20, help="accounts listed in the readable output (default 20)")
     sp.add_argument("--evaluate", action="store_true",
@@ -82,7 +85,7 @@ def cmd_score_accounts(args) -> int:
     threshold = df.attrs["threshold"] if args.threshold is None else args.threshold
     df.insert(2, "flagged", df["score"] >= threshold)
     if args.csv:
-        write_csv(df)
+        write_csv(df, raw=args.raw)
         return 0
     feats = [c for c in df.columns if c not in ("id", "score", "flagged", "reasons", "rules", "logit")]
     a = df.attrs
@@ -109,7 +112,7 @@ def _evaluate(args) -> int:
     table = boteval.evaluate(paths)
     summary = boteval.summary(table)
     if args.csv:
-        write_csv(table)
+        write_csv(table, raw=args.raw)
         return 0
     model = botmodel.default_model()
     payload = {"evaluation": _records(table), "summary": _records(summary),

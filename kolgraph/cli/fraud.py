@@ -21,6 +21,9 @@ def register_fraud(sub) -> None:
     add_options(sp, FraudOptions)
     sp.add_argument("--report", metavar="HTML", help="write a self-contained HTML report for the (first) creator")
     sp.add_argument("--export", metavar="DIR", help="write report.json and CSVs of clusters and flagged accounts")
+    sp.add_argument("--raw", action="store_true", help="write text cells as they are (by default "
+                    "cells starting with = + - @, tab or CR get a leading ' so spreadsheets do "
+                    "not run them as formulas)")
     sp.add_argument("--write-flags", action="store_true",
                     help="write the account column 'flagged' into the store (used by --exclude-flagged)")
 
@@ -34,7 +37,7 @@ def cmd_fraud(args) -> int:
                      **options_from_args(args, FraudOptions))
     d = report.to_dict()
     if args.export:
-        d["exported"] = report.export(args.export)
+        d["exported"] = report.export(args.export, raw=args.raw)
     if args.report:
         d["report"] = str(report.html(args.report, args.creator[0] if args.creator else None))
     if args.write_flags:

@@ -9,9 +9,15 @@ from kolgraph.cli._output import console, emit, mib, print_warnings, progress
 def register_ingest(sub) -> None:
     sp = add_command(sub, "ingest", cmd_ingest, "read an edge list into a store",
                      "Read a follower edge list (CSV/TSV/whitespace text, .gz, or Parquet; one "
-                     "row per 'follower followee') into a graph store. Malformed rows fail the "
-                     "ingest with their line numbers unless --skip-bad.")
-    sp.add_argument("edges", help="edge list file")
+                     "row per 'follower followee') into a graph store, or with --per-creator a "
+                     "directory of follower exports, one file per creator (CSV, JSON, JSONL, "
+                     "optionally .gz; the creator is the file name or a creator column). "
+                     "Malformed rows fail the ingest with their file and line unless --skip-bad.")
+    sp.add_argument("edges", nargs="?", help="edge list file")
+    sp.add_argument("--per-creator", metavar="DIR", help="a directory of follower exports, one "
+                    "file per creator (instead of an edge list)")
+    sp.add_argument("--creator-col", help="--per-creator: the column naming the creator "
+                    "(default: a 'creator' column, else the file name)")
     sp.add_argument("--out", "-o", required=True, help="store directory to write (e.g. graph.kg)")
     sp.add_argument("--creators", help="creator table (CSV/Parquet with id[,name,platform,category,price,avg_views])")
     sp.add_argument("--accounts", help="account attribute table (CSV/Parquet with id and canonical columns, "
@@ -32,14 +38,26 @@ def register_ingest(sub) -> None:
 
 def cmd_ingest(args) -> int:
     from kolgraph.columns import parse_mapping
-    from kolgraph.ingest import ingest
+    from kolgraph.exceptions import InputError
+    from kolgraph.ingest import ingest, ingest_per_creator
 
+    if (args.edges is None) == (args.per_creator is None):
+        raise InputError("give an edge list file or --per-creator DIR (one of the two)")
+    if args.per_creator is not None:
+        g = ingest_per_creator(args.per_creator, args.out, overwrite=args.force,
+                               progress=progress(args), creator_col=args.creator_col,
+                               id_type=args.id_type, skip_bad=args.skip_bad)
+        return _done(args, g)
     g = ingest(args.edges, args.out, creators=args.creators, accounts=args.accounts,
                account_columns=parse_mapping(args.account_columns),
                overwrite=args.force, progress=progress(args), follower_col=_col(args.follower_col),
                followee_col=_col(args.followee_col), time_col=_col(args.time_col),
                edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
                id_type=args.id_type, skip_bad=args.skip_bad)
+    return _done(args, g)
+
+
+def _done(args, g) -> int:
     payload = {"store": str(args.out), **g.report}
 
     def human(p):
@@ -62,7 +80,7 @@ def _delim(value: str | None) -> str | None:
 
 
 def _print_report(report: dict, console) -> None:
-    rows = [("input edges", report.get("input_edges")), ("kept edges", report.get("edges")),
+    rows = [("creator files", report.get("files")), ("input edges", report.get("input_edges")), ("kept edges", report.get("edges")),
             ("accounts", report.get("accounts")), ("self-follows dropped", report.get("self_follows")),
             ("duplicate edges dropped", report.get("duplicate_edges")),
             ("malformed rows skipped", report.get("bad_rows"))]
@@ -81,12 +99,15 @@ def register_export(sub) -> None:
                      "write a store's edge list (CSV/TSV/.gz/Parquet by extension)")
     sp.add_argument("store")
     sp.add_argument("--out", "-o", required=True, help="output file, e.g. edges.csv, edges.tsv.gz, edges.parquet")
+    sp.add_argument("--raw", action="store_true", help="write text cells as they are (by default "
+                    "cells starting with = + - @, tab or CR get a leading ' so spreadsheets do "
+                    "not run them as formulas)")
 
 
 def cmd_export(args) -> int:
     import kolgraph
     from kolgraph.ingest import export_edges
 
-    out = export_edges(kolgraph.open(args.store), args.out, progress=progress(args))
+    out = export_edges(kolgraph.open(args.store), args.out, progress=progress(args), raw=args.raw)
     emit(args, out, lambda p: console().print(f"[green]wrote[/green] {p['edges']:,} edges to {p['path']}"))
     return 0

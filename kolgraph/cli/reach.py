@@ -38,6 +38,9 @@ def register_reach(sub) -> None:
     add_options(sp, SketchModeOptions)
     _dask.add_engine_flags(sp)
     sp.add_argument("--csv", action="store_true", help="print the per-creator table as CSV")
+    sp.add_argument("--raw", action="store_true", help="write text cells as they are (by default "
+                    "cells starting with = + - @, tab or CR get a leading ' so spreadsheets do "
+                    "not run them as formulas)")
     sp.add_argument("--curve", metavar="PNG", help="write the reach curve plot")
 
 
@@ -85,7 +88,7 @@ def _reach_dask(args) -> int:
 
 def _print_reach_report(args, report, d: dict, warn_csv: bool) -> int:
     if args.csv:
-        write_csv(report.to_frame())
+        write_csv(report.to_frame(), raw=args.raw)
         for w in d["warnings"] if warn_csv else ():
             warn(w)
         return 0

@@ -24,13 +24,15 @@ def register_serve(sub) -> None:
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sp.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sp.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    sp.add_argument("--verify", action="store_true", help="check every store file's sha256 "
+                    "against its manifest before serving (reads every byte once)")
 
 
 def cmd_serve(args) -> int:
     from kolgraph.api.serve import serve
 
     serve(args.stores, config=args.config, host=args.host, port=args.port, workers=args.workers,
-          log_level=args.log_level)
+          log_level=args.log_level, verify=args.verify)
     return 0
 
 

@@ -3,6 +3,7 @@ stage seeded from creator pairs sharing too many followers."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -15,11 +16,14 @@ import numpy as np
 from kolgraph.exceptions import InputError
 from kolgraph.fraud.report import Cluster
 from kolgraph.kernels import cofollow as _kc
+from kolgraph.kernels import csr as _csr
 from kolgraph.kernels import fraud as _k
 from kolgraph.progress import SILENT, Progress
 
 ALPHA = 0.01                 # family-wise significance level of the block test
 MIN_AUDIENCE_SHARE = 0.5     # a cluster holds at least this share of its creators' followers
+CIRCLE_LIFT = 0.5            # creators following each other with this share of their followers' lift
+                             # are a circle, not customers
 _LAMBDA_FLOOR = 1e-12        # expectation of a block with no edges outside it
 
 
@@ -45,7 +49,7 @@ def bipartite(g, cols: np.ndarray):
 # size: the docstring is the specification of the block test (docs/fraud.md quotes it)
 def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                  min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
-                 min_creators: int = 2, c: float = 5.0, expand: float = 0.5,
+                 min_creators: int = 2, c: float = 5.0, expand: float = 0.25,
                  co_following: bool = True, alpha: float = ALPHA,
                  progress: Progress = SILENT, timings: dict | None = None
                  ) -> tuple[list[Cluster], dict]:
@@ -59,16 +63,21 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     Bonferroni; farms make their customers' audiences overlap), most significant first.
     From a seed's common followers the block alternates, as CopyCatch does without times,
     between the creators followed by at least half of its followers and the followers
-    following at least half (and two) of its creators, until it settles
+    following at least half (and two) of its creators, until it settles (then again at a
+    quarter, from the seeds whose followers no cluster took)
     (:func:`kolgraph.kernels.cofollow.seeded_blocks`); followers with fewer than twice the
     follows into its creators that their degree gives by chance leave it, and Fraudar peels
     its densest core. Seeded candidates need at least three creators.
 
     **The test**, the same for every candidate:
 
-    1. *Friends are not bought.* Followers of the block whom one of its creators follows
-       leave it (customers do not follow their bought followers back; friend circles and
-       colleagues follow each other), as do followers already in a cluster.
+    1. *Friends are not bought, and heavy users are not in lockstep.* Followers of the
+       block whom one of its creators follows leave it (customers do not follow their
+       bought followers back; friend circles and colleagues follow each other), as do
+       followers already in a cluster, and followers whose share of follows into the
+       block's creators is under twice the block's share of all creators
+       (``_ROW_CONCENTRATION``: an account following a share of everybody follows small
+       creators too, without being in lockstep with anyone).
     2. *Significance against the rest of the graph* (:func:`block_test`). With ``b`` the
        block's edges, ``S_r`` and ``S_c`` the degrees of its followers and creators in the
        follower x creator graph and ``E`` all its edges, the rest of the graph predicts
@@ -86,6 +95,17 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
        ``MIN_AUDIENCE_SHARE`` (half) of its creators' followers in the graph: a farm's customers are
        small accounts whose audiences are mostly bought; fan communities and heavy users
        of popular creators are a small part of those creators' audiences.
+
+    4. *Circles are not customers.* A follower's *lift* is the share of its follows that go
+       to the block's creators over the block's share of all creators; the block's
+       ``follower_lift`` is that of its tested followers together. When at least three of
+       its creators follow creators, their ``creator_lift`` (the same, for their follows of
+       the block's other creators) is at least ``CIRCLE_LIFT`` (half) of the
+       ``follower_lift``: the creators are members of the group as much as its followers
+       are, a circle (friends, colleagues, a team, a follow-back ring), not a farm's
+       customers, who are strangers to each other. A follower crawl cannot show whether the
+       candidates follow their followers back, but it does show the candidates' follows of
+       each other.
 
     Plus the size and density rules: at least ``min_followers`` followers and
     ``min_creators`` creators after step 1, density at least ``min_density`` (a farm's
@@ -114,7 +134,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     -------
     (clusters, info) : the kept clusters and facts about the run (bipartite size, ``alpha``,
         and every candidate's size, score, density and lift, and for those tested the share
-        of its followers followed by its creators (``reciprocal``), ``expected_excluded``,
+        of its followers followed by its creators (``reciprocal``), the share left out as
+        diffuse (``diffuse``), ``follower_lift``, ``creator_lift``, ``expected_excluded``,
         ``log10_p``, ``log10_threshold`` and ``audience_share``).
     """
     if min_lift is not None:
@@ -243,10 +264,12 @@ class _BlockSearch:
                               self.n_accounts)
         return mark[self.row_account[rows]]
 
-    def keep_block(self, rows, cols_in_block, score, edges, stage) -> None:
+    def keep_block(self, rows, cols_in_block, score, edges, stage, split: bool = True) -> None:
         """Record a candidate block (row and column indices); keep it as a cluster when it
         passes :func:`block_test` and the rules of :func:`dense_blocks` (expanded, minus
-        taken rows). Masks over all rows are built for kept blocks only."""
+        taken rows). A block whose creators fall into groups without common followers is
+        tested group by group (:meth:`_creator_groups`). Masks over all rows are built for
+        kept blocks only."""
         e, m, n = self.e, self.m, self.n
         n_rows, n_cols = len(rows), len(cols_in_block)
         col_sum = float(self.col_deg[cols_in_block].sum())
@@ -258,20 +281,30 @@ class _BlockSearch:
         if n_rows < self.min_followers or n_cols < self.min_creators or (
                 stage == "co-following" and n_cols < _SEED_MIN_CREATORS):
             return
-        followed = self._followed_rows(rows, cols_in_block)
-        rec["reciprocal"] = float(followed.mean())
-        row_in = np.zeros(m, bool)
-        row_in[rows[~followed]] = True
         col_in = np.zeros(n, bool)
         col_in[cols_in_block] = True
-        kept_rows = int(row_in.sum())
+        tested, b = self._tested_rows(rows, cols_in_block, col_in, rec)
+        if split and n_cols >= 2 * self.min_creators and len(tested):
+            groups = self._creator_groups(tested, cols_in_block)
+            if len(groups) > 1:
+                rec["groups"] = len(groups)
+                for g_rows, g_cols, g_edges in groups:
+                    self.keep_block(g_rows, g_cols, score, g_edges, stage, split=False)
+                return
+        kept_rows = len(tested)
         if kept_rows < self.min_followers:
             return
-        b = int(_k.count_block(self.indptr, self.indices, row_in, col_in)) if followed.any() else edges
-        lam, log10_p = block_test(b, float(self.row_deg[row_in].sum()), col_sum, e)
+        row_in = np.zeros(m, bool)
+        row_in[tested] = True
+        lam, log10_p = block_test(b, float(self.row_deg[tested].sum()), col_sum, e)
         threshold = scan_threshold(self.alpha, m, n, kept_rows, n_cols)
         rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
         if b / (kept_rows * n_cols) < self.min_density or not log10_p < threshold:
+            return
+        # lift: the share of one's follows into the block's creators over their share of creators
+        rec["follower_lift"] = row_lift = b / float(self.row_deg[tested].sum()) * n / n_cols
+        rec["creator_lift"] = creator_lift = self._creator_lift(cols_in_block, col_in)
+        if creator_lift is not None and creator_lift >= CIRCLE_LIFT * row_lift:
             return
         if self.expand <= 1:
             # two shared follows are what any two popular creators' fans have: three at least
@@ -300,7 +333,76 @@ class _BlockSearch:
                   "tested_followers": kept_rows, "tested_edges": b, "expected_excluded": lam,
                   "lift_excluded": b / lam, "log10_p_excluded": log10_p,
                   "log10_threshold": threshold, "alpha": self.alpha,
-                  "reciprocal": rec["reciprocal"], "audience_share": share}))
+                  "reciprocal": rec["reciprocal"], "diffuse": rec["diffuse"],
+                  "follower_lift": row_lift, "creator_lift": creator_lift,
+                  "audience_share": share}))
+
+    def _tested_rows(self, rows, cols_in_block, col_in, rec) -> tuple[np.ndarray, int]:
+        """The rows of a block that its test counts, and their edges into it: those not
+        followed by one of its creators (friends are not bought) that follow its creators at
+        least ``_ROW_CONCENTRATION`` times as often as creators at large (a heavy user
+        following a share of everybody is not in lockstep with anyone)."""
+        followed = self._followed_rows(rows, cols_in_block)
+        rec["reciprocal"] = float(followed.mean())
+        rows = rows[~followed]
+        k_in = _csr.filtered_counts(self.indptr, self.indices, rows, False, col_in, False)
+        share = len(cols_in_block) / self.n
+        concentrated = k_in >= _ROW_CONCENTRATION * share * self.row_deg[rows]
+        rec["diffuse"] = float(1.0 - concentrated.mean()) if len(rows) else 0.0
+        return rows[concentrated], int(k_in[concentrated].sum())
+
+    def _creator_groups(self, rows, cols_in_block) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """The block's creators in groups that share followers, each with its followers in
+        the block and their edges: two creators are linked when at least a quarter of the
+        smaller one's followers in the block (and three) follow both. Farms peeled
+        together have no fakes in common; a farm or a circle is one group. Creators linked
+        to none are left out."""
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
+        n_cols = len(cols_in_block)
+        col_local = np.full(self.n, -1, np.int64)
+        col_local[cols_in_block] = np.arange(n_cols)
+        s_indptr, s_indices = _kc.block_subgraph(self.indptr, self.indices, rows, col_local)
+        a = sp.csr_matrix((np.ones(len(s_indices), np.float32), s_indices, s_indptr),
+                          shape=(len(rows), n_cols))
+        co = (a.T @ a).tocoo()
+        aud = np.asarray(a.sum(axis=0)).ravel()
+        link = (co.row != co.col) & (co.data >= np.maximum(
+            3, _GROUP_SHARE * np.minimum(aud[co.row], aud[co.col])))
+        links = sp.coo_matrix((np.ones(int(link.sum())), (co.row[link], co.col[link])),
+                              shape=(n_cols, n_cols))
+        n_groups, label = connected_components(links, directed=False)
+        entry_row = np.repeat(np.arange(len(rows)), np.diff(s_indptr))
+        entry_group = label[s_indices]
+        out = []
+        for k in range(n_groups):
+            members = np.flatnonzero(label == k)
+            if len(members) < 2:
+                continue
+            mine = entry_group == k
+            out.append((rows[np.unique(entry_row[mine])], cols_in_block[members], int(mine.sum())))
+        return out
+
+    @functools.cached_property
+    def _row_of(self) -> np.ndarray:
+        """Row of each account in the follower x creator graph (-1: follows no creator)."""
+        out = np.full(self.n_accounts, -1, np.int64)
+        out[self.row_account] = np.arange(self.m)
+        return out
+
+    def _creator_lift(self, cols_in_block, col_in) -> float | None:
+        """How much more often a block's creators follow its other creators than creators at
+        large (the share of their follows that go to the block's other creators over those
+        creators' share of all creators), over those of them that follow any creator; None
+        when fewer than three do. The creators of a friend circle or a team follow each
+        other much as its followers follow them; a farm's customers are strangers."""
+        r = self._row_of[self.cols[cols_in_block]]
+        r = r[r >= 0]
+        if len(r) < 3:
+            return None
+        k = _csr.filtered_counts(self.indptr, self.indices, r, False, col_in, False)
+        return float(k.sum() / self.row_deg[r].sum() * (self.n - 1) / (len(cols_in_block) - 1))
 
     def peel_into_clusters(self, sub: tuple, alive: np.ndarray, n_blocks: int, stage: str,
                            task=None) -> None:
@@ -332,13 +434,20 @@ class _BlockSearch:
         return seed_a, seed_b
 
     def seeded_stage(self, seed_a: np.ndarray, seed_b: np.ndarray) -> None:
-        """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`)."""
+        """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`), first
+        tight (``rho`` 0.5), then loose (0.25) from the seeds whose followers are not yet in a
+        cluster: a loose block around a farm with a high follow share also takes popular
+        creators its fakes' camouflage hits, whose own follows make it look like a circle."""
+        for rho in _RHOS:
+            self._seeded_pass(seed_a, seed_b, rho)
+
+    def _seeded_pass(self, seed_a: np.ndarray, seed_b: np.ndarray, rho: float) -> None:
         indptr, indices, col_indptr, col_rows = (self.indptr, self.indices, self.col_indptr,
                                                  self.col_rows)
         e, taken, row_deg, col_deg = self.e, self.taken, self.row_deg, self.col_deg
         col_ok = self._col_ok()
         rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
-                                                  col_ok, seed_a, seed_b, _RHO, _MAX_ITER)
+                                                  col_ok, seed_a, seed_b, rho, _MAX_ITER)
         col_local = np.full(self.n, -1, np.int64)
         for i in range(len(rp) - 1):
             block_rows = rows[rp[i]:rp[i + 1]]
@@ -367,11 +476,16 @@ _MAX_COL_SHARE = 0.05    # creators followed by more than this share of rows (an
 _MAX_COL_FLOOR = 500     # this many) are not seed candidates
 _PAIR_MIN = 5            # common followers a seed pair needs at least
 _PAIR_ALPHA = 0.01       # seed pairs: family-wise error rate (Bonferroni over all eligible pairs)
-_RHO = 0.5               # a seeded block's followers follow this share of its creators, and back
+_RHOS = (0.5, 0.25)       # seeded blocks' followers follow this share of its creators, and back:
+                         # tight, then loose (the issue's farms have follow shares from 0.3)
 _MAX_ITER = 20
 _ROW_LIFT = 2.0          # a seeded block keeps followers with at least this many times the follows
                          # into its creators that their degree gives by chance
 _SEED_MIN_CREATORS = 3   # seeded blocks span at least this many creators (CopyCatch's m)
+_GROUP_SHARE = 0.25       # two creators of a block are in one group when this share of the smaller
+                          # one's followers in the block follow both
+_ROW_CONCENTRATION = 2.0  # a tested follower follows the block's creators this many times as often as
+                          # creators at large
 
 
 def _seed_pairs(indptr, indices, col_indptr, col_rows, m, col_deg, col_ok):

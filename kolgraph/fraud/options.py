@@ -32,8 +32,8 @@ class FraudOptions(Options):
     min_creators: Count = Field(2, description="... and at least this many creators (default 2)")
     c: float = Field(5.0, gt=1.0, description="camouflage-resistant creator weights "
                      "1/log(followers + c) (default 5)")
-    expand: float = Field(0.5, description="a follower of at least this share of a cluster's "
-                          "creators joins it (default 0.5)")
+    expand: float = Field(0.25, description="a follower of at least this share of a cluster's "
+                          "creators joins it (default 0.25)")
     # temporal lockstep and growth spikes (stores with follow times)
     lockstep_window: int = Field(6 * 3_600, ge=2, description="seconds of a lockstep window "
                                  "(default 21600, 6 hours)",

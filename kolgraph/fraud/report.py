@@ -23,6 +23,7 @@ from kolgraph.fraud.signals import (
 )
 from kolgraph.kernels import fraud as _k
 from kolgraph.store import rewrite
+from kolgraph.tables import csv_safe
 
 
 @dataclass
@@ -243,9 +244,10 @@ class FraudReport:
         cid = np.concatenate(rows_c) if rows_c else np.zeros(0, np.int64)
         return pa.table({"cluster": pa.array(cid, pa.int64()), "id": pa.array(self.graph.external(idx))})
 
-    def export(self, directory: str | Path) -> dict[str, str]:
+    def export(self, directory: str | Path, raw: bool = False) -> dict[str, str]:
         """Write ``report.json``, ``clusters.csv``, ``cluster_members.csv`` and
-        ``flagged_accounts.csv`` into ``directory``; returns name -> path."""
+        ``flagged_accounts.csv`` into ``directory``; returns name -> path. Text cells
+        starting like a spreadsheet formula get a leading ``'`` unless ``raw``."""
         import pyarrow.csv as pacsv
 
         d = Path(directory)
@@ -269,7 +271,7 @@ class FraudReport:
         for name, table in (("clusters", summary), ("cluster_members", self.clusters_table()),
                             ("flagged_accounts", self.flagged_table())):
             path = d / f"{name}.csv"
-            pacsv.write_csv(table, path)
+            pacsv.write_csv(table if raw else csv_safe(table), path)
             written[name] = str(path)
         return written
 

@@ -7,7 +7,7 @@ import warnings as _warnings
 
 import numpy as np
 
-from kolgraph._parallel import Job, threads
+from kolgraph._parallel import Job, check_deadline, threads
 from kolgraph.fraud.blocks import _columns, dense_blocks
 from kolgraph.fraud.options import FraudOptions
 from kolgraph.fraud.report import Cluster, FraudReport
@@ -86,9 +86,11 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     clusters, info = dense_blocks(g, cols=cols, progress=progress, timings=timings,
                                   **{name: params[name] for name in BLOCK_OPTIONS})
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
+    check_deadline()  # between stages: a call past its deadline stops here
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
     groups, spikes, bot = _join_side(g, side, kinds, params, skipped, warnings, timings)
+    check_deadline()
 
     t0 = time.perf_counter()
     idx, counts, total = _listed_creators(g, cols, report_idx, kinds, o.top)
@@ -143,6 +145,7 @@ def _join_side(g, side: Job, kinds: dict, params: dict, skipped: list, warnings:
         t0 = time.perf_counter()
         spikes = spike_evidence(g, spikes, kinds)
         timings["spikes_seconds"] += time.perf_counter() - t0
+    check_deadline()
     t0 = time.perf_counter()
     bot = _account_signals(g, kinds, params, skipped, warnings)
     timings["account_signals_seconds"] = time.perf_counter() - t0
@@ -173,6 +176,7 @@ def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: 
         g, cols, window=params["lockstep_window"], n_min=params["lockstep_min"],
         m=params["lockstep_m"], burst=params["lockstep_burst"])
     timings["lockstep_seconds"] = time.perf_counter() - t0
+    check_deadline()
     t0 = time.perf_counter()
     spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
     timings["spikes_seconds"] = time.perf_counter() - t0

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from kolgraph._parallel import check_deadline
 from kolgraph.kernels import plan as _k
 from kolgraph.plan.greedy import _best_single, _greedy, _upper_bound
 from kolgraph.plan.instance import (
@@ -44,6 +45,7 @@ def _rebuild(inst: _Instance, include: list, members) -> _State:
         state.add(c)
     rest = [c for c in members if c not in set(include)]
     while rest:
+        check_deadline()
         arr = np.asarray(rest, dtype=np.int64)
         rk = _gains(inst, arr, _k.RK, state)
         sur = _gains(inst, arr, _k.EFFECTIVE, state)
@@ -117,6 +119,7 @@ def _local_search(inst: _Instance, state: _State, include: list,
         passes += 1
         best = (0.0, None, ())  # (gain, out, ins)
         for out in outs:
+            check_deadline()
             loss = 0.0
             if out is not None:
                 loss = float(_k.remove(*rows, out, count, inst.k))

@@ -10,6 +10,7 @@ from itertools import combinations
 
 import numpy as np
 
+from kolgraph._parallel import check_deadline
 from kolgraph.kernels import plan as _k
 from kolgraph.plan.instance import (
     EPS,
@@ -67,6 +68,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
         heapq.heapify(heap)
         step = 0
         while heap:
+            check_deadline()
             neg, c, stamp = heap[0]
             if not state.admissible(c, reserve):
                 heapq.heappop(heap)
@@ -84,6 +86,7 @@ def _greedy(inst: _Instance, state: _State, *, lazy: bool = True) -> _State:
             reserve = state.reserve()
     else:
         while True:
+            check_deadline()
             cand = np.flatnonzero(~state.in_plan & ~inst.excluded & ~state.blocked)
             cand = cand[state.admissible_mask(cand, reserve)]
             if len(cand) == 0:
@@ -104,6 +107,7 @@ def _fill_minimums(inst: _Instance, state: _State) -> None:
     cost first, then the cheapest."""
     kind = inst.kind
     while not state.quotas_met():
+        check_deadline()
         reserve = state.reserve()
         short = (state.tcount < inst.tmin) | (state.tspend < inst.smin - EPS)
         cand = np.flatnonzero(short[inst.tier] & ~state.in_plan & ~inst.excluded & ~state.blocked)
@@ -152,6 +156,7 @@ def _enumerate(inst: _Instance, base: _State, lazy: bool) -> _State:
 
     for size in (0, 1, 2, 3):
         for seed in combinations(free, size):
+            check_deadline()
             s = base.copy()
             ok = True
             for c in seed:
@@ -193,6 +198,7 @@ def _upper_bound(inst: _Instance, state: _State, value: float) -> float:
         g = state.bound[cand].copy()
         exact = np.zeros(len(cand), dtype=bool)
     while True:
+        check_deadline()
         order = np.argsort(-(g / cost), kind="stable")
         room = inst.budget
         extra = 0.0

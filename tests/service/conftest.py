@@ -110,8 +110,9 @@ def keys() -> Keys:
 
 
 def service_settings(stores: dict, keys: Keys, **overrides) -> Settings:
+    # many calls per key: the concurrency test sends 16 at once with one key
     base = dict(stores=stores, keys=tuple(keys.entries), max_creators=16, max_body_bytes=8192,
-                rate_limit=10_000.0, rate_burst=10_000, request_timeout=30.0)
+                rate_limit=10_000.0, rate_burst=10_000, request_timeout=30.0, max_key_calls=64)
     return Settings(**{**base, **overrides})
 
 
