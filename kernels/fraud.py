@@ -20,8 +20,8 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
-from kolgraph.kernels.csr import filter_rows, transpose_rows
-from numba import njit
+from kolgraph.kernels.csr import _transpose_alloc, _transpose_fill, filter_rows, transpose_rows
+from numba import njit, prange
 
 # --- bipartite follower x column graph --------------------------------------------------------
 
@@ -45,7 +45,32 @@ def bipartite_rows(out_indptr, out_indices, col_of):
 @njit(nogil=True, cache=True)
 def transpose(indptr, indices, n_cols, n_parts):
     """Column-major copy of a CSR: ``(col_indptr, col_rows, col_pos)``, rows ascending in each
-    column; ``col_pos`` is each entry's position in ``indices`` (:func:`kolgraph.kernels.csr.transpose_rows`)."""
+    column; ``col_pos`` is each entry's position in ``indices``, int32 (fewer than ``2**31``
+    entries; else :func:`transpose_wide`). Parallel over ``n_parts`` column ranges as
+    :func:`kolgraph.kernels.csr.transpose_rows`."""
+    starts, ends = indptr[:-1], indptr[1:]
+    counts, rows, _ = _transpose_alloc(starts, ends, indices, n_cols, False)
+    pos = np.empty(len(rows), np.int32)
+    if n_parts <= 1 or n_cols <= 1:
+        _transpose_fill(starts, ends, indices, counts, 0, n_cols, rows, pos, True)
+    else:
+        _transpose_parts(starts, ends, indices, counts, n_cols, n_parts, rows, pos)
+    return counts, rows, pos
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def _transpose_parts(starts, ends, indices, counts, n_cols, n_parts, rows, pos):
+    n_parts = min(n_parts, n_cols)
+    bounds = np.searchsorted(counts, np.arange(n_parts + 1) * (counts[n_cols] / n_parts))
+    bounds[0] = 0
+    bounds[n_parts] = n_cols
+    for t in prange(n_parts):
+        _transpose_fill(starts, ends, indices, counts, bounds[t], bounds[t + 1], rows, pos, True)
+
+
+@njit(nogil=True, cache=True)
+def transpose_wide(indptr, indices, n_cols, n_parts):
+    """:func:`transpose` with int64 ``col_pos``, for ``2**31`` entries or more."""
     return transpose_rows(indptr[:-1], indptr[1:], indices, n_cols, n_parts, True)
 
 
@@ -137,8 +162,8 @@ def radix_argsort(keys):
 
 @njit(nogil=True, cache=True)
 def radix_sort(keys):
-    """``(order, sorted keys)`` of the non-negative float64 ``keys``, ascending, ties in
-    index order.
+    """``(order, sorted keys)`` of the non-negative float64 ``keys`` (fewer than ``2**31``),
+    ascending, ties in index order; ``order`` is int32.
 
     Stable LSD radix sort on the keys' bit patterns (for non-negative floats their order
     as unsigned integers), 16 bits a pass; a pass whose digit is the same for every key
@@ -146,9 +171,9 @@ def radix_sort(keys):
     """
     n = len(keys)
     cur_k = keys.copy().view(np.uint64)
-    cur_i = np.arange(n).astype(np.int64)
+    cur_i = np.arange(n).astype(np.int32)  # fewer than 2**31 keys (rows of a graph)
     tmp_k = np.empty(n, np.uint64)
-    tmp_i = np.empty(n, np.int64)
+    tmp_i = np.empty(n, np.int32)
     mask = np.uint64(0xFFFF)
     for s in range(4):
         shift = np.uint64(16 * s)
@@ -244,13 +269,13 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
         if not edge_alive[p]:
             all_alive = False
             break
-    live_rows = np.flatnonzero(state == 0)
+    live_rows = np.flatnonzero(state == 0).astype(np.int32)
     rank, sorted_keys = radix_sort(key_r[live_rows])  # ties: smaller id
     sorted_rows = live_rows[rank]  # untouched rows' costs are read from sorted_keys, in order
     head = 0
     hk_r = np.empty(m, np.float64)
-    hid_r = np.empty(m, np.int64)
-    pos_r = np.full(m, -1, np.int64)
+    hid_r = np.empty(m, np.int32)  # ids and slots of rows in int32: a graph has < 2**31 rows
+    pos_r = np.full(m, -1, np.int32)
     size_r = 0
     dirty = np.zeros(n, np.bool_)       # columns whose cost dropped since the last sift
     dirty_list = np.empty(n, np.int64)
@@ -258,7 +283,7 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     dm_key = np.inf                     # the smallest (cost, id) among the dirty columns
     dm_col = n
 
-    order = np.empty(rows_left + cols_left, np.int64)  # rows as r, columns as m + j
+    order = np.empty(rows_left + cols_left, np.int32)  # rows as r, columns as -1 - j
     n_nodes = rows_left + cols_left
     best = f / n_nodes
     best_k = 0
@@ -305,7 +330,7 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
             dm_col = n
             size_c = _heap_pop(hk_c, hid_c, pos_c, size_c)  # the top is now j
             cols_left -= 1
-            order[k] = m + j
+            order[k] = -1 - j
             f -= key_c[j]
             wj = w[j]
             for p in range(col_indptr[j], col_indptr[j + 1]):
@@ -324,13 +349,16 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
             best = avg
             best_k = k
     # the block: every live node not among the first best_k removed
-    removed = np.zeros(m + n, np.bool_)
-    for i in range(best_k):
-        removed[order[i]] = True
     for r in range(m):
-        row_in[r] = state[r] != 3 and not removed[r]
+        row_in[r] = state[r] != 3
     for j in range(n):
-        col_in[j] = deg[j] > 0 and not removed[m + j]
+        col_in[j] = deg[j] > 0
+    for i in range(best_k):
+        x = order[i]
+        if x >= 0:
+            row_in[x] = False
+        else:
+            col_in[-1 - x] = False
     return row_in, col_in, best, total
 
 

@@ -72,22 +72,12 @@ def _hot_windows(in_indptr, times, v, dt, n_min, burst):
 
 
 @njit(nogil=True, cache=True)
-def _join_window(in_indices, lo, order, s, e, hits, m, parent):
-    """Union the lockstep followers (``hits >= m``) of one hot window into one group."""
-    first = -1
-    for q in range(s, e):
-        a = in_indices[lo + order[q]]
-        if hits[a] >= m:
-            if first < 0:
-                first = a
-            else:
-                ra = _find(parent, a)
-                rb = _find(parent, first)
-                if ra != rb:  # the smaller id is the root: groups named by it
-                    if ra < rb:
-                        parent[rb] = ra
-                    else:
-                        parent[ra] = rb
+def _grow(buf, size):
+    if size <= len(buf):
+        return buf
+    out = np.empty(max(2 * len(buf), size), buf.dtype)
+    out[:len(buf)] = buf
+    return out
 
 
 @njit(nogil=True, cache=True)
@@ -108,28 +98,61 @@ def lockstep(in_indptr, in_indices, times, cols, n_accounts, dt, n_min, m, burst
     -------
     (hits, group) : per account, the number of distinct creators in whose hot windows it
     followed; its lockstep group (the smallest account id of the group), -1 when not in lockstep.
+
+    One pass sorts each creator's follow times once and keeps its hot windows' followers
+    (few: hot windows are bursts); the groups are then joined from those alone.
     """
     hits = np.zeros(n_accounts, np.int32)
-    last = np.full(n_accounts, -1, np.int64)
+    last = np.full(n_accounts, -1, np.int32)  # the last creator (its index in cols) counted
+    members = np.empty(1024, np.int64)     # hot windows' followers, window after window
+    win_end = np.empty(64, np.int64)       # where each hot window's followers end in members
+    n_mem = 0
+    n_win = 0
     for ci in range(len(cols)):
         v = cols[ci]
         lo, order, starts, ends = _hot_windows(in_indptr, times, v, dt, n_min, burst)
         for w in range(len(starts)):
+            members = _grow(members, n_mem + ends[w] - starts[w])
             for q in range(starts[w], ends[w]):
                 a = in_indices[lo + order[q]]
-                if last[a] != v:
-                    last[a] = v
+                members[n_mem] = a
+                n_mem += 1
+                if last[a] != ci:
+                    last[a] = ci
                     hits[a] += 1
-    parent = np.arange(n_accounts).astype(np.int64)
-    for ci in range(len(cols)):
-        lo, order, starts, ends = _hot_windows(in_indptr, times, cols[ci], dt, n_min, burst)
-        for w in range(len(starts)):
-            _join_window(in_indices, lo, order, starts[w], ends[w], hits, m, parent)
+            win_end = _grow(win_end, n_win + 1)
+            win_end[n_win] = n_mem
+            n_win += 1
+    parent = np.arange(n_accounts).astype(np.int32)  # account ids: < 2**31
+    s = 0
+    for w in range(n_win):
+        _join_members(members, s, win_end[w], hits, m, parent)
+        s = win_end[w]
     group = np.full(n_accounts, -1, np.int64)
     for a in range(n_accounts):
         if hits[a] >= m:
             group[a] = _find(parent, a)
     return hits, group
+
+
+@njit(nogil=True, cache=True)
+def _join_members(members, s, e, hits, m, parent):
+    """Union the lockstep followers (``hits >= m``) of one hot window (``members[s:e]``) into
+    one group (its root: the group's smallest id)."""
+    first = -1
+    for q in range(s, e):
+        a = members[q]
+        if hits[a] >= m:
+            if first < 0:
+                first = a
+            else:
+                ra = _find(parent, a)
+                rb = _find(parent, first)
+                if ra != rb:
+                    if ra < rb:
+                        parent[rb] = ra
+                    else:
+                        parent[ra] = rb
 
 
 # --- follower-growth spikes -------------------------------------------------------------------

@@ -120,6 +120,23 @@ def test_radix_argsort_on_many_keys(rng):
     assert np.array_equal(K.radix_argsort(keys), np.argsort(keys, kind="stable"))
 
 
+def test_transpose_matches_naive(rng):
+    for trial in range(30):
+        m, n = int(rng.integers(1, 60)), int(rng.integers(1, 20))
+        rows = random_rows(rng, m, n, float(rng.uniform(0.0, 0.6)))
+        indptr = np.zeros(m + 1, np.int64)
+        indptr[1:] = np.cumsum([len(r) for r in rows])
+        indices = np.array([j for r in rows for j in r], np.int32)
+        want = [[(r, int(p)) for r in range(m) for p in range(indptr[r], indptr[r + 1])
+                 if indices[p] == j] for j in range(n)]
+        for parts in (1, 2, 3, 64):
+            for fn in (K.transpose, K.transpose_wide):
+                cp, cr, cpos = fn(indptr, indices, n, parts)
+                got = [list(zip(cr[cp[j]:cp[j + 1]].tolist(), cpos[cp[j]:cp[j + 1]].tolist(), strict=True))
+                       for j in range(n)]
+                assert got == want, (trial, parts, fn)
+
+
 def test_peel_empty_and_single_edge():
     indptr, indices, cp, cr, cpos = csr_of([[], []], 3)
     ri, ci, score, total = K.peel(indptr, indices, cp, cr, cpos, np.ones(0, bool), 5.0)
@@ -367,6 +384,50 @@ def test_seeded_blocks_match_naive_on_random_graphs(rng):
         rho = float(rng.choice([0.3, 0.5, 0.8]))
         got = kernel_seeded(rows, n, row_ok, col_ok, seeds, rho)
         assert got == naive.seeded_blocks(rows, row_ok, col_ok, seeds, rho, 20), trial
+
+
+def planted_block_rows(rng, m, n, blocks, p_noise):
+    """Random rows plus ``blocks`` planted dense blocks (overlapping column ranges), so that
+    many seeds grow into the same block (the kernel's memo of column sets is exercised)."""
+    rows = [set(r) for r in random_rows(rng, m, n, p_noise)]
+    for _ in range(blocks):
+        cols = rng.choice(n, int(rng.integers(3, max(4, n // 2))), replace=False)
+        for r in rng.choice(m, int(rng.integers(4, max(5, m // 3))), replace=False):
+            rows[r] |= {int(j) for j in cols if rng.random() < 0.8}
+    return [sorted(r) for r in rows]
+
+
+def test_seeded_blocks_match_naive_when_seeds_share_blocks(rng):
+    # every pair is a seed: most seeds run into a block an earlier seed found; small
+    # iteration budgets check that a remembered column set is only used when its block is
+    # reached within the budget, as the naive alternation would reach it
+    for trial in range(40):
+        m, n = int(rng.integers(10, 70)), int(rng.integers(4, 16))
+        rows = planted_block_rows(rng, m, n, int(rng.integers(1, 4)), float(rng.uniform(0.02, 0.3)))
+        row_ok = {r for r in range(m) if rng.random() < 0.95}
+        col_ok = {j for j in range(n) if rng.random() < 0.95}
+        pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
+        seeds = [pairs[i] for i in rng.permutation(len(pairs))]
+        rho = float(rng.choice([0.3, 0.5, 0.7]))
+        for max_iter in (1, 2, 3, 20):
+            got = kernel_seeded(rows, n, row_ok, col_ok, seeds, rho, max_iter)
+            assert got == naive.seeded_blocks(rows, row_ok, col_ok, seeds, rho, max_iter), (trial, max_iter)
+
+
+def test_seeded_blocks_remembered_column_sets_respect_the_iteration_budget():
+    # found by a random search against a kernel that used a remembered column set whatever
+    # the budget left: with max_iter=3 a later seed runs out of iterations before reaching
+    # the earlier seed's block, and its block is a new one
+    rows = [[0, 1, 4, 7, 8], [1, 2, 3, 4, 5], [5, 6, 7], [3, 6, 7, 8], [2, 3, 5, 8],
+            [0, 2, 3, 4, 5, 6, 8], [2, 3, 5, 6, 7, 8], [2, 3, 4, 6, 8], [0, 2, 3, 6, 7]]
+    seeds = [(0, 2), (2, 5), (0, 3), (0, 5), (4, 6), (2, 4), (4, 8), (3, 7), (1, 3), (1, 6), (6, 7),
+             (1, 7), (3, 8), (0, 4), (1, 4), (1, 8), (1, 5), (7, 8), (0, 6), (3, 6), (2, 7), (3, 5),
+             (4, 5), (0, 8), (0, 7), (3, 4), (5, 8), (2, 8), (5, 7), (2, 3), (0, 1), (6, 8), (1, 2),
+             (4, 7), (5, 6), (2, 6)]
+    everything = set(range(9))
+    for max_iter in (1, 2, 3, 4, 20):
+        got = kernel_seeded(rows, 9, everything, everything, seeds, 0.5, max_iter)
+        assert got == naive.seeded_blocks(rows, everything, everything, seeds, 0.5, max_iter), max_iter
 
 
 def test_seeded_blocks_match_naive_on_a_real_graph(data_dir):
@@ -839,3 +900,22 @@ def test_flags_on_a_store_without_attributes(rng, tmp_path):
     for c in again["creators"]:
         r = g.reach([c["id"]], exclude_flagged=True).to_dict()
         assert r["unique_reach"] == c["real_reach"]
+
+
+def test_review_bot_scores_and_reasons_are_score_accounts(monkeypatch):
+    # the review scores accounts without score_accounts' texts, in chunks, and writes the
+    # reasons only for the accounts a report shows: both must be score_accounts' own
+    import kolgraph.fraud.signals as signals
+    from kolgraph.botscore import score_accounts
+
+    monkeypatch.setattr(signals, "_SCORE_CHUNK", 777)  # several chunks, one ragged
+    g, _ = generate(3_000, 60, 20_000, seed=5, farms=1)
+    rep = g.fraud()
+    with pytest.warns(Warning):
+        want = score_accounts(g.accounts)
+    assert np.array_equal(rep.bot_scores["score"].to_numpy(), want["score"].to_numpy())
+    bots = np.flatnonzero(rep.kinds["bot_score"])
+    assert len(bots) > 0
+    reasons = rep.reasons()
+    for a in bots[:: max(1, len(bots) // 50)].tolist():
+        assert f"({want['reasons'].iat[a]})" in " ".join(reasons[a])

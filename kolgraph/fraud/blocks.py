@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -39,7 +41,8 @@ def bipartite(g, cols: np.ndarray):
     col_of[cols] = np.arange(len(cols), dtype=np.int32)
     row_account, indptr, indices = _k.bipartite_rows(np.asarray(g.out_indptr), np.asarray(g.out_indices),
                                                      col_of)
-    col_indptr, col_rows, col_pos = _k.transpose(indptr, indices, len(cols), numba.get_num_threads())
+    transpose = _k.transpose if len(indices) < 2**31 else _k.transpose_wide
+    col_indptr, col_rows, col_pos = transpose(indptr, indices, len(cols), numba.get_num_threads())
     return row_account, indptr, indices, col_indptr, col_rows, col_pos
 
 
@@ -48,7 +51,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                  min_lift: float | None = None, min_density: float = 0.1, min_followers: int = 10,
                  min_creators: int = 2, c: float = 5.0, expand: float = 0.25,
                  co_following: bool = True, alpha: float = ALPHA,
-                 progress: Progress = SILENT) -> tuple[list[Cluster], dict]:
+                 progress: Progress = SILENT, timings: dict | None = None
+                 ) -> tuple[list[Cluster], dict]:
     """Candidate dense blocks of the follower x creator graph; the significant lockstep ones
     become clusters.
 
@@ -123,6 +127,8 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     expand : share of a cluster's creators a follower must follow to join it (above 1: no expansion)
     co_following : run the co-following stage
     alpha : family-wise significance level of the test (Bonferroni over candidate blocks)
+    timings : a dict to receive the seconds of each step (bipartite graph, seed pairs, global
+        peel, co-following stage)
 
     Returns
     -------
@@ -138,22 +144,60 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
                       DeprecationWarning, stacklevel=2)
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
+    clock = _Clock(timings)
     cols = _columns(g) if cols is None else np.asarray(cols, np.int64)
     search = _BlockSearch(g, cols, bipartite(g, cols), min_density=min_density,
                           min_followers=min_followers, min_creators=min_creators, c=c,
                           expand=expand)
+    clock("blocks_bipartite_seconds")
     if search.e == 0:
         return [], search.info
-    with progress.task("peeling dense blocks", total=max_blocks + 1) as task:
-        seeds = search.seed_pairs() if co_following else (np.zeros(0, np.int64),) * 2
+    with progress.task("peeling dense blocks", total=max_blocks + 1) as task, \
+            ThreadPoolExecutor(1) as beside:
+        # the seed pairs do not depend on the global peel: counted beside it
+        if co_following:
+            search.info["seed_pairs"] = 0
+            seeds = _beside(beside, search.seed_pairs)
         search.alpha = search.info["alpha"] = alpha
         whole = (search.indptr, search.indices, search.col_indptr, search.col_rows,
                  search.col_pos, None, None)
         search.peel_into_clusters(whole, np.ones(search.e, bool), max_blocks, "global", task)
+        clock("blocks_global_peel_seconds")
         if co_following:
-            search.seeded_stage(*seeds)
+            (seed_a, seed_b), seconds = seeds.result()
+            if timings is not None:
+                timings["blocks_seed_pairs_seconds"] = seconds
+            search.seeded_stage(seed_a, seed_b)
+        clock("blocks_co_following_seconds")
         task.advance()
     return search.clusters, search.info
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    return fn(), time.perf_counter() - t0
+
+
+def _beside(pool: ThreadPoolExecutor, fn) -> Future:
+    """``(fn(), its seconds)`` on ``pool``'s thread, or at once with one numba thread."""
+    if numba.get_num_threads() > 1:
+        return pool.submit(_timed, fn)
+    done: Future = Future()
+    done.set_result(_timed(fn))
+    return done
+
+
+class _Clock:
+    """Seconds since the previous call, into ``timings[name]`` (nothing when ``timings`` is None)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings, self.t = timings, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = now - self.t
+        self.t = now
 
 
 def scan_threshold(alpha: float, m: int, n: int, rows: int, cols: int) -> float:

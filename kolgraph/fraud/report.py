@@ -13,7 +13,14 @@ import numpy as np
 import pyarrow as pa
 
 from kolgraph.exceptions import InputError
-from kolgraph.fraud.signals import KINDS, _flag_bits, _following, growth_spikes, spike_evidence
+from kolgraph.fraud.signals import (
+    KINDS,
+    _flag_bits,
+    _following,
+    bot_reasons,
+    growth_spikes,
+    spike_evidence,
+)
 from kolgraph.kernels import fraud as _k
 from kolgraph.store import rewrite
 from kolgraph.tables import csv_safe
@@ -87,7 +94,7 @@ class FraudReport:
     cluster_hits: dict[int, dict[int, int]]
     spikes: dict[int, list[dict]]         # creator internal id -> spikes
     lockstep_groups: list[dict]
-    bot_scores: Any = None                # pandas DataFrame from score_accounts, aligned to accounts
+    bot_scores: Any = None                # pandas DataFrame, score and logit per account (signals._bot_scores)
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
@@ -206,8 +213,9 @@ class FraudReport:
                     f"{self.params['lockstep_window']} s windows with {grp['followers_count'] - 1} others")
         if "bot_score" in self.kinds and self.bot_scores is not None:
             bs = self.bot_scores
-            for a in np.flatnonzero(self.kinds["bot_score"]).tolist():
-                out.setdefault(a, []).append(f"bot score {bs['score'].iat[a]:.2f} ({bs['reasons'].iat[a]})")
+            bots = np.flatnonzero(self.kinds["bot_score"])
+            for a, why in zip(bots.tolist(), bot_reasons(g, bots, bs), strict=True):
+                out.setdefault(a, []).append(f"bot score {bs['score'].iat[a]:.2f} ({why})")
         if "mass_following" in self.kinds:
             following = _following(g)
             for a in np.flatnonzero(self.kinds["mass_following"]).tolist():

@@ -7,7 +7,7 @@ import warnings as _warnings
 
 import numpy as np
 
-from kolgraph._parallel import check_deadline
+from kolgraph._parallel import Job, check_deadline, threads
 from kolgraph.fraud.blocks import _columns, dense_blocks
 from kolgraph.fraud.options import FraudOptions
 from kolgraph.fraud.report import Cluster, FraudReport
@@ -78,19 +78,18 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     if g.creators is None:
         warnings.append("no creator table: every followed account is treated as a creator")
 
+    # dense blocks (mostly one-threaded kernels) on this thread, lockstep and spikes (which do
+    # not need its clusters) beside it on the background thread
+    side = Job(_side_stages, (g, cols if report_idx is None else report_idx, cols, params),
+               threaded=threads() > 1)
     t0 = time.perf_counter()
-    clusters, info = dense_blocks(g, cols=cols, progress=progress,
+    clusters, info = dense_blocks(g, cols=cols, progress=progress, timings=timings,
                                   **{name: params[name] for name in BLOCK_OPTIONS})
     timings["dense_blocks_seconds"] = time.perf_counter() - t0
     check_deadline()  # between stages: a call past its deadline stops here
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
-    groups, spikes = _temporal(g, cols if report_idx is None else report_idx, cols, params,
-                               kinds, skipped, timings)
-    check_deadline()
-    t0 = time.perf_counter()
-    bot = _account_signals(g, kinds, params, skipped, warnings)
-    timings["account_signals_seconds"] = time.perf_counter() - t0
+    groups, spikes, bot = _join_side(g, side, kinds, params, skipped, warnings, timings)
     check_deadline()
 
     t0 = time.perf_counter()
@@ -122,6 +121,37 @@ def _members(clusters: list[Cluster], n: int) -> np.ndarray:
     return out
 
 
+def _side_stages(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict):
+    """The temporal stages, independent of the dense blocks: lockstep and growth spikes
+    (without their evidence). Returns ``(kinds, lockstep groups, spikes, skipped, timings)``."""
+    kinds: dict[str, np.ndarray] = {}
+    skipped: list[str] = []
+    timings: dict[str, float] = {}
+    groups, spikes = _temporal(g, spike_cols, cols, params, kinds, skipped, timings)
+    return kinds, groups, spikes, skipped, timings
+
+
+def _join_side(g, side: Job, kinds: dict, params: dict, skipped: list, warnings: list,
+               timings: dict):
+    """The temporal stages' results merged in, the spikes' evidence (it needs the clusters
+    and lockstep), then the account signals (after the dense blocks have freed their
+    memory: the account table is the largest thing they read): ``(lockstep groups, spikes,
+    bot scores)``."""
+    side_kinds, groups, spikes, side_skipped, side_timings = side.result()
+    kinds.update(side_kinds)
+    skipped += side_skipped
+    timings.update(side_timings)
+    if spikes:
+        t0 = time.perf_counter()
+        spikes = spike_evidence(g, spikes, kinds)
+        timings["spikes_seconds"] += time.perf_counter() - t0
+    check_deadline()
+    t0 = time.perf_counter()
+    bot = _account_signals(g, kinds, params, skipped, warnings)
+    timings["account_signals_seconds"] = time.perf_counter() - t0
+    return groups, spikes, bot
+
+
 def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list):
     """Bot scores (when the graph has profiles) and mass following, into ``kinds``; returns
     the bot scores."""
@@ -135,8 +165,9 @@ def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list
 
 def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: dict,
               skipped: list, timings: dict) -> tuple[list[dict], dict[int, list[dict]]]:
-    """Lockstep (into ``kinds``) and its groups, and the growth spikes of ``spike_cols``;
-    skipped without ``followed_at`` times."""
+    """Lockstep (into ``kinds``) and its groups, and the growth spikes of ``spike_cols``
+    (their evidence is added later, see :func:`spike_evidence`); skipped without
+    ``followed_at`` times."""
     if g.followed_at is None:
         skipped.append("lockstep and growth spikes: the graph has no followed_at times")
         return [], {}
@@ -147,8 +178,7 @@ def _temporal(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict, kinds: 
     timings["lockstep_seconds"] = time.perf_counter() - t0
     check_deadline()
     t0 = time.perf_counter()
-    spikes = spike_evidence(g, growth_spikes(g, spike_cols, z=params["spike_z"],
-                                             min_gain=params["spike_min_gain"]), kinds)
+    spikes = growth_spikes(g, spike_cols, z=params["spike_z"], min_gain=params["spike_min_gain"])
     timings["spikes_seconds"] = time.perf_counter() - t0
     return groups, spikes
 

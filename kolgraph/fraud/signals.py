@@ -4,13 +4,19 @@ bot scores and mass following."""
 from __future__ import annotations
 
 import calendar
+import math
 import time
+import warnings as _warnings
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
-from kolgraph.botscore import score_accounts
+from kolgraph import botmodel
+from kolgraph.botscore import BotRules, _prepare, score_accounts
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import lockstep as _kl
+from kolgraph.tables import KolgraphWarning
 
 KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
 _DAY = 86_400
@@ -113,15 +119,72 @@ def _day_of(date: str) -> int:
     return calendar.timegm(time.strptime(date, "%Y-%m-%d")) // _DAY
 
 
+_SCORE_CHUNK = 1 << 21  # accounts scored at a time (bounds the feature arrays' memory)
+
+
 def _bot_scores(g, skipped: list[str], warnings: list[str]):
+    """The bot score of every account (a DataFrame with ``score`` and ``logit``, row i =
+    account i), or None without account attributes.
+
+    The score is :func:`kolgraph.botscore.score_accounts`'s, computed without its texts
+    (reasons and rules for every account cost most of its time and memory at millions of
+    accounts): chunk by chunk, account age against the newest ``created_at`` of the whole
+    table as score_accounts takes it. :func:`bot_reasons` writes the reasons of the
+    accounts a report shows."""
     raw = g.raw_accounts()
     if raw is None or not set(raw.column_names) - {"flagged"}:  # a flags-only table has no profiles
         skipped.append("bot_score: the graph has no account attributes (ingest with --accounts)")
         return None
-    scores = score_accounts(g.accounts)
-    if len(scores) != g.n_accounts:
-        raise InputError(f"score_accounts returned {len(scores)} rows for {g.n_accounts} accounts")
-    return scores.reset_index(drop=True)
+    table = g.accounts
+    n = table.num_rows
+    if n != g.n_accounts:
+        raise InputError(f"the account table has {n} rows for {g.n_accounts} accounts")
+    model = botmodel.default_model()
+    _, cols, *_ = _prepare(table.slice(0, 0))  # the column mapping and its warnings, once
+    as_of = _newest_created(table) if "created_at" in cols else None
+    logit = np.empty(n, np.float64)
+    missing = {}
+    for lo in range(0, n, _SCORE_CHUNK):
+        _, cols, *_ = _quiet_prepare(table.slice(lo, _SCORE_CHUNK))
+        values, _ = botmodel.feature_values(cols, as_of)
+        k = min(_SCORE_CHUNK, n - lo)
+        logit[lo:lo + k], _ = botmodel.contributions(model, values, k)
+        missing = {f["name"]: botmodel.BY_NAME[f["name"]].needs
+                   for f in model["features"] if f["name"] not in values}
+    if missing:
+        _warnings.warn("model feature(s) missing (they contribute 0): "
+                       + "; ".join(f"{k} (needs {v})" for k, v in missing.items()),
+                       KolgraphWarning, stacklevel=4)
+    out = pd.DataFrame({"score": botmodel.sigmoid(logit), "logit": logit})
+    out.attrs["as_of"] = as_of
+    return out
+
+
+def _quiet_prepare(table):
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        return _prepare(table)
+
+
+def _newest_created(table) -> float:
+    """score_accounts' reference time for account age: the newest ``created_at`` (seconds)."""
+    _, cols, *_ = _quiet_prepare(table.select(["id", "created_at"]))
+    created = cols["created_at"].cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    return float(np.nanmax(created)) if np.isfinite(created).any() else math.nan
+
+
+def bot_reasons(g, accounts: np.ndarray, bot: pd.DataFrame) -> list[str]:
+    """score_accounts' ``reasons`` of ``accounts`` (internal ids), scored as :func:`_bot_scores`
+    scored them (same reference time)."""
+    if not len(accounts):
+        return []
+    as_of = bot.attrs.get("as_of")
+    rules = BotRules(as_of=None if as_of is None or math.isnan(as_of)
+                     else pd.Timestamp(as_of, unit="s", tz="UTC"))
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        scored = score_accounts(g.accounts.take(pa.array(accounts)), rules=rules)
+    return scored["reasons"].tolist()
 
 
 def _following(g) -> np.ndarray:
