@@ -278,11 +278,13 @@ def test_suggestions_add_with_one_click(page, served):
     assert page.errors == []
 
 
-def test_audience_quality_shows_computing_then_the_review(page, served):
+def test_audience_quality_from_the_review(page, served):
     g = served.graph("alpha")
     sign_in(page, served)
     page.get_by_role("button", name="Show audience quality").click()
-    expect(page.locator("#quality-status")).to_contain_text("computing", timeout=20_000)
+    # a review slower than the request's time limit answers "computing" first and the page
+    # retries; since the review got faster (issue 14, part 6) this store's review often
+    # finishes within the limit, so the computing state is not required here
     expect(page.locator("#quality-status")).to_contain_text("fraud review", timeout=120_000)
     expect(page.locator("#quality-status")).not_to_contain_text("computing", timeout=120_000)
     row = page.locator("#results tbody tr").first
