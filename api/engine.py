@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
+import pyarrow as pa
 from kolgraph.api.errors import ApiError
 from kolgraph.api.settings import Settings
 
@@ -276,7 +277,7 @@ class Engine:
         t0 = time.perf_counter()
         try:
             for name, g in self.graphs.items():
-                _warm_graph(g)
+                _warm_graph(g, self.settings.max_creators)
                 log.info("warmed store %s", name)
         except Exception as exc:  # readiness reports it; the service stays not ready
             log.exception("warm-up failed")
@@ -302,10 +303,16 @@ class Engine:
         self._background.shutdown(wait=False, cancel_futures=True)
 
 
-def _warm_graph(g: kolgraph.FollowerGraph) -> None:
-    """Reach of the 3 smallest and of the 20 largest creators (serial and threaded kernel
-    paths) and similar (which builds the store's candidate rows once). A filter changes
-    no kernel type (the account mask is a bool array either way), so it needs no call."""
+def _warm_graph(g: kolgraph.FollowerGraph, max_creators: int = 64) -> None:
+    """One small call down every code path a route can take, so no request compiles a
+    kernel: numba compiles at a path's first call (into its disk cache) holding the
+    interpreter for seconds, which on a cold cache stalled every tenant mid-load.
+
+    Reach of the 3 smallest, the 20 largest and ``max_creators`` creators (serial and
+    threaded kernels, one- and multi-word region masks), similar among creators and among
+    accounts (which builds the store's candidate rows once), and a small spread, seed
+    selection and plan. A filter changes no kernel type (the account mask is a bool array
+    either way), so it needs no call."""
     if g.n_accounts == 0:
         return
     if g.creators is not None and g.creators.num_rows:
@@ -317,7 +324,18 @@ def _warm_graph(g: kolgraph.FollowerGraph) -> None:
     idx = idx[order][deg[order] > 0]
     if len(idx) == 0:
         return
-    for sel in (idx[-3:], idx[:20]):
+    for sel in (idx[-3:], idx[:20], idx[:max_creators]):
         g.reach(g.external(sel))
     for c in (idx[0], idx[-1]):
         g.similar(g.external([c])[0], k=10)
+    g.similar(g.external([idx[0]])[0], k=10, among="accounts")
+    _warm_models(g, g.external(idx[:8]))
+
+
+def _warm_models(g: kolgraph.FollowerGraph, ext: list) -> None:
+    """The heavy routes' kernels (and the work budget's pilot runs, which use the same)."""
+    g.spread(ext[:3], p=0.05, runs=10, threads=1)
+    g.seeds(k=2, p=0.05, epsilon=0.5, evaluate=10, threads=1)
+    prices = pa.table({"id": pa.array(ext), "price": pa.array([100.0] * len(ext))})
+    g.plan(prices, budget=300.0, objective="effective3")
+    g.plan(prices, budget=300.0, objective="expected", max_overlap=0.9)  # exact Shapley

@@ -70,6 +70,9 @@ def test_a_failing_fraud_review_is_not_recomputed_on_every_request(start_server,
                       headers={"Authorization": f"Bearer {keys.keys['plain']}"}) as c:
         t0 = time.monotonic()
         first = c.get("/v1/fraud/clusters")
+        while first.json().get("error") == "computing" and time.monotonic() - t0 < 300:
+            time.sleep(0.5)  # a cold numba cache: the first stage compiles past the wait
+            first = c.get("/v1/fraud/clusters")
         took = time.monotonic() - t0
         assert_error(first, 503, "unavailable", "was stopped", "retried after 3 s")
         cpu0 = time.process_time()

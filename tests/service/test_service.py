@@ -314,7 +314,7 @@ def test_not_ready_until_warm(start_server, keys, monkeypatch):
 
     gate = threading.Event()
     real = engine._warm_graph
-    monkeypatch.setattr(engine, "_warm_graph", lambda g: (gate.wait(60), real(g)))
+    monkeypatch.setattr(engine, "_warm_graph", lambda g, *a: (gate.wait(60), real(g, *a)))
     srv = start_server(ready=False)
     with httpx.Client(base_url=srv.url,
                       headers={"Authorization": f"Bearer {keys.keys['plain']}"}) as c:
