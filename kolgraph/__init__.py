@@ -7,9 +7,10 @@
 """
 
 # Importing the capabilities registers their FollowerGraph methods (g.reach, g.plan, ...).
-from kolgraph import fraud, plan, propagation, reach, sketch  # noqa: F401
+from kolgraph import engagement, fraud, plan, propagation, reach, sketch  # noqa: F401
 from kolgraph._version import __version__
 from kolgraph.botscore import BotRules, score_accounts
+from kolgraph.engagement import engagement
 from kolgraph.exceptions import (
     InputError,
     KolgraphError,
@@ -37,6 +38,7 @@ __all__ = [
     "UnknownAccountError",
     "__version__",
     "complementary",
+    "engagement",
     "open",
     "score_accounts",
     "seeds",
