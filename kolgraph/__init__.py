@@ -10,7 +10,6 @@
 from kolgraph import engagement, fraud, plan, propagation, reach, sketch  # noqa: F401
 from kolgraph._version import __version__
 from kolgraph.botscore import BotRules, score_accounts
-from kolgraph.engagement import engagement
 from kolgraph.exceptions import (
     InputError,
     KolgraphError,
@@ -38,7 +37,6 @@ __all__ = [
     "UnknownAccountError",
     "__version__",
     "complementary",
-    "engagement",
     "open",
     "score_accounts",
     "seeds",

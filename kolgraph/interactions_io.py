@@ -295,13 +295,25 @@ def _concat(parts: list[Events], source: str) -> Events:
 
 
 # --- attaching to a graph, adding to a store ------------------------------------------------
-def attach_events(g: FollowerGraph, events: Events, posts: Events | None = None) -> FollowerGraph:
+def with_interactions(g: FollowerGraph, events: str | Path | None,
+                      posts: str | Path | None = None) -> FollowerGraph:
+    """The graph with the events of file ``events`` (and the posts of ``posts``) added (see
+    :func:`attach_events`); ``g.report["interactions"]`` gets their :func:`summary`."""
+    g = attach_events(g, read_events(events) if events is not None else None,
+                      read_posts(posts) if posts is not None else None)
+    g.report["interactions"] = summary(g.interactions)
+    return g
+
+
+def attach_events(g: FollowerGraph, events: Events | None, posts: Events | None = None
+                  ) -> FollowerGraph:
     """The graph with ``events`` (and ``posts``) added to its interactions layer.
 
     Returns ``g`` itself when every account is known, else a grown copy (accounts that
     only interact join the account table). ``g.interactions.report`` counts the input
     events, duplicates and new accounts.
     """
+    events = events if events is not None else _no_events()
     ids = {k: _ids(g, events, k) for k in ("account", "creator", "reply_to") if k in events.columns}
     post_creators = _ids(g, posts, "creator") if posts is not None else None
     known = [c for c in (*ids.values(), post_creators) if c is not None]
@@ -447,9 +459,7 @@ def add_interactions(store: str | Path, src: str | Path | None, posts: str | Pat
     if src is None and posts is None:
         raise InputError("add-interactions: give an events file (or --posts)")
     g = open_store(store)
-    events = read_events(src) if src is not None else _no_events()
-    post_rows = read_posts(posts) if posts is not None else None
-    grown = attach_events(g, events, post_rows)
+    grown = with_interactions(g, src, posts)
     inter = grown.interactions
     warnings = []
     if grown is g:
