@@ -319,5 +319,8 @@ def _warm_graph(g: kolgraph.FollowerGraph) -> None:
         return
     for sel in (idx[-3:], idx[:20]):
         g.reach(g.external(sel))
+    if g.interactions is not None:  # the interaction kernels, when the store has the layer
+        g.engagement(g.external(idx[:3]))
+        g.reach(g.external(idx[:3]), audience="loyal")
     for c in (idx[0], idx[-1]):
         g.similar(g.external([c])[0], k=10)

@@ -228,9 +228,9 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
     (4, 5, [2, 1], 1)
     """
     o = SketchModeOptions.check(options)
-    if o.audience == "followers" and o.model_fields_set & set(WindowOptions.model_fields):
-        raise InputError(f"{', '.join(sorted(o.model_fields_set & set(WindowOptions.model_fields)))}"
-                         ": only with audience='engaged' or 'loyal'")
+    window_set = [n for n, f in WindowOptions.model_fields.items() if getattr(o, n) != f.default]
+    if o.audience == "followers" and window_set:
+        raise InputError(f"{', '.join(window_set)}: only with audience='engaged' or 'loyal'")
     if o.mode == "sketch":
         given = {n: getattr(o, n) for n in SKETCH_ONLY if getattr(o, n) is not None}
         return sketch_reach(g, ids, view_rates=o.view_rates, posts=o.posts, where=o.where,
