@@ -58,10 +58,11 @@ def _kinds_list(value: Any) -> Any:
 Moment = Annotated[int | float | str | dt.datetime | dt.date | None, Field(
     description="Unix seconds, an ISO 8601 date or time (UTC unless it has an offset)",
     json_schema_extra=cli(metavar="TIME"))]
-Kinds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+Kinds = Annotated[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                            Field(max_length=255)] | None,
                   BeforeValidator(_kinds_list),
                   Field(description="interaction kinds counted, e.g. comment,share "
-                        "(default all)", max_length=255, json_schema_extra=cli(metavar="K,K"))]
+                        "(default all)", json_schema_extra=cli(metavar="K,K"))]
 LoyalK = Annotated[int, Field(ge=1, le=10_000, description="loyal fans interacted in at least "
                               "this many distinct weeks (or posts) of the window (default 3)")]
 LoyalDays = Annotated[float, Field(ge=0, description="and, when follow times exist, have "
