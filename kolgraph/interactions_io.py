@@ -72,7 +72,7 @@ class Events:
     where: Callable[[int], str] = str  # row i's place in the input (file:line)
 
     def __len__(self) -> int:
-        return len(self.columns["account"])
+        return len(self.columns["creator"])
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import naive_interactions as naive
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import naive_interactions as naive
 from kolgraph import FollowerGraph, InputError
 from kolgraph.interactions import build
 
