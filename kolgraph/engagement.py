@@ -50,8 +50,10 @@ def _kinds_list(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list | tuple):
-        return [k.strip() for v in value for k in (v.split(",") if isinstance(v, str) else [v])
-                if not isinstance(k, str) or k.strip()]
+        out = []
+        for v in value:  # "comment,share" items split; anything else is left to validation
+            out += [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else [v]
+        return out
     return value
 
 
@@ -65,7 +67,7 @@ Kinds = Annotated[Annotated[list[Annotated[str, Field(min_length=1, max_length=6
                         "(default all)", json_schema_extra=cli(metavar="K,K"))]
 LoyalK = Annotated[int, Field(ge=1, le=10_000, description="loyal fans interacted in at least "
                               "this many distinct weeks (or posts) of the window (default 3)")]
-LoyalDays = Annotated[float, Field(ge=0, description="and, when follow times exist, have "
+LoyalDays = Annotated[float, Field(ge=0, le=36_500, description="and, when follow times exist, have "
                                    "followed for at least this many days (default 30)")]
 LoyalBy = Annotated[Literal["auto", "weeks", "posts"], Field(
     description="count loyalty in distinct calendar weeks or posts; auto: posts when events "
@@ -96,11 +98,11 @@ def epoch(value: Moment, name: str) -> int | None:
     if isinstance(value, bool):
         raise InputError(f"{name}: expected a time, got {value!r}")
     if isinstance(value, int | float):
-        return int(value)
+        return _in_range(value, name)
     if isinstance(value, str):
         text = value.strip()
         if text.lstrip("+-").isdigit():
-            return int(text)
+            return _in_range(int(text), name)
         try:
             value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -111,6 +113,15 @@ def epoch(value: Moment, name: str) -> int | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp())
+
+
+MAX_SECONDS = 1 << 40  # about 35,000 years either side of 1970: room for any real time
+
+
+def _in_range(value: float, name: str) -> int:
+    if not (-MAX_SECONDS <= value <= MAX_SECONDS):  # also false for NaN
+        raise InputError(f"{name}: {value!r} is not a time (Unix seconds within ±{MAX_SECONDS:,})")
+    return int(value)
 
 
 def require_interactions(g):
