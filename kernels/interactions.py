@@ -203,11 +203,17 @@ def reciprocity_rows(c_indptr, c_account, c_time, c_kind, c_reply_to, sel, since
     for i in range(k):
         c = sel[i]
         lo, hi = _window(c_indptr, c_time, c, since, until)
-        m = 0
+        n_comments = 0
+        n_replies = 0
         for e in range(lo, hi):
-            if (c_kind[e] == comment_code and c_account[e] != c) or (
-                    c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0):
-                m += 1
+            if c_kind[e] == comment_code and c_account[e] != c:
+                n_comments += 1
+            elif c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0:
+                n_replies += 1
+        out[i, 0] = n_comments
+        if n_replies == 0 or n_comments == 0:  # nothing to match (e.g. a creator who never replies)
+            continue
+        m = n_comments + n_replies
         fan = np.empty(m, np.int64)
         key = np.empty(m, np.int64)  # time * 2 + (0 comment, 1 reply): comments first on ties
         j = 0
@@ -233,5 +239,14 @@ def reciprocity_rows(c_indptr, c_account, c_time, c_kind, c_reply_to, sel, since
                     out[i, 1] += 1
             else:
                 pending += 1
-                out[i, 0] += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def posts_in_window(p_indptr, p_time, sel, since, until):
+    """Posts of each selected creator with ``since <= time < until`` (rows time-sorted)."""
+    out = np.empty(sel.shape[0], np.int64)
+    for i in range(sel.shape[0]):
+        lo, hi = _window(p_indptr, p_time, sel[i], since, until)
+        out[i] = hi - lo
     return out

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field
 
+from kolgraph import _parallel
 from kolgraph._check import resolve_ids
 from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
@@ -214,19 +215,12 @@ def engagement(g, ids: Iterable, **options) -> dict:
     inter = require_interactions(g)
     ext, idx, warnings = resolve_ids(g, ids, skip_unknown=o.skip_unknown)
     w = window(g, o)
-    mask, _, _ = account_filter(g, None, exclude_flagged=True)
-    has_flags = mask is not None
-    flagged = ~mask if has_flags else np.zeros(1, np.bool_)
-    counts, weighted, by_kind = _k.engagement_rows(
-        inter.c_indptr, inter.c_account, inter.c_time, inter.c_kind, inter.c_post, inter.c_weight,
-        idx, w["since"], w["until"], w["kind_ok"], len(w["kind_ok"]), w["loyal_by"] == "posts",
-        o.loyal_k, w["min_follow_until"], *_graph_arrays(g), flagged, has_flags, g.n_accounts)
-    replies = _k.reciprocity_rows(inter.c_indptr, inter.c_account, inter.c_time, inter.c_kind,
-                                  inter.c_reply_to, idx, w["since"], w["until"],
-                                  inter.kind_code("comment"), inter.kind_code("reply"))
-    posts = _posts_in_window(inter, idx, w["since"], w["until"])
-    rows = [_row(g, inter, ext[i], int(idx[i]), counts[i], float(weighted[i]), by_kind[i],
-                 replies[i], posts[i], w, has_flags) for i in range(len(idx))]
+    counts, weighted, by_kind, replies, posts, has_flags = _counts(g, inter, idx, w, o)
+    kinds = inter.kinds
+    has_replies = inter.kind_code("reply") >= 0
+    rows = [_row(ext[i], c, weighted[i], by_kind[i], r, p, w, kinds, has_flags, has_replies)
+            for i, (c, r, p) in enumerate(zip(counts.tolist(), replies.tolist(), posts.tolist(),
+                                              strict=True))]
     return {"window": {"since": w["since"], "until": w["until"],
                        "days": (w["until"] - w["since"]) / DAY, "kinds": o.kinds},
             "loyalty": {"k": o.loyal_k, "by": w["loyal_by"],
@@ -234,37 +228,58 @@ def engagement(g, ids: Iterable, **options) -> dict:
             "creators": rows, "warnings": warnings + w["warnings"]}
 
 
-def _posts_in_window(inter, idx: np.ndarray, since: int, until: int) -> np.ndarray:
-    """Posts of each creator with ``since <= time < until`` (-1: the store has no posts)."""
-    if not inter.has_posts:
-        return np.full(len(idx), -1, np.int64)
-    out = np.empty(len(idx), np.int64)
-    for i, c in enumerate(idx):
-        row = inter.p_time[inter.p_indptr[c]: inter.p_indptr[c + 1]]
-        out[i] = np.searchsorted(row, until) - np.searchsorted(row, since)
-    return out
+THREADED_EVENTS = 200_000  # events in the selected rows above which creator chunks run on threads
+
+
+def _counts(g, inter, idx: np.ndarray, w: dict, o: EngagementOptions) -> tuple:
+    """The kernels' per-creator arrays: counts (with the follower count appended), weighted
+    sums, counts by kind, ``(comments, answered)``, posts in the window (-1 without posts),
+    and whether the accounts carry ``flagged``."""
+    mask, _, _ = account_filter(g, None, exclude_flagged=True)
+    has_flags = mask is not None
+    flagged = ~mask if has_flags else np.zeros(1, np.bool_)
+    events = int((inter.c_indptr[idx + 1] - inter.c_indptr[idx]).sum()) if len(idx) else 0
+    parts = _parallel.threads() if events >= THREADED_EVENTS else 1
+    cuts = np.linspace(0, len(idx), parts + 1).astype(np.int64)
+
+    def run(t: int):
+        sel = idx[cuts[t]: cuts[t + 1]]
+        out = _k.engagement_rows(
+            inter.c_indptr, inter.c_account, inter.c_time, inter.c_kind, inter.c_post,
+            inter.c_weight, sel, w["since"], w["until"], w["kind_ok"], len(w["kind_ok"]),
+            w["loyal_by"] == "posts", o.loyal_k, w["min_follow_until"], *_graph_arrays(g),
+            flagged, has_flags, g.n_accounts)
+        replies = _k.reciprocity_rows(inter.c_indptr, inter.c_account, inter.c_time,
+                                      inter.c_kind, inter.c_reply_to, sel, w["since"],
+                                      w["until"], inter.kind_code("comment"),
+                                      inter.kind_code("reply"))
+        return (*out, replies)
+    parts_out = _parallel.split_map(run, parts)
+    counts, weighted, by_kind, replies = (np.concatenate([p[j] for p in parts_out])
+                                          for j in range(4))
+    counts = np.column_stack([counts, g.in_degree[idx]])
+    posts = (_k.posts_in_window(inter.p_indptr, inter.p_time, idx, w["since"], w["until"])
+             if inter.has_posts else np.full(len(idx), -1, np.int64))
+    return counts, weighted.tolist(), by_kind.tolist(), replies, posts, has_flags
 
 
 def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else 0.0
 
 
-def _row(g, inter, ext_id, c: int, counts, weighted: float, by_kind, replies, posts: int, w: dict,
-         has_flags: bool) -> dict:
-    n_int, n_eng, n_fol, n_loyal, n_flag, n_loyal_fol = (int(x) for x in counts)
-    followers = int(g.in_degree[c])
+def _row(ext_id, counts: list, weighted: float, by_kind: list, replies: list, posts: int,
+         w: dict, kinds: list, has_flags: bool, has_replies: bool) -> dict:
+    n_int, n_eng, n_fol, n_loyal, n_flag, n_loyal_fol, followers = counts[:7]
     if posts > 0:
         rate, basis = _ratio(n_int, posts * followers), "per_post_per_follower"
     else:
         days = (w["until"] - w["since"]) / DAY
         rate, basis = _ratio(n_int, days * followers), "per_day_per_follower"
-    comments, answered = int(replies[0]), int(replies[1])
-    has_replies = inter.kind_code("reply") >= 0
+    comments, answered = replies
     return {"id": ext_id, "followers": followers, "engaged": n_eng, "engaged_followers": n_fol,
             "engaged_non_followers": n_eng - n_fol, "interactions": n_int,
             "weighted_interactions": weighted,
-            "by_kind": {inter.kinds[k]: int(by_kind[k]) for k in range(len(inter.kinds))
-                        if by_kind[k]},
+            "by_kind": {kinds[k]: n for k, n in enumerate(by_kind) if n},
             "posts": posts if posts >= 0 else None, "engagement_rate": rate, "rate_basis": basis,
             "loyal_fans": n_loyal, "loyal_followers": n_loyal_fol, "comments": comments,
             "answered_comments": answered,
