@@ -6,11 +6,12 @@ row sorted by time (``c_indptr``, ``c_account``, ``c_time``, ``c_kind``, ``c_pos
 found by bisection, so a creator's window costs its events in the window, not its row.
 
 Per creator, one pass over the window's events (:func:`_scan`) gives the interaction
-counts, the distinct engaged accounts (a stamp per account: ``stamp[u] == i + 1`` when
-account u was already seen for the i-th selected creator, so no clearing between
-creators) and, per engaged account, the number of distinct *units* it interacted in:
-calendar weeks (rows are time-sorted, so a week is new when it differs from the
-account's last one) or posts (the window's ``(account, post)`` pairs, sorted).
+counts and one key per event, ``account << 32 | unit`` (unit: the event's calendar week,
+or its post); sorting the keys (local to the creator, so no array over all accounts and
+no random access into one) gives the distinct engaged accounts in increasing order and,
+per account, its distinct units (:func:`_accounts`). The engaged accounts are then
+looked up in the creator's sorted follower row, each search starting where the last
+ended (:func:`_follow_from`).
 
 Events whose account is the creator itself are the creator's own (its replies to
 fans); they never count as engagement. :func:`reciprocity_rows` matches them, kind
@@ -34,77 +35,70 @@ def _window(c_indptr, c_time, c, since, until):
     return p0 + np.searchsorted(row, since), p0 + np.searchsorted(row, until)
 
 
-@njit(nogil=True, cache=True)
-def _follow_pos(in_indptr, in_indices, c, u):
-    """Position of u in c's (sorted) follower row, or -1 when u does not follow c."""
-    p0, p1 = in_indptr[c], in_indptr[c + 1]
-    j = p0 + np.searchsorted(in_indices[p0:p1], u)
-    if j < p1 and in_indices[j] == u:
-        return j
-    return -1
+NO_UNIT = np.int64(0xFFFFFFFF)  # an event without a post, when loyalty counts posts
 
 
 @njit(nogil=True, cache=True)
-def _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts,
-          stamp, mark, units, last_unit, engaged, pair_buf, by_kind, flagged, has_flags):
-    """One creator's window: fills ``engaged`` with its distinct engaged accounts (first
-    seen first) and ``units[u]`` with each one's distinct weeks or posts; adds to
-    ``by_kind``. Returns ``(n_engaged, interactions, weighted, from_flagged)``."""
-    n_eng = 0
-    n_int = 0
+def _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts, keys,
+          by_kind, flagged, has_flags):
+    """One creator's window: ``keys[:n]`` gets ``account << 32 | unit`` of every counted
+    event (unit: its calendar week, or its post), sorted. Adds to ``by_kind``. Returns
+    ``(n, interactions, weighted, from_flagged)``."""
+    n = 0
     weighted = 0.0
     n_flag = 0
-    n_pairs = 0
     for e in range(lo, hi):
         u = c_account[e]
         k = c_kind[e]
         if u == c or not kind_ok[k]:
             continue
-        n_int += 1
         weighted += c_weight[e]
         by_kind[k] += 1
         if has_flags and flagged[u]:
             n_flag += 1
-        if stamp[u] != mark:
-            stamp[u] = mark
-            engaged[n_eng] = u
-            n_eng += 1
-            units[u] = 0
-            last_unit[u] = -1
         if by_posts:
-            if c_post[e] >= 0:
-                pair_buf[n_pairs] = (np.int64(u) << 32) | np.int64(c_post[e])
-                n_pairs += 1
+            unit = np.int64(c_post[e]) if c_post[e] >= 0 else NO_UNIT
         else:
-            week = (c_time[e] + WEEK_SHIFT) // WEEK
-            if week != last_unit[u]:
-                last_unit[u] = week
-                units[u] += 1
-    if by_posts and n_pairs:
-        pairs = np.sort(pair_buf[:n_pairs])
-        for j in range(n_pairs):
-            if j == 0 or pairs[j] != pairs[j - 1]:
-                units[pairs[j] >> 32] += 1
-    return n_eng, n_int, weighted, n_flag
+            unit = ((c_time[e] + WEEK_SHIFT) // WEEK) & 0x7FFFFFFF  # 31 bits: never NO_UNIT
+        keys[n] = (np.int64(u) << 32) | unit
+        n += 1
+    keys[:n].sort()
+    return n, n, weighted, n_flag
 
 
 @njit(nogil=True, cache=True)
-def _loyal(c, u, units, loyal_k, in_indptr, in_indices, followed_at, has_fat, min_follow_until):
-    """Whether engaged account u is a loyal fan of c: ``units[u] >= loyal_k`` and, when
-    follow times exist, a follower of c since at most ``min_follow_until``."""
-    if units[u] < loyal_k:
-        return False
-    if not has_fat:
-        return True
-    j = _follow_pos(in_indptr, in_indices, c, u)
-    return j >= 0 and followed_at[j] <= min_follow_until
+def _accounts(keys, n, engaged, units):
+    """Distinct accounts of sorted ``keys[:n]`` into ``engaged`` (increasing) and their
+    distinct units into ``units``; returns how many accounts."""
+    m = 0
+    for j in range(n):
+        if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
+            engaged[m] = keys[j] >> 32
+            units[m] = 0
+            m += 1
+        if (keys[j] & NO_UNIT) != NO_UNIT and (j == 0 or keys[j] != keys[j - 1]):
+            units[m - 1] += 1
+    return m
 
 
 @njit(nogil=True, cache=True)
-def _scratch(n_accounts, max_row):
-    return (np.zeros(n_accounts, np.int32), np.zeros(n_accounts, np.int32),
-            np.zeros(n_accounts, np.int64), np.empty(max_row, np.int32),
-            np.empty(max_row, np.int64))
+def _follow_from(in_indices, j, p1, u):
+    """Position of u in the sorted follower row ``in_indices[j:p1]`` (accounts asked in
+    increasing order, so each search starts where the last ended), and whether u is there."""
+    j += np.searchsorted(in_indices[j:p1], u)
+    return j, j < p1 and in_indices[j] == u
+
+
+@njit(nogil=True, cache=True)
+def _buffers(c_indptr, c_time, sel, since, until):
+    total = 0
+    max_row = 1
+    for i in range(sel.shape[0]):
+        lo, hi = _window(c_indptr, c_time, sel[i], since, until)
+        max_row = max(max_row, hi - lo)
+        total += hi - lo
+    return (np.empty(max_row, np.int64), np.empty(max_row, np.int64),
+            np.empty(max_row, np.int32), total)
 
 
 @njit(nogil=True, cache=True)
@@ -113,31 +107,29 @@ def engagement_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, 
                     followed_at, has_fat, flagged, has_flags, n_accounts):
     """Per selected creator (``sel``, internal ids): ``counts`` int64 (k, 6) =
     interactions, engaged, engaged followers, loyal, interactions from flagged accounts,
-    loyal followers; ``weighted`` float64 (k,); ``by_kind`` int64 (k, n_kinds)."""
+    loyal followers; ``weighted`` float64 (k,); ``by_kind`` int64 (k, n_kinds).
+
+    A loyal fan has ``units >= loyal_k`` and, with follow times (``has_fat``), follows
+    the creator since at most ``min_follow_until``."""
     k = sel.shape[0]
-    max_row = 1
-    for i in range(k):
-        lo, hi = _window(c_indptr, c_time, sel[i], since, until)
-        max_row = max(max_row, hi - lo)
-    stamp, units, last_unit, engaged, pair_buf = _scratch(n_accounts, max_row)
+    keys, engaged, units, _ = _buffers(c_indptr, c_time, sel, since, until)
     counts = np.zeros((k, 6), np.int64)
     weighted = np.zeros(k, np.float64)
     by_kind = np.zeros((k, n_kinds), np.int64)
     for i in range(k):
         c = sel[i]
         lo, hi = _window(c_indptr, c_time, c, since, until)
-        n_eng, n_int, w, n_flag = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight,
-                                        kind_ok, by_posts, stamp, i + 1, units, last_unit,
-                                        engaged, pair_buf, by_kind[i], flagged, has_flags)
+        n, n_int, w, n_flag = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight,
+                                    kind_ok, by_posts, keys, by_kind[i], flagged, has_flags)
+        n_eng = _accounts(keys, n, engaged, units)
+        j, p1 = in_indptr[c], in_indptr[c + 1]
         n_fol = 0
         n_loyal = 0
         n_loyal_fol = 0
-        for j in range(n_eng):
-            u = engaged[j]
-            follows = _follow_pos(in_indptr, in_indices, c, u) >= 0
+        for a in range(n_eng):
+            j, follows = _follow_from(in_indices, j, p1, engaged[a])
             n_fol += follows
-            if _loyal(c, u, units, loyal_k, in_indptr, in_indices, followed_at, has_fat,
-                      min_follow_until):
+            if units[a] >= loyal_k and (not has_fat or (follows and followed_at[j] <= min_follow_until)):
                 n_loyal += 1
                 n_loyal_fol += follows
         counts[i, 0] = n_int
@@ -157,13 +149,7 @@ def audience_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, si
     """The engaged (or, with ``loyal_only``, loyal) accounts of each selected creator as a
     CSR of k sorted rows: ``(indptr, indices)``, ready for the reach kernels."""
     k = sel.shape[0]
-    max_row = 1
-    total = 0
-    for i in range(k):
-        lo, hi = _window(c_indptr, c_time, sel[i], since, until)
-        max_row = max(max_row, hi - lo)
-        total += hi - lo
-    stamp, units, last_unit, engaged, pair_buf = _scratch(n_accounts, max_row)
+    keys, engaged, units, total = _buffers(c_indptr, c_time, sel, since, until)
     by_kind = np.zeros(kind_ok.shape[0], np.int64)
     flagged = np.zeros(1, np.bool_)
     indptr = np.zeros(k + 1, np.int64)
@@ -171,19 +157,21 @@ def audience_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, si
     for i in range(k):
         c = sel[i]
         lo, hi = _window(c_indptr, c_time, c, since, until)
-        n_eng = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts,
-                      stamp, i + 1, units, last_unit, engaged, pair_buf, by_kind, flagged,
-                      False)[0]
+        n = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts,
+                  keys, by_kind, flagged, False)[0]
+        n_eng = _accounts(keys, n, engaged, units)
+        j, p1 = in_indptr[c], in_indptr[c + 1]
         start = indptr[i]
-        n = 0
-        for j in range(n_eng):
-            u = engaged[j]
-            if not loyal_only or _loyal(c, u, units, loyal_k, in_indptr, in_indices,
-                                        followed_at, has_fat, min_follow_until):
-                indices[start + n] = u
-                n += 1
-        indices[start:start + n] = np.sort(indices[start:start + n])
-        indptr[i + 1] = start + n
+        m = 0
+        for a in range(n_eng):
+            keep = not loyal_only
+            if loyal_only and units[a] >= loyal_k:
+                j, follows = _follow_from(in_indices, j, p1, engaged[a])
+                keep = not has_fat or (follows and followed_at[j] <= min_follow_until)
+            if keep:
+                indices[start + m] = engaged[a]
+                m += 1
+        indptr[i + 1] = start + m
     return indptr, indices[:indptr[k]].copy()
 
 
