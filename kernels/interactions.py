@@ -202,26 +202,27 @@ def reciprocity_rows(c_indptr, c_account, c_time, c_kind, c_reply_to, sel, since
         if n_replies == 0 or n_comments == 0:  # nothing to match (e.g. a creator who never replies)
             continue
         m = n_comments + n_replies
-        fan = np.empty(m, np.int64)
-        key = np.empty(m, np.int64)  # time * 2 + (0 comment, 1 reply): comments first on ties
+        # key: fan << 32 | tie << 1 | (0 comment, 1 reply), with ``tie`` the row position of
+        # the first event at the same time (rows are time-sorted): sorting the keys orders
+        # each fan's events by time, comments before replies made in the same second
+        keys = np.empty(m, np.int64)
         j = 0
+        tie = 0
         for e in range(lo, hi):
+            if e == lo or c_time[e] != c_time[e - 1]:
+                tie = e - lo
             if c_kind[e] == comment_code and c_account[e] != c:
-                fan[j] = c_account[e]
-                key[j] = c_time[e] * 2
+                keys[j] = (np.int64(c_account[e]) << 32) | (np.int64(tie) << 1)
                 j += 1
             elif c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0:
-                fan[j] = c_reply_to[e]
-                key[j] = c_time[e] * 2 + 1
+                keys[j] = (np.int64(c_reply_to[e]) << 32) | (np.int64(tie) << 1) | 1
                 j += 1
-        order = np.argsort(key, kind="mergesort")
-        order = order[np.argsort(fan[order], kind="mergesort")]
+        keys.sort()
         pending = 0
         for j in range(m):
-            e = order[j]
-            if j == 0 or fan[e] != fan[order[j - 1]]:
+            if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
                 pending = 0
-            if key[e] & 1:
+            if keys[j] & 1:
                 if pending > 0:
                     pending -= 1
                     out[i, 1] += 1
