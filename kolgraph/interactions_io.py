@@ -157,8 +157,9 @@ def _checked(cols: dict, path: Path, where, what: str) -> Events:
     n = len(next(iter(cols.values())))
     fault = np.zeros(n, dtype=np.int8)
     text = {k: pc.utf8_trim_whitespace(v.cast(pa.string())) for k, v in cols.items()}
-    for k, reason in ((c, i + 1) for i, c in enumerate(("account", "creator", "kind", "post"))):
-        if k in text and k in (POST_REQUIRED if what == "posts" else REQUIRED):
+    required = POST_REQUIRED if what == "posts" else REQUIRED
+    for reason, k in enumerate(("account", "creator", "kind", "post"), start=1):
+        if k in text and k in required:  # an empty required value: fault code `reason`
             empty = pc.fill_null(pc.equal(text[k], ""), True).to_numpy(zero_copy_only=False)
             fault[(fault == 0) & empty] = reason
     times = parse_times(text["time"]) if pa.types.is_string(text["time"].type) else None
