@@ -326,6 +326,9 @@ def _warm_graph(g: kolgraph.FollowerGraph, max_creators: int = 64) -> None:
         return
     for sel in (idx[-3:], idx[:20], idx[:max_creators]):
         g.reach(g.external(sel))
+    if g.interactions is not None:  # the interaction kernels, when the store has the layer
+        g.engagement(g.external(idx[:3]))
+        g.reach(g.external(idx[:3]), audience="loyal")
     for c in (idx[0], idx[-1]):
         g.similar(g.external([c])[0], k=10)
     g.similar(g.external([idx[0]])[0], k=10, among="accounts")

@@ -16,6 +16,13 @@ With a threshold ``k`` (the key's ``min_count``, else the service's; 0 = off):
   Ratios (shares, duplication, the normalised overlaps, averages) go with their parts;
 - a creator's own audience without a filter is its follower count, public through
   ``/v1/creators/{id}``, so it is always released (and whatever follows from it alone);
+  engaged and loyal audiences (``audience`` other than ``followers``) are not public and
+  are treated like filtered ones;
+- engagement rows (:func:`suppress_engagement`): each count of people (engaged, engaged
+  followers and non-followers, loyal fans, loyal followers) in ``1..k-1`` is held back,
+  and so is the other part of a split whose part is held back (engaged = followers +
+  non-followers; loyal fans = loyal followers + loyal non-followers). Event counts
+  (interactions, by kind, comments) and the follower count are released;
 - a filter (``where``, ``exclude_flagged``) that keeps fewer than ``k`` of the creators'
   followers (or fewer than ``k`` accounts) is refused (422 ``filter_too_narrow``);
 - similar-creator rows with fewer than ``k`` common followers are left out.
@@ -205,7 +212,8 @@ def suppress_report(d: dict, k: int) -> dict:
         d["suppression"] = {"min_count": 0, "regions": 0, "overlap_cells": 0, "exclusive": 0,
                             "figures": 0}
         return d
-    filtered = d["filters"].get("accounts_passing") is not None
+    filtered = (d["filters"].get("accounts_passing") is not None
+                or d["filters"].get("audience", "followers") != "followers")
     member = _member(d)
     if member is None:
         member = np.zeros((0, len(d["creators"])), dtype=bool)
@@ -296,3 +304,27 @@ def _hide_derived(d: dict) -> None:
 def suppress_similar(rows: list[dict], k: int) -> tuple[list[dict], int]:
     kept = [r for r in rows if not _small(r["common"], k)]
     return kept, len(rows) - len(kept)
+
+
+ENGAGED_SPLITS = (("engaged", ("engaged_followers", "engaged_non_followers")),
+                  ("loyal_fans", ("loyal_followers",)))  # the rest: loyal non-followers
+
+
+def suppress_engagement(rows: list[dict], k: int) -> dict:
+    """Hold back small counts of people in engagement rows, in place; returns the tally.
+
+    A whole in ``1..k-1`` is held back; when any part of its split (the reported ones, or
+    the unreported rest, e.g. loyal non-followers) is in ``1..k-1``, every reported part
+    is held back (the whole and the other parts would give a part away)."""
+    held = 0
+    for row in rows if k > 0 else ():
+        for whole, parts in ENGAGED_SPLITS:
+            values = [row[p] for p in parts]
+            rest = row[whole] - sum(values)
+            hide = {whole} if _small(row[whole], k) else set()
+            if any(_small(v, k) for v in (*values, rest)):
+                hide.update(parts)
+            for name in hide:
+                row[name] = None
+            held += len(hide)
+    return {"min_count": max(k, 0), "figures": held}

@@ -20,6 +20,7 @@ from pydantic import (
     create_model,
 )
 
+from kolgraph.engagement import EngagementOptions
 from kolgraph.filters import where_syntax
 from kolgraph.measures import MEASURES
 from kolgraph.options import FilterOptions, SkipUnknown
@@ -104,6 +105,9 @@ REACH_EXAMPLES = {
     "dict_filter": {"summary": "a dict filter and per-creator posts", "value": {
         "store": "demo", "ids": [1844, 830], "posts": {"1844": 3, "830": 1},
         "where": {"country": ["NL", "BE"], "verified": False}}},
+    "engaged": {"summary": "reach of the people who commented in May 2024", "value": {
+        "store": "demo", "ids": [1844, 830, 1841], "audience": "engaged", "since": "2024-05-01",
+        "until": "2024-06-01", "kinds": ["comment"]}},
 }
 OVERLAP_EXAMPLES = {
     "basic": {"summary": "pairwise overlap of three creators",
@@ -116,6 +120,8 @@ IdOut = int | str
 
 
 NULLABLE = "null when held back (below min_count, or it would give a held-back count away)"
+NULLABLE_GROUP = "people counted; null when held back (below min_count, or the other part of a " \
+    "split would give it away)"
 
 
 class CreatorReach(BaseModel):
@@ -476,3 +482,50 @@ class AudienceQuality(BaseModel):
     real_reach: int | None = Field(description="followers minus flagged followers")
     spikes: list[dict[str, Any]]
     skipped: list[str]
+
+
+# --- engagement ------------------------------------------------------------------------
+class EngagementRequest(_Request, EngagementOptions):
+    """:class:`kolgraph.engagement.EngagementOptions` with the store and the creators."""
+
+    store: StoreName | None = Field(None, description="store name; optional when the key "
+                                    "reads one store")
+    ids: list[ExtId] = Field(..., min_length=1, max_length=MAX_CREATORS, description="creator ids")
+
+
+class EngagementRow(BaseModel):
+    id: IdOut
+    followers: int
+    engaged: int | None = Field(description=NULLABLE_GROUP)
+    engaged_followers: int | None = Field(description=NULLABLE_GROUP)
+    engaged_non_followers: int | None = Field(description=NULLABLE_GROUP)
+    interactions: int
+    weighted_interactions: float
+    by_kind: dict[str, int]
+    posts: int | None = Field(description="posts in the window; null when the store has no posts")
+    engagement_rate: float
+    rate_basis: Literal["per_post_per_follower", "per_day_per_follower"]
+    loyal_fans: int | None = Field(description=NULLABLE_GROUP)
+    loyal_followers: int | None = Field(description=NULLABLE_GROUP)
+    comments: int
+    answered_comments: int
+    reply_rate: float | None = Field(description="null when the store has no reply events or "
+                                     "the creator got no comments")
+    flagged_interactions: int | None
+    authentic_share: float | None
+
+
+class EngagementResponse(BaseModel):
+    store: str
+    window: dict[str, Any]
+    loyalty: dict[str, Any]
+    creators: list[EngagementRow]
+    suppression: dict[str, int]
+    warnings: list[str]
+
+
+ENGAGEMENT_EXAMPLES = {
+    "basic": {"summary": "two creators, comments and shares in May 2024", "value": {
+        "store": "demo", "ids": [1844, 830], "since": "2024-05-01", "until": "2024-06-01",
+        "kinds": ["comment", "share"]}},
+}

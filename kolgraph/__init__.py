@@ -7,7 +7,7 @@
 """
 
 # Importing the capabilities registers their FollowerGraph methods (g.reach, g.plan, ...).
-from kolgraph import fraud, plan, propagation, reach, sketch  # noqa: F401
+from kolgraph import engagement, fraud, plan, propagation, reach, sketch  # noqa: F401
 from kolgraph._version import __version__
 from kolgraph.botscore import BotRules, score_accounts
 from kolgraph.exceptions import (

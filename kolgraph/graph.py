@@ -68,6 +68,7 @@ class FollowerGraph:
         self._accounts_src = accounts
         self.path = Path(path) if path is not None else None
         self.report = dict(report or {})
+        self.interactions: Any = None  # kolgraph.interactions.Interactions, the optional layer
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
         self._derived: dict[Hashable, Any] = {}

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError
+from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError, StoreError
 from kolgraph.graph import FollowerGraph
 from kolgraph.per_creator import ingest_per_creator, read_per_creator  # noqa: F401 (one per creator)
 from kolgraph.progress import SILENT, Progress
@@ -176,20 +176,25 @@ def _read_json_graph(path: Path, creators, accounts, t0: float, account_columns=
 def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Table | None = None,
            accounts: str | Path | pa.Table | None = None, overwrite: bool = False,
            progress: Progress = SILENT, account_columns: dict[str, str] | None = None,
+           interactions: str | Path | None = None, posts: str | Path | None = None,
            **read_options) -> FollowerGraph:
     """Read an edge list and write it as a store at ``out`` (atomically); return the opened store.
 
-    Nothing is written when the input has errors.
+    ``interactions`` (and ``posts``): interaction events added as the store's interactions
+    layer (:mod:`kolgraph.interactions_io`). Nothing is written when the input has errors.
     """
     from kolgraph.store import open_store, write_store
 
     out = Path(out)
     if out.exists() and not overwrite:
-        from kolgraph.exceptions import StoreError
-
         raise StoreError(f"{out} already exists; pass overwrite=True (CLI: --force) to replace it")
     g = read_graph(edges, creators=creators, accounts=accounts, progress=progress,
                    account_columns=account_columns, **read_options)
+    if interactions is not None or posts is not None:
+        from kolgraph.interactions_io import with_interactions
+
+        with progress.task("reading interactions", total=None):
+            g = with_interactions(g, interactions, posts)
     with progress.task(f"writing {out.name}", total=None):
         t0 = time.perf_counter()
         write_store(g, out, overwrite=overwrite)

@@ -32,6 +32,7 @@ from pydantic import Field, model_validator
 
 from kolgraph import _parallel
 from kolgraph._check import creator_tiers, default_view_rates, exposure, resolve_ids
+from kolgraph.engagement import WindowOptions, audiences
 from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
@@ -53,9 +54,12 @@ TopK = Annotated[int, Field(ge=1, description="how many (default 10)",
                             json_schema_extra=cli("-k"))]
 
 
-class ReachOptions(FilterOptions):
+class ReachOptions(FilterOptions, WindowOptions):
     """Options of :func:`reach` (and of ``kolgraph reach``, ``POST /v1/reach``)."""
 
+    audience: Literal["followers", "engaged", "loyal"] = Field(
+        "followers", description="whose reach: followers (default), or the accounts engaged "
+        "with (or loyal fans of) each creator in the window --since/--until, of --kinds")
     view_rates: ViewRates = None
     posts: Posts = None
     skip_unknown: SkipUnknown = False
@@ -81,6 +85,9 @@ class SketchModeOptions(ReachOptions):
         extra = [n for n in SKETCH_ONLY if getattr(self, n) is not None]
         if self.mode == "exact" and extra:
             raise ValueError(f"{', '.join(extra)}: only with mode='sketch'")
+        if self.mode == "sketch" and self.audience != "followers":
+            raise ValueError(f"audience={self.audience!r}: sketches hold follower audiences only; "
+                             "use mode='exact'")
         return self
 
 
@@ -107,7 +114,7 @@ class ComplementaryOptions(FilterOptions):
 THREADED_ENTRIES = 4_000_000  # follower entries above which account ranges run on threads
 
 
-def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
+def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=None):
     """Venn regions of the selected creators: ``(masks, counts)``, masks uint64
     ``(n_regions, ceil(k / 64))`` in increasing order as integers (creator i = bit
     ``i % 64`` of word ``i // 64``).
@@ -115,26 +122,32 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool):
     Large inputs are split into account ranges that Python threads count at once (the
     kernels release the GIL; threads that block rather than spin keep a busy machine
     from stalling the call), then the per-range regions are merged.
+
+    ``rows``: ``(indptr, indices)`` of other audiences (engaged or loyal accounts), row i
+    the audience of creator ``idx[i]``, instead of the follower rows.
     """
     k = len(idx)
+    indptr, indices = (g.in_indptr, g.in_indices) if rows is None else rows
+    if rows is not None:
+        idx = np.arange(k, dtype=np.int64)
     if k <= _k.TABLE_MAX_K:
-        dense_of, bits = dense_rows(g, idx, use_allowed)
+        dense_of, bits = dense_rows(g, idx, use_allowed or rows is not None)
 
         def kernel(*args):
             return _k.regions_table(*args, dense_of, bits)
     else:
         kernel = _k.regions_hashed
     n = int(g.n_accounts)
-    entries = int((g.in_indptr[idx + 1] - g.in_indptr[idx]).sum())
+    entries = int((indptr[idx + 1] - indptr[idx]).sum())
     threads = min(_parallel.threads(), max(1, n // _k.CHUNK))
     if threads < 2 or entries < THREADED_ENTRIES:
-        masks, counts = kernel(g.in_indptr, g.in_indices, idx, 0, n, allowed, use_allowed)
+        masks, counts = kernel(indptr, indices, idx, 0, n, allowed, use_allowed)
         if masks.ndim == 1:  # the table kernel's regions come out increasing and distinct
             return mask_rows(masks), counts
         return _merge_regions(masks, counts)
     edges = np.linspace(0, n, threads + 1).astype(np.int64) // 64 * 64  # whole bitset words
     edges[-1] = n
-    parts = _parallel.split_map(lambda t: kernel(g.in_indptr, g.in_indices, idx, edges[t],
+    parts = _parallel.split_map(lambda t: kernel(indptr, indices, idx, edges[t],
                                                  edges[t + 1], allowed, use_allowed), threads)
     masks = np.concatenate([mask_rows(m) for m, _ in parts])
     return _merge_regions(masks, np.concatenate([c for _, c in parts]))
@@ -215,6 +228,9 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
     (4, 5, [2, 1], 1)
     """
     o = SketchModeOptions.check(options)
+    window_set = [n for n, f in WindowOptions.model_fields.items() if getattr(o, n) != f.default]
+    if o.audience == "followers" and window_set:
+        raise InputError(f"{', '.join(window_set)}: only with audience='engaged' or 'loyal'")
     if o.mode == "sketch":
         given = {n: getattr(o, n) for n in SKETCH_ONLY if getattr(o, n) is not None}
         return sketch_reach(g, ids, view_rates=o.view_rates, posts=o.posts, where=o.where,
@@ -235,7 +251,13 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
                            np.zeros(0, np.uint64), z, n_pop, np.zeros(0), z, 0.0,
                            np.zeros(1), filters, warnings)
     allowed = mask if mask is not None else np.zeros(1, dtype=np.bool_)
-    masks, rcounts = _regions(g, idx, allowed, mask is not None)
+    rows = None
+    if o.audience != "followers":
+        indptr, indices, w = audiences(g, idx, o.audience, o)
+        rows = (indptr, indices)
+        warnings += w["warnings"]
+        filters.update(_audience_filters(o, w))
+    masks, rcounts = _regions(g, idx, allowed, mask is not None, rows)
     _parallel.check_deadline()
     p = 1.0 - (1.0 - rates) ** n_posts
     counts, exclusive, incremental, exactly, exp_reach, exp_exactly = _k.summarize_regions(
@@ -245,6 +267,15 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),
                        counts, exactly, masks, rcounts, n_pop, rates, n_posts.astype(np.int64),
                        float(exp_reach), exp_exactly, filters, warnings)
+
+
+def _audience_filters(o: ReachOptions, w: dict) -> dict:
+    """What an engaged or loyal reach report counted, for its ``filters``."""
+    out = {"audience": o.audience, "since": w["since"], "until": w["until"], "kinds": o.kinds}
+    if o.audience == "loyal":
+        out["loyal"] = {"k": o.loyal_k, "by": w["loyal_by"],
+                        "min_follow_days": o.loyal_days if w["has_follow_times"] else None}
+    return out
 
 
 # --- similar and complementary creators --------------------------------------------------

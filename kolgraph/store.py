@@ -9,6 +9,8 @@ Layout of ``NAME.kg/``::
     out_indices.npy          int32
     ids.npy                  int64 external ids, sorted   (or id_offsets.npy + id_bytes.npy)
     followed_at.npy          int64 Unix seconds, aligned with in_indices (optional)
+    interactions-<gen>/      interaction events and posts, CSR by creator and by account
+                             (optional; kolgraph.interactions)
     creators.parquet         creator metadata (optional)
     accounts.parquet         account attributes, row i = account i (optional)
     truth/...                ground truth of synthetic graphs, never read by detectors
@@ -40,6 +42,8 @@ from kolgraph._version import __version__
 from kolgraph.exceptions import StoreCorruptedError, StoreError, StoreNotFoundError
 from kolgraph.graph import FollowerGraph, graph_method
 from kolgraph.ids import IdMap
+from kolgraph.interactions import PART as INTERACTIONS
+from kolgraph.interactions import Interactions
 from kolgraph.tables import ACCOUNT_COLUMNS, CREATOR_COLUMNS, normalize_table
 
 FORMAT = "kolgraph-store"
@@ -101,6 +105,7 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
                 else:
                     files[f"truth/{name}.npy"] = write_array(tmp / "truth" / f"{name}.npy", np.asarray(obj))
             fsync_dir(tmp / "truth")
+        inter_meta = _write_interactions(graph, tmp, files)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -114,6 +119,9 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
             "files": files,
             **(extra_manifest or {}),
         }
+        manifest.pop(INTERACTIONS, None)  # an old store's entry: the graph's own layer counts
+        if inter_meta is not None:
+            manifest[INTERACTIONS] = inter_meta
         with open(tmp / MANIFEST, "w") as fh:
             json.dump(manifest, fh, indent=2, default=json_default)
             fh.flush()
@@ -124,6 +132,19 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _write_interactions(graph: FollowerGraph, tmp: Path, files: dict) -> dict | None:
+    """Write the graph's interactions layer (if any) as the part ``interactions-<gen>/``."""
+    inter = graph.interactions
+    if inter is None:
+        return None
+    gen = f"{INTERACTIONS}-{uuid.uuid4().hex[:8]}"
+    (tmp / gen).mkdir()
+    for key, arr in inter.arrays().items():
+        files[f"{gen}/{key}.npy"] = write_array(tmp / gen / f"{key}.npy", np.asarray(arr))
+    fsync_dir(tmp / gen)
+    return {**inter.meta(), "dir": gen}
 
 
 @graph_method
@@ -325,7 +346,19 @@ def open_store(path: str | Path) -> FollowerGraph:
                       accounts=_lazy_table(tables.get("accounts"), ACCOUNT_COLUMNS),
                       path=path, report=manifest.get("report"))
     g.manifest = manifest
+    g.interactions = _read_interactions(path, manifest, n)
     return g
+
+
+def _read_interactions(path: Path, manifest: dict, n: int) -> Interactions | None:
+    """The interactions part (memory-mapped, structure checked), None when the store has none."""
+    meta = manifest.get(INTERACTIONS)
+    if not isinstance(meta, dict) or "dir" not in meta:
+        return None
+    prefix = meta["dir"] + "/"
+    arrays = {f[len(prefix):-4]: _load_array(path, f, m) for f, m in manifest["files"].items()
+              if f.startswith(prefix) and f.endswith(".npy")}
+    return Interactions.from_arrays(meta, arrays, n, str(path / meta["dir"]))
 
 
 def check_csr(indptr: np.ndarray, indices: np.ndarray, n: int, where: Path) -> None:

@@ -152,11 +152,13 @@ def generate(accounts: int, creators: int, edges: int, seed: int = 0, *, farms: 
 
 def synth_store(out: str | Path, accounts: int, creators: int, edges: int, seed: int = 0, *,
                 farms: int | None = None, peer_share: float = 0.2, overwrite: bool = False,
-                progress: Progress = SILENT) -> Path:
+                progress: Progress = SILENT, interactions: bool = False) -> Path:
     """Generate a graph (see :func:`generate`) and write it, with its truth, as a store.
 
     The generator settings go to the manifest under ``"synth"``; the truth under
-    ``truth/`` (read it back with :func:`kolgraph.store.read_truth`).
+    ``truth/`` (read it back with :func:`kolgraph.store.read_truth`). ``interactions``
+    also plants interactions (:mod:`kolgraph.synth_interactions`; the follow graph is the
+    same with or without them), their truth beside the farms'.
 
     Returns
     -------
@@ -167,9 +169,16 @@ def synth_store(out: str | Path, accounts: int, creators: int, edges: int, seed:
     plan = _Plan(accounts, creators, edges, seed, farms, peer_share)
     with progress.task("synthesising graph", total=8) as task:
         graph, truth = _generate(plan, task)
+    settings = plan.settings()
+    if interactions:
+        from kolgraph.synth_interactions import generate_interactions
+
+        with progress.task("synthesising interactions", total=None):
+            truth.update(generate_interactions(graph, plan.seed))
+        settings["interactions"] = True
     with progress.task("writing store", total=None):
         return write_store(graph, out, overwrite=overwrite, truth=truth,
-                           extra_manifest={"synth": plan.settings()})
+                           extra_manifest={"synth": settings})
 
 
 # --- arguments ----------------------------------------------------------------------

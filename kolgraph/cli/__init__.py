@@ -23,6 +23,7 @@ from kolgraph import __version__
 from kolgraph.cli import (
     botscore,
     demo,
+    engagement,
     fraud,
     info,
     ingest,
@@ -38,8 +39,9 @@ from kolgraph.exceptions import KolgraphError
 
 # in the order of `kolgraph --help`
 _COMMANDS = (
-    ingest.register_ingest, ingest.register_export, info.register_info, info.register_verify,
-    synth.register_synth, reach.register_reach, sketch.register_sketch,
+    ingest.register_ingest, ingest.register_export, engagement.register_add_interactions,
+    info.register_info, info.register_verify, synth.register_synth, reach.register_reach,
+    engagement.register_engagement, sketch.register_sketch,
     sketch.register_dask_bucket, sketch.register_sketch_merge, reach.register_overlap,
     reach.register_similar, reach.register_complementary, plan.register_plan,
     propagation.register_spread, propagation.register_seeds, botscore.register_profiles,

@@ -33,6 +33,10 @@ def register_ingest(sub) -> None:
     sp.add_argument("--delimiter", help="',', 'tab', ';' or 'whitespace' (default: detected)")
     sp.add_argument("--id-type", choices=("int", "str"), help="read ids as integers or text (default: detected)")
     sp.add_argument("--skip-bad", action="store_true", help="skip malformed rows (counted and reported)")
+    sp.add_argument("--interactions", metavar="FILE", help="interaction events (CSV/Parquet with "
+                    "account,creator,time,kind[,post,weight,reply_to], or per-creator JSON/JSONL "
+                    "exports, a file or a directory; docs/interactions.md)")
+    sp.add_argument("--posts", metavar="FILE", help="creators' posts (CSV/Parquet: creator,post,time)")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
 
@@ -43,6 +47,9 @@ def cmd_ingest(args) -> int:
 
     if (args.edges is None) == (args.per_creator is None):
         raise InputError("give an edge list file or --per-creator DIR (one of the two)")
+    if args.per_creator is not None and (args.interactions or args.posts):
+        raise InputError("--interactions/--posts go with an edge list; add them to the store "
+                         "with `kolgraph add-interactions STORE FILE`")
     if args.per_creator is not None:
         g = ingest_per_creator(args.per_creator, args.out, overwrite=args.force,
                                progress=progress(args), creator_col=args.creator_col,
@@ -53,7 +60,8 @@ def cmd_ingest(args) -> int:
                overwrite=args.force, progress=progress(args), follower_col=_col(args.follower_col),
                followee_col=_col(args.followee_col), time_col=_col(args.time_col),
                edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
-               id_type=args.id_type, skip_bad=args.skip_bad)
+               id_type=args.id_type, skip_bad=args.skip_bad, interactions=args.interactions,
+               posts=args.posts)
     return _done(args, g)
 
 
@@ -89,6 +97,12 @@ def _print_report(report: dict, console) -> None:
             console.print(f"  {label:<26}{value:>14,}")
     if report.get("peak_rss_bytes"):
         console.print(f"  {'peak memory':<26}{mib(report['peak_rss_bytes']):>14}")
+    inter = report.get("interactions")
+    if inter:
+        for label, key in (("interaction events", "events"), ("duplicate events dropped",
+                           "duplicate_events"), ("accounts added by events", "new_accounts"),
+                           ("posts", "posts")):
+            console.print(f"  {label:<26}{inter[key]:>14,}")
     if report.get("account_columns"):
         console.print("  account columns: " + ", ".join(f"{s} -> {c}" for s, c in report["account_columns"].items()))
     print_warnings(console, report.get("warnings", []))

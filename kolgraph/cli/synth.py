@@ -19,6 +19,9 @@ def register_synth(sub) -> None:
     sp.add_argument("--edges", type=int, required=True, help="approximate number of follow edges")
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--farms", type=int, default=None, help="planted bot farms (default: scales with size; 0 = none)")
+    sp.add_argument("--interactions", action="store_true", help="also plant interactions (loyal "
+                    "and casual fans, non-follower engagers, creators who never reply) with "
+                    "their truth")
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
@@ -30,7 +33,8 @@ def cmd_synth(args) -> int:
 
     t0 = time.perf_counter()
     synth_store(args.out, accounts=args.accounts, creators=args.creators, edges=args.edges,
-                seed=args.seed, farms=args.farms, overwrite=args.force, progress=progress(args))
+                seed=args.seed, farms=args.farms, overwrite=args.force, progress=progress(args),
+                interactions=args.interactions)
     g = kolgraph.open(args.out)
     payload = {"store": str(args.out), "seconds": round(time.perf_counter() - t0, 3),
                "peak_rss_bytes": peak_rss_bytes(), **g.info(top=5)}

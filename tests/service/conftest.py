@@ -1,6 +1,7 @@
 """A real uvicorn server on 127.0.0.1 (random free port) over two small synthetic stores.
 
-``server`` (session): stores ``alpha`` (tenant acme) and ``beta`` (tenant globex),
+``server`` (session): stores ``alpha`` (tenant acme; with synthetic interactions) and
+``beta`` (tenant globex, without),
 keys of several kinds, readiness polled before the first test. ``start_server``
 starts another one with other settings (rate limit, time limit, blocked warm-up).
 """
@@ -92,7 +93,7 @@ def stores(tmp_path_factory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("service-stores")
     return {
         "alpha": str(synth_store(d / "alpha.kg", accounts=20_000, creators=300, edges=150_000,
-                                 seed=1)),
+                                 seed=1, interactions=True)),
         "beta": str(synth_store(d / "beta.kg", accounts=5_000, creators=50, edges=30_000,
                                 seed=2)),
     }

@@ -1,0 +1,241 @@
+"""Interaction kernels: engaged and loyal audiences of creators, from the interactions CSR.
+
+The interactions layer keeps events ``account -> creator`` in rows by creator, each
+row sorted by time (``c_indptr``, ``c_account``, ``c_time``, ``c_kind``, ``c_post``,
+``c_weight``, ``c_reply_to``). A time window ``[since, until)`` is a slice of each row
+found by bisection, so a creator's window costs its events in the window, not its row.
+
+Per creator, one pass over the window's events (:func:`_scan`) gives the interaction
+counts and one key per event, ``account << 32 | unit`` (unit: the event's calendar week,
+or its post); sorting the keys (local to the creator, so no array over all accounts and
+no random access into one) gives the distinct engaged accounts in increasing order and,
+per account, its distinct units (:func:`_accounts`). The engaged accounts are then
+looked up in the creator's sorted follower row, each search starting where the last
+ended (:func:`_follow_from`).
+
+Events whose account is the creator itself are the creator's own (its replies to
+fans); they never count as engagement. :func:`reciprocity_rows` matches them, kind
+``reply`` with a ``reply_to`` fan, against the fans' ``comment`` events.
+
+Arrays in, arrays out; no validation here.
+"""
+
+import numpy as np
+from numba import njit
+
+WEEK = 604_800
+WEEK_SHIFT = 259_200  # Unix time 0 is a Thursday: weeks start on Monday 00:00 UTC
+
+
+@njit(nogil=True, cache=True)
+def _window(c_indptr, c_time, c, since, until):
+    """``(lo, hi)``: positions of creator c's events with ``since <= t < until``."""
+    p0, p1 = c_indptr[c], c_indptr[c + 1]
+    row = c_time[p0:p1]
+    return p0 + np.searchsorted(row, since), p0 + np.searchsorted(row, until)
+
+
+NO_UNIT = np.int64(0xFFFFFFFF)  # an event without a post, when loyalty counts posts
+
+
+@njit(nogil=True, cache=True)
+def _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts, keys,
+          by_kind, flagged, has_flags):
+    """One creator's window: ``keys[:n]`` gets ``account << 32 | unit`` of every counted
+    event (unit: its calendar week, or its post), sorted. Adds to ``by_kind``. Returns
+    ``(n, interactions, weighted, from_flagged)``."""
+    n = 0
+    weighted = 0.0
+    n_flag = 0
+    for e in range(lo, hi):
+        u = c_account[e]
+        k = c_kind[e]
+        if u == c or not kind_ok[k]:
+            continue
+        weighted += c_weight[e]
+        by_kind[k] += 1
+        if has_flags and flagged[u]:
+            n_flag += 1
+        if by_posts:
+            unit = np.int64(c_post[e]) if c_post[e] >= 0 else NO_UNIT
+        else:
+            unit = ((c_time[e] + WEEK_SHIFT) // WEEK) & 0x7FFFFFFF  # 31 bits: never NO_UNIT
+        keys[n] = (np.int64(u) << 32) | unit
+        n += 1
+    keys[:n].sort()
+    return n, n, weighted, n_flag
+
+
+@njit(nogil=True, cache=True)
+def _accounts(keys, n, engaged, units):
+    """Distinct accounts of sorted ``keys[:n]`` into ``engaged`` (increasing) and their
+    distinct units into ``units``; returns how many accounts."""
+    m = 0
+    for j in range(n):
+        if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
+            engaged[m] = keys[j] >> 32
+            units[m] = 0
+            m += 1
+        if (keys[j] & NO_UNIT) != NO_UNIT and (j == 0 or keys[j] != keys[j - 1]):
+            units[m - 1] += 1
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _follow_from(in_indices, j, p1, u):
+    """Position of u in the sorted follower row ``in_indices[j:p1]`` (accounts asked in
+    increasing order, so each search starts where the last ended), and whether u is there."""
+    j += np.searchsorted(in_indices[j:p1], u)
+    return j, j < p1 and in_indices[j] == u
+
+
+@njit(nogil=True, cache=True)
+def _buffers(c_indptr, c_time, sel, since, until):
+    total = 0
+    max_row = 1
+    for i in range(sel.shape[0]):
+        lo, hi = _window(c_indptr, c_time, sel[i], since, until)
+        max_row = max(max_row, hi - lo)
+        total += hi - lo
+    return (np.empty(max_row, np.int64), np.empty(max_row, np.int64),
+            np.empty(max_row, np.int32), total)
+
+
+@njit(nogil=True, cache=True)
+def engagement_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, since, until,
+                    kind_ok, n_kinds, by_posts, loyal_k, min_follow_until, in_indptr, in_indices,
+                    followed_at, has_fat, flagged, has_flags, n_accounts):
+    """Per selected creator (``sel``, internal ids): ``counts`` int64 (k, 6) =
+    interactions, engaged, engaged followers, loyal, interactions from flagged accounts,
+    loyal followers; ``weighted`` float64 (k,); ``by_kind`` int64 (k, n_kinds).
+
+    A loyal fan has ``units >= loyal_k`` and, with follow times (``has_fat``), follows
+    the creator since at most ``min_follow_until``."""
+    k = sel.shape[0]
+    keys, engaged, units, _ = _buffers(c_indptr, c_time, sel, since, until)
+    counts = np.zeros((k, 6), np.int64)
+    weighted = np.zeros(k, np.float64)
+    by_kind = np.zeros((k, n_kinds), np.int64)
+    for i in range(k):
+        c = sel[i]
+        lo, hi = _window(c_indptr, c_time, c, since, until)
+        n, n_int, w, n_flag = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight,
+                                    kind_ok, by_posts, keys, by_kind[i], flagged, has_flags)
+        n_eng = _accounts(keys, n, engaged, units)
+        j, p1 = in_indptr[c], in_indptr[c + 1]
+        n_fol = 0
+        n_loyal = 0
+        n_loyal_fol = 0
+        for a in range(n_eng):
+            j, follows = _follow_from(in_indices, j, p1, engaged[a])
+            n_fol += follows
+            if units[a] >= loyal_k and (not has_fat or (follows and followed_at[j] <= min_follow_until)):
+                n_loyal += 1
+                n_loyal_fol += follows
+        counts[i, 0] = n_int
+        counts[i, 1] = n_eng
+        counts[i, 2] = n_fol
+        counts[i, 3] = n_loyal
+        counts[i, 4] = n_flag
+        counts[i, 5] = n_loyal_fol
+        weighted[i] = w
+    return counts, weighted, by_kind
+
+
+@njit(nogil=True, cache=True)
+def audience_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, since, until,
+                  kind_ok, by_posts, loyal_only, loyal_k, min_follow_until, in_indptr,
+                  in_indices, followed_at, has_fat, n_accounts):
+    """The engaged (or, with ``loyal_only``, loyal) accounts of each selected creator as a
+    CSR of k sorted rows: ``(indptr, indices)``, ready for the reach kernels."""
+    k = sel.shape[0]
+    keys, engaged, units, total = _buffers(c_indptr, c_time, sel, since, until)
+    by_kind = np.zeros(kind_ok.shape[0], np.int64)
+    flagged = np.zeros(1, np.bool_)
+    indptr = np.zeros(k + 1, np.int64)
+    indices = np.empty(total, np.int32)
+    for i in range(k):
+        c = sel[i]
+        lo, hi = _window(c_indptr, c_time, c, since, until)
+        n = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts,
+                  keys, by_kind, flagged, False)[0]
+        n_eng = _accounts(keys, n, engaged, units)
+        j, p1 = in_indptr[c], in_indptr[c + 1]
+        start = indptr[i]
+        m = 0
+        for a in range(n_eng):
+            keep = not loyal_only
+            if loyal_only and units[a] >= loyal_k:
+                j, follows = _follow_from(in_indices, j, p1, engaged[a])
+                keep = not has_fat or (follows and followed_at[j] <= min_follow_until)
+            if keep:
+                indices[start + m] = engaged[a]
+                m += 1
+        indptr[i + 1] = start + m
+    return indptr, indices[:indptr[k]].copy()
+
+
+@njit(nogil=True, cache=True)
+def reciprocity_rows(c_indptr, c_account, c_time, c_kind, c_reply_to, sel, since, until,
+                     comment_code, reply_code):
+    """Per selected creator: ``(comments, answered)`` int64 (k, 2).
+
+    ``comments``: the fans' (accounts other than the creator) ``comment`` events in the
+    window. A ``reply`` event of the creator itself to fan f (``reply_to == f``) in the
+    window answers f's earliest comment that is not yet answered and was made at or
+    before the reply; ``answered`` counts the comments so answered (each reply answers
+    at most one comment, each comment is answered at most once).
+    """
+    k = sel.shape[0]
+    out = np.zeros((k, 2), np.int64)
+    for i in range(k):
+        c = sel[i]
+        lo, hi = _window(c_indptr, c_time, c, since, until)
+        n_comments = 0
+        n_replies = 0
+        for e in range(lo, hi):
+            if c_kind[e] == comment_code and c_account[e] != c:
+                n_comments += 1
+            elif c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0:
+                n_replies += 1
+        out[i, 0] = n_comments
+        if n_replies == 0 or n_comments == 0:  # nothing to match (e.g. a creator who never replies)
+            continue
+        m = n_comments + n_replies
+        # key: fan << 32 | tie << 1 | (0 comment, 1 reply), with ``tie`` the row position of
+        # the first event at the same time (rows are time-sorted): sorting the keys orders
+        # each fan's events by time, comments before replies made in the same second
+        keys = np.empty(m, np.int64)
+        j = 0
+        tie = 0
+        for e in range(lo, hi):
+            if e == lo or c_time[e] != c_time[e - 1]:
+                tie = e - lo
+            if c_kind[e] == comment_code and c_account[e] != c:
+                keys[j] = (np.int64(c_account[e]) << 32) | (np.int64(tie) << 1)
+                j += 1
+            elif c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0:
+                keys[j] = (np.int64(c_reply_to[e]) << 32) | (np.int64(tie) << 1) | 1
+                j += 1
+        keys.sort()
+        pending = 0
+        for j in range(m):
+            if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
+                pending = 0
+            if keys[j] & 1:
+                if pending > 0:
+                    pending -= 1
+                    out[i, 1] += 1
+            else:
+                pending += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def posts_in_window(p_indptr, p_time, sel, since, until):
+    """Posts of each selected creator with ``since <= time < until`` (rows time-sorted)."""
+    out = np.empty(sel.shape[0], np.int64)
+    for i in range(sel.shape[0]):
+        lo, hi = _window(p_indptr, p_time, sel[i], since, until)
+        out[i] = hi - lo
+    return out

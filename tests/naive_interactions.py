@@ -1,0 +1,82 @@
+"""Plain-Python references for the interaction counts (docs/interactions.md), for oracle tests.
+
+Events are tuples ``(account, creator, time, kind, post, reply_to)`` with ``post`` and
+``reply_to`` None when absent; exact duplicates count once.
+"""
+
+from __future__ import annotations
+
+WEEK, SHIFT, DAY = 604_800, 259_200, 86_400
+
+
+def window_events(events, c, since, until):
+    return [e for e in set(events) if e[1] == c and since <= e[2] < until]
+
+
+def engaged_units(events, c, since, until, kinds, by):
+    """``{account: set of weeks or posts}`` of the creator's engaged accounts."""
+    units: dict = {}
+    for a, _, t, kind, post, _ in window_events(events, c, since, until):
+        if a == c or (kinds is not None and kind not in kinds):
+            continue
+        s = units.setdefault(a, set())
+        if by == "weeks":
+            s.add((t + SHIFT) // WEEK)
+        elif post is not None:
+            s.add(post)
+    return units
+
+
+def loyal_set(units, c, followers, follow_time, loyal_k, loyal_days, until):
+    out = set()
+    for a, s in units.items():
+        if len(s) < loyal_k:
+            continue
+        if follow_time is not None:
+            if a not in followers or follow_time[(a, c)] > until - round(loyal_days * DAY):
+                continue
+        out.add(a)
+    return out
+
+
+def answered(events, c, since, until):
+    """``(comments, answered)``: each reply answers the fan's earliest unanswered comment
+    made at or before it."""
+    seq: dict = {}
+    n_comments = 0
+    for a, _, t, kind, _, reply_to in window_events(events, c, since, until):
+        if kind == "comment" and a != c:
+            seq.setdefault(a, []).append((t, 0))
+            n_comments += 1
+        elif kind == "reply" and a == c and reply_to is not None:
+            seq.setdefault(reply_to, []).append((t, 1))
+    n_answered = 0
+    for items in seq.values():
+        pending = 0
+        for _, typ in sorted(items):
+            if typ == 0:
+                pending += 1
+            elif pending:
+                pending -= 1
+                n_answered += 1
+    return n_comments, n_answered
+
+
+def engagement(events, c, followers, follow_time, since, until, kinds=None, loyal_k=3,
+               loyal_days=30.0, by="weeks", flagged=None):
+    """Every count of one creator's engagement row."""
+    mine = [e for e in window_events(events, c, since, until)
+            if e[0] != c and (kinds is None or e[3] in kinds)]
+    units = engaged_units(events, c, since, until, kinds, by)
+    loyal = loyal_set(units, c, followers, follow_time, loyal_k, loyal_days, until)
+    comments, n_answered = answered(events, c, since, until)
+    by_kind: dict = {}
+    for e in mine:
+        by_kind[e[3]] = by_kind.get(e[3], 0) + 1
+    return {"interactions": len(mine), "engaged": len(units),
+            "engaged_followers": len(set(units) & followers),
+            "engaged_non_followers": len(set(units) - followers), "by_kind": by_kind,
+            "loyal_fans": len(loyal), "loyal_followers": len(loyal & followers),
+            "comments": comments, "answered_comments": n_answered,
+            "flagged_interactions": (sum(1 for e in mine if e[0] in flagged)
+                                     if flagged is not None else None)}
