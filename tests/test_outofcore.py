@@ -1,0 +1,100 @@
+"""The out-of-core CSR build against the in-memory one: byte-identical ``.npy`` files,
+at budgets so small that every pass runs in many pieces (and ranges are split again)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kolgraph.exceptions import InputError
+from kolgraph.kernels import csr as _csr
+from kolgraph.outofcore import PER_ACCOUNT_BYTES, build_csr_files, edge_budget
+from kolgraph.store import write_array
+
+NAMES = ("in_indptr", "in_indices", "out_indptr", "out_indices", "followed_at")
+
+
+def _edges(rng, n: int, m: int, dup: float = 0.2, self_share: float = 0.05, hub: bool = True):
+    src = rng.integers(0, n, m)
+    dst = rng.integers(0, n, m)
+    if hub:  # one heavy follower and one heavy followee: rows that outgrow a tiny budget
+        src[: m // 5] = n // 2
+        dst[m // 5: 2 * m // 5] = n // 3
+    k = int(m * dup)  # repeats, with other (often earlier) times
+    if k:
+        src[m - k:], dst[m - k:] = src[:k], dst[:k]
+    loops = rng.random(m) < self_share
+    dst[loops] = src[loops]
+    times = rng.integers(1_000, 2_000, m)
+    return src, dst, times
+
+
+def _reference(src, dst, times, n, has_times, tmp):
+    built = _csr.build_csr(src.astype(np.int64), dst.astype(np.int64), n,
+                           times if has_times else np.empty(0, np.int64), has_times)
+    in_indptr, in_indices, in_times, out_indptr, out_indices, n_self, n_dup = built
+    arrays = {"in_indptr": in_indptr.astype(np.int64), "in_indices": in_indices.astype(np.int32),
+              "out_indptr": out_indptr.astype(np.int64), "out_indices": out_indices.astype(np.int32)}
+    if has_times:
+        arrays["followed_at"] = in_times.astype(np.int64)
+    tmp.mkdir()
+    for name, a in arrays.items():
+        write_array(tmp / f"{name}.npy", a)
+    return n_self, n_dup
+
+
+def _budget(n: int, edges: int, has_times: bool) -> int:
+    """Memory for about ``edges`` edges per out-pass group."""
+    return PER_ACCOUNT_BYTES * (n + 1) + 12 * 8 * 4 + edges * (64 if has_times else 28)
+
+
+def _check(tmp_path, src, dst, times, n, has_times, memory, chunk):
+    n_self, n_dup = _reference(src, dst, times, n, has_times, tmp_path / "ref")
+    chunks = ((src[i:i + chunk], dst[i:i + chunk], times[i:i + chunk])
+              for i in range(0, len(src), chunk))
+    out = tmp_path / "ooc"
+    out.mkdir()
+    r = build_csr_files(chunks, n, out, memory=memory, has_times=has_times)
+    assert (r.n_input, r.n_self, r.n_dup) == (len(src), n_self, n_dup)
+    assert r.n_edges == len(src) - n_self - n_dup
+    names = [x for x in NAMES if has_times or x != "followed_at"]
+    assert sorted(r.files) == sorted(names)
+    for name in names:
+        assert (out / f"{name}.npy").read_bytes() == (tmp_path / "ref" / f"{name}.npy").read_bytes(), name
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{x}.npy" for x in names)  # no leftovers
+    return r
+
+
+@pytest.mark.parametrize("has_times", [True, False])
+@pytest.mark.parametrize("edges_per_group", [7, 300, 10**6])
+def test_byte_identical_to_the_in_memory_build(tmp_path, has_times, edges_per_group):
+    rng = np.random.default_rng(edges_per_group)
+    n, m = 3_000, 20_000
+    src, dst, times = _edges(rng, n, m)
+    r = _check(tmp_path, src, dst, times, n, has_times, _budget(n, edges_per_group, has_times), 1_234)
+    if edges_per_group < 1_000:  # the tiny budgets took many pieces and split ranges again
+        assert r.passes["out_groups"] > 20 and r.passes["in_groups"] > 5
+        assert r.passes["resplits"] > 0
+    else:
+        assert r.passes["out_groups"] == 1 and r.passes["in_groups"] == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60), m=st.integers(0, 400), per_group=st.integers(1, 50),
+       chunk=st.integers(1, 100), has_times=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_property_any_budget_and_chunking(tmp_path_factory, n, m, per_group, chunk, has_times, seed):
+    rng = np.random.default_rng(seed)
+    src, dst, times = _edges(rng, n, m, hub=m > 10)
+    _check(tmp_path_factory.mktemp("b"), src, dst, times, n, has_times,
+           _budget(n, per_group, has_times), chunk)
+
+
+def test_out_of_range_indices_and_too_small_budget_are_named(tmp_path):
+    with pytest.raises(InputError, match="outside 0..9"):
+        build_csr_files([(np.array([1, 12]), np.array([2, 3]), None)], 10, tmp_path,
+                        memory=10**6, has_times=False)
+    assert list(tmp_path.iterdir()) == []  # the spill is removed on failure
+    with pytest.raises(InputError, match="at least"):
+        edge_budget(1_000, 10**6, True)
