@@ -51,7 +51,8 @@ _CHUNK = 1 << 24
 # --- writing ----------------------------------------------------------------------
 def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = False,
                 truth: dict[str, np.ndarray | pa.Table] | None = None,
-                extra_manifest: dict | None = None) -> Path:
+                extra_manifest: dict | None = None,
+                prebuilt: dict[str, Path] | None = None) -> Path:
     """Write ``graph`` to the store directory ``path``, atomically.
 
     Parameters
@@ -62,6 +63,8 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         new one is complete)
     truth : ground-truth arrays/tables kept under ``truth/`` (synthetic graphs)
     extra_manifest : JSON-ready facts to record in the manifest (e.g. generator settings)
+    prebuilt : arrays already written as ``.npy`` files on the store's file system (the
+        out-of-core build), by name; they are moved into the store, not copied
 
     Returns
     -------
@@ -87,8 +90,12 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         }
         if graph.followed_at is not None:
             arrays["followed_at"] = np.asarray(graph.followed_at, dtype=np.int64)
+        for name, src in (prebuilt or {}).items():
+            os.replace(src, tmp / f"{name}.npy")
+            files[f"{name}.npy"] = _array_meta(tmp / f"{name}.npy")
         for name, arr in arrays.items():
-            files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", arr)
+            if name not in (prebuilt or {}):
+                files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", arr)
         tables = {"creators": graph.raw_creators(), "accounts": graph.raw_accounts()}
         for name, table in tables.items():
             if table is not None:
@@ -160,6 +167,18 @@ def write_array(path: Path, arr: np.ndarray) -> dict:
         os.fsync(fh.fileno())
     return {"size": path.stat().st_size, "sha256": digest.hexdigest(),
             "dtype": arr.dtype.str, "shape": list(arr.shape)}
+
+
+def _array_meta(path: Path) -> dict:
+    """:func:`write_array`'s record of an ``.npy`` file already written (and synced)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+        major, _ = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    return {"size": path.stat().st_size, "sha256": _sha256(path), "dtype": dtype.str,
+            "shape": list(shape)}
 
 
 def _write_table(path: Path, table: pa.Table) -> dict:

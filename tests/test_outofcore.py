@@ -4,12 +4,14 @@ at budgets so small that every pass runs in many pieces (and ranges are split ag
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kolgraph.kernels import csr as _csr
 
 from kolgraph.exceptions import InputError
-from kolgraph.kernels import csr as _csr
 from kolgraph.outofcore import PER_ACCOUNT_BYTES, build_csr_files, edge_budget
 from kolgraph.store import write_array
 
@@ -98,3 +100,91 @@ def test_out_of_range_indices_and_too_small_budget_are_named(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the spill is removed on failure
     with pytest.raises(InputError, match="at least"):
         edge_budget(1_000, 10**6, True)
+
+
+# --- streaming ingest: the same store as the in-memory ingest --------------------------
+def _same_store(a, b):
+    import json
+
+    ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
+    assert ma["files"] == mb["files"]  # names, sizes, dtypes, shapes and sha256 of each
+    for name in ma["files"]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    for key in ("accounts", "edges", "creators", "id_kind"):
+        assert ma[key] == mb[key]
+    for key in ("input_edges", "self_follows", "duplicate_edges", "edges"):
+        assert ma["report"][key] == mb["report"][key], key
+
+
+def _edge_table(rng, n_edges, text_ids):
+    src, dst, times = _edges(rng, 500, n_edges)
+    ids = (lambda a: pa.array([f"user{x:04d}" for x in a])) if text_ids else pa.array
+    return pa.table({"follower": ids(src), "followee": ids(dst),
+                     "followed_at": pa.array(times * 86_400, pa.timestamp("s", tz="UTC"))})
+
+
+@pytest.mark.parametrize("text_ids", [False, True])
+def test_streaming_ingest_of_parquet_parts_equals_the_in_memory_store(tmp_path, text_ids):
+    from kolgraph.ingest import ingest
+    from kolgraph.stream_ingest import ingest_streaming
+
+    table = _edge_table(np.random.default_rng(1), 30_000, text_ids)
+    (tmp_path / "parts").mkdir()
+    for i, at in enumerate(range(0, table.num_rows, 7_000)):
+        pq.write_table(table.slice(at, 7_000), tmp_path / "parts" / f"part-{i}.parquet")
+    pq.write_table(table, tmp_path / "all.parquet")
+    first = table.column("followee")[5].as_py()
+    creators = pa.table({"id": pa.array([first, "nobody" if text_ids else 99_999]),
+                         "name": ["a", "b"]})
+    ingest(tmp_path / "all.parquet", tmp_path / "mem.kg", creators=creators, time_col="followed_at")
+    g = ingest_streaming(tmp_path / "parts", tmp_path / "ooc.kg", creators=creators,
+                         time_col="followed_at", memory=_budget(600, 2_000, True))
+    assert g.report["out_of_core"]["out_groups"] > 5  # it took many pieces
+    _same_store(tmp_path / "mem.kg", tmp_path / "ooc.kg")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
+
+
+def test_streaming_ingest_of_a_csv_equals_the_in_memory_store(tmp_path):
+    from kolgraph.ingest import ingest
+    from kolgraph.stream_ingest import ingest_streaming
+
+    t = _edge_table(np.random.default_rng(2), 20_000, False)
+    lines = ["# a comment line", "follower,followee,followed_at"] + [
+        f"{a},{b},{c}" for a, b, c in zip(t.column(0).to_pylist(), t.column(1).to_pylist(),
+                                          t.column(2).cast(pa.int64()).to_pylist(), strict=True)]
+    (tmp_path / "e.csv").write_text("\n".join(lines) + "\n")
+    ingest(tmp_path / "e.csv", tmp_path / "mem.kg")
+    ingest_streaming(tmp_path / "e.csv", tmp_path / "ooc.kg", memory=_budget(600, 500, True))
+    _same_store(tmp_path / "mem.kg", tmp_path / "ooc.kg")
+
+
+def test_streaming_ingest_names_bad_rows_and_writes_nothing(tmp_path):
+    from kolgraph.exceptions import MalformedInputError
+    from kolgraph.stream_ingest import ingest_streaming
+
+    pq.write_table(pa.table({"follower": pa.array([1, None, 3]), "followee": [2, 3, 4]}),
+                   tmp_path / "bad.parquet")
+    with pytest.raises(MalformedInputError, match=r"bad.parquet: row\(s\) 2 have empty values"):
+        ingest_streaming(tmp_path / "bad.parquet", tmp_path / "x.kg", memory=10**7)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet"]
+    g = ingest_streaming(tmp_path / "bad.parquet", tmp_path / "x.kg", memory=10**7, skip_bad=True)
+    assert (g.n_edges, g.report["bad_rows"]) == (2, 1)
+
+
+def test_cli_ingest_with_a_memory_budget(tmp_path, capsys):
+    import json
+
+    from kolgraph.cli import main
+
+    table = _edge_table(np.random.default_rng(3), 5_000, False)
+    (tmp_path / "parts").mkdir()
+    for i in range(2):
+        pq.write_table(table.slice(i * 2_500, 2_500), tmp_path / "parts" / f"p{i}.parquet")
+    assert main(["ingest", str(tmp_path / "parts" / "*.parquet"), "--out", str(tmp_path / "g.kg"),
+                 "--memory", "2M", "--time-col", "followed_at", "--json", "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["out_of_core"]["memory"] == 2 * 2**20 and rep["input_edges"] == 5_000
+    assert rep["edges"] == rep["input_edges"] - rep["self_follows"] - rep["duplicate_edges"]
+    assert main(["ingest", str(tmp_path / "parts"), "--out", str(tmp_path / "h.kg"),
+                 "--memory", "lots", "--json"]) == 3
+    assert "--memory 'lots'" in capsys.readouterr().err
