@@ -179,18 +179,15 @@ def ingest(edges: str | Path, out: str | Path, *, creators: str | Path | pa.Tabl
            memory: int | None = None, **read_options) -> FollowerGraph:
     """Read an edge list and write it as a store at ``out`` (atomically); return the opened store.
 
-    Nothing is written when the input has errors. With ``memory`` (bytes), for a
-    directory or glob of Parquet parts, or when the input would not fit in memory, the
-    store is built out of core within that budget (:mod:`kolgraph.stream_ingest`;
-    the same store, byte for byte).
+    Nothing is written when the input has errors. With ``memory`` (bytes), Parquet parts, or
+    edges too many for memory: built out of core, the same store (:mod:`kolgraph.stream_ingest`).
     """
     from kolgraph.store import open_store, write_store
     from kolgraph.stream_ingest import ingest_streaming, needs_streaming
 
     if memory is not None or needs_streaming(edges):
         return ingest_streaming(edges, out, memory=memory, creators=creators, accounts=accounts,
-                                overwrite=overwrite, progress=progress,
-                                account_columns=account_columns, **read_options)
+                                overwrite=overwrite, progress=progress, account_columns=account_columns, **read_options)
     out = Path(out)
     if out.exists() and not overwrite:
         from kolgraph.exceptions import StoreError

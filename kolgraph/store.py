@@ -80,22 +80,7 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        files: dict[str, dict] = {}
-        arrays: dict[str, np.ndarray] = {
-            "in_indptr": np.asarray(graph.in_indptr, dtype=np.int64),
-            "in_indices": np.asarray(graph.in_indices, dtype=np.int32),
-            "out_indptr": np.asarray(graph.out_indptr, dtype=np.int64),
-            "out_indices": np.asarray(graph.out_indices, dtype=np.int32),
-            **graph.ids.arrays(),
-        }
-        if graph.followed_at is not None:
-            arrays["followed_at"] = np.asarray(graph.followed_at, dtype=np.int64)
-        for name, src in (prebuilt or {}).items():
-            os.replace(src, tmp / f"{name}.npy")
-            files[f"{name}.npy"] = _array_meta(tmp / f"{name}.npy")
-        for name, arr in arrays.items():
-            if name not in (prebuilt or {}):
-                files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", arr)
+        files = _write_arrays(graph, tmp, prebuilt or {})
         tables = {"creators": graph.raw_creators(), "accounts": graph.raw_accounts()}
         for name, table in tables.items():
             if table is not None:
@@ -131,6 +116,24 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _write_arrays(graph: FollowerGraph, tmp: Path, prebuilt: dict[str, Path]) -> dict[str, dict]:
+    """The CSR and id arrays into ``tmp``; ``prebuilt`` files are moved in, not rewritten."""
+    files: dict[str, dict] = {}
+    for name, src in prebuilt.items():
+        os.replace(src, tmp / f"{name}.npy")
+        files[f"{name}.npy"] = _array_meta(tmp / f"{name}.npy")
+    arrays = {"in_indptr": (graph.in_indptr, np.int64), "in_indices": (graph.in_indices, np.int32),
+              "out_indptr": (graph.out_indptr, np.int64),
+              "out_indices": (graph.out_indices, np.int32),
+              **{k: (v, v.dtype) for k, v in graph.ids.arrays().items()}}
+    if graph.followed_at is not None:
+        arrays["followed_at"] = (graph.followed_at, np.int64)
+    for name, (arr, dtype) in arrays.items():
+        if name not in prebuilt:
+            files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", np.asarray(arr, dtype=dtype))
+    return files
 
 
 @graph_method
