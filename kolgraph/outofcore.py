@@ -24,7 +24,9 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ MAX_PARTS = 1024
 PER_ACCOUNT_BYTES = 24  # out and in degrees, then row pointers (int64)
 _OUT_EDGE_BYTES = {True: 64, False: 28}  # spill record + grouped row + deduplicated copy
 _IN_EDGE_BYTES = {True: 12, False: 4}  # the gathered followers (and their times)
+IN_MEMORY_EDGE_BYTES = 64  # the in-memory build's peak per edge, about (ids, CSR, sort)
 _STREAM_ENTRIES = 1 << 22  # at most, following-CSR entries read at a time in the in pass
 
 
@@ -52,6 +55,36 @@ class BuildResult:
     n_edges: int
     files: dict[str, Path]
     passes: dict = field(default_factory=dict)  # groups of the out and in passes, re-splits
+
+
+def default_memory() -> int:
+    """Half the memory the machine has available now (at least 256 MiB)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
+        avail = info.get("MemAvailable", info["MemTotal"])
+    except (OSError, KeyError, ValueError):
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(256 << 20, avail // 2)
+
+
+@contextmanager
+def build_directory(out: Path) -> Iterator[Path]:
+    """A fresh directory beside the store ``out`` for its out-of-core build (same file
+    system, so the arrays move into the store), removed afterwards, also on failure;
+    builds left by killed runs (their process gone) are removed first."""
+    from kolgraph.store import _pid_alive
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.build-*"):
+        if not _pid_alive(int(stale.name.split("-")[-2])):
+            shutil.rmtree(stale, ignore_errors=True)
+    build = out.parent / f".{out.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    build.mkdir()
+    try:
+        yield build
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
 
 
 def edge_budget(memory: int, n: int, has_times: bool) -> tuple[int, int, int]:

@@ -11,10 +11,8 @@ for byte (``tests/test_outofcore.py``).
 from __future__ import annotations
 
 import glob as _glob
-import os
 import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,26 +35,17 @@ from kolgraph.ingest import (
     peak_rss_bytes,
     sniff,
 )
-from kolgraph.outofcore import build_csr_files
+from kolgraph.outofcore import (
+    IN_MEMORY_EDGE_BYTES,
+    build_csr_files,
+    build_directory,
+    default_memory,
+)
 from kolgraph.progress import SILENT, Progress
 from kolgraph.tables import KolgraphWarning
 
 BATCH_ROWS = 1 << 21
 _MERGE_IDS = 1 << 24  # distinct ids gathered from batches before they are merged
-
-
-def default_memory() -> int:
-    """Half the memory the machine has available now (at least 256 MiB)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
-        avail = info.get("MemAvailable", info["MemTotal"])
-    except (OSError, KeyError, ValueError):
-        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(256 << 20, avail // 2)
-
-
-_IN_MEMORY_EDGE_BYTES = 64  # the in-memory build's peak per edge, about (ids, CSR, sort)
 
 
 def needs_streaming(edges: str | Path) -> bool:
@@ -71,7 +60,7 @@ def needs_streaming(edges: str | Path) -> bool:
         rows = pq.ParquetFile(p).metadata.num_rows if _is_parquet(p) else p.stat().st_size // 8
     except (pa.ArrowInvalid, OSError):
         return False  # the in-memory reader names what is wrong
-    return rows * _IN_MEMORY_EDGE_BYTES > default_memory()
+    return rows * IN_MEMORY_EDGE_BYTES > default_memory()
 
 
 def edge_sources(edges: str | Path) -> list[Path]:
@@ -252,7 +241,7 @@ def ingest_streaming(edges: str | Path, out: str | Path, *, memory: int | None =
     (``follower_col, followee_col, time_col, edge_times, header, delimiter, id_type,
     skip_bad``). Nothing is written when the input has errors, and a killed run leaves
     only a build directory that the next run into the same place removes."""
-    from kolgraph.store import _pid_alive, open_store, write_store
+    from kolgraph.store import open_store, write_store
 
     out, t0 = Path(out), time.perf_counter()
     if out.exists() and not overwrite:
@@ -262,13 +251,8 @@ def ingest_streaming(edges: str | Path, out: str | Path, *, memory: int | None =
     creators_t = (_read_side_table(creators, "creators", _int_ids(batches))
                   if creators is not None else None)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.build-*"):
-        if not _pid_alive(int(stale.name.split("-")[-2])):
-            shutil.rmtree(stale, ignore_errors=True)
     _check_disk(batches, out.parent)
-    build = out.parent / f".{out.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    build.mkdir()
-    try:
+    with build_directory(out) as build:
         ids = _id_map(batches, creators_t, progress)
         t1 = time.perf_counter()
         res = build_csr_files(_edge_chunks(batches, ids, progress), len(ids), build,
@@ -280,8 +264,6 @@ def ingest_streaming(edges: str | Path, out: str | Path, *, memory: int | None =
         g = _graph(res, ids, report, creators_t, accounts, account_columns)
         with progress.task(f"writing {out.name}", total=None):
             write_store(g, out, overwrite=overwrite, prebuilt=res.files)
-    finally:
-        shutil.rmtree(build, ignore_errors=True)
     stored = open_store(out)
     stored.report.update(source=str(edges), seconds=round(time.perf_counter() - t0, 3),
                          peak_rss_bytes=peak_rss_bytes())

@@ -188,3 +188,14 @@ def test_cli_ingest_with_a_memory_budget(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "parts"), "--out", str(tmp_path / "h.kg"),
                  "--memory", "lots", "--json"]) == 3
     assert "--memory 'lots'" in capsys.readouterr().err
+
+
+def test_synth_out_of_core_writes_the_same_store(tmp_path):
+    from kolgraph.synth import synth_store
+
+    args = dict(accounts=30_000, creators=300, edges=200_000, seed=5)
+    synth_store(tmp_path / "mem.kg", **args)
+    # about 5,000 follows per generator call and per sorted group: dozens of pieces
+    synth_store(tmp_path / "ooc.kg", memory=_budget(30_000, 20_000, True), **args)
+    _same_store(tmp_path / "mem.kg", tmp_path / "ooc.kg")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

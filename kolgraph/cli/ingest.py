@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_memory, parse_size
 from kolgraph.cli._output import console, emit, mib, print_warnings, progress
 
 
@@ -34,10 +34,7 @@ def register_ingest(sub) -> None:
     sp.add_argument("--delimiter", help="',', 'tab', ';' or 'whitespace' (default: detected)")
     sp.add_argument("--id-type", choices=("int", "str"), help="read ids as integers or text (default: detected)")
     sp.add_argument("--skip-bad", action="store_true", help="skip malformed rows (counted and reported)")
-    sp.add_argument("--memory", metavar="SIZE", help="build the store out of core within this "
-                    "much memory, e.g. 8G or 512M (default: in memory when the edges fit in half "
-                    "the available memory, else out of core within that half; a directory or "
-                    "glob of Parquet parts is always streamed)")
+    add_memory(sp, "a directory or glob of Parquet parts is always streamed")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
 
@@ -58,22 +55,8 @@ def cmd_ingest(args) -> int:
                overwrite=args.force, progress=progress(args), follower_col=_col(args.follower_col),
                followee_col=_col(args.followee_col), time_col=_col(args.time_col),
                edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
-               id_type=args.id_type, skip_bad=args.skip_bad, memory=_size(args.memory))
+               id_type=args.id_type, skip_bad=args.skip_bad, memory=parse_size(args.memory, "--memory"))
     return _done(args, g)
-
-
-def _size(value: str | None) -> int | None:
-    """Bytes of ``8G``, ``512M``, ``1.5GiB``, ``64k`` or a plain number."""
-    import re
-
-    from kolgraph.exceptions import InputError
-
-    if value is None:
-        return None
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(I?B)?\s*", value.upper())
-    if not m:
-        raise InputError(f"--memory {value!r}: give a size such as 8G, 512M or 1000000")
-    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
 
 
 def _done(args, g) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_memory, parse_size
 from kolgraph.cli._output import console, emit, mib, print_info, progress
 
 
@@ -20,6 +20,7 @@ def register_synth(sub) -> None:
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--farms", type=int, default=None, help="planted bot farms (default: scales with size; 0 = none)")
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
+    add_memory(sp)
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
 
@@ -30,7 +31,8 @@ def cmd_synth(args) -> int:
 
     t0 = time.perf_counter()
     synth_store(args.out, accounts=args.accounts, creators=args.creators, edges=args.edges,
-                seed=args.seed, farms=args.farms, overwrite=args.force, progress=progress(args))
+                seed=args.seed, farms=args.farms, overwrite=args.force, progress=progress(args),
+                memory=parse_size(args.memory, "--memory"))
     g = kolgraph.open(args.out)
     payload = {"store": str(args.out), "seconds": round(time.perf_counter() - t0, 3),
                "peak_rss_bytes": peak_rss_bytes(), **g.info(top=5)}
