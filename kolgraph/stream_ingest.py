@@ -23,10 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError, StoreError
-from kolgraph.graph import FollowerGraph, _epoch_seconds
-from kolgraph.ids import IdMap, _string_buffers
-from kolgraph.ingest import (
+from kolgraph.edge_formats import (
     _SHOW_BAD,
     TextFormat,
     _is_parquet,
@@ -35,6 +32,9 @@ from kolgraph.ingest import (
     peak_rss_bytes,
     sniff,
 )
+from kolgraph.exceptions import EmptyInputError, InputError, MalformedInputError, StoreError
+from kolgraph.graph import FollowerGraph, _epoch_seconds
+from kolgraph.ids import IdMap, _string_buffers
 from kolgraph.outofcore import (
     IN_MEMORY_EDGE_BYTES,
     build_csr_files,
