@@ -107,19 +107,21 @@ def _record(has_times: bool) -> np.dtype:
 
 
 class _Spill:
-    """Row-range part files under ``root``: part ``p`` holds rows
-    ``lo + p * step .. lo + (p + 1) * step - 1``."""
+    """Row-range parts under ``root``: part ``p`` holds rows
+    ``lo + p * step .. lo + (p + 1) * step - 1``. Edges are held in memory until
+    ``buffer_edges`` are, then written as one run file, part after part (so an input that
+    fits the budget never touches the disk, and a larger one costs one file per run)."""
 
-    def __init__(self, root: Path, lo: int, hi: int, has_times: bool):
+    def __init__(self, root: Path, lo: int, hi: int, has_times: bool, buffer_edges: int):
         self.root, self.lo, self.hi, self.has_times = root, lo, hi, has_times
         self.n_parts = min(MAX_PARTS, hi - lo)
         self.step = -(-(hi - lo) // self.n_parts)
         self.n_parts = -(-(hi - lo) // self.step)
         self.counts = np.zeros(self.n_parts, dtype=np.int64)
+        self.held: list[list[np.ndarray]] = [[] for _ in range(self.n_parts)]
+        self.buffer_edges, self.n_held = buffer_edges, 0
+        self.runs: list[tuple[Path, np.ndarray]] = []  # file, start of each part (and the end)
         root.mkdir(parents=True, exist_ok=True)
-
-    def path(self, p: int) -> Path:
-        return self.root / f"part-{p:04d}.bin"
 
     def add(self, src: np.ndarray, dst: np.ndarray, times: np.ndarray) -> int:
         """Append edges (rows within the range); the number of self-follows dropped."""
@@ -130,18 +132,43 @@ class _Spill:
         if self.has_times:
             rec["t"] = t
         for p in np.flatnonzero(np.diff(starts)):
-            with open(self.path(p), "ab") as fh:
-                rec[starts[p]:starts[p + 1]].tofile(fh)
+            self.held[p].append(rec[starts[p]:starts[p + 1]])
         self.counts += np.diff(starts)
+        self.n_held += len(rec)
+        if self.n_held > self.buffer_edges:
+            self.flush()
         return int(n_self)
+
+    def flush(self) -> None:
+        """Write what is held as one run file."""
+        path = self.root / f"run-{len(self.runs):04d}.bin"
+        sizes = np.zeros(self.n_parts + 1, dtype=np.int64)
+        with open(path, "wb") as fh:
+            for p in range(self.n_parts):
+                for piece in self.held[p]:
+                    piece.tofile(fh)
+                    sizes[p + 1] += len(piece)
+                self.held[p] = []
+        self.runs.append((path, np.cumsum(sizes)))
+        self.n_held = 0
 
     def rows(self, p: int) -> tuple[int, int]:
         return self.lo + p * self.step, min(self.hi, self.lo + (p + 1) * self.step)
 
-    def read(self, p: int) -> np.ndarray:
-        if not self.counts[p]:
-            return np.empty(0, dtype=_record(self.has_times))
-        return np.fromfile(self.path(p), dtype=_record(self.has_times))
+    def take(self, p_lo: int, p_hi: int) -> np.ndarray:
+        """The edges of parts ``p_lo .. p_hi - 1`` (released from memory)."""
+        rec_t = _record(self.has_times)
+        pieces = []
+        for path, starts in self.runs:
+            n = int(starts[p_hi] - starts[p_lo])
+            if n:
+                with open(path, "rb") as fh:
+                    fh.seek(int(starts[p_lo]) * rec_t.itemsize)
+                    pieces.append(np.fromfile(fh, dtype=rec_t, count=n))
+        for p in range(p_lo, p_hi):
+            pieces += self.held[p]
+            self.held[p] = []
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=rec_t)
 
 
 def _npy_header(dtype, shape: tuple) -> bytes:
@@ -219,7 +246,7 @@ def build_csr_files(chunks: Iterable[tuple], n: int, out_dir: str | Path, *, mem
 
 
 def _spill_input(chunks, n, tmp, out_edges, has_times, progress):
-    spill = _Spill(tmp / "rows", 0, max(n, 1), has_times)
+    spill = _Spill(tmp / "rows", 0, max(n, 1), has_times, out_edges // 4)
     n_input = n_self = 0
     empty = np.empty(0, dtype=np.int64)
     with progress.task("spilling edges by follower", total=None) as task:
@@ -234,6 +261,8 @@ def _spill_input(chunks, n, tmp, out_edges, has_times, progress):
                 n_self += spill.add(src[sl], dst[sl], times[sl] if has_times else empty)
             n_input += len(src)
             task.advance(len(src))
+    if spill.runs and spill.n_held:  # all in the buffer: the out pass takes it from memory
+        spill.flush()
     return spill, n_input, n_self
 
 
@@ -286,12 +315,11 @@ def _drain(spill: _Spill, budget: int, emit, result, task) -> None:
         lo, hi = spill.rows(p)
         if c > budget and hi - lo > 1:
             result.passes["resplits"] += 1
-            sub = _Spill(spill.root / f"split-{p:04d}", lo, hi, spill.has_times)
-            rec = spill.read(p)
+            sub = _Spill(spill.root / f"split-{p:04d}", lo, hi, spill.has_times, 0)
+            rec = spill.take(p, p + 1)
             sub.add(rec["s"].astype(np.int64), rec["d"].astype(np.int64),
                     rec["t"] if spill.has_times else np.empty(0, np.int64))
             del rec
-            spill.path(p).unlink(missing_ok=True)
             _drain(sub, budget, emit, result, task)
             continue
         group.append(p)
@@ -302,9 +330,7 @@ def _drain(spill: _Spill, budget: int, emit, result, task) -> None:
 
 
 def _emit_group(spill: _Spill, group: list[int], emit) -> None:
-    rec = np.concatenate([spill.read(p) for p in group])
-    for p in group:
-        spill.path(p).unlink(missing_ok=True)
+    rec = spill.take(group[0], group[-1] + 1)
     emit(rec, spill.rows(group[0])[0], spill.rows(group[-1])[1])
 
 

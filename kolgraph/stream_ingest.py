@@ -46,6 +46,7 @@ from kolgraph.tables import KolgraphWarning
 
 BATCH_ROWS = 1 << 21
 _MERGE_IDS = 1 << 24  # distinct ids gathered from batches before they are merged
+_DENSE_SPAN = 8  # integer ids use a flag table while their range is at most this x ids seen
 
 
 def needs_streaming(edges: str | Path) -> bool:
@@ -181,54 +182,106 @@ class _Batches:
             self.report["bad_rows"] += len(bad)
 
 
-def _id_map(batches: _Batches, creators: pa.Table | None, progress: Progress) -> IdMap:
-    """Pass 1: the sorted distinct ids of both columns (and the creator table's)."""
-    parts: list = []
-    held = 0
-    kind: str | None = None
+class _IntIds:
+    """Distinct integer ids seen so far: a flag per id over their range while that range is
+    at most :data:`_DENSE_SPAN` times the ids seen (the usual 0..n-1 numbering), else sorted
+    runs merged now and then. Then the dense index of any id, by table or binary search."""
 
-    def merge(items: list):
-        if kind == "int":
-            return [np.unique(np.concatenate(items))]
-        return [pc.unique(pa.chunked_array(items, type=pa.large_string()))]
+    def __init__(self):
+        self.base, self.flags = None, np.zeros(0, dtype=bool)
+        self.runs: list[np.ndarray] = []
+        self.seen = 0
 
-    extra = [creators.column("id").combine_chunks()] if creators is not None else []
+    def add(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
+        self.seen += len(ids)
+        if self.runs:
+            return self._add_sparse(ids)
+        lo, hi = int(ids.min()), int(ids.max())
+        base = lo if self.base is None else min(self.base, lo)
+        top = hi if self.base is None else max(hi, self.base + len(self.flags) - 1)
+        if top - base + 1 > _DENSE_SPAN * self.seen + (1 << 16):
+            self.runs = [self.base + np.flatnonzero(self.flags)] if len(self.flags) else []
+            self.flags = np.zeros(0, dtype=bool)
+            return self._add_sparse(ids)
+        if self.base is None or base < self.base or top >= self.base + len(self.flags):
+            grown = np.zeros(top - base + 1, dtype=bool)
+            if len(self.flags):
+                grown[self.base - base: self.base - base + len(self.flags)] = self.flags
+            self.base, self.flags = base, grown
+        self.flags[ids - self.base] = True
+
+    def _add_sparse(self, ids: np.ndarray) -> None:
+        self.runs.append(_sorted_unique(ids))
+        if sum(len(r) for r in self.runs) > _MERGE_IDS:
+            self.runs = [_sorted_unique(np.concatenate(self.runs))]
+
+    def finish(self) -> tuple[np.ndarray, object]:
+        """The sorted distinct ids, and a function from ids to dense indices."""
+        if not self.runs:
+            uniq = self.base + np.flatnonzero(self.flags).astype(np.int64)
+            pos = np.cumsum(self.flags, dtype=np.int64).astype(np.int32) - 1
+            base = self.base
+            return uniq, lambda v: pos[v - base]
+        uniq = _sorted_unique(np.concatenate(self.runs))
+        return uniq, lambda v: np.searchsorted(uniq, v).astype(np.int32)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def _id_map(batches: _Batches, creators: pa.Table | None, progress: Progress):
+    """Pass 1: the sorted distinct ids of both columns (and the creator table's), and a
+    function mapping an id column to dense indices."""
+    ints, texts, kind = _IntIds(), [], None
     with progress.task("reading ids (pass 1 of 2)", total=None) as task:
         for src, dst, _ in batches:
             for col in (src, dst):
                 this = "int" if pa.types.is_integer(col.type) else "str"
-                if kind is None:
-                    kind = this
-                elif this != kind:
+                if kind not in (None, this):
                     raise InputError("the edge files mix integer and text ids; pass --id-type str")
-                parts.append(np.unique(col.to_numpy()) if kind == "int"
-                             else pc.unique(col.cast(pa.large_string())))
-                held += len(parts[-1])
-            if held > _MERGE_IDS:
-                parts = merge(parts)
-                held = len(parts[0])
+                kind = this
+                if kind == "int":
+                    ints.add(col.to_numpy())
+                else:
+                    texts.append(pc.unique(col.cast(pa.large_string())))
+                    if sum(len(t) for t in texts) > _MERGE_IDS:
+                        texts = [pc.unique(pa.chunked_array(texts))]
             task.advance(len(src))
     if kind is None:
         raise EmptyInputError(f"{batches.files[0]}: no edges found")
-    for col in extra:
-        parts.append(np.unique(col.cast(pa.int64()).to_numpy()) if kind == "int"
-                     else pc.unique(col.cast(pa.large_string())))
-    uniq = merge(parts)[0]
-    if len(uniq) >= 2**31 - 1:
-        raise InputError(f"{len(uniq):,} distinct accounts exceed the int32 id space")
+    if creators is not None:
+        col = creators.column("id").combine_chunks()
+        if kind == "int":
+            ints.add(col.cast(pa.int64()).to_numpy())
+        else:
+            texts.append(pc.unique(col.cast(pa.large_string())))
     if kind == "int":
-        return IdMap(ints=np.ascontiguousarray(uniq, dtype=np.int64))
-    uniq = uniq.take(pc.sort_indices(uniq))
-    offsets, data = _string_buffers(uniq)
-    return IdMap(offsets=offsets, data=data)
+        uniq, to_dense = ints.finish()
+        ids = IdMap(ints=np.ascontiguousarray(uniq, dtype=np.int64))
+    else:
+        uniq = pc.unique(pa.chunked_array(texts, type=pa.large_string()))
+        offsets, data = _string_buffers(uniq.take(pc.sort_indices(uniq)))
+        ids = IdMap(offsets=offsets, data=data)
+
+        def to_dense(values):
+            return ids.lookup(values, strict=False)
+    if len(ids) >= 2**31 - 1:
+        raise InputError(f"{len(ids):,} distinct accounts exceed the int32 id space")
+    return ids, to_dense
 
 
-def _edge_chunks(batches: _Batches, ids: IdMap, progress: Progress):
+def _edge_chunks(batches: _Batches, to_dense, progress: Progress):
     """Pass 2: each batch as dense indices (and epoch seconds)."""
     with progress.task("reading edges (pass 2 of 2)", total=None) as task:
         for src, dst, times in batches:
             t = _epoch_seconds(times) if times is not None else None
-            yield ids.lookup(src, strict=False), ids.lookup(dst, strict=False), t
+            if pa.types.is_integer(src.type):
+                src, dst = src.to_numpy(), dst.to_numpy()
+            yield to_dense(src), to_dense(dst), t
             task.advance(len(src))
 
 
@@ -253,9 +306,9 @@ def ingest_streaming(edges: str | Path, out: str | Path, *, memory: int | None =
     out.parent.mkdir(parents=True, exist_ok=True)
     _check_disk(batches, out.parent)
     with build_directory(out) as build:
-        ids = _id_map(batches, creators_t, progress)
+        ids, to_dense = _id_map(batches, creators_t, progress)
         t1 = time.perf_counter()
-        res = build_csr_files(_edge_chunks(batches, ids, progress), len(ids), build,
+        res = build_csr_files(_edge_chunks(batches, to_dense, progress), len(ids), build,
                               memory=memory, has_times=batches.has_times, progress=progress)
         report = {**batches.report, "input_edges": res.n_input, "self_follows": res.n_self,
                   "duplicate_edges": res.n_dup, "edges": res.n_edges, "accounts": len(ids),

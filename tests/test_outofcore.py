@@ -199,3 +199,21 @@ def test_synth_out_of_core_writes_the_same_store(tmp_path):
     synth_store(tmp_path / "ooc.kg", memory=_budget(30_000, 20_000, True), **args)
     _same_store(tmp_path / "mem.kg", tmp_path / "ooc.kg")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("spread", [1, 10**12])  # the flag table, and sorted runs
+def test_integer_ids_dense_or_sparse_map_like_the_in_memory_id_map(spread):
+    from kolgraph.ids import IdMap
+    from kolgraph.stream_ingest import _IntIds
+
+    rng = np.random.default_rng(spread)
+    batches = [rng.integers(-5, 50_000, 3_000) * spread for _ in range(7)]
+    acc = _IntIds()
+    for b in batches:
+        acc.add(b)
+    uniq, to_dense = acc.finish()
+    ref, dense = IdMap.encode(batches)
+    assert np.array_equal(uniq, ref.ints)
+    for b, d in zip(batches, dense, strict=True):
+        assert np.array_equal(to_dense(b), d)
+    assert bool(acc.runs) == (spread > 1)
