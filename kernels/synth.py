@@ -512,26 +512,29 @@ def _peer_follows(st, u, acc, peers, recf, farms, mix, out, p):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def generate_edges(acc, cr, peers, farms, mix, seeds, chunk, n_workers):
-    """Every follow: ``(src, dst, followed_at)``, grouped by follower.
+def generate_edges(acc, cr, peers, farms, mix, seeds, chunk, n_workers, ch_lo, ch_hi):
+    """The follows ``(src, dst, followed_at)`` of the accounts of chunks ``ch_lo .. ch_hi - 1``,
+    grouped by follower.
 
     ``acc`` :class:`EdgeAccounts`, ``cr`` :class:`CreatorTables`, ``peers``
     :class:`PeerTables`, ``farms`` :class:`FarmTables`, ``mix`` :class:`EdgeMix`.
     Follows of one account are distinct and never the account itself. Worker
-    ``w`` handles chunks ``w, w + n_workers, ...`` with a private "already
-    follows this creator" stamp array; a chunk's output depends only on its seed.
+    ``w`` handles chunks ``ch_lo + w, ch_lo + w + n_workers, ...`` with a private
+    "already follows this creator" stamp array; a chunk's output depends only on its
+    seed, so any split into calls gives the same edges.
     """
     n = acc.offsets.shape[0] - 1
-    m = acc.offsets[n]
+    base = acc.offsets[min(n, ch_lo * chunk)]
+    m = acc.offsets[min(n, ch_hi * chunk)] - base
     out = (np.empty(m, dtype=np.int32), np.empty(m, dtype=np.int32), np.empty(m, dtype=np.int64))
     marker = np.full((n_workers, cr.prob.shape[0]), -1, dtype=np.int32)
     recf = peers.comm_rec.view(np.float32)
     for w in prange(n_workers):
         mk = marker[w]
-        for ch in range(w, seeds.shape[0], n_workers):
+        for ch in range(ch_lo + w, ch_hi, n_workers):
             st = new_stream(seeds[ch])
             for u in range(ch * chunk, min(n, (ch + 1) * chunk)):
-                p = acc.offsets[u]
+                p = acc.offsets[u] - base
                 if acc.role[u] == CREATOR:
                     mk[u] = u
                 if acc.role[u] >= CHEAP:

@@ -55,7 +55,8 @@ _CHUNK = 1 << 24
 # --- writing ----------------------------------------------------------------------
 def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = False,
                 truth: dict[str, np.ndarray | pa.Table] | None = None,
-                extra_manifest: dict | None = None) -> Path:
+                extra_manifest: dict | None = None,
+                prebuilt: dict[str, Path] | None = None) -> Path:
     """Write ``graph`` to the store directory ``path``, atomically.
 
     Parameters
@@ -66,6 +67,8 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
         new one is complete)
     truth : ground-truth arrays/tables kept under ``truth/`` (synthetic graphs)
     extra_manifest : JSON-ready facts to record in the manifest (e.g. generator settings)
+    prebuilt : arrays already written as ``.npy`` files on the store's file system (the
+        out-of-core build), by name; they are moved into the store, not copied
 
     Returns
     -------
@@ -81,18 +84,7 @@ def write_store(graph: FollowerGraph, path: str | Path, *, overwrite: bool = Fal
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        files: dict[str, dict] = {}
-        arrays: dict[str, np.ndarray] = {
-            "in_indptr": np.asarray(graph.in_indptr, dtype=np.int64),
-            "in_indices": np.asarray(graph.in_indices, dtype=np.int32),
-            "out_indptr": np.asarray(graph.out_indptr, dtype=np.int64),
-            "out_indices": np.asarray(graph.out_indices, dtype=np.int32),
-            **graph.ids.arrays(),
-        }
-        if graph.followed_at is not None:
-            arrays["followed_at"] = np.asarray(graph.followed_at, dtype=np.int64)
-        for name, arr in arrays.items():
-            files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", arr)
+        files = _write_arrays(graph, tmp, prebuilt or {})
         tables = {"creators": graph.raw_creators(), "accounts": graph.raw_accounts()}
         for name, table in tables.items():
             if table is not None:
@@ -147,6 +139,24 @@ def _write_interactions(graph: FollowerGraph, tmp: Path, files: dict) -> dict | 
     return {**inter.meta(), "dir": gen}
 
 
+def _write_arrays(graph: FollowerGraph, tmp: Path, prebuilt: dict[str, Path]) -> dict[str, dict]:
+    """The CSR and id arrays into ``tmp``; ``prebuilt`` files are moved in, not rewritten."""
+    files: dict[str, dict] = {}
+    for name, src in prebuilt.items():
+        os.replace(src, tmp / f"{name}.npy")
+        files[f"{name}.npy"] = _array_meta(tmp / f"{name}.npy")
+    arrays = {"in_indptr": (graph.in_indptr, np.int64), "in_indices": (graph.in_indices, np.int32),
+              "out_indptr": (graph.out_indptr, np.int64),
+              "out_indices": (graph.out_indices, np.int32),
+              **{k: (v, v.dtype) for k, v in graph.ids.arrays().items()}}
+    if graph.followed_at is not None:
+        arrays["followed_at"] = (graph.followed_at, np.int64)
+    for name, (arr, dtype) in arrays.items():
+        if name not in prebuilt:
+            files[f"{name}.npy"] = write_array(tmp / f"{name}.npy", np.asarray(arr, dtype=dtype))
+    return files
+
+
 @graph_method
 def save(graph: FollowerGraph, path: str | Path, *, overwrite: bool = False,
          truth: dict | None = None) -> Path:
@@ -181,6 +191,18 @@ def write_array(path: Path, arr: np.ndarray) -> dict:
         os.fsync(fh.fileno())
     return {"size": path.stat().st_size, "sha256": digest.hexdigest(),
             "dtype": arr.dtype.str, "shape": list(arr.shape)}
+
+
+def _array_meta(path: Path) -> dict:
+    """:func:`write_array`'s record of an ``.npy`` file already written (and synced)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+        major, _ = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh)
+    return {"size": path.stat().st_size, "sha256": _sha256(path), "dtype": dtype.str,
+            "shape": list(shape)}
 
 
 def _write_table(path: Path, table: pa.Table) -> dict:

@@ -152,33 +152,46 @@ def generate(accounts: int, creators: int, edges: int, seed: int = 0, *, farms: 
 
 def synth_store(out: str | Path, accounts: int, creators: int, edges: int, seed: int = 0, *,
                 farms: int | None = None, peer_share: float = 0.2, overwrite: bool = False,
-                progress: Progress = SILENT, interactions: bool = False) -> Path:
+                memory: int | None = None, progress: Progress = SILENT,
+                interactions: bool = False) -> Path:
     """Generate a graph (see :func:`generate`) and write it, with its truth, as a store.
 
     The generator settings go to the manifest under ``"synth"``; the truth under
     ``truth/`` (read it back with :func:`kolgraph.store.read_truth`). ``interactions``
     also plants interactions (:mod:`kolgraph.synth_interactions`; the follow graph is the
-    same with or without them), their truth beside the farms'.
+    same with or without them), their truth beside the farms'. With ``memory`` (bytes), or
+    when the follows would not fit in :func:`kolgraph.outofcore.default_memory`, the CSR
+    is built out of core within that budget: the same store, byte for byte.
 
     Returns
     -------
     Path of the store.
     """
+    from kolgraph.outofcore import IN_MEMORY_EDGE_BYTES, build_directory, default_memory
     from kolgraph.store import write_store
 
     plan = _Plan(accounts, creators, edges, seed, farms, peer_share)
-    with progress.task("synthesising graph", total=8) as task:
-        graph, truth = _generate(plan, task)
-    settings = plan.settings()
-    if interactions:
-        from kolgraph.synth_interactions import generate_interactions
+    out = Path(out)
 
-        with progress.task("synthesising interactions", total=None):
-            truth.update(generate_interactions(graph, plan.seed))
-        settings["interactions"] = True
-    with progress.task("writing store", total=None):
-        return write_store(graph, out, overwrite=overwrite, truth=truth,
-                           extra_manifest={"synth": settings})
+    def finish(graph, truth, prebuilt=None) -> Path:
+        settings = plan.settings()
+        if interactions:
+            from kolgraph.synth_interactions import generate_interactions
+
+            with progress.task("synthesising interactions", total=None):
+                truth.update(generate_interactions(graph, plan.seed))
+            settings["interactions"] = True
+        with progress.task("writing store", total=None):
+            return write_store(graph, out, overwrite=overwrite, truth=truth,
+                               extra_manifest={"synth": settings}, prebuilt=prebuilt)
+
+    if memory is None and plan.e * IN_MEMORY_EDGE_BYTES <= default_memory():
+        with progress.task("synthesising graph", total=8) as task:
+            return finish(*_generate(plan, task))
+    with build_directory(out) as build:
+        with progress.task("synthesising graph", total=8) as task:
+            graph, truth = _generate(plan, task, (build, memory or default_memory()))
+        return finish(graph, truth, {f.stem: f for f in build.glob("*.npy")})
 
 
 # --- arguments ----------------------------------------------------------------------
@@ -253,7 +266,8 @@ class _Plan:
 
 
 # --- generation ---------------------------------------------------------------------
-def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
+def _generate(plan: _Plan, task, build: tuple | None = None) -> tuple[FollowerGraph, dict]:
+    """``build``: ``(directory, memory)`` to build the CSR out of core there."""
     n, c = plan.n, plan.c
     cr = _creators(plan)
     task.advance()
@@ -296,21 +310,15 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
         warnings.append(f"placed {int(offsets[-1]):,} of the {plan.e:,} requested edges")
     task.advance()
 
-    workers = max(1, min(numba.get_num_threads(), plan.chunks))   # the output does not depend on it
-    src, dst, times = _k.generate_edges(
+    edge_args = (
         _k.EdgeAccounts(offsets, role, farm_of, cat1, cat2, comm, created, kpay, kcr, kpeer),
         creator_tables, peer_tables,
         _k.FarmTables(fm["pay_ptr"], fm["pay_list"], fm["start"], fm["length"], fm["member_ptr"],
                       fm["members"]),
-        _k.EdgeMix(P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF),
-        plan.seeds(9), CHUNK, workers)
-    del offsets, kpay, kcr, kpeer, peer_tables
-    task.advance()
-
-    built = _csr.build_csr(src, dst, n, times, True)
-    n_input = len(src)
-    del src, dst, times
-    in_indptr, in_indices, in_times, out_indptr, out_indices, n_self, n_dup = built
+        _k.EdgeMix(P_PRIMARY, P_SECONDARY, P_COMMUNITY, P_FARM_MATE, AS_OF), plan.seeds(9), CHUNK)
+    built = _build_csr(plan, edge_args, build, task)
+    del offsets, kpay, kcr, kpeer, peer_tables, edge_args
+    in_indptr, in_indices, in_times, out_indptr, out_indices, n_self, n_dup, n_input = built
     del built
     task.advance()
 
@@ -327,6 +335,39 @@ def _generate(plan: _Plan, task) -> tuple[FollowerGraph, dict]:
              "account_community": comm}
     task.advance()
     return graph, truth
+
+
+def _build_csr(plan: _Plan, edge_args: tuple, build: tuple | None, task) -> tuple:
+    """Generate the follows and build both CSRs, in memory or (``build``) through disk
+    in pieces of chunks: ``(in_indptr, in_indices, in_times, out_indptr, out_indices,
+    self-follows, duplicates, follows generated)``."""
+    workers = max(1, min(numba.get_num_threads(), plan.chunks))   # the output does not depend on it
+    n_chunks = len(edge_args[-2])
+    if build is None:
+        src, dst, times = _k.generate_edges(*edge_args, workers, 0, n_chunks)
+        task.advance()
+        return (*_csr.build_csr(src, dst, plan.n, times, True), len(src))
+    from kolgraph.outofcore import build_csr_files, edge_budget
+
+    directory, memory = build
+    offsets = edge_args[0].offsets
+    per_call = max(1, edge_budget(memory, plan.n, True)[0] // 4)  # edges per generator call
+
+    def pieces():
+        lo = 0
+        while lo < n_chunks:
+            start = offsets[min(plan.n, lo * CHUNK)]
+            hi = lo + 1
+            while hi < n_chunks and offsets[min(plan.n, (hi + 1) * CHUNK)] - start <= per_call:
+                hi += 1
+            yield _k.generate_edges(*edge_args, workers, lo, hi)
+            lo = hi
+
+    res = build_csr_files(pieces(), plan.n, directory, memory=memory, has_times=True)
+    task.advance()
+    a = {name: np.load(path, mmap_mode="r") for name, path in res.files.items()}
+    return (a["in_indptr"], a["in_indices"], a["followed_at"], a["out_indptr"], a["out_indices"],
+            res.n_self, res.n_dup, res.n_input)
 
 
 def _alias_tables(plan: _Plan, cr: dict, role, comm, n_comm: int, created):

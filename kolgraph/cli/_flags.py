@@ -136,3 +136,25 @@ def _bare(annotation):
 
 def _is_union(annotation) -> bool:
     return typing.get_origin(annotation) in (Union, types.UnionType)
+
+
+def add_memory(sp, also: str = "") -> None:
+    """``--memory SIZE``: build the store out of core within it."""
+    sp.add_argument("--memory", metavar="SIZE", help="build the store out of core within this "
+                    "much memory, e.g. 8G or 512M (default: in memory when the edges fit in half "
+                    "the available memory, else out of core within that half"
+                    + (f"; {also})" if also else ")"))
+
+
+def parse_size(value: str | None, flag: str) -> int | None:
+    """Bytes of ``8G``, ``512M``, ``1.5GiB``, ``64k`` or a plain number."""
+    import re
+
+    from kolgraph.exceptions import InputError
+
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(I?B)?\s*", value.upper())
+    if not m:
+        raise InputError(f"{flag} {value!r}: give a size such as 8G, 512M or 1000000")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_memory, parse_size
 from kolgraph.cli._output import console, emit, mib, print_warnings, progress
 
 
@@ -13,7 +13,8 @@ def register_ingest(sub) -> None:
                      "directory of follower exports, one file per creator (CSV, JSON, JSONL, "
                      "optionally .gz; the creator is the file name or a creator column). "
                      "Malformed rows fail the ingest with their file and line unless --skip-bad.")
-    sp.add_argument("edges", nargs="?", help="edge list file")
+    sp.add_argument("edges", nargs="?", help="edge list file, or a directory or glob of "
+                    "Parquet parts")
     sp.add_argument("--per-creator", metavar="DIR", help="a directory of follower exports, one "
                     "file per creator (instead of an edge list)")
     sp.add_argument("--creator-col", help="--per-creator: the column naming the creator "
@@ -37,6 +38,7 @@ def register_ingest(sub) -> None:
                     "account,creator,time,kind[,post,weight,reply_to], or per-creator JSON/JSONL "
                     "exports, a file or a directory; docs/interactions.md)")
     sp.add_argument("--posts", metavar="FILE", help="creators' posts (CSV/Parquet: creator,post,time)")
+    add_memory(sp, "a directory or glob of Parquet parts is always streamed")
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
 
@@ -61,7 +63,7 @@ def cmd_ingest(args) -> int:
                followee_col=_col(args.followee_col), time_col=_col(args.time_col),
                edge_times=args.edge_times, header=args.header, delimiter=_delim(args.delimiter),
                id_type=args.id_type, skip_bad=args.skip_bad, interactions=args.interactions,
-               posts=args.posts)
+               posts=args.posts, memory=parse_size(args.memory, "--memory"))
     return _done(args, g)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kolgraph.cli._flags import add_command
+from kolgraph.cli._flags import add_command, add_memory, parse_size
 from kolgraph.cli._output import console, emit, mib, print_info, progress
 
 
@@ -23,6 +23,7 @@ def register_synth(sub) -> None:
                     "and casual fans, non-follower engagers, creators who never reply) with "
                     "their truth")
     sp.add_argument("--out", "-o", required=True, help="store directory to write")
+    add_memory(sp)
     sp.add_argument("--force", "-f", action="store_true", help="replace an existing store")
 
 
@@ -34,7 +35,7 @@ def cmd_synth(args) -> int:
     t0 = time.perf_counter()
     synth_store(args.out, accounts=args.accounts, creators=args.creators, edges=args.edges,
                 seed=args.seed, farms=args.farms, overwrite=args.force, progress=progress(args),
-                interactions=args.interactions)
+                interactions=args.interactions, memory=parse_size(args.memory, "--memory"))
     g = kolgraph.open(args.out)
     payload = {"store": str(args.out), "seconds": round(time.perf_counter() - t0, 3),
                "peak_rss_bytes": peak_rss_bytes(), **g.info(top=5)}
