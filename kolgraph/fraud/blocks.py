@@ -128,7 +128,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     co_following : run the co-following stage
     alpha : family-wise significance level of the test (Bonferroni over candidate blocks)
     timings : a dict to receive the seconds of each step (bipartite graph, seed pairs, global
-        peel, co-following stage)
+        peel, co-following stage, and each co-following pass with its seeded-block kernel)
 
     Returns
     -------
