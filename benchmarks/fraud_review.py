@@ -91,6 +91,8 @@ def markdown(size, path: Path, rounds: list[dict], med: dict) -> str:
              f"Store `{path.name}`, {rounds[0]['edges']:,} edges; {len(rounds)} round(s), "
              f"each in a fresh interpreter after a JIT warm-up; medians.", "",
              "Stage seconds overlap: lockstep and spikes run beside the dense blocks.",
+             "The blocks_co_following_rho* columns are the co-following stage's two passes (and",
+             "their seeded-block kernels): parts of blocks_co_following_seconds.",
              "CPU seconds: the process's user + system time during the review (2 cores); load: the",
              "machine's 1-minute load average when the round started (other work on the machine).", "",
              "| round | seconds | CPU s | load | peak RSS GiB | " + " | ".join(stages) + " |",

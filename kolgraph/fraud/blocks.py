@@ -128,7 +128,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
     co_following : run the co-following stage
     alpha : family-wise significance level of the test (Bonferroni over candidate blocks)
     timings : a dict to receive the seconds of each step (bipartite graph, seed pairs, global
-        peel, co-following stage)
+        peel, co-following stage, and each co-following pass with its seeded-block kernel)
 
     Returns
     -------
@@ -167,7 +167,7 @@ def dense_blocks(g, *, cols: np.ndarray | None = None, max_blocks: int = 10,
             (seed_a, seed_b), seconds = seeds.result()
             if timings is not None:
                 timings["blocks_seed_pairs_seconds"] = seconds
-            search.seeded_stage(seed_a, seed_b)
+            search.seeded_stage(seed_a, seed_b, timings)
         clock("blocks_co_following_seconds")
         task.advance()
     return search.clusters, search.info
@@ -433,21 +433,30 @@ class _BlockSearch:
         self.info["seed_pairs"] = len(seed_a)
         return seed_a, seed_b
 
-    def seeded_stage(self, seed_a: np.ndarray, seed_b: np.ndarray) -> None:
+    def seeded_stage(self, seed_a: np.ndarray, seed_b: np.ndarray,
+                     timings: dict | None = None) -> None:
         """Lockstep blocks grown from significant creator pairs (:meth:`seed_pairs`), first
         tight (``rho`` 0.5), then loose (0.25) from the seeds whose followers are not yet in a
         cluster: a loose block around a farm with a high follow share also takes popular
-        creators its fakes' camouflage hits, whose own follows make it look like a circle."""
+        creators its fakes' camouflage hits, whose own follows make it look like a circle.
+        ``timings`` receives each pass's seconds, and those of its seeded-block kernel."""
         for rho in _RHOS:
-            self._seeded_pass(seed_a, seed_b, rho)
+            t0 = time.perf_counter()
+            kernel = self._seeded_pass(seed_a, seed_b, rho)
+            if timings is not None:
+                timings[f"blocks_co_following_rho{rho}_seconds"] = time.perf_counter() - t0
+                timings[f"blocks_co_following_rho{rho}_kernel_seconds"] = kernel
 
-    def _seeded_pass(self, seed_a: np.ndarray, seed_b: np.ndarray, rho: float) -> None:
+    def _seeded_pass(self, seed_a: np.ndarray, seed_b: np.ndarray, rho: float) -> float:
+        """One pass of :meth:`seeded_stage`; returns the seconds of its seeded-block kernel."""
         indptr, indices, col_indptr, col_rows = (self.indptr, self.indices, self.col_indptr,
                                                  self.col_rows)
         e, taken, row_deg, col_deg = self.e, self.taken, self.row_deg, self.col_deg
         col_ok = self._col_ok()
+        t0 = time.perf_counter()
         rp, rows, cp, bcols, _ = _kc.seeded_blocks(indptr, indices, col_indptr, col_rows, ~taken,
                                                   col_ok, seed_a, seed_b, rho, _MAX_ITER)
+        kernel_seconds = time.perf_counter() - t0
         col_local = np.full(self.n, -1, np.int64)
         for i in range(len(rp) - 1):
             block_rows = rows[rp[i]:rp[i + 1]]
@@ -469,6 +478,7 @@ class _BlockSearch:
             self.peel_into_clusters(
                 (s_indptr, s_indices, s_cptr, s_crows, s_cpos, block_rows, block_cols),
                 np.ones(len(s_indices), bool), 1, "co-following")
+        return kernel_seconds
 
 
 _MAX_PAIR_ROW = 200      # rows following more eligible creators skip the pair count
