@@ -374,12 +374,10 @@ def open_store(path: str | Path) -> FollowerGraph:
 
 def _read_interactions(path: Path, manifest: dict, n: int) -> Interactions | None:
     """The interactions part (memory-mapped, structure checked), None when the store has none."""
-    meta = manifest.get(INTERACTIONS)
-    if not isinstance(meta, dict) or "dir" not in meta:
+    part = _part_arrays(path, manifest, INTERACTIONS)
+    if part is None:
         return None
-    prefix = meta["dir"] + "/"
-    arrays = {f[len(prefix):-4]: _load_array(path, f, m) for f, m in manifest["files"].items()
-              if f.startswith(prefix) and f.endswith(".npy")}
+    meta, arrays = part
     return Interactions.from_arrays(meta, arrays, n, str(path / meta["dir"]))
 
 
@@ -550,7 +548,10 @@ def read_part(path: str | Path, name: str) -> tuple[dict, dict[str, np.ndarray]]
     """``(meta, arrays)`` of the part ``name`` (arrays memory-mapped and checked against the
     manifest), or None when the store has no such part."""
     path = Path(path)
-    manifest = read_manifest(path)
+    return _part_arrays(path, read_manifest(path), name)
+
+
+def _part_arrays(path: Path, manifest: dict, name: str) -> tuple[dict, dict] | None:
     meta = manifest.get(name)
     if not isinstance(meta, dict) or "dir" not in meta:
         return None
