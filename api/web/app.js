@@ -71,7 +71,17 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, body) {
+// One call at a time from this tab: the service caps the calls a key has in flight (one by
+// default on a 2-core machine) and answers 429 past it, so a redraw's several calls queue
+// here instead. Another tab with the same key can still meet the cap: apiNow waits as told.
+let queue = Promise.resolve();
+function api(path, body) {
+  const run = queue.then(() => apiNow(path, body));
+  queue = run.catch(() => {});
+  return run;
+}
+
+async function apiNow(path, body) {
   const key = sessionStorage.getItem(KEY_SLOT) || "";
   const init = {headers: {Authorization: "Bearer " + key}};
   if (body !== undefined) {
@@ -79,8 +89,7 @@ async function api(path, body) {
     init.headers["Content-Type"] = "application/json";
   }
   let res;
-  // the service caps the calls one key has in flight (429 too_many_in_flight); a redraw sends
-  // several at once, so wait as told and try again, a few times
+  // 429 too_many_in_flight (another tab's calls) or rate_limited: wait as told, try again
   for (let attempt = 0; ; attempt++) {
     try {
       res = await fetch(path, init);
