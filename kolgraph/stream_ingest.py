@@ -89,6 +89,7 @@ class _Batches:
     def __init__(self, files: list[Path], follower_col=None, followee_col=None, time_col=None,
                  edge_times=False, header=None, delimiter=None, id_type=None, skip_bad=False):
         self.files, self.skip_bad, self.id_type = files, skip_bad, id_type
+        self.passes = 0  # bad rows are counted on the first pass only
         self.parquet = _is_parquet(files[0])
         if not self.parquet and len(files) > 1:
             raise InputError(f"{len(files)} text files given; stream one CSV, or Parquet parts")
@@ -109,7 +110,7 @@ class _Batches:
                        "bad_examples": [], "warnings": [], "files": len(files)}
 
     def __iter__(self) -> Iterator[tuple]:
-        self.passes = getattr(self, "passes", 0) + 1
+        self.passes += 1
         for path in self.files:
             row = 0
             for batch in (self._parquet(path) if self.parquet else self._text(path)):
@@ -303,9 +304,8 @@ def ingest_streaming(edges: str | Path, out: str | Path, *, memory: int | None =
     batches = _Batches(edge_sources(edges), **read_options)
     creators_t = (_read_side_table(creators, "creators", _int_ids(batches))
                   if creators is not None else None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _check_disk(batches, out.parent)
     with build_directory(out) as build:
+        _check_disk(batches, out.parent)
         ids, to_dense = _id_map(batches, creators_t, progress)
         t1 = time.perf_counter()
         res = build_csr_files(_edge_chunks(batches, to_dense, progress), len(ids), build,
