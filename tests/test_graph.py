@@ -616,3 +616,41 @@ def test_transposes_of_row_slices_match_a_naive_transpose(rows, n_parts, pick):
         for c in range(12):
             assert out[ptr[c]:ptr[c + 1]].tolist() == want_rows[c]
             assert pos[ptr[c]:ptr[c + 1]].tolist() == want_pos[c]
+
+
+# --- derived indexes under concurrency (issue 15, finding 12) --------------------------
+def test_derived_index_is_built_once_by_concurrent_first_callers():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = FollowerGraph.from_edges([0, 2], [1, 1])
+    builds, start = [], threading.Barrier(8)
+
+    def build():
+        builds.append(1)
+        time.sleep(0.05)  # long enough that the other callers arrive mid-build
+        return object()
+
+    def first_call(_):
+        start.wait()
+        return g.derived(("test.index",), build)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(first_call, range(8)))
+    assert len(builds) == 1
+    assert all(x is got[0] for x in got)
+
+
+def test_size_index_keeps_one_entry_per_candidate_set(monkeypatch):
+    from kolgraph import reach
+
+    rng = np.random.default_rng(12)
+    g = FollowerGraph.from_edges(rng.integers(0, 400, 6000), rng.integers(0, 40, 6000),
+                                 creators=pa.table({"id": list(range(40))}))
+    builds = []
+    real = reach.dense_rows
+    monkeypatch.setattr(reach, "dense_rows", lambda *a: builds.append(1) or real(*a))
+    for among in ("creators", "accounts", "creators", "accounts"):
+        reach._size_index(g, among)
+    assert len(builds) == 2  # alternating candidate sets do not rebuild each other's index
