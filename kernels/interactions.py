@@ -35,18 +35,74 @@ def _window(c_indptr, c_time, c, since, until):
     return p0 + np.searchsorted(row, since), p0 + np.searchsorted(row, until)
 
 
-NO_UNIT = np.int64(0xFFFFFFFF)  # an event without a post, when loyalty counts posts
+RADIX_BITS = 11  # digits of the keys' radix sort (2,048 buckets: the counts stay in L1)
+RADIX_MIN = 2_048  # shorter windows are sorted by comparison (the buckets would dominate)
+
+
+@njit(nogil=True, cache=True)
+def _unit_range(c, lo, hi, c_time, c_post, by_posts):
+    """``(first, bits)``: the window's smallest unit and the bits a unit takes relative
+    to it, one value (all ones) kept for events without a post."""
+    if by_posts:
+        first, top = np.int64(2**62), np.int64(-1)
+        for e in range(lo, hi):
+            if c_post[e] >= 0:
+                first = min(first, np.int64(c_post[e]))
+                top = max(top, np.int64(c_post[e]))
+        if top < 0:
+            first = top = 0
+    else:  # the row is time-sorted
+        first = (c_time[lo] + WEEK_SHIFT) // WEEK if hi > lo else 0
+        top = (c_time[hi - 1] + WEEK_SHIFT) // WEEK if hi > lo else 0
+    bits = 1
+    while (np.int64(1) << bits) - 1 <= top - first:
+        bits += 1
+    return first, bits
+
+
+@njit(nogil=True, cache=True)
+def _radix_sort(keys, n, bits, tmp):
+    """Sort ``keys[:n]`` (non-negative, below ``2**bits``) in place, LSD by
+    ``RADIX_BITS``-bit digits; ``tmp`` is scratch of at least n."""
+    if n < RADIX_MIN:
+        keys[:n].sort()
+        return
+    count = np.empty(1 << RADIX_BITS, np.int64)
+    mask = (1 << RADIX_BITS) - 1
+    src, dst = keys, tmp
+    shift = 0
+    passes = 0
+    while shift < bits:
+        count[:] = 0
+        for j in range(n):
+            count[(src[j] >> shift) & mask] += 1
+        total = 0
+        for d in range(count.shape[0]):
+            total, count[d] = total + count[d], total
+        for j in range(n):
+            d = (src[j] >> shift) & mask
+            dst[count[d]] = src[j]
+            count[d] += 1
+        src, dst = dst, src
+        shift += RADIX_BITS
+        passes += 1
+    if passes % 2:  # the sorted keys ended in tmp
+        keys[:n] = tmp[:n]
 
 
 @njit(nogil=True, cache=True)
 def _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts, keys,
-          by_kind, flagged, has_flags):
-    """One creator's window: ``keys[:n]`` gets ``account << 32 | unit`` of every counted
-    event (unit: its calendar week, or its post), sorted. Adds to ``by_kind``. Returns
-    ``(n, interactions, weighted, from_flagged)``."""
+          tmp, by_kind, flagged, has_flags):
+    """One creator's window: ``keys[:n]`` gets ``account << unit_bits | unit`` of every
+    counted event (unit: its calendar week, or its post, relative to the window's first;
+    all ones for an event without a post), sorted. Adds to ``by_kind``. Returns
+    ``(n, interactions, weighted, from_flagged, unit_bits)``."""
+    first, unit_bits = _unit_range(c, lo, hi, c_time, c_post, by_posts)
+    no_unit = (np.int64(1) << unit_bits) - 1
     n = 0
     weighted = 0.0
     n_flag = 0
+    top = np.int64(0)
     for e in range(lo, hi):
         u = c_account[e]
         k = c_kind[e]
@@ -57,26 +113,31 @@ def _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_po
         if has_flags and flagged[u]:
             n_flag += 1
         if by_posts:
-            unit = np.int64(c_post[e]) if c_post[e] >= 0 else NO_UNIT
+            unit = np.int64(c_post[e]) - first if c_post[e] >= 0 else no_unit
         else:
-            unit = ((c_time[e] + WEEK_SHIFT) // WEEK) & 0x7FFFFFFF  # 31 bits: never NO_UNIT
-        keys[n] = (np.int64(u) << 32) | unit
+            unit = (c_time[e] + WEEK_SHIFT) // WEEK - first
+        keys[n] = (np.int64(u) << unit_bits) | unit
+        top = max(top, np.int64(u))
         n += 1
-    keys[:n].sort()
-    return n, n, weighted, n_flag
+    bits = unit_bits
+    while (np.int64(1) << (bits - unit_bits)) <= top:
+        bits += 1
+    _radix_sort(keys, n, bits, tmp)
+    return n, n, weighted, n_flag, unit_bits
 
 
 @njit(nogil=True, cache=True)
-def _accounts(keys, n, engaged, units):
+def _accounts(keys, n, unit_bits, engaged, units):
     """Distinct accounts of sorted ``keys[:n]`` into ``engaged`` (increasing) and their
     distinct units into ``units``; returns how many accounts."""
+    no_unit = (np.int64(1) << unit_bits) - 1
     m = 0
     for j in range(n):
-        if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
-            engaged[m] = keys[j] >> 32
+        if j == 0 or (keys[j] >> unit_bits) != (keys[j - 1] >> unit_bits):
+            engaged[m] = keys[j] >> unit_bits
             units[m] = 0
             m += 1
-        if (keys[j] & NO_UNIT) != NO_UNIT and (j == 0 or keys[j] != keys[j - 1]):
+        if (keys[j] & no_unit) != no_unit and (j == 0 or keys[j] != keys[j - 1]):
             units[m - 1] += 1
     return m
 
@@ -84,8 +145,16 @@ def _accounts(keys, n, engaged, units):
 @njit(nogil=True, cache=True)
 def _follow_from(in_indices, j, p1, u):
     """Position of u in the sorted follower row ``in_indices[j:p1]`` (accounts asked in
-    increasing order, so each search starts where the last ended), and whether u is there."""
-    j += np.searchsorted(in_indices[j:p1], u)
+    increasing order, so each search starts where the last ended, galloping: the next
+    account is usually near), and whether u is there."""
+    step = 1
+    hi = j
+    while hi < p1 and in_indices[hi] < u:
+        j = hi + 1
+        hi = j + step
+        step *= 2
+    hi = min(hi, p1)
+    j += np.searchsorted(in_indices[j:hi], u)
     return j, j < p1 and in_indices[j] == u
 
 
@@ -98,7 +167,7 @@ def _buffers(c_indptr, c_time, sel, since, until):
         max_row = max(max_row, hi - lo)
         total += hi - lo
     return (np.empty(max_row, np.int64), np.empty(max_row, np.int64),
-            np.empty(max_row, np.int32), total)
+            np.empty(max_row, np.int64), np.empty(max_row, np.int32), total)
 
 
 @njit(nogil=True, cache=True)
@@ -112,16 +181,17 @@ def engagement_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, 
     A loyal fan has ``units >= loyal_k`` and, with follow times (``has_fat``), follows
     the creator since at most ``min_follow_until``."""
     k = sel.shape[0]
-    keys, engaged, units, _ = _buffers(c_indptr, c_time, sel, since, until)
+    keys, tmp, engaged, units, _ = _buffers(c_indptr, c_time, sel, since, until)
     counts = np.zeros((k, 6), np.int64)
     weighted = np.zeros(k, np.float64)
     by_kind = np.zeros((k, n_kinds), np.int64)
     for i in range(k):
         c = sel[i]
         lo, hi = _window(c_indptr, c_time, c, since, until)
-        n, n_int, w, n_flag = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight,
-                                    kind_ok, by_posts, keys, by_kind[i], flagged, has_flags)
-        n_eng = _accounts(keys, n, engaged, units)
+        n, n_int, w, n_flag, unit_bits = _scan(c, lo, hi, c_account, c_time, c_kind, c_post,
+                                               c_weight, kind_ok, by_posts, keys, tmp,
+                                               by_kind[i], flagged, has_flags)
+        n_eng = _accounts(keys, n, unit_bits, engaged, units)
         j, p1 = in_indptr[c], in_indptr[c + 1]
         n_fol = 0
         n_loyal = 0
@@ -149,7 +219,7 @@ def audience_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, si
     """The engaged (or, with ``loyal_only``, loyal) accounts of each selected creator as a
     CSR of k sorted rows: ``(indptr, indices)``, ready for the reach kernels."""
     k = sel.shape[0]
-    keys, engaged, units, total = _buffers(c_indptr, c_time, sel, since, until)
+    keys, tmp, engaged, units, total = _buffers(c_indptr, c_time, sel, since, until)
     by_kind = np.zeros(kind_ok.shape[0], np.int64)
     flagged = np.zeros(1, np.bool_)
     indptr = np.zeros(k + 1, np.int64)
@@ -157,9 +227,9 @@ def audience_rows(c_indptr, c_account, c_time, c_kind, c_post, c_weight, sel, si
     for i in range(k):
         c = sel[i]
         lo, hi = _window(c_indptr, c_time, c, since, until)
-        n = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight, kind_ok, by_posts,
-                  keys, by_kind, flagged, False)[0]
-        n_eng = _accounts(keys, n, engaged, units)
+        n, _, _, _, unit_bits = _scan(c, lo, hi, c_account, c_time, c_kind, c_post, c_weight,
+                                      kind_ok, by_posts, keys, tmp, by_kind, flagged, False)
+        n_eng = _accounts(keys, n, unit_bits, engaged, units)
         j, p1 = in_indptr[c], in_indptr[c + 1]
         start = indptr[i]
         m = 0
@@ -202,25 +272,37 @@ def reciprocity_rows(c_indptr, c_account, c_time, c_kind, c_reply_to, sel, since
         if n_replies == 0 or n_comments == 0:  # nothing to match (e.g. a creator who never replies)
             continue
         m = n_comments + n_replies
-        # key: fan << 32 | tie << 1 | (0 comment, 1 reply), with ``tie`` the row position of
-        # the first event at the same time (rows are time-sorted): sorting the keys orders
-        # each fan's events by time, comments before replies made in the same second
+        # key: fan << (tb + 1) | tie << 1 | (0 comment, 1 reply), with ``tie`` the row
+        # position of the first event at the same time (rows are time-sorted): sorting the
+        # keys orders each fan's events by time, comments before replies made in the same
+        # second
+        tb = 1
+        while (1 << tb) <= hi - lo:
+            tb += 1
         keys = np.empty(m, np.int64)
         j = 0
         tie = 0
+        top = np.int64(0)
         for e in range(lo, hi):
             if e == lo or c_time[e] != c_time[e - 1]:
                 tie = e - lo
+            fan = np.int64(-1)
+            flag = 0
             if c_kind[e] == comment_code and c_account[e] != c:
-                keys[j] = (np.int64(c_account[e]) << 32) | (np.int64(tie) << 1)
-                j += 1
+                fan = np.int64(c_account[e])
             elif c_kind[e] == reply_code and c_account[e] == c and c_reply_to[e] >= 0:
-                keys[j] = (np.int64(c_reply_to[e]) << 32) | (np.int64(tie) << 1) | 1
+                fan, flag = np.int64(c_reply_to[e]), 1
+            if fan >= 0:
+                keys[j] = (np.int64(fan) << (tb + 1)) | (np.int64(tie) << 1) | flag
+                top = max(top, fan)
                 j += 1
-        keys.sort()
+        bits = tb + 1
+        while (1 << (bits - tb - 1)) <= top:
+            bits += 1
+        _radix_sort(keys, m, bits, np.empty(m, np.int64))
         pending = 0
         for j in range(m):
-            if j == 0 or (keys[j] >> 32) != (keys[j - 1] >> 32):
+            if j == 0 or (keys[j] >> (tb + 1)) != (keys[j - 1] >> (tb + 1)):
                 pending = 0
             if keys[j] & 1:
                 if pending > 0:

@@ -238,9 +238,12 @@ def _counts(g, inter, idx: np.ndarray, w: dict, o: EngagementOptions) -> tuple:
     mask, _, _ = account_filter(g, None, exclude_flagged=True)
     has_flags = mask is not None
     flagged = ~mask if has_flags else np.zeros(1, np.bool_)
-    events = int((inter.c_indptr[idx + 1] - inter.c_indptr[idx]).sum()) if len(idx) else 0
+    cum = np.cumsum(inter.c_indptr[idx + 1] - inter.c_indptr[idx])
+    events = int(cum[-1]) if len(idx) else 0
     parts = _parallel.threads() if events >= THREADED_EVENTS else 1
-    cuts = np.linspace(0, len(idx), parts + 1).astype(np.int64)
+    # chunks of equal events, not of equal creators (a few creators hold most events)
+    cuts = np.searchsorted(cum, np.linspace(0, events, parts + 1)[1:-1])
+    cuts = np.concatenate([[0], cuts, [len(idx)]]).astype(np.int64)
 
     def run(t: int):
         sel = idx[cuts[t]: cuts[t + 1]]

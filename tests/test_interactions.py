@@ -169,3 +169,51 @@ def test_errors_name_the_problem():
     assert any("'nope'" in w for w in out["warnings"])
     assert g.engagement([0], since="2024-01-01", until="2024-01-01T00:00:01Z")["creators"][0][
         "interactions"] == 1
+
+
+# --- the kernels' sorts and searches on rows long enough for the radix path -------------
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 6000), st.integers(1, 62), st.integers(0, 2**31))
+def test_radix_sort_equals_numpy_sort(n, bits, seed):
+    from kolgraph.kernels.interactions import _radix_sort
+
+    keys = np.random.default_rng(seed).integers(0, 2**bits, n, dtype=np.int64)
+    got = keys.copy()
+    _radix_sort(got, n, bits, np.empty(n, np.int64))
+    assert (got == np.sort(keys)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5000), max_size=400, unique=True),
+       st.lists(st.integers(0, 5100), max_size=200, unique=True))
+def test_galloping_follower_search_equals_a_set_lookup(row, asked):
+    from kolgraph.kernels.interactions import _follow_from
+
+    row = np.array(sorted(row), np.int32)
+    j = 0
+    for u in sorted(asked):
+        j, found = _follow_from(row, j, len(row), u)
+        assert found == (u in set(row.tolist()))
+        assert j == np.searchsorted(row, u)
+
+
+@pytest.mark.parametrize("by", ["weeks", "posts"])
+def test_engagement_of_long_rows_matches_the_oracle(by):
+    """Creators with thousands of events in the window (the radix-sorted path)."""
+    rng = np.random.default_rng(7)
+    n, m = 3000, 20_000
+    follows = sorted({(int(u), int(rng.integers(0, 3))) for u in rng.integers(3, n, 4000)})
+    events = [(int(a), int(c), int(t), KINDS[int(k)], None if p < 0 else int(p), None)
+              for a, c, t, k, p in zip(rng.integers(0, n, m), rng.integers(0, 3, m),
+                                       rng.integers(T0, T0 + 200 * DAY, m), rng.integers(0, 3, m),
+                                       rng.integers(-1, 40, m), strict=True)]
+    events += [(0, 0, T0 + i * DAY, "reply", None, int(a)) for i, a in enumerate(rng.integers(3, n, 50))]
+    g = make_graph(n, follows, None, events)
+    followers, ftime = follow_facts(g)
+    out = g.engagement([0, 1, 2], loyal_k=3, loyal_by=by)
+    for row in out["creators"]:
+        c = row["id"]
+        want = naive.engagement(events, c, followers[c], ftime, 0, 2**62, None, 3, 0.0, by)
+        want.pop("flagged_interactions")
+        assert row["engaged"] > 500 and row["loyal_fans"] > 0
+        assert {k: row[k] for k in want} == want, c
