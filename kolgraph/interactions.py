@@ -158,7 +158,7 @@ def build(account: np.ndarray, creator: np.ndarray, time: np.ndarray, kind: np.n
     reply_to = np.full(m, -1, np.int32) if reply_to is None else np.asarray(reply_to, np.int32)
     cols = [np.asarray(creator, np.int32), np.asarray(time, np.int64),
             np.asarray(account, np.int32), np.asarray(kind, np.uint8), post, reply_to]
-    order = np.lexsort(cols[::-1])  # by creator, then time, account, kind, post, reply_to
+    order = _event_order(*cols)
     cols = [c[order] for c in cols]
     weight = weight[order]
     keep = np.ones(m, bool)
@@ -166,13 +166,47 @@ def build(account: np.ndarray, creator: np.ndarray, time: np.ndarray, kind: np.n
         keep[1:] = np.any([c[1:] != c[:-1] for c in cols], axis=0)
     cr, t, acc, kd, po, rt = (c[keep] for c in cols)
     c_indptr = _indptr(cr, n_accounts)
-    a_order = np.lexsort((t, acc)).astype(np.int64)
+    a_order = _packed_order(acc, t)
+    if a_order is None:
+        a_order = np.lexsort((t, acc)).astype(np.int64)
     inter = Interactions(list(kinds), c_indptr, acc, t, kd, po, weight[keep], rt,
                          _indptr(acc, n_accounts), a_order, *_posts(posts, n_accounts),
                          post_ids=post_ids, report={"input_events": int(m),
                                                     "duplicate_events": int(m - keep.sum())})
     inter.meta_flags["has_post_ids"] = bool((po >= 0).any())
     return inter
+
+
+def _packed_order(major: np.ndarray, time: np.ndarray) -> np.ndarray | None:
+    """The stable order by ``(major, time)`` from one sort of ``major << b | time - min``
+    (None when the two do not fit in 63 bits)."""
+    if len(major) == 0:
+        return np.empty(0, np.int64)
+    t0 = int(time.min())
+    t_bits = max(1, (int(time.max()) - t0).bit_length())
+    if t_bits + max(1, int(major.max()).bit_length()) > 63:
+        return None
+    key = (major.astype(np.int64) << t_bits) | (time - t0)
+    return np.argsort(key, kind="stable")
+
+
+def _event_order(creator, time, account, kind, post, reply_to) -> np.ndarray:
+    """The stable order by creator, time, account, kind, post, reply_to (a ``np.lexsort``
+    of the six): one sort of packed ``(creator, time)`` keys, then the few events that tie
+    on both sorted by the rest."""
+    order = _packed_order(creator, time)
+    if order is None:
+        return np.lexsort((reply_to, post, kind, account, time, creator))
+    c, t = creator[order], time[order]
+    tie = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    if not tie.any():
+        return order
+    first = np.concatenate([[False], tie]) | np.concatenate([tie, [False]])  # in a tie group
+    at = np.flatnonzero(first)
+    group = np.cumsum(np.concatenate([[True], ~tie]))[at]  # the (creator, time) run of each
+    o = order[at]
+    order[at] = o[np.lexsort((reply_to[o], post[o], kind[o], account[o], group))]
+    return order
 
 
 def _indptr(rows: np.ndarray, n: int) -> np.ndarray:

@@ -153,28 +153,24 @@ def _named(table: pa.Table, path: Path, required: tuple[str, ...]) -> dict[str, 
 
 
 def _checked(cols: dict, path: Path, where, what: str) -> Events:
-    """Parse times and weights, check required values; fail naming the first bad rows."""
+    """Parse times and weights, check required values; fail naming the first bad rows.
+
+    Text columns are trimmed; typed ones (Parquet integers, timestamps, numbers) are kept
+    as they are, so a typed file is never turned into text and parsed back."""
     n = len(next(iter(cols.values())))
     fault = np.zeros(n, dtype=np.int8)
-    text = {k: pc.utf8_trim_whitespace(v.cast(pa.string())) for k, v in cols.items()}
+    out = {k: _trimmed(v) for k, v in cols.items() if k not in ("time", "weight")}
     required = POST_REQUIRED if what == "posts" else REQUIRED
     for reason, k in enumerate(("account", "creator", "kind", "post"), start=1):
-        if k in text and k in required:  # an empty required value: fault code `reason`
-            empty = pc.fill_null(pc.equal(text[k], ""), True).to_numpy(zero_copy_only=False)
-            fault[(fault == 0) & empty] = reason
-    times = parse_times(text["time"]) if pa.types.is_string(text["time"].type) else None
-    if pa.types.is_timestamp(cols["time"].type) or pa.types.is_integer(cols["time"].type):
-        times = cols["time"].cast(pa.timestamp("s")) if pa.types.is_integer(cols["time"].type) \
-            else cols["time"].cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s"))
-    fault[(fault == 0) & ~pc.is_valid(times).to_numpy(zero_copy_only=False)] = 5
-    out = {k: text[k] for k in text if k not in ("time", "weight")}
-    out["time"] = times
-    if "weight" in text:
-        w = pc.if_else(pc.equal(text["weight"], ""), "1", text["weight"])
-        num = pc.if_else(pc.match_substring_regex(w, r"^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"),
-                         w, pa.scalar(None, pa.string())).cast(pa.float64())
-        fault[(fault == 0) & ~pc.is_valid(num).to_numpy(zero_copy_only=False)] = 6
-        out["weight"] = num
+        if k in out and k in required:  # an empty required value: fault code `reason`
+            empty = (pc.fill_null(pc.equal(out[k], ""), True) if _is_text(out[k].type)
+                     else pc.is_null(out[k]))
+            fault[(fault == 0) & empty.to_numpy(zero_copy_only=False)] = reason
+    out["time"] = _times(cols["time"])
+    fault[(fault == 0) & ~pc.is_valid(out["time"]).to_numpy(zero_copy_only=False)] = 5
+    if "weight" in cols:
+        out["weight"] = _weights(cols["weight"])
+        fault[(fault == 0) & ~pc.is_valid(out["weight"]).to_numpy(zero_copy_only=False)] = 6
     reasons = {1: "empty account", 2: "empty creator", 3: "empty kind", 4: "empty post",
                5: "time is neither Unix seconds nor an ISO 8601 date",
                6: "weight is not a non-negative number"}
@@ -186,6 +182,39 @@ def _checked(cols: dict, path: Path, where, what: str) -> Events:
     if n == 0:
         raise EmptyInputError(f"{what}: {path} has no rows")
     return Events(out, {"source": str(path), "rows": int(n)}, where)
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+
+
+def _trimmed(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Integer ids stay integers; anything else becomes trimmed text."""
+    if pa.types.is_integer(col.type):
+        return col
+    return pc.utf8_trim_whitespace(col.cast(pa.string()))
+
+
+def _times(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Naive UTC timestamp[s]: integers are Unix seconds, text is parsed."""
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.int64()).cast(pa.timestamp("s"))
+    if pa.types.is_timestamp(col.type):
+        utc = col.cast(pa.timestamp(col.type.unit, tz="UTC")) if col.type.tz is None else col
+        return utc.cast(pa.timestamp("s", tz="UTC"), safe=False).cast(pa.timestamp("s"))
+    return parse_times(col.cast(pa.string()))
+
+
+def _weights(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """float64 weights, null where not a non-negative number (an empty text weight is 1)."""
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        num = col.cast(pa.float64())
+        return pc.if_else(pc.fill_null(pc.greater_equal(num, 0.0), False), num,
+                          pa.scalar(None, pa.float64()))
+    w = pc.utf8_trim_whitespace(col.cast(pa.string()))
+    w = pc.if_else(pc.equal(w, ""), "1", w)
+    return pc.if_else(pc.match_substring_regex(w, r"^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"),
+                      w, pa.scalar(None, pa.string())).cast(pa.float64())
 
 
 def _fail(what: str, path: Path, shown: list[tuple[str, str, str]], count: int):
@@ -275,14 +304,17 @@ def _concat(parts: list[Events], source: str) -> Events:
     names = set().union(*(p.columns for p in parts))
     cols = {}
     for name in names:
+        found = [p.columns.get(name) for p in parts]
+        types = {c.type for c in found if c is not None}
+        # parts that typed a column differently (or lack it) meet as text
+        as_text = name not in ("weight", "time") and (len(types) > 1 or None in found)
         chunks = []
-        for p in parts:
-            col = p.columns.get(name)
+        for p, col in zip(parts, found, strict=True):
             if col is None:
                 fill = -1.0 if name == "weight" else ""
                 col = pa.chunked_array([pa.array([fill] * len(p), pa.float64() if name == "weight"
                                                  else pa.string())])
-            chunks.extend(col.chunks)
+            chunks.extend(col.cast(pa.string()).chunks if as_text else col.chunks)
         cols[name] = pa.chunked_array(chunks)
     if "weight" in cols:  # rows of files without weights weigh 1
         cols["weight"] = pc.if_else(pc.less(cols["weight"], 0), 1.0, cols["weight"])
@@ -355,6 +387,8 @@ def attach_events(g: FollowerGraph, events: Events | None, posts: Events | None 
 def _ids(g: FollowerGraph, events: Events, name: str) -> pa.ChunkedArray:
     """An id column in the graph's id kind (int ids must be integers); ``""`` becomes null."""
     col = events.columns[name]
+    if pa.types.is_integer(col.type):
+        return col.cast(pa.int64() if g.ids.kind == "int" else pa.large_string())
     col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
     if g.ids.kind == "str":
         return col.cast(pa.large_string())
@@ -368,13 +402,12 @@ def _ids(g: FollowerGraph, events: Events, name: str) -> pa.ChunkedArray:
 
 
 def _dense(g: FollowerGraph, col: pa.ChunkedArray) -> np.ndarray:
-    """Internal ids of a column of known ids; -1 where the column is null."""
-    valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
-    if g.ids.kind == "int":
-        dense = g.index(pc.fill_null(col, 0).to_numpy(), strict=False)
-    else:
-        dense = g.index(pc.fill_null(col, ""), strict=False)
-    return np.where(valid, dense, -1).astype(np.int32)
+    """Internal ids of a column of known ids; -1 where the column is null. Only the
+    column's distinct ids are looked up (events repeat their accounts and creators)."""
+    indices, values = _distinct(col)
+    found = g.index(values, strict=False) if len(values) else np.empty(0, np.int32)
+    return np.where(indices >= 0, found[np.maximum(indices, 0)] if len(found) else -1,
+                    -1).astype(np.int32)
 
 
 def _unknown(g: FollowerGraph, cols: list[pa.ChunkedArray]) -> pa.Array:
@@ -387,29 +420,42 @@ def _unknown(g: FollowerGraph, cols: list[pa.ChunkedArray]) -> pa.Array:
 
 def _post_codes(old: Interactions | None, events: Events, posts: Events | None):
     """The post id dictionary over old and new post ids, the new events' post codes (-1
-    none), old code -> new code, and the posts table's codes."""
-    cols = [c for c in ((old.post_ids.to_arrow() if old is not None and old.post_ids is not None
-                         else None), events.columns.get("post"),
-                        posts.columns["post"] if posts is not None else None) if c is not None]
-    cols = [pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c.cast(pa.string()))
-            if not pa.types.is_large_string(c.type) else c for c in cols]
-    present = [c.drop_null() if isinstance(c, pa.Array) else
-               pa.chunked_array([ch.drop_null() for ch in c.chunks], c.type) for c in cols]
-    if not present or all(len(c) == 0 for c in present):
-        return None, None, np.empty(0, np.int32), None
-    post_map, _ = IdMap.encode([pa.chunked_array([ch.cast(pa.large_string())
-                                                  for c in present for ch in
-                                                  (c.chunks if isinstance(c, pa.ChunkedArray) else [c])],
-                                                 pa.large_string())])
+    none), old code -> new code, and the posts table's codes.
 
-    def code(c):
-        return np.where(pc.is_valid(c).to_numpy(zero_copy_only=False),
-                        post_map.lookup(pc.fill_null(c.cast(pa.large_string()), ""), strict=False), -1)
-    old_post = (post_map.lookup(old.post_ids.to_arrow()) if old is not None and old.post_ids is not None
-                else np.empty(0, np.int32))
-    new_post = code(events.columns["post"]) if "post" in events.columns else None
-    posts_post = code(posts.columns["post"]) if posts is not None else None
-    return post_map, new_post, old_post, posts_post
+    Post ids are text in the dictionary (an integer post 7 is "7"); each column is
+    dictionary-encoded first, so only its distinct values are turned into text."""
+    old_ids = old.post_ids.to_arrow() if old is not None and old.post_ids is not None else None
+    new = [_distinct(c) for c in (events.columns.get("post"),
+                                  posts.columns["post"] if posts is not None else None)]
+    dicts = [d for d in (old_ids, *(e[1] for e in new if e is not None)) if d is not None]
+    if not dicts or all(len(d) == 0 for d in dicts):
+        return None, None, np.empty(0, np.int32), None
+    post_map, dense = IdMap.encode([d.cast(pa.large_string()) for d in dicts])
+    dense = iter(dense)
+    old_post = next(dense) if old_ids is not None else np.empty(0, np.int32)
+    codes = []
+    for e in new:
+        if e is None:
+            codes.append(None)
+            continue
+        indices, _ = e
+        of_value = next(dense)
+        codes.append(np.where(indices >= 0, of_value[np.maximum(indices, 0)], -1).astype(np.int32)
+                     if len(of_value) else np.full(len(indices), -1, np.int32))
+    return post_map, codes[0], old_post, codes[1]
+
+
+def _distinct(col: pa.ChunkedArray | None) -> tuple[np.ndarray, pa.Array] | None:
+    """``(indices, values)``: each row's position in the column's distinct non-empty values
+    (-1 for null or empty text)."""
+    if col is None:
+        return None
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if _is_text(arr.type):
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    enc = pc.dictionary_encode(arr)
+    indices = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return indices, enc.dictionary
 
 
 def grow(g: FollowerGraph, new_ids: pa.Array) -> FollowerGraph:

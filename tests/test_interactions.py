@@ -217,3 +217,17 @@ def test_engagement_of_long_rows_matches_the_oracle(by):
         want.pop("flagged_interactions")
         assert row["engaged"] > 500 and row["loyal_fans"] > 0
         assert {k: row[k] for k in want} == want, c
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 400), st.integers(1, 6), st.integers(1, 30), st.integers(0, 2**31))
+def test_event_order_equals_a_lexsort_of_the_six_columns(m, creators, span, seed):
+    from kolgraph.interactions import _event_order, _packed_order
+
+    rng = np.random.default_rng(seed)
+    cr = rng.integers(0, creators, m).astype(np.int32)
+    t = (T0 + rng.integers(0, span, m)).astype(np.int64)
+    acc, kd = rng.integers(0, 6, m).astype(np.int32), rng.integers(0, 3, m).astype(np.uint8)
+    po, rt = rng.integers(-1, 3, m).astype(np.int32), rng.integers(-1, 2, m).astype(np.int32)
+    assert (_event_order(cr, t, acc, kd, po, rt) == np.lexsort((rt, po, kd, acc, t, cr))).all()
+    assert (_packed_order(acc, t) == np.lexsort((t, acc))).all()

@@ -193,3 +193,47 @@ def test_cli_ingest_engagement_and_engaged_reach(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["new_accounts"] == 0
     assert main(["reach", str(out), "10", "--until", "2024-01-01"]) == 3
     assert "only with audience" in capsys.readouterr().err
+
+
+def _store_arrays(path):
+    g = kolgraph.open(path)
+    inter = g.interactions
+    return ({k: np.asarray(getattr(inter, k)).tolist() for k in
+             ("c_indptr", "c_account", "c_time", "c_kind", "c_post", "c_weight", "c_reply_to",
+              "a_indptr", "a_event")}, inter.kinds, inter.post_ids.to_arrow().to_pylist(),
+            g.ids.to_arrow().to_pylist())
+
+
+def test_typed_parquet_reads_as_its_text_csv(tmp_path):
+    """Integer ids and posts, timestamps and numeric weights in Parquet are read as typed
+    columns (no round trip through text) and give the store the CSV text gives."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    acc, cr = rng.integers(1, 60, n), rng.integers(100, 105, n)
+    t = 1_704_067_200 + rng.integers(0, 5, n) * 3600  # many (creator, time) ties
+    kind = rng.choice(["like", "comment", "share"], n)
+    post = rng.integers(0, 8, n)
+    weight = rng.integers(0, 3, n) / 2
+    g = FollowerGraph.from_edges(list(range(1, 60)), [100] * 59)
+    text, typed = write_store(g, tmp_path / "text.kg"), write_store(g, tmp_path / "typed.kg")
+    with open(tmp_path / "ev.csv", "w") as fh:
+        fh.write("account,creator,time,kind,post,weight\n")
+        for row in zip(acc, cr, t, kind, post, weight, strict=True):
+            fh.write(",".join(map(str, row)) + "\n")
+    pq.write_table(pa.table({
+        "account": acc, "creator": cr.astype(np.int32),
+        "time": pa.array(t * 1000, pa.timestamp("ms", tz="UTC")), "kind": kind,
+        "post": post.astype(np.int32), "weight": weight}), tmp_path / "ev.parquet")
+    a = add_interactions(text, tmp_path / "ev.csv")
+    b = add_interactions(typed, tmp_path / "ev.parquet")
+    assert a["duplicate_events"] == b["duplicate_events"] > 0
+    assert _store_arrays(text) == _store_arrays(typed)
+
+
+def test_typed_parquet_names_bad_rows(tmp_path, store):
+    pq.write_table(pa.table({"account": pa.array([1, None], pa.int64()), "creator": [10, 10],
+                             "time": [0, 0], "kind": ["like", "like"],
+                             "weight": [1.0, -2.0]}), tmp_path / "bad.parquet")
+    with pytest.raises(MalformedInputError, match=r"bad.parquet row 2.*empty account") as e:
+        add_interactions(store, tmp_path / "bad.parquet")
+    assert e.value.count == 1  # the negative weight is on the same row as the empty account
