@@ -55,7 +55,9 @@ def plan(g, candidates, budget: float | None = None, objective: str | None = Non
         The cost of a candidate is ``price x posts``.
     budget : total spend allowed (required).
     objective : ``unique`` (default), ``expected``, ``effective3`` (``effective<k>``),
-        ``target`` (needs ``where``) or ``real`` (followers flagged as bots removed).
+        ``target`` (needs ``where``), ``real`` (followers flagged as bots removed),
+        ``engaged`` or ``loyal`` (unique engaged people or loyal fans in the interaction
+        window; the store needs interactions).
     **options : the other fields of :class:`PlanOptions`, checked once:
         ``tier_quota`` (e.g. ``["micro:>=5", "mega:<=1", "nano:>=20%"]``, counts or shares
         of the budget, or ``{"micro": {"min": 5, "max_share": 0.5}}``), ``must_include``
@@ -71,7 +73,10 @@ def plan(g, candidates, budget: float | None = None, objective: str | None = Non
         (of a bare ``effective``), ``lazy`` (False recomputes every gain at every step:
         the plain greedy, the same plan, slower), ``exact`` (effective reach R_k, k >= 2,
         only: solve exactly with ``scipy.optimize.milp`` when at most 30 candidates are
-        open; False: the heuristic alone).
+        open; False: the heuristic alone), ``audience`` (``followers``, ``engaged`` or
+        ``loyal``: whose people any objective but ``expected`` counts), and with engaged
+        or loyal people the window of :class:`kolgraph.engagement.WindowOptions`:
+        ``since``, ``until``, ``kinds``, ``loyal_k``, ``loyal_days``, ``loyal_by``.
 
     Returns
     -------
