@@ -47,11 +47,11 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
                engine: EngineDep, caller: CallerDep, settings: SettingsDep):
     """Chooses creators maximising the objective (unique, expected, effective R_k, target,
     real reach, or unique engaged people or loyal fans in a window; ``audience`` counts
-    engaged or loyal people for the other objectives too) under the budget, tier quotas, must-include/exclude, a maximum number of
-    creators and a maximum pairwise overlap; returns the plan, the reach/spend curve,
-    Shapley shares, the naive plan and the guarantee that holds. An infeasible request
-    answers 422 naming the constraint that cannot be met. Runs within the service's time
-    limit (504 past it)."""
+    engaged or loyal people for the other objectives too) under the budget, tier quotas,
+    must-include/exclude, a maximum number of creators and a maximum pairwise overlap;
+    returns the plan, the reach/spend curve, Shapley shares, the naive plan and the
+    guarantee that holds. An infeasible request answers 422 naming the constraint that
+    cannot be met. Runs within the service's time limit (504 past it)."""
     name, g = store_for(engine, caller, req.store)
     if len(req.must_include) > settings.max_creators:
         raise ApiError(422, "too_many_creators", f"{len(req.must_include)} must-include "
