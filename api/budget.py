@@ -14,7 +14,9 @@ estimate does not depend on how busy the machine is:
   phase) x the mean RR set (the mean cascade of single random accounts), plus
   ``evaluate`` x the pilot cascade;
 - ``/v1/plan``: the candidates' audiences (the instance) x the greedy's rounds
-  (``log2`` of the candidates, lazy evaluation) plus the effective-reach search.
+  (``log2`` of the candidates, lazy evaluation) plus the effective-reach search; for
+  engaged or loyal people, the candidates' interaction events (a bound on those
+  audiences) x one more round, the pass that finds them.
 
 Reach, overlap and similar read at most every edge once (at most 64 creators): the
 deadline alone bounds them.
@@ -102,11 +104,20 @@ def check_seeds(g, opts: dict, limit: int) -> None:
             "ask for a larger epsilon, a smaller p, fewer seeds or fewer evaluation runs")
 
 
-def check_plan(g, ids: list, limit: int) -> None:
-    """Refuse a plan over candidates whose audiences times the greedy's rounds exceed ``limit``."""
+def check_plan(g, ids: list, limit: int, engaged: bool = False) -> None:
+    """Refuse a plan over candidates whose audiences times the greedy's rounds exceed
+    ``limit``. ``engaged``: the audiences are engaged (or loyal) people, at most one per
+    interaction event, and the events are read once more to find them."""
     idx = resolve_ids(g, ids, skip_unknown=True)[1].astype(np.int64)
-    audiences = float(g.in_degree[idx].sum()) if len(idx) else 0.0
     rounds = 2.0 * math.log2(len(idx) + 1) + 1.0
+    if engaged and g.interactions is not None:
+        ptr = g.interactions.c_indptr
+        audiences = float((ptr[idx + 1] - ptr[idx]).sum()) if len(idx) else 0.0
+        _refuse(audiences * (rounds + 1.0), limit, f"{len(idx):,} candidates with "
+                f"{audiences:,.0f} interaction events in all, read once and x about "
+                f"{rounds:.0f} greedy rounds", "send fewer or smaller candidates")
+        return
+    audiences = float(g.in_degree[idx].sum()) if len(idx) else 0.0
     _refuse(audiences * rounds, limit, f"{len(idx):,} candidates with {audiences:,.0f} "
             f"followers in all, x about {rounds:.0f} greedy rounds",
             "send fewer or smaller candidates")

@@ -269,6 +269,9 @@ class StoreInfo(BaseModel):
     creators: int
     id_kind: str
     has_account_attributes: bool
+    has_interactions: bool = Field(description="the store has an interactions part: engaged "
+                                   "and loyal audiences (reach `audience`, plan objectives "
+                                   "`engaged` and `loyal`, /v1/engagement)")
 
 
 class Stores(BaseModel):
@@ -298,9 +301,10 @@ class PlanRequest(Filters, ServedPlanOptions):
     budget: Annotated[float, Field(gt=0.0, le=1e15, allow_inf_nan=False)] = Field(
         description=ServedPlanOptions.model_fields["budget"].description)
     objective: Annotated[str, StringConstraints(
-        pattern=r"^(unique|expected|target|real|effective[1-9][0-9]?)$")] = Field(
+        pattern=r"^(unique|expected|target|real|engaged|loyal|effective[1-9][0-9]?)$")] = Field(
         "unique", description="unique | expected | effective3 (effective<k>) | target "
-        "(needs `where`) | real (bot-flagged followers removed)")
+        "(needs `where`) | real (bot-flagged followers removed) | engaged | loyal (unique "
+        "engaged people or loyal fans in the window `since`..`until`, of `kinds`)")
     tier_quota: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         [], max_length=10, description="e.g. `micro:>=5`, `mega:<=1`, `nano:>=20%`")
     must_include: list[ExtId] = Field(
@@ -320,6 +324,9 @@ class PlanResponse(BaseModel):
                                          "greedy adds them, with cost and marginal gain")
     cost: float
     value: float
+    measures: dict[str, Any] = Field(description="the plan's unique reach, effective reach R_k, "
+                                     "expected reach, gross reach and, beside an engaged or "
+                                     "loyal plan, the followers it reaches (follower_reach)")
     curve: list[dict[str, Any]] = Field(description="objective and spend as creators are added")
     shapley: dict[str, Any]
     naive: dict[str, Any] = Field(description="top followers per unit price until the budget "

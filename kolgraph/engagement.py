@@ -179,6 +179,16 @@ def audiences(g, idx: np.ndarray, audience: str, o: WindowOptions) -> tuple[np.n
     return indptr, indices, w
 
 
+def audience_filters(audience: str, o: WindowOptions, w: dict) -> dict:
+    """What an engaged or loyal count counted (the window :func:`window` resolved, the
+    kinds, the loyalty rule), for a report's ``filters``."""
+    out = {"audience": audience, "since": w["since"], "until": w["until"], "kinds": o.kinds}
+    if audience == "loyal":
+        out["loyal"] = {"k": o.loyal_k, "by": w["loyal_by"],
+                        "min_follow_days": o.loyal_days if w["has_follow_times"] else None}
+    return out
+
+
 @graph_method
 def engagement(g, ids: Iterable, **options) -> dict:
     """Engagement of creators in a time window, from the graph's interactions.

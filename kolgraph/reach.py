@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from kolgraph import _parallel
 from kolgraph._check import creator_tiers, default_view_rates, exposure, resolve_ids
-from kolgraph.engagement import WindowOptions, audiences
+from kolgraph.engagement import WindowOptions, audience_filters, audiences
 from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
@@ -256,7 +256,7 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
         indptr, indices, w = audiences(g, idx, o.audience, o)
         rows = (indptr, indices)
         warnings += w["warnings"]
-        filters.update(_audience_filters(o, w))
+        filters.update(audience_filters(o.audience, o, w))
     masks, rcounts = _regions(g, idx, allowed, mask is not None, rows)
     _parallel.check_deadline()
     p = 1.0 - (1.0 - rates) ** n_posts
@@ -267,15 +267,6 @@ def reach(g, ids: Iterable, **options) -> ReachReport:
     return ReachReport(ext, np.diag(counts).copy(), exclusive, incremental, creator_tiers(g, idx),
                        counts, exactly, masks, rcounts, n_pop, rates, n_posts.astype(np.int64),
                        float(exp_reach), exp_exactly, filters, warnings)
-
-
-def _audience_filters(o: ReachOptions, w: dict) -> dict:
-    """What an engaged or loyal reach report counted, for its ``filters``."""
-    out = {"audience": o.audience, "since": w["since"], "until": w["until"], "kinds": o.kinds}
-    if o.audience == "loyal":
-        out["loyal"] = {"k": o.loyal_k, "by": w["loyal_by"],
-                        "min_follow_days": o.loyal_days if w["has_follow_times"] else None}
-    return out
 
 
 # --- similar and complementary creators --------------------------------------------------

@@ -45,12 +45,13 @@ def _candidates(req: PlanRequest) -> pa.Table:
 @router.post("/plan", response_model=PlanResponse, summary="Best creator mix for a budget")
 async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)],
                engine: EngineDep, caller: CallerDep, settings: SettingsDep):
-    """Chooses creators maximising the objective (unique, expected, effective R_k, target or
-    real reach) under the budget, tier quotas, must-include/exclude, a maximum number of
-    creators and a maximum pairwise overlap; returns the plan, the reach/spend curve,
-    Shapley shares, the naive plan and the guarantee that holds. An infeasible request
-    answers 422 naming the constraint that cannot be met. Runs within the service's time
-    limit (504 past it)."""
+    """Chooses creators maximising the objective (unique, expected, effective R_k, target,
+    real reach, or unique engaged people or loyal fans in a window; ``audience`` counts
+    engaged or loyal people for the other objectives too) under the budget, tier quotas,
+    must-include/exclude, a maximum number of creators and a maximum pairwise overlap;
+    returns the plan, the reach/spend curve, Shapley shares, the naive plan and the
+    guarantee that holds. An infeasible request answers 422 naming the constraint that
+    cannot be met. Runs within the service's time limit (504 past it)."""
     name, g = store_for(engine, caller, req.store)
     if len(req.must_include) > settings.max_creators:
         raise ApiError(422, "too_many_creators", f"{len(req.must_include)} must-include "
@@ -59,8 +60,10 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
     check_where(req.where, caller, settings)
     table = _candidates(req)
 
+    engaged = req.objective in ("engaged", "loyal") or req.audience != "followers"
+
     def work():
-        check_plan(g, [c.id for c in req.candidates], settings.max_work)
+        check_plan(g, [c.id for c in req.candidates], settings.max_work, engaged)
         with filter_errors(req.where):
             p = g.plan(table, **req.options_of(ServedPlanOptions))
         d = p.to_dict()
@@ -69,5 +72,9 @@ async def plan(req: Annotated[PlanRequest, Body(openapi_examples=PLAN_EXAMPLES)]
             raise ApiError(422, "filter_too_narrow", f"the filter keeps {passing} accounts and "
                            f"a plan value of {d['value']:g}, fewer than this key's minimum "
                            f"group size of {k}; widen it")
+        if engaged and 0 < (d["value"] or 0) < k:  # engaged people are not public: as a filter
+            raise ApiError(422, "filter_too_narrow", f"the plan reaches {d['value']:g} "
+                           f"{d['filters']['audience']} people, fewer than this key's minimum "
+                           f"group size of {k}; widen the window or the kinds")
         return json_response(PlanResponse, {"store": name, **d})
     return await engine.run(work, key=caller.key_id, heavy=True)

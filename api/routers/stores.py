@@ -14,5 +14,6 @@ async def list_stores(engine: EngineDep, caller: CallerDep):
         {"name": name, "accounts": g.n_accounts, "edges": g.n_edges, "creators": g.n_creators,
          "id_kind": g.ids.kind,
          # the table itself loads lazily (only filters need it): ask whether there is one
-         "has_account_attributes": g.has_account_attributes}
+         "has_account_attributes": g.has_account_attributes,
+         "has_interactions": g.interactions is not None}
         for name, g in sorted(engine.graphs.items()) if caller.can_read(name)]}

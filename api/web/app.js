@@ -4,7 +4,8 @@
 // - The view (store, selection, view rates, posts, filter, measure, search and plan
 //   settings) lives in the URL's hash, so a link reproduces it for another key holder.
 // - Every number shown comes from a /v1 answer: /v1/reach (figures, overlap, regions,
-//   curves), /v1/complementary, /v1/creators (search) and .../similar, /v1/plan.
+//   curves; over followers, engaged people or loyal fans by `audience`), /v1/complementary,
+//   /v1/creators (search) and .../similar, /v1/plan.
 "use strict";
 
 const KEY_SLOT = "kolgraph.key";
@@ -16,10 +17,13 @@ const state = {
   store: "", ids: [], rates: {}, posts: {}, where: "", xf: false, measure: "counts",
   q: "", tier: "", category: "", platform: "", fmin: "", fmax: "", sort: "followers",
   order: "desc", offset: 0, quality: false, budget: "", objective: "unique", quotas: "",
-  maxc: "",
+  maxc: "", audience: "followers",
 };
+const AUDIENCES = ["followers", "engaged", "loyal"];
+const PEOPLE = {followers: "followers", engaged: "engaged people", loyal: "loyal fans"};
 const names = {};          // id -> creator row (name, tier, ...) seen in answers
 let report = null;          // the last /v1/reach answer
+let beside = {};            // audience -> unique reach of the selection (stores with interactions)
 let planAnswer = null;      // the last /v1/plan answer
 let stores = [];
 let reachSeq = 0;
@@ -40,6 +44,7 @@ function writeHash() {
   put("quality", state.quality ? "1" : "");
   put("budget", state.budget); put("obj", state.objective === "unique" ? "" : state.objective);
   put("quotas", state.quotas); put("maxc", state.maxc);
+  put("aud", state.audience === "followers" ? "" : state.audience);
   history.replaceState(null, "", "#" + p.toString());
 }
 
@@ -61,6 +66,7 @@ function readHash() {
   state.quality = get("quality", "") === "1";
   state.budget = get("budget", ""); state.objective = get("obj", "unique");
   state.quotas = get("quotas", ""); state.maxc = get("maxc", "");
+  state.audience = AUDIENCES.includes(get("aud", "")) ? get("aud", "") : "followers";
 }
 
 // --- talking to the API -------------------------------------------------------------------
@@ -188,12 +194,27 @@ function syncInputs() {
   $("min-followers").value = state.fmin; $("max-followers").value = state.fmax;
   $("budget").value = state.budget; $("objective").value = state.objective;
   $("quotas").value = state.quotas; $("max-creators").value = state.maxc;
+  $("audience").value = state.audience;
+}
+
+// engaged and loyal audiences need the store's interactions part: hidden without one
+function hasInteractions() { return !!stores.find(s => s.name === state.store)?.has_interactions; }
+function showInteractions() {
+  const on = hasInteractions();
+  $("audience-row").hidden = !on; $("audiences").hidden = !on;
+  if (!on) state.audience = "followers";
+  for (const o of $("objective").querySelectorAll("option[data-interactions]")) {
+    o.hidden = !on; o.disabled = !on;
+  }
+  if (!on && ["engaged", "loyal"].includes(state.objective)) state.objective = "unique";
+  $("audience").value = state.audience; $("objective").value = state.objective;
 }
 
 async function openStore() {
   const s = stores.find(x => x.name === state.store);
   $("store-info").textContent = `${fmtInt(s.accounts)} accounts, ${fmtInt(s.edges)} follows, ` +
-    `${fmtInt(s.creators)} creators`;
+    `${fmtInt(s.creators)} creators` + (s.has_interactions ? ", with interactions" : "");
+  showInteractions();
   writeHash();
   await Promise.all([search(), loadNames(state.ids).then(redraw)]);
 }
@@ -315,14 +336,30 @@ function reachBody() {
   }
   if (Object.keys(rates).length) body.view_rates = rates;
   if (Object.keys(posts).length) body.posts = posts;
+  if (state.audience !== "followers") body.audience = state.audience;
   return body;
+}
+
+// The selection's unique reach over the other audiences, beside the report's own: one
+// /v1/reach call each, in turn (the page's one-call-at-a-time queue).
+async function besideReach(body, seq) {
+  const out = {...beside};
+  if (!hasInteractions() || !report) return out;
+  const base = {store: body.store, ids: body.ids, ...filters()};
+  for (const a of AUDIENCES.filter(x => x !== state.audience)) {
+    if (seq !== reachSeq) return out;
+    try {
+      out[a] = (await api("/v1/reach", a === "followers" ? base : {...base, audience: a})).unique_reach;
+    } catch (err) { out[a] = null; }
+  }
+  return out;
 }
 
 async function redraw() {
   const seq = ++reachSeq;
   $("selection-empty").hidden = state.ids.length > 0;
   if (!state.ids.length) {
-    report = null; renderReport(); renderSuggestions([]); return;
+    report = null; beside = {}; renderReport(); renderSuggestions([]); return;
   }
   await loadNames(state.ids);
   const body = reachBody();
@@ -338,6 +375,8 @@ async function redraw() {
     report = reach.value;
   }
   renderReport();
+  beside = {[state.audience]: report ? report.unique_reach : null};  // the others follow
+  renderBeside();
   if (comp.status === "rejected") {
     if (!filterFault(comp.reason)) showError("complementary-error", comp.reason);
     renderSuggestions([]);
@@ -348,6 +387,22 @@ async function redraw() {
   }
   $("filter-state").textContent = report && (state.where || state.xf)
     ? `${fmtInt(report.filters.accounts_passing ?? report.population)} accounts pass the filter` : "";
+  const others = await besideReach(body, seq);
+  if (seq !== reachSeq) return;
+  beside = others;
+  renderBeside();
+}
+
+function utcDay(t) { return new Date(t * 1000).toISOString().slice(0, 10); }
+
+function renderBeside() {
+  const f = report?.filters || {};
+  $("audience-state").textContent = f.audience && f.audience !== "followers"
+    ? `${PEOPLE[f.audience]}: accounts that interacted with each creator from ${utcDay(f.since)} ` +
+      `to ${utcDay(f.until)} (UTC)` + (f.loyal ? `, in ${f.loyal.k}+ distinct ${f.loyal.by}` : "")
+    : "";
+  figures($("audiences"), report && hasInteractions() ? AUDIENCES.map(a => [
+    `Unique reach: ${PEOPLE[a]}`, fmtInt(beside[a]), `reach_${a}`]) : []);
 }
 
 function renderReport() {
@@ -355,12 +410,14 @@ function renderReport() {
   if (!report) {
     figures($("figures"), []);
     body.replaceChildren(...state.ids.map((id, i) => selectedRow(id, i, null)));
+    renderBeside();
     renderOverlap();
     return;
   }
   const r = report, f = r.frequency.at_least;
   figures($("figures"), [
-    ["Unique reach", fmtInt(r.unique_reach), "unique_reach"],
+    [state.audience === "followers" ? "Unique reach" : `Unique reach (${PEOPLE[state.audience]})`,
+     fmtInt(r.unique_reach), "unique_reach"],
     ["Gross reach (sum of audiences)", fmtInt(r.gross_reach), "gross_reach"],
     ["Duplication factor", fmtNum(r.duplication), "duplication"],
     ["Reached 1+ times", fmtInt(f[1] ?? 0), "r1"], ["Reached 2+ times", fmtInt(f[2] ?? 0), "r2"],
@@ -420,12 +477,13 @@ function renderUpset(ids, labels) {
   const regions = report.regions.map(r => ({creators: r.creators.map(c => pos[String(c)]),
                                             count: r.count}))
     .sort((a, b) => b.count - a.count);
-  $("upset").append(charts.upset(labels, regions, "Audience regions (UpSet): followers of " +
+  const people = PEOPLE[report.filters.audience || "followers"];
+  $("upset").append(charts.upset(labels, regions, `Audience regions (UpSet): ${people} of ` +
                                  "exactly these creators"));
   const held = report.suppression.regions;
   $("upset-caption").textContent = `${regions.length} regions, largest first` +
     (held ? `; ${held} regions below the minimum group size are not shown` : "");
-  fillTable($("upset-table"), ["Creators", "Followers of exactly these creators"],
+  fillTable($("upset-table"), ["Creators", `${people[0].toUpperCase()}${people.slice(1)} of exactly these creators`],
             regions.map(r => [r.creators.map(i => labels[i]).join(" + "), fmtInt(r.count)]));
 }
 
@@ -524,6 +582,8 @@ function renderPlan(p) {
     ["Certified bound on the optimum", g.upper_bound == null ? "\u2013" : fmtInt(g.upper_bound), "plan_bound"],
     ["Certified share of the optimum", g.certified_ratio == null ? "\u2013" : fmtPct(g.certified_ratio), "plan_ratio"],
     ["A priori guarantee", g.applies ? `${fmtPct(g.bound)} of the optimum` : "none", "plan_guarantee"],
+    ...(p.filters.audience ? [[`Followers reached (beside the ${PEOPLE[p.filters.audience]})`,
+                               fmtInt(p.measures.follower_reach), "plan_follower_reach"]] : []),
     ["Naive plan: cost", fmtInt(p.naive.cost), "naive_cost"],
     ["Naive plan: value", fmtInt(p.naive.value), "naive_value"],
   ]);
@@ -557,7 +617,9 @@ function reportCsv() {
   }
   rows.push([], [`overlap_${state.measure}`, "", ...r.overlap.ids]);
   r.overlap[state.measure].forEach((row, i) => rows.push([`overlap_${state.measure}`, r.overlap.ids[i], ...row]));
-  rows.push([], ["filters", "where", state.where], ["filters", "exclude_flagged", state.xf]);
+  for (const a of AUDIENCES) if (beside[a] !== undefined) rows.push(["totals", `unique_reach_${a}`, beside[a]]);
+  rows.push([], ["filters", "where", state.where], ["filters", "exclude_flagged", state.xf],
+            ["filters", "audience", state.audience]);
   return rows.map(row => row.map(csvCell).join(",")).join("\n") + "\n";
 }
 
@@ -615,6 +677,7 @@ function wire() {
   $("prev-page").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); search(); });
   $("next-page").addEventListener("click", () => { state.offset += PAGE; search(); });
   $("measure").addEventListener("change", () => { state.measure = $("measure").value; writeHash(); renderOverlap(); });
+  $("audience").addEventListener("change", () => { state.audience = $("audience").value; changed(); });
   $("similar-form").addEventListener("submit", e => { e.preventDefault(); similar($("similar-id").value.trim()); });
   $("plan-form").addEventListener("submit", e => {
     e.preventDefault();

@@ -10,7 +10,8 @@ from kolgraph.plan.options import PlanOptions
 def register_plan(sub) -> None:
     sp = add_command(sub, "plan", cmd_plan, "the best creator mix for a budget (objective, tier quotas)",
                      "Choose creators within a budget to maximise unique, expected, effective "
-                     "(R_k), target-audience or real (bot-free) reach, with tier quotas and other "
+                     "(R_k), target-audience or real (bot-free) reach, or unique engaged people "
+                     "or loyal fans (stores with interactions), with tier quotas and other "
                      "constraints; lazy greedy with a stated guarantee, Shapley shares, the naive "
                      "plan and the Sainsbury estimate beside it.")
     sp.add_argument("store")

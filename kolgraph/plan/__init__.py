@@ -11,22 +11,25 @@ that maximises one objective (definitions as in DESIGN.md and
   least k chosen creators;
 - ``target``: unique reach among the accounts passing ``where``;
 - ``real``: unique reach without the accounts flagged as bots (account column
-  ``flagged``).
+  ``flagged``);
+- ``engaged`` / ``loyal``: unique reach over the creators' engaged accounts (loyal fans) in
+  an interaction window (:mod:`kolgraph.engagement`); ``audience`` carries those audiences
+  to the other objectives but ``expected``.
 
 ``where`` filters the counted followers of any objective.
 
 Method: lazy (CELF) greedy on marginal gain per unit of cost, started from the
-must-include creators, compared with the best single-creator plan (method
-``greedy``), or greedy completions of every feasible 3-creator seed plus every
-plan of at most 2 creators (method ``enumerate``, partial enumeration). For a
-monotone submodular objective (all but R_k) under the budget alone these carry
-the known guarantees ½(1 − 1/e) ≈ 0.316 and 1 − 1/e ≈ 0.632 of the optimum
-(Khuller, Moss & Naor 1999; Leskovec et al. 2007 for the lazy evaluation;
-Sviridenko 2004 for submodular functions). Side constraints (tier quotas, a
-maximum number of creators, a maximum pairwise overlap) void the proof, so the
-plan says when the bound applies; it always reports a data-dependent upper
-bound on the optimum of any submodular objective (the plan's value plus the best
-fractional knapsack of the remaining marginal gains), valid under every constraint.
+must-include creators, compared with the best single-creator plan (method ``greedy``), or
+greedy completions of every feasible 3-creator seed plus every plan of at most 2
+creators (method ``enumerate``, partial enumeration). For a monotone submodular
+objective (all but R_k; engaged and loyal reach are coverage too) under the budget alone
+these carry the known guarantees ½(1 − 1/e) ≈ 0.316 and 1 − 1/e ≈ 0.632 of the optimum
+(Khuller, Moss & Naor 1999; Leskovec et al. 2007 for the lazy evaluation; Sviridenko
+2004 for submodular functions). Side constraints (tier quotas, a maximum number of
+creators, a maximum pairwise overlap) void the proof, so the plan says when the bound
+applies; it always reports a data-dependent upper bound on the optimum of any submodular
+objective (the plan's value plus the best fractional knapsack of the remaining marginal
+gains), valid under every constraint.
 
 Constraints are kept, never silently dropped: an admissibility test reserves the
 budget and the slots that the unmet tier minimums still need (the cheapest

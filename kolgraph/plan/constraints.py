@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from kolgraph.engagement import WindowOptions
 from kolgraph.exceptions import InputError
 from kolgraph.kernels import plan as _k
 from kolgraph.plan.candidates import _Candidates, _positions
@@ -24,7 +25,7 @@ from kolgraph.tiers import TIER_NAMES
 def parse_objective(objective: str, k: int | None = None) -> tuple[int, int]:
     """``(kernel kind, k)`` of an objective name."""
     name = str(objective).strip().lower()
-    if name in ("unique", "target", "real"):
+    if name in ("unique", "target", "real", "engaged", "loyal"):
         return _k.COVER, k or 3
     if name == "expected":
         return _k.EXPECTED, k or 3
@@ -35,7 +36,7 @@ def parse_objective(objective: str, k: int | None = None) -> tuple[int, int]:
             raise InputError(f"effective reach needs 1 <= k <= 100, e.g. effective3; got {kk}")
         return _k.EFFECTIVE, kk
     raise InputError(f"unknown objective {objective!r}; choose unique, expected, effective3 "
-                     "(any k), target or real")
+                     "(any k), target, real, engaged or loyal")
 
 
 _QUOTA = re.compile(r"^\s*([A-Za-z]+)\s*:\s*(>=|<=|==|=)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$")
@@ -118,6 +119,32 @@ def parse_tier_quota(tier_quota) -> dict[str, dict]:
 
 
 # --- checks that need the graph or the candidates ------------------------------------------
+def _audience(g, objective: str, o) -> str:
+    """Whose people the objective counts: ``engaged`` and ``loyal`` are unique reach over
+    those audiences; ``audience`` carries them to the other objectives. The window options
+    apply only to them, and they need the store's interactions."""
+    audience = objective if objective in ("engaged", "loyal") else o.audience
+    if objective in ("engaged", "loyal") and o.audience not in ("followers", objective):
+        raise InputError(f"objective {objective!r} counts {objective} people; it cannot take "
+                         f"audience={o.audience!r} (use objective 'unique' with that audience)")
+    if audience == "followers":
+        window_set = [n for n, f in WindowOptions.model_fields.items()
+                      if getattr(o, n) != f.default]
+        if window_set:
+            raise InputError(f"{', '.join(window_set)}: only with objective 'engaged' or "
+                             "'loyal' (or audience='engaged' or 'loyal')")
+        return audience
+    if objective == "expected":
+        raise InputError("objective 'expected' weighs followers by the chance they see a post; "
+                         f"it does not take audience={audience!r} (use unique, effective<k>, "
+                         "target, real, engaged or loyal)")
+    if g.interactions is None:
+        raise InputError(f"{audience} people need the store's interactions part, and this store "
+                         "has none; add them with `kolgraph add-interactions STORE FILE` (or "
+                         "`kolgraph ingest ... --interactions FILE`)")
+    return audience
+
+
 def _check_objective(g, objective: str, where) -> bool:
     """The data the objective needs: ``target`` an account filter, ``real`` the account
     column ``flagged``. True when the objective drops the flagged followers (``real``)."""

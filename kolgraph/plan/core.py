@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from kolgraph._parallel import Job
+from kolgraph.engagement import audience_filters, audiences
 from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
@@ -21,6 +22,7 @@ from kolgraph.kernels import plan as _k
 from kolgraph.plan.candidates import _fill_view_rates, read_candidates
 from kolgraph.plan.constraints import (
     _admit_included,
+    _audience,
     _check_feasible,
     _check_method,
     _check_objective,
@@ -53,7 +55,9 @@ def plan(g, candidates, budget: float | None = None, objective: str | None = Non
         The cost of a candidate is ``price x posts``.
     budget : total spend allowed (required).
     objective : ``unique`` (default), ``expected``, ``effective3`` (``effective<k>``),
-        ``target`` (needs ``where``) or ``real`` (followers flagged as bots removed).
+        ``target`` (needs ``where``), ``real`` (followers flagged as bots removed),
+        ``engaged`` or ``loyal`` (unique engaged people or loyal fans in the interaction
+        window; the store needs interactions).
     **options : the other fields of :class:`PlanOptions`, checked once:
         ``tier_quota`` (e.g. ``["micro:>=5", "mega:<=1", "nano:>=20%"]``, counts or shares
         of the budget, or ``{"micro": {"min": 5, "max_share": 0.5}}``), ``must_include``
@@ -69,7 +73,10 @@ def plan(g, candidates, budget: float | None = None, objective: str | None = Non
         (of a bare ``effective``), ``lazy`` (False recomputes every gain at every step:
         the plain greedy, the same plan, slower), ``exact`` (effective reach R_k, k >= 2,
         only: solve exactly with ``scipy.optimize.milp`` when at most 30 candidates are
-        open; False: the heuristic alone).
+        open; False: the heuristic alone), ``audience`` (``followers``, ``engaged`` or
+        ``loyal``: whose people any objective but ``expected`` counts), and with engaged
+        or loyal people the window of :class:`kolgraph.engagement.WindowOptions`:
+        ``since``, ``until``, ``kinds``, ``loyal_k``, ``loyal_days``, ``loyal_by``.
 
     Returns
     -------
@@ -104,6 +111,7 @@ def _prepare(g, candidates, o: PlanOptions) -> _Problem:
     :class:`InputError` naming the constraint."""
     kind, k = parse_objective(o.objective, o.k)
     objective = o.objective.strip().lower()
+    audience = _audience(g, objective, o)
     exclude_flagged = _check_objective(g, objective, o.where) or o.exclude_flagged
     cands = read_candidates(g, candidates)
     _check_method(o.method, len(cands.ids))
@@ -113,10 +121,16 @@ def _prepare(g, candidates, o: PlanOptions) -> _Problem:
     mask, filters, warnings = account_filter(g, o.where, exclude_flagged=exclude_flagged)
     population = int(mask.sum()) if mask is not None else int(g.n_accounts)
     quotas = parse_tier_quota(o.tier_quota)
-    inst = _instance(g, cands, mask, kind, k, o, excluded, _quota_limits(quotas, o.budget))
+    rows = None
+    if audience != "followers":
+        indptr, indices, w = audiences(g, cands.idx, audience, o)
+        rows = (indptr, indices)
+        warnings += w["warnings"]
+        filters.update(audience_filters(audience, o, w))
+    inst = _instance(g, cands, mask, kind, k, o, excluded, _quota_limits(quotas, o.budget), rows)
     _check_feasible(inst, cands, quotas)
     return _Problem(inst, cands, o, objective, quotas, include, exclude, population, filters,
-                    warnings)
+                    warnings, audience, mask)
 
 
 def _solve(prob: _Problem) -> tuple[_State, str, dict | None]:

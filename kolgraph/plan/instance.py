@@ -45,7 +45,7 @@ class _Instance:
     by_tier: list = field(default_factory=list)  # per tier: positions sorted by cost
     graph: Any = None  # the FollowerGraph (its per-graph audience bitsets)
     idx: np.ndarray | None = None  # the candidates' account ids
-    filtered: bool = False  # rows filtered by an account filter (not the store's own)
+    filtered: bool = False  # rows not the store's own (an account filter, engaged people)
     dense: tuple | None = None  # (bitsets of the largest audiences, slot of each candidate)
 
     @property
@@ -276,12 +276,19 @@ def _replace(inst: _Instance, **changes) -> _Instance:
 
 
 def _instance(g, cands, mask, kind: int, k: int, options, excluded: np.ndarray,
-              limits: tuple) -> _Instance:
+              limits: tuple, rows: tuple | None = None) -> _Instance:
     """The solver's instance: the candidates' follower rows (only the accounts passing
     ``mask``, when given), exposure probabilities, costs and constraints (``limits``: the
-    tier quotas as per-tier arrays ``tmin, tmax, smin, smax``)."""
+    tier quotas as per-tier arrays ``tmin, tmax, smin, smax``). ``rows``: another audience
+    of each candidate instead of its followers (engaged or loyal people), a CSR
+    ``(indptr, indices)`` with row i that of candidate i."""
     m = len(cands.ids)
-    if mask is None:  # the store's own rows
+    if rows is not None:
+        indptr, indices = rows
+        if mask is not None:
+            indptr, indices = _k.filtered_rows(indptr, indices, np.arange(m, dtype=np.int64), mask)
+        starts, ends = indptr[:-1], indptr[1:]
+    elif mask is None:  # the store's own rows
         starts, ends = g.in_indptr[cands.idx], g.in_indptr[cands.idx + 1]
         indices = g.in_indices
     else:
@@ -297,7 +304,7 @@ def _instance(g, cands, mask, kind: int, k: int, options, excluded: np.ndarray,
                      kind, k, options.budget, excluded,
                      int(max_creators) if max_creators is not None else m + 1,
                      tmin, tmax, smin, smax, options.max_overlap, options.overlap_by,
-                     graph=g, idx=cands.idx, filtered=mask is not None)
+                     graph=g, idx=cands.idx, filtered=mask is not None or rows is not None)
     # the cheapest of each tier, for the budget the tier minimums reserve
     inst.by_tier = [[int(c) for c in np.flatnonzero(cands.tier == t)[
         np.argsort(cands.cost[cands.tier == t], kind="stable")]] if tmin[t] > 0 else []
@@ -323,3 +330,5 @@ class _Problem:
     population: int
     filters: dict
     warnings: list
+    audience: str = "followers"  # whose people the objective counts (followers, engaged, loyal)
+    mask: np.ndarray | None = None  # the account filter of the counted people

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from kolgraph.engagement import WindowOptions
 from kolgraph.options import FilterOptions, cli
 
 SHAPLEY_PERMUTATIONS = 1000
@@ -55,14 +56,20 @@ Ids = Annotated[list[Any], BeforeValidator(_as_list)]
 TierQuota = str | list[str] | dict[str, Any] | None
 
 
-class ServedPlanOptions(FilterOptions):
+class ServedPlanOptions(FilterOptions, WindowOptions):
     """The options of :func:`~kolgraph.plan.plan` that ``POST /v1/plan`` takes too: the
-    budget, the objective and the constraints (and the account filter)."""
+    budget, the objective and the constraints (and the account filter, the audience and
+    its interaction window)."""
 
     budget: Budget
     objective: str = Field(
         "unique", description="unique, expected, effective3 (any k: effective2, ...), target "
-        "(needs --where) or real (bot-flagged followers removed); default unique")
+        "(needs --where), real (bot-flagged followers removed), engaged or loyal (unique "
+        "engaged people or loyal fans in the window --since/--until, of --kinds); default unique")
+    audience: Literal["followers", "engaged", "loyal"] = Field(
+        "followers", description="whose people the objective counts: followers (default), or "
+        "the accounts engaged with (loyal fans of) each creator in the window; objective "
+        "engaged is unique with audience engaged")
     tier_quota: TierQuota = Field(
         None, description="e.g. micro:>=5, mega:<=1, mid:==2, nano:>=20% (share of the "
         "budget); a list of them, or {tier: {min, max, min_share, max_share}}",

@@ -106,7 +106,8 @@ def _report(prob: _Problem, final: _State, chosen_by: str, effective: dict | Non
         chosen=chosen_rows, cost=float(final.spent), value=float(value), curve=curve,
         measures={"unique_reach": int(cum[1]), "expected_reach": float(cum[3]) if expected else None,
                   "effective_reach": int(cum[2]), "k": inst.k,
-                  "gross_reach": int(inst.degree[sel].sum())},
+                  "gross_reach": int(inst.degree[sel].sum()),
+                  "follower_reach": _follower_reach(prob, sel, int(cum[1]))},
         shapley=shap, naive=naive, sainsbury=_sainsbury(inst, sel, prob.population),
         guarantee=guarantee, tiers=_tiers(final, prob.quotas),
         constraints={"tier_quota": prob.quotas,
@@ -148,6 +149,23 @@ def _steps(prob: _Problem, final: _State, g_cover: np.ndarray,
                       "unique_reach": int(cum[1]), "effective_reach": int(cum[2]),
                       "expected_reach": float(cum[3]) if kind == _k.EXPECTED else None})
     return chosen_rows, curve, cum
+
+
+def _follower_reach(prob: _Problem, sel: np.ndarray, unique: int) -> int:
+    """Unique reach of the plan's creators among their (counted) followers: the plan's own
+    unique reach, or beside an engaged or loyal plan the followers it reaches."""
+    if prob.audience == "followers":
+        return unique
+    g, idx = prob.inst.graph, prob.cands.idx[sel]
+    if prob.mask is None:
+        starts, ends, indices = g.in_indptr[idx], g.in_indptr[idx + 1], g.in_indices
+    else:
+        indptr, indices = _k.filtered_rows(g.in_indptr, g.in_indices, idx, prob.mask)
+        starts, ends = indptr[:-1], indptr[1:]
+    return int(_k.evaluate(np.ascontiguousarray(starts, dtype=np.int64),
+                           np.ascontiguousarray(ends, dtype=np.int64), indices,
+                           np.arange(len(idx), dtype=np.int64), np.zeros(len(idx)), 1,
+                           prob.inst.n, False)[0])
 
 
 def _tiers(final: _State, quotas: dict) -> dict:

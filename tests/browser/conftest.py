@@ -1,9 +1,10 @@
 """The planner page in headless Chromium against a real ``kolgraph serve`` on loopback.
 
-``served`` (module scope) runs ``python -m kolgraph serve`` in its own process over two
-synthetic stores: ``alpha`` (tenant acme) and ``beta`` (tenant globex), with one key per
-tenant. ``browser`` is Debian's Chromium (``/usr/bin/chromium``) driven by Playwright:
-Playwright's own browser download is never used. Every test gets a fresh page whose
+``served`` (module scope) runs ``python -m kolgraph serve`` in its own process over three
+synthetic stores: ``alpha`` (tenant acme), ``beta`` (tenant globex) and ``gamma`` (with
+interactions; its own key, so the acme key still reads one store). ``browser`` is
+Debian's Chromium (``/usr/bin/chromium``) driven by Playwright: Playwright's own browser
+download is never used. Every test gets a fresh page whose
 console errors and uncaught exceptions are collected in ``page.errors``; screenshots go
 to ``$KOLGRAPH_SCREENSHOTS`` (default: the test's tmp dir) as artefacts.
 
@@ -96,13 +97,15 @@ def _warm(srv: Served, deadline: float) -> None:
     """Call each route the page uses until it answers 200 (a 504 while numba compiles)."""
     import httpx
 
-    for key, (tenant_store) in (("acme", "alpha"),):
+    for key, (tenant_store) in (("acme", "alpha"), ("gamma", "gamma")):
         headers = {"Authorization": f"Bearer {srv.keys[key]}"}
+        plan = {"store": tenant_store, "budget": 100,
+                "candidates": [{"id": 0, "price": 10}, {"id": 1, "price": 20}]}
         calls = [("GET", f"/v1/creators?store={tenant_store}&limit=5", None),
                  ("POST", "/v1/complementary", {"store": tenant_store, "ids": [0, 1]}),
-                 ("POST", "/v1/plan", {"store": tenant_store, "budget": 100,
-                                       "candidates": [{"id": 0, "price": 10},
-                                                      {"id": 1, "price": 20}]})]
+                 ("POST", "/v1/plan", plan)]
+        if tenant_store == "gamma":  # the engaged plan's kernels
+            calls.append(("POST", "/v1/plan", {**plan, "objective": "engaged"}))
         for method, path, body in calls:
             while True:
                 r = httpx.request(method, srv.url + path, json=body, headers=headers, timeout=30)
@@ -121,7 +124,10 @@ def web_stores(tmp_path_factory) -> dict[str, str]:
     return {"alpha": str(synth_store(d / "alpha.kg", accounts=150_000, creators=150,
                                      edges=1_000_000, seed=11)),
             "beta": str(synth_store(d / "beta.kg", accounts=3_000, creators=30, edges=15_000,
-                                    seed=12))}
+                                    seed=12)),
+            # with an interactions part: engaged and loyal audiences beside followers
+            "gamma": str(synth_store(d / "gamma.kg", accounts=20_000, creators=100,
+                                     edges=120_000, seed=13, interactions=True))}
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +136,8 @@ def served(web_stores, tmp_path_factory):
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium chromium-driver "
                     "(or set KOLGRAPH_CHROMIUM)")
     srv = start_serve(tmp_path_factory.mktemp("web-serve"), web_stores,
-                      {"acme": ("acme", ["alpha"]), "globex": ("globex", ["beta"])})
+                      {"acme": ("acme", ["alpha"]), "globex": ("globex", ["beta"]),
+                       "gamma": ("acme", ["gamma"])})
     yield srv
     srv.proc.terminate()
     try:

@@ -314,3 +314,50 @@ def test_every_input_is_labelled(page, served):
         .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length)
                 && !e.getAttribute('aria-label')).map(e => e.id || e.outerHTML)""")
     assert unlabelled == []
+
+
+def test_engaged_and_loyal_reach_beside_followers(page, served, shots):
+    """Store gamma has interactions: the selection shows its unique reach over followers,
+    engaged people and loyal fans; the audience switch redraws the report over one of them;
+    the budget plan offers the engaged objective. Every figure is the library's."""
+    g = served.graph("gamma")
+    ids = [str(i) for i in g.creators.column("id").to_pylist()[:3]]
+    sign_in(page, served, key="gamma", hash_=f"#store=gamma&ids={','.join(ids)}")
+    wait_reach(page, g, ids)
+    ints = [int(i) for i in ids]
+    engaged = g.reach(ints, audience="engaged")
+    loyal = g.reach(ints, audience="loyal")
+    assert 0 < loyal.unique_reach < engaged.unique_reach  # the case under test
+    expect(page.locator("[data-figure=reach_engaged]")).to_have_text(
+        FMT_INT.format(engaged.unique_reach))
+    expect(page.locator("[data-figure=reach_loyal]")).to_have_text(
+        FMT_INT.format(loyal.unique_reach))
+    assert figure(page, "reach_followers") == FMT_INT.format(g.reach(ints).unique_reach)
+    page.get_by_label("Audience", exact=True).select_option("engaged")
+    wait_reach(page, g, ids, audience="engaged")  # the whole report, over engaged people
+    rows = page.locator("#selected tbody tr")
+    for i, c in enumerate(engaged.to_dict()["creators"]):
+        expect(rows.nth(i).locator("td").nth(3)).to_have_text(FMT_INT.format(c["audience"]))
+    expect(page.locator("#audience-state")).to_contain_text("engaged people")
+    expect(page.locator("[data-figure=reach_followers]")).to_have_text(
+        FMT_INT.format(g.reach(ints).unique_reach))
+    assert hash_params(page)["aud"] == "engaged"
+    page.locator("#selection").screenshot(path=str(shots / "engaged.png"))
+    page.get_by_label("Budget", exact=True).fill("400")
+    page.get_by_label("Objective").select_option("engaged")
+    page.get_by_role("button", name="Plan", exact=True).click()
+    expect(page.locator("#plan-status")).to_contain_text("Plan of")
+    d = g.plan(_plan_candidates(g), budget=400, objective="engaged").to_dict()
+    assert figure(page, "plan_value") == FMT_INT.format(d["value"])
+    assert figure(page, "plan_follower_reach") == FMT_INT.format(d["measures"]["follower_reach"])
+    assert page.errors == []
+
+
+def test_no_interactions_no_engaged_audiences(page, served):
+    sign_in(page, served)
+    add_first(page, 1)
+    expect(page.locator("[data-figure=unique_reach]")).not_to_have_text("")
+    expect(page.locator("#audience-row")).to_be_hidden()
+    expect(page.locator("#audiences")).to_be_hidden()
+    assert page.locator("#objective option[value=engaged]").is_disabled()
+    assert page.errors == []
