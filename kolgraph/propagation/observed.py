@@ -69,14 +69,14 @@ def reshare_rates(g, *, since=None, until=None) -> ReshareRates:
     """
     inter = require_interactions(g)
     code = inter.kind_code(SHARE)
-    if code < 0:
+    if code < 0 or inter.n_events == 0:
         raise InputError(f"weighted_cascade='observed' estimates reshare probabilities from "
                          f"'{SHARE}' events; this store's interactions have none (kinds: "
                          f"{', '.join(inter.kinds) or 'none'})")
     span = inter.time_span()
     lo = span[0] if since is None else epoch(since, "since")
     hi = span[1] + 1 if until is None else epoch(until, "until")
-    if hi <= lo:
+    if hi < lo:
         raise InputError(f"the window ends before it starts (since {lo}, until {hi})")
     shares, event_posts = _k.follower_shares(
         np.asarray(inter.c_indptr), np.asarray(inter.c_account), np.asarray(inter.c_time),
