@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import httpx
-
 from test_service import assert_error, top_ids
 
 
