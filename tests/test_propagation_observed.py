@@ -223,3 +223,36 @@ def test_cli_observed_spread_and_seeds(tmp_path, capsys):
     assert main(["spread", str(store), "--seeds", "0", "--model", "lt", "--weighted-cascade",
                  "observed", "--json", "-q"]) != 0
     assert "model='ic'" in capsys.readouterr().err
+
+
+# --- planted cascades (benchmarks/cascade_calibration.py) -------------------------------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def test_the_estimator_recovers_planted_cascade_rates(monkeypatch):
+    """Cascades drawn with known per-account reshare probabilities: each creator's estimate
+    lies within 4 binomial standard errors of its true rate (plus the prior's pull)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.cascade_calibration import plant_cascades
+    from kolgraph.synth import generate
+
+    g, _ = generate(4_000, 40, 30_000, seed=3, farms=0)
+    truth = plant_cascades(g, np.random.default_rng(5), mean_rate=0.02, sigma=0.8)
+    fit = reshare_rates(g)
+    n = fit.followers * fit.posts.astype(float)
+    true = truth["rates"][fit.creators]
+    se = np.sqrt(true * (1 - true) / n)
+    pull = fit.prior_strength * np.abs(fit.pooled_rate - true) / (n + fit.prior_strength)
+    assert len(fit.creators) >= 30
+    assert (np.abs(fit.rates[fit.creators] - true) <= 4 * se + pull + 1e-4).all()
+    assert np.corrcoef(fit.rates[fit.creators], true)[0, 1] > 0.9
+
+
+def test_the_calibration_evaluation_runs(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import cascade_calibration as cc
+
+    assert cc.main(["--accounts", "3000", "--creators", "20", "--edges", "20000", "--runs", "100",
+                    "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| synthetic cascades |") == 4 and out.count("| hershey") == 4
