@@ -122,12 +122,13 @@ def _beta_prior(s: np.ndarray, n: np.ndarray) -> tuple[float, float | None]:
 
 def observed_edge_probs(g) -> tuple[np.ndarray, ReshareRates]:
     """Per propagation edge (aligned with ``g.in_indices``), the reshare probability of its
-    source, from the whole store's shares; kept on the graph for its interactions layer
-    (the service's pilot and the call itself estimate once)."""
-    cached = g.__dict__.get("_observed_edge_p")
+    source, from the whole store's shares. The fit (8 bytes per account) is kept on the
+    graph for its interactions layer, so the service's pilot and the call estimate once;
+    the edge array (4 bytes per edge) is made per call, as the weighted cascade's is."""
+    cached = g.__dict__.get("_observed_fit")
     if cached is not None and cached[0] is g.interactions:
-        return cached[1], cached[2]
-    fit = reshare_rates(g)
-    edge_p = np.repeat(fit.rates.astype(np.float32), np.diff(np.asarray(g.in_indptr)))
-    g.__dict__["_observed_edge_p"] = (g.interactions, edge_p, fit)
-    return edge_p, fit
+        fit = cached[1]
+    else:
+        fit = reshare_rates(g)
+        g.__dict__["_observed_fit"] = (g.interactions, fit)
+    return np.repeat(fit.rates.astype(np.float32), np.diff(np.asarray(g.in_indptr))), fit
