@@ -291,9 +291,13 @@ def pyroaring_build(path: Path, scratch: Path):
 
 
 def pyroaring_report(path: Path, scratch: Path) -> dict:
+    return report_of_bitmaps(state(path).bitmaps)
+
+
+def report_of_bitmaps(bms: list) -> dict:
+    """The report of one ``BitMap`` per creator (also the engaged-reach benchmark's peer)."""
     from pyroaring import BitMap
 
-    bms = state(path).bitmaps
     k = len(bms)
     union = BitMap.union(*bms)
     sizes = [len(b) for b in bms]

@@ -60,8 +60,10 @@ def describe(exc: ValidationError) -> str:
 
 
 def cli(*flags: str, metavar: str | None = None, nargs: str | None = None,
-        hidden: bool = False) -> dict[str, Any]:
-    """``json_schema_extra`` of a field whose command-line flag differs from ``--field-name``."""
+        hidden: bool = False, const: Any = None) -> dict[str, Any]:
+    """``json_schema_extra`` of a field whose command-line flag differs from ``--field-name``
+    (``nargs="?"`` with ``const``: the bare flag gives ``const``, e.g. ``--weighted-cascade``
+    alone is True and ``--weighted-cascade observed`` the choice)."""
     spec: dict[str, Any] = {}
     if flags:
         spec["flags"] = list(flags)
@@ -71,6 +73,8 @@ def cli(*flags: str, metavar: str | None = None, nargs: str | None = None,
         spec["nargs"] = nargs
     if hidden:
         spec["hidden"] = True
+    if const is not None:
+        spec["const"] = const
     return {"cli": spec}
 
 

@@ -102,7 +102,7 @@ def _flag(name: str, field) -> tuple[list[str], dict[str, Any]]:
         kwargs["type"] = base
     if listed:
         kwargs["nargs"] = "+"
-    for key in ("metavar", "nargs"):
+    for key in ("metavar", "nargs", "const"):
         if key in cli:
             kwargs[key] = cli[key]
     return flags, kwargs

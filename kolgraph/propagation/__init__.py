@@ -16,6 +16,8 @@ Models (DESIGN.md):
   weights of its active followees reach its threshold, uniform on (0, 1];
   weights are weighted-cascade ``1/d`` by default, or uniform ``p``, or per edge,
   and must sum to at most 1 per account.
+- **observed** (``weighted_cascade="observed"``, IC): each account's reshare probability
+  estimated from the store's ``share`` events (:mod:`kolgraph.propagation.observed`).
 
 :func:`spread` estimates the expected spread by Monte Carlo (simulations run in
 chunks on threads; simulation ``j`` draws from its own random stream keyed by
@@ -29,12 +31,14 @@ interval). :func:`seeds` picks seeds by IMM (Tang, Shi, Xiao, SIGMOD 2015).
 # (spread by Monte Carlo), ``rr`` (RR sets), ``seeding`` (IMM and OPIM-C).
 from kolgraph.plots import spread_plot
 from kolgraph.propagation.model import DEFAULT_P, MODELS
+from kolgraph.propagation.observed import ReshareRates, reshare_rates
 from kolgraph.propagation.results import Z95, SeedsResult, SpreadResult
 from kolgraph.propagation.seeding import OPIMC_START_FACTOR, imm_sample_sizes, seeds
 from kolgraph.propagation.simulate import spread
 
-__all__ = ["DEFAULT_P", "MODELS", "OPIMC_START_FACTOR", "SeedsResult", "SpreadResult", "Z95",
-           "imm_sample_sizes", "seeds", "spread", "spread_plot"]
+__all__ = ["DEFAULT_P", "MODELS", "OPIMC_START_FACTOR", "ReshareRates", "SeedsResult",
+           "SpreadResult", "Z95", "imm_sample_sizes", "reshare_rates", "seeds", "spread",
+           "spread_plot"]
 
 # private names the tests reach for, importable from here as before the split
 from kolgraph.kernels import propagation as _k  # noqa: E402, F401

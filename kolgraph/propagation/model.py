@@ -10,6 +10,7 @@ import numpy as np
 
 from kolgraph._check import default_view_rates, per_creator
 from kolgraph.exceptions import InputError
+from kolgraph.propagation.observed import observed_edge_probs
 
 MODELS = ("ic", "lt")
 DEFAULT_P = 0.01
@@ -53,6 +54,10 @@ def _resolve_model(g, o, seed_idx: np.ndarray | None, seed_ids: list | None) -> 
             raise InputError(f"edge_probs must be in [0, 1]; {len(bad)} value(s) are not, e.g. "
                              f"{arr[bad[0]]} at edge {int(bad[0])}")
         m = _Model(model, {"edge_probs": True}, 0.0, False, arr.astype(np.float32), None)
+    elif weighted_cascade == "observed":
+        arr, fit = observed_edge_probs(g)
+        m = _Model(model, {"weighted_cascade": "observed", "observed": fit.summary()}, 0.0,
+                   False, arr, None)
     elif weighted_cascade or (p is None and model == "lt"):
         m = _Model(model, {"weighted_cascade": True}, 0.0, True, empty, None)
     else:

@@ -52,8 +52,11 @@ class DiffusionOptions(Options):
     p: Probability | None = Field(
         None, description="uniform edge probability (IC default 0.01) or LT weight; with "
         "view rates, the reshare probability of later hops")
-    weighted_cascade: bool = Field(
-        False, description="probability 1/d into an account following d accounts (LT default)")
+    weighted_cascade: bool | Literal["observed"] = Field(
+        False, description="probability 1/d into an account following d accounts (LT default); "
+        "'observed' (IC): each account's reshare probability estimated from the store's share "
+        "events (shares per follower per post, shrunk toward the pooled rate)",
+        json_schema_extra=cli(nargs="?", const=True))
     seed: int = Field(1, description="random seed (default 1): results are reproducible for "
                       "a seed, whatever the thread count")
 
@@ -65,6 +68,10 @@ def _one_diffusion(o) -> None:
     if len(given) > 1:
         raise ValueError(f"give one of p, weighted_cascade and edge_probs, not "
                          f"{' and '.join(given)}")
+    if o.weighted_cascade == "observed" and o.model != "ic":
+        raise ValueError("weighted_cascade='observed' estimates independent-cascade reshare "
+                         "probabilities; the linear threshold model takes weights, not "
+                         "probabilities: use model='ic'")
     if o.view_rates is not None and o.model != "ic":
         raise ValueError("view rates (the first hop) apply to the independent cascade model only")
     if o.view_rates is not None and given and given[0] != "p":

@@ -295,6 +295,9 @@ def _evaluate(g, res: SeedsResult, mdl: _Model, picks: np.ndarray, runs: int, se
     vr = None
     if mdl.seed_rates is not None:
         vr = dict(zip(res.seeds, mdl.seed_rates[picks].tolist(), strict=True))
-    return spread(g, res.seeds, model=mdl.name, p=mdl.params.get("p"), weighted_cascade=mdl.wc,
-                  edge_probs=mdl.edge_p if len(mdl.edge_p) else None, view_rates=vr, runs=runs,
+    observed = mdl.params.get("weighted_cascade") == "observed"  # the same, cached estimate
+    return spread(g, res.seeds, model=mdl.name, p=mdl.params.get("p"),
+                  weighted_cascade="observed" if observed else mdl.wc,
+                  edge_probs=mdl.edge_p if len(mdl.edge_p) and not observed else None,
+                  view_rates=vr, runs=runs,
                   seed=seed, threads=threads, progress=progress)
