@@ -172,11 +172,28 @@ def audiences(g, idx: np.ndarray, audience: str, o: WindowOptions) -> tuple[np.n
         raise InputError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     inter = require_interactions(g)
     w = window(g, o)
-    indptr, indices = _k.audience_rows(
-        inter.c_indptr, inter.c_account, inter.c_time, inter.c_kind, inter.c_post, inter.c_weight,
-        np.asarray(idx, np.int64), w["since"], w["until"], w["kind_ok"], w["loyal_by"] == "posts",
-        audience == "loyal", o.loyal_k, w["min_follow_until"], *_graph_arrays(g), g.n_accounts)
-    return indptr, indices, w
+    idx = np.asarray(idx, np.int64)
+
+    def rows(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _k.audience_rows(
+            inter.c_indptr, inter.c_account, inter.c_time, inter.c_kind, inter.c_post,
+            inter.c_weight, sel, w["since"], w["until"], w["kind_ok"], w["loyal_by"] == "posts",
+            audience == "loyal", o.loyal_k, w["min_follow_until"], *_graph_arrays(g), g.n_accounts)
+    if any(getattr(o, f) != d.default for f, d in WindowOptions.model_fields.items()):
+        return (*rows(idx), w)
+    # The default window (every event, every kind, the default loyalty rule) is what pages
+    # and plans ask again and again: its audiences are built once for every account and
+    # kept with the graph, as follower rows are stored. One entry per audience and layer
+    # (the entry holds the layer, so its id is not reused), so memory stays bounded.
+    _, all_ptr, all_idx = g.derived(
+        ("engagement.audiences", audience, id(inter)),
+        lambda: (inter, *rows(np.arange(g.n_accounts, dtype=np.int64))))
+    lengths = all_ptr[idx + 1] - all_ptr[idx]
+    indptr = np.zeros(len(idx) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = (np.concatenate([all_idx[all_ptr[i]: all_ptr[i + 1]] for i in idx.tolist()])
+               if len(idx) else np.empty(0, all_idx.dtype))
+    return indptr, indices.astype(all_idx.dtype, copy=False), w
 
 
 def audience_filters(audience: str, o: WindowOptions, w: dict) -> dict:

@@ -87,7 +87,9 @@ class Interactions:
         """``(first, last)`` event time (Unix seconds), None without events."""
         if self.n_events == 0:
             return None
-        return int(np.min(self.c_time)), int(np.max(self.c_time))
+        if "_span" not in self.__dict__:  # a pass over every event time: once per layer
+            self.__dict__["_span"] = (int(np.min(self.c_time)), int(np.max(self.c_time)))
+        return self.__dict__["_span"]
 
     # --- persistence (kolgraph.store writes and reads these) ------------------------
     def arrays(self) -> dict[str, np.ndarray]:

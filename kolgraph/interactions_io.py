@@ -347,10 +347,11 @@ def attach_events(g: FollowerGraph, events: Events | None, posts: Events | None 
     events, duplicates and new accounts.
     """
     events = events if events is not None else _no_events()
-    ids = {k: _ids(g, events, k) for k in ("account", "creator", "reply_to") if k in events.columns}
-    post_creators = _ids(g, posts, "creator") if posts is not None else None
+    ids = {k: _distinct(_ids(g, events, k)) for k in ("account", "creator", "reply_to")
+           if k in events.columns}
+    post_creators = _distinct(_ids(g, posts, "creator")) if posts is not None else None
     known = [c for c in (*ids.values(), post_creators) if c is not None]
-    new = _unknown(g, known)
+    new = _unknown(g, [values for _, values in known])
     if len(new):
         g = grow(g, new)
     old = g.interactions
@@ -401,19 +402,21 @@ def _ids(g: FollowerGraph, events: Events, name: str) -> pa.ChunkedArray:
     return col.cast(pa.int64())
 
 
-def _dense(g: FollowerGraph, col: pa.ChunkedArray) -> np.ndarray:
-    """Internal ids of a column of known ids; -1 where the column is null. Only the
-    column's distinct ids are looked up (events repeat their accounts and creators)."""
-    indices, values = _distinct(col)
+def _dense(g: FollowerGraph, distinct: tuple[np.ndarray, pa.Array]) -> np.ndarray:
+    """Internal ids of a column of known ids given as :func:`_distinct` gives it; -1 where
+    the column is null. Only its distinct ids are looked up (events repeat their accounts
+    and creators)."""
+    indices, values = distinct
     found = g.index(values, strict=False) if len(values) else np.empty(0, np.int32)
     return np.where(indices >= 0, found[np.maximum(indices, 0)] if len(found) else -1,
                     -1).astype(np.int32)
 
 
-def _unknown(g: FollowerGraph, cols: list[pa.ChunkedArray]) -> pa.Array:
-    """The distinct ids of ``cols`` (nulls aside) that are not accounts of ``g``."""
+def _unknown(g: FollowerGraph, values: list[pa.Array]) -> pa.Array:
+    """The distinct ids among ``values`` (distinct per column already) that are not
+    accounts of ``g``."""
     typ = pa.int64() if g.ids.kind == "int" else pa.large_string()
-    every = pc.unique(pa.chunked_array([ch for c in cols for ch in c.chunks], type=typ)).drop_null()
+    every = pc.unique(pa.chunked_array([v.cast(typ) for v in values], type=typ))
     found = g.index(every, strict=False) if len(every) else np.empty(0, np.int32)
     return every.filter(pa.array(found < 0))
 

@@ -139,6 +139,9 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=No
         kernel = _k.regions_hashed
     n = int(g.n_accounts)
     entries = int((indptr[idx + 1] - indptr[idx]).sum())
+    if rows is not None and k <= _k.TABLE_MAX_K and entries * SPARSE_RATIO < n:
+        masks, counts = _k.regions_sparse(indptr, indices, idx, n, allowed, use_allowed)
+        return mask_rows(masks), counts
     threads = min(_parallel.threads(), max(1, n // _k.CHUNK))
     if threads < 2 or entries < THREADED_ENTRIES:
         masks, counts = kernel(indptr, indices, idx, 0, n, allowed, use_allowed)
@@ -153,6 +156,7 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=No
     return _merge_regions(masks, np.concatenate([c for _, c in parts]))
 
 
+SPARSE_RATIO = 2  # engaged rows holding fewer entries than half the accounts: count by entry
 DENSE_FRACTION = 32  # audiences of >= n_accounts / 32 get a prebuilt bitset (no bigger than the row)
 
 

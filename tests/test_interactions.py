@@ -231,3 +231,34 @@ def test_event_order_equals_a_lexsort_of_the_six_columns(m, creators, span, seed
     po, rt = rng.integers(-1, 3, m).astype(np.int32), rng.integers(-1, 2, m).astype(np.int32)
     assert (_event_order(cr, t, acc, kd, po, rt) == np.lexsort((rt, po, kd, acc, t, cr))).all()
     assert (_packed_order(acc, t) == np.lexsort((t, acc))).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 20), st.integers(0, 2**31), st.booleans())
+def test_sparse_regions_equal_the_table_kernel(n, k, seed, filtered):
+    from kolgraph.kernels import reach as kr
+
+    rng = np.random.default_rng(seed)
+    rows = [np.unique(rng.integers(0, n, rng.integers(0, 40))) for _ in range(k)]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    indices = np.concatenate(rows).astype(np.int32) if rows else np.empty(0, np.int32)
+    sel = np.arange(k, dtype=np.int64)
+    allowed = rng.random(n) < 0.7 if filtered else np.zeros(1, np.bool_)
+    want = kr.regions_table(indptr, indices, sel, 0, n, allowed, filtered,
+                            np.full(k, -1, np.int64), np.zeros((0, 1), np.uint64))
+    got = kr.regions_sparse(indptr, indices, sel, n, allowed, filtered)
+    assert [a.tolist() for a in got] == [a.tolist() for a in want]
+
+
+def test_default_window_audiences_are_kept_and_follow_new_events():
+    events = [(1, 0, T0, "comment", 1, None), (2, 0, T0, "like", 1, None),
+              (3, 5, T0 + DAY, "like", 2, None)]
+    g = make_graph(8, [(1, 0), (4, 5)], None, events)
+    first = g.reach([0, 5], audience="engaged").to_dict()
+    assert first["unique_reach"] == 3
+    assert g.reach([0, 5], audience="engaged").to_dict() == first  # from the kept index
+    windowed = g.reach([0, 5], audience="engaged", since=T0 + 1).to_dict()
+    assert windowed["unique_reach"] == 1  # a window is computed, not read from the index
+    g2 = make_graph(8, [(1, 0), (4, 5)], None, events + [(6, 5, T0, "share", 2, None)])
+    g.interactions = g2.interactions  # a new layer on the same graph: a new index
+    assert g.reach([0, 5], audience="engaged").to_dict()["unique_reach"] == 4
