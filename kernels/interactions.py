@@ -239,3 +239,22 @@ def posts_in_window(p_indptr, p_time, sel, since, until):
         lo, hi = _window(p_indptr, p_time, sel[i], since, until)
         out[i] = hi - lo
     return out
+
+
+@njit(nogil=True, cache=True)
+def spaced(row, account, time, gap):
+    """Keep mask over events sorted by ``(row, account, time)``: an event is kept unless the
+    same account's last kept event in the same row is less than ``gap`` seconds before it.
+
+    Kept events of one account in one row are then at least ``gap`` apart, so a window of
+    ``gap`` seconds holds at most one of them: counting kept events in it counts distinct
+    accounts (what the lockstep kernel's hot-window threshold needs)."""
+    n = row.shape[0]
+    keep = np.ones(n, np.bool_)
+    last = np.int64(0)
+    for e in range(n):
+        if e > 0 and row[e] == row[e - 1] and account[e] == account[e - 1] and time[e] - last < gap:
+            keep[e] = False
+        else:
+            last = time[e]
+    return keep
