@@ -28,7 +28,8 @@ The truth (stored under ``truth/`` like the planted farms): ``loyal_fans`` (crea
 account: internal ids of the planted loyal fans, which are exactly the loyal fans for
 ``loyal_k = 3`` by weeks or posts with ``loyal_days <= 7 * weeks``),
 ``interaction_creators`` (creator, replies: whether it ever replies, loyal, casual,
-outsiders: how many were planted), ``pods`` (pod, kind ``pod`` or ``bought``, accounts,
+outsiders: how many were planted; pod_engagers: distinct pod members that interacted
+with it, non-followers all), ``pods`` (pod, kind ``pod`` or ``bought``, accounts,
 creators), ``pod_members`` (pod, account) and ``pod_creators`` (pod, creator).
 """
 
@@ -96,6 +97,8 @@ def generate_interactions(g: FollowerGraph, seed: int = 0, *, weeks: int = 12,
                                          for p in posts], n_pods)
     for lst, arr in zip(ev, pod_events, strict=True):
         lst.append(arr)
+    pod_pairs = np.unique(np.column_stack([pod_events[1], pod_events[0]]).astype(np.int64), axis=0)
+    pod_engagers = np.bincount(pod_pairs[:, 0], minlength=g.n_accounts) if len(pod_pairs) else None
     cat = [np.concatenate(x) if x else np.empty(0, np.int64) for x in ev]
     ids = IdMap.encode([pa.array([f"p{j:09d}" for j in range(n_posts)], pa.large_string())])[0]
     g.interactions = build(cat[0], cat[1], cat[2], cat[3], KINDS, g.n_accounts, post=cat[4],
@@ -108,7 +111,9 @@ def generate_interactions(g: FollowerGraph, seed: int = 0, *, weeks: int = 12,
             "interaction_creators": pa.table({
                 "creator": pa.array(c_col, pa.int32()), "replies": pa.array(r_col, pa.bool_()),
                 "loyal": pa.array(l_col, pa.int64()), "casual": pa.array(ca_col, pa.int64()),
-                "outsiders": pa.array(o_col, pa.int64())}), **pod_truth}
+                "outsiders": pa.array(o_col, pa.int64()),
+                "pod_engagers": pa.array([0 if pod_engagers is None else int(pod_engagers[c])
+                                          for c in c_col], pa.int64())}), **pod_truth}
 
 
 def _outsiders(rng, g: FollowerGraph, c: int, fol: np.ndarray, n: int) -> np.ndarray:

@@ -50,6 +50,8 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
           followers and ``baseline + spike_z * scale`` (baseline of its previous 28 days,
           trend and weekday aware; evidence and ``kind`` per spike:
           :func:`kolgraph.fraud.signals.spike_evidence`);
+        - ``pod_window``, ``pod_min``, ``pod_m``, ``pod_burst``: engagement pods (stores with
+          interactions), see :mod:`kolgraph.fraud.pods`;
         - ``bot_threshold``: accounts with bot score at least this are flagged (0.9: a *high*
           score; the scorer's own 0.5 flags about 45% of the honest synthetic accounts,
           whose profiles often lack posts, avatar or bio);
