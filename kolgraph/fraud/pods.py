@@ -8,7 +8,7 @@ run over the interactions instead of the follows:
 - **rows**: each ``(creator, post)`` pair of the events is one row (events without a post
   id form one row per creator); the creator's own events (its replies) are left out;
 - **times**: an account's events in a row are thinned to one per ``pod_window`` seconds
-  (:func:`kolgraph.kernels.interactions.spaced`), so a like and a comment a minute apart
+  (:func:`kolgraph.kernels.interactions.pod_rows`), so a like and a comment a minute apart
   count once and a window's count is a count of distinct accounts;
 - **hot window** of a row: a window of ``pod_window`` seconds (on two grids offset by half
   a window) holding at least ``pod_min`` accounts and ``pod_burst`` times the row's mean
@@ -47,25 +47,9 @@ class Rows:
 def lockstep_rows(inter, gap: int) -> Rows:
     """One row per ``(creator, post)``, rows sorted by creator then post, each account's
     events in a row thinned to at least ``gap`` seconds apart; the creator's own events
-    left out."""
-    n = len(inter.c_indptr) - 1
-    creator = np.repeat(np.arange(n, dtype=np.int64), np.diff(np.asarray(inter.c_indptr)))
-    account = np.asarray(inter.c_account)
-    fan = account != creator
-    creator, account = creator[fan], account[fan]
-    post = np.asarray(inter.c_post)[fan].astype(np.int64)
-    t = np.asarray(inter.c_time)[fan]
-    order = np.lexsort((t, account, post, creator))
-    creator, account, post, t = creator[order], account[order], post[order], t[order]
-    new = np.ones(len(t), bool)
-    new[1:] = (creator[1:] != creator[:-1]) | (post[1:] != post[:-1])
-    row = np.cumsum(new) - 1
-    keep = _ki.spaced(row, account, t, int(gap))
-    starts = np.flatnonzero(new)
-    counts = np.bincount(row[keep], minlength=len(starts))
-    indptr = np.zeros(len(starts) + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return Rows(indptr, account[keep].astype(np.int32), t[keep], creator[starts], post[starts])
+    left out (:func:`kolgraph.kernels.interactions.pod_rows`)."""
+    return Rows(*_ki.pod_rows(np.asarray(inter.c_indptr), np.asarray(inter.c_account),
+                              np.asarray(inter.c_time), np.asarray(inter.c_post), int(gap)))
 
 
 def engagement_pods(g, *, window: int, n_min: int, m: int, burst: float
@@ -83,39 +67,35 @@ def engagement_pods(g, *, window: int, n_min: int, m: int, burst: float
         return member, []
     idx = np.flatnonzero(member)
     roots, inverse, sizes = np.unique(group[idx], return_inverse=True, return_counts=True)
-    small = sizes[inverse] < n_min
-    member[idx[small]] = False
-    row_of = np.repeat(np.arange(n_rows), np.diff(rows.indptr))
-    post_time = _post_times(inter)
-    found = []
-    for gi in np.argsort(-sizes, kind="stable").tolist():
-        if sizes[gi] >= n_min:
-            found.append(_evidence(rows, row_of, idx[inverse == gi], member, window, post_time))
+    member[idx[sizes[inverse] < n_min]] = False
+    pod_of = np.full(g.n_accounts, -1, np.int64)
+    pod_of[idx] = np.where(sizes[inverse] >= n_min, inverse, -1)
+    at = np.flatnonzero(pod_of[rows.account] >= 0)  # the pods' entries, in one pass
+    at_pod = pod_of[rows.account[at]]
+    by_pod = np.argsort(at_pod, kind="stable")
+    cuts = np.searchsorted(at_pod[by_pod], np.arange(len(roots) + 1))
+    found = [_evidence(rows, at[by_pod[cuts[gi]:cuts[gi + 1]]], idx[inverse == gi], window, inter)
+             for gi in range(len(roots)) if sizes[gi] >= n_min]
     found.sort(key=lambda p: (-p["accounts_count"], int(p["accounts"][0])))
     for i, p in enumerate(found):
         p["id"] = i
     return member, found
 
 
-def _post_times(inter) -> dict[tuple[int, int], int]:
-    """``(creator, post) -> post time`` from the store's posts (empty without posts)."""
-    creator = np.repeat(np.arange(len(inter.p_indptr) - 1), np.diff(np.asarray(inter.p_indptr)))
-    return {(c, p): t for c, p, t in zip(creator.tolist(), np.asarray(inter.p_post).tolist(),
-                                          np.asarray(inter.p_time).tolist(), strict=True)}
-
-
-def _evidence(rows: Rows, row_of: np.ndarray, accounts: np.ndarray, member: np.ndarray,
-              window: int, post_time: dict) -> dict:
-    """One pod: its accounts and, per row where at least two of them interacted within one
-    ``window``, the tightest such span (most members, then earliest): ``creator``, ``post``
-    (dense post code, -1 none), ``first``/``last`` (Unix seconds), ``accounts`` (members
-    in the span), ``delay`` (seconds from the post to ``first``; None without posts)."""
-    mine = np.zeros(len(member), bool)
-    mine[accounts] = True
-    at = np.flatnonzero(mine[rows.account])
+def _evidence(rows: Rows, at: np.ndarray, accounts: np.ndarray, window: int, inter) -> dict:
+    """One pod (its entries ``at`` in ``rows``, in row order): its accounts and, per row where
+    at least two of them interacted within one ``window``, the tightest such span (most
+    members, then earliest): ``creator``, ``post`` (dense post code, -1 none),
+    ``first``/``last`` (Unix seconds), ``accounts`` (members in the span), ``delay``
+    (seconds from the post to ``first``; None without the post's time)."""
+    row = np.searchsorted(rows.indptr, at, side="right") - 1
+    cuts = np.flatnonzero(np.diff(row)) + 1
     posts = []
-    for r in np.unique(row_of[at]).tolist():
-        t = np.sort(rows.time[at[row_of[at] == r]])
+    for chunk in np.split(np.arange(len(at)), cuts):
+        if len(chunk) < 2:
+            continue
+        r = int(row[chunk[0]])
+        t = np.sort(rows.time[at[chunk]])
         best, lo = 0, 0
         for hi in range(len(t)):  # the tightest span: two pointers over the sorted times
             while t[hi] - t[lo] >= window:
@@ -124,7 +104,7 @@ def _evidence(rows: Rows, row_of: np.ndarray, accounts: np.ndarray, member: np.n
                 best, first, last = hi - lo + 1, int(t[lo]), int(t[hi])
         if best >= 2:
             c, p = int(rows.creator[r]), int(rows.post[r])
-            pt = post_time.get((c, p))
+            pt = _post_time(inter, c, p)
             posts.append({"creator": c, "post": p, "first": first, "last": last, "accounts": best,
                           "delay": None if pt is None else first - pt})
     posts.sort(key=lambda e: (e["first"], e["creator"], e["post"]))
@@ -133,6 +113,15 @@ def _evidence(rows: Rows, row_of: np.ndarray, accounts: np.ndarray, member: np.n
         creators[e["creator"]] = creators.get(e["creator"], 0) + 1
     return {"accounts": accounts, "accounts_count": int(len(accounts)),
             "creators": sorted(creators.items(), key=lambda kv: (-kv[1], kv[0])), "posts": posts}
+
+
+def _post_time(inter, creator: int, post: int) -> int | None:
+    """The time of ``creator``'s post ``post`` from the store's posts (None if not there)."""
+    if post < 0:
+        return None
+    lo, hi = int(inter.p_indptr[creator]), int(inter.p_indptr[creator + 1])
+    hit = np.flatnonzero(np.asarray(inter.p_post[lo:hi]) == post)
+    return int(inter.p_time[lo + hit[0]]) if len(hit) else None
 
 
 def pods_json(g, pods: list[dict], max_members: int | None) -> list[dict]:
