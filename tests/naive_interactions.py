@@ -82,17 +82,9 @@ def engagement(events, c, followers, follow_time, since, until, kinds=None, loya
                                      if flagged is not None else None)}
 
 
-def pods(events, dt: int, n_min: int, m: int, burst: float):
-    """Engagement pods from the definition, in plain Python.
-
-    ``events``: ``(account, creator, time, kind, post)`` tuples (post None: none). Rows are
-    ``(creator, post)``; the creator's own events are left out; per row and account, an
-    event less than ``dt`` after that account's last kept event there is dropped. A window
-    ``(t + grid * (dt // 2)) // dt`` (grids 0, 1) of a row is hot with at least
-    ``max(n_min, burst * kept * dt / (span + dt))`` kept events (span: the row's last kept
-    time minus its first). An account in hot windows of ``m`` or more rows is in lockstep;
-    lockstep accounts sharing a hot window are joined; groups of ``n_min`` or more are pods.
-    Returns the pods as a set of frozensets of accounts."""
+def pod_rows(events, dt: int) -> dict:
+    """``{(creator, post): sorted [(account, time)]}`` of the fans' events, each account's
+    events in a row thinned: one less than ``dt`` after its last kept one is dropped."""
     rows: dict = {}
     for a, c, t, _, p in events:
         if a != c:
@@ -106,7 +98,22 @@ def pods(events, dt: int, n_min: int, m: int, burst: float):
                 if last is None or t - last >= dt:
                     out.append((a, t))
                     last = t
-        kept[r] = out
+        kept[r] = sorted(out)
+    return kept
+
+
+def pods(events, dt: int, n_min: int, m: int, burst: float):
+    """Engagement pods from the definition, in plain Python.
+
+    ``events``: ``(account, creator, time, kind, post)`` tuples (post None: none). Rows are
+    ``(creator, post)``; the creator's own events are left out; per row and account, an
+    event less than ``dt`` after that account's last kept event there is dropped. A window
+    ``(t + grid * (dt // 2)) // dt`` (grids 0, 1) of a row is hot with at least
+    ``max(n_min, burst * kept * dt / (span + dt))`` kept events (span: the row's last kept
+    time minus its first). An account in hot windows of ``m`` or more rows is in lockstep;
+    lockstep accounts sharing a hot window are joined; groups of ``n_min`` or more are pods.
+    Returns the pods as a set of frozensets of accounts."""
+    kept = pod_rows(events, dt)
     hot_rows: dict = {}
     hot = []
     for r, at in kept.items():

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kolgraph import FollowerGraph
-from kolgraph.fraud.pods import engagement_pods
+from kolgraph.fraud.pods import engagement_pods, lockstep_rows
 from kolgraph.interactions import build
 
 KINDS = ["like", "comment"]
@@ -61,7 +61,23 @@ def scenario(draw):
     return n, events, params
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_the_rows_match_the_reference(sc):
+    n, events, params = sc
+    g = graph_with(n, events)
+    rows = lockstep_rows(g.interactions, params["window"])
+    got = {}
+    for r in range(len(rows.creator)):
+        c, p = g.external([int(rows.creator[r])])[0], int(rows.post[r])
+        sl = slice(rows.indptr[r], rows.indptr[r + 1])
+        got[(c, None if p < 0 else p)] = sorted(zip(g.external(rows.account[sl]), rows.time[sl].tolist(),
+                                                    strict=True))
+    assert got == naive.pod_rows(events, params["window"])
+    assert (np.diff(rows.creator) >= 0).all()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario())
 def test_pods_match_the_reference(sc):
     n, events, params = sc
