@@ -467,10 +467,33 @@ class ClusterOut(BaseModel):
                                               "follow, with how many: who bought from the farm")
 
 
+class PodPostOut(BaseModel):
+    creator: IdOut
+    post: IdOut | None = Field(description="the post id; null for events without one")
+    first: str = Field(description="the pod's first interaction in its tightest window (UTC)")
+    last: str
+    seconds: int = Field(description="last - first")
+    accounts: int = Field(description="pod accounts in that window")
+    delay: int | None = Field(description="seconds from the post to `first`; null without posts")
+
+
+class PodOut(BaseModel):
+    id: int
+    accounts: list[IdOut] | None = Field(description="member ids (only for keys with the "
+                                         "`followers` scope, at most `max_members`)")
+    accounts_count: int
+    creators: list[dict[str, IdOut]] = Field(description="the creators whose posts it works, "
+                                             "with how many posts")
+    posts_count: int
+    posts: list[PodPostOut] = Field(description="per post, when the pod interacted in lockstep")
+
+
 class ClustersResponse(BaseModel):
     store: str
     clusters: list[ClusterOut]
     suppressed: int = Field(description="clusters left out (fewer followers than min_count)")
+    pods: list[PodOut] = Field(description="engagement pods (stores with interactions)")
+    pods_suppressed: int = Field(description="pods left out (fewer accounts than min_count)")
     flagged: dict[str, Any]
     skipped: list[str]
     warnings: list[str]
@@ -488,6 +511,9 @@ class AudienceQuality(BaseModel):
     clusters: list[dict[str, int]]
     real_reach: int | None = Field(description="followers minus flagged followers")
     spikes: list[dict[str, Any]]
+    engagement: dict[str, int | float | None] | None = Field(
+        description="interactions of its fans, those from flagged accounts and from engagement "
+        "pods, authentic share; null when the store has no interactions")
     skipped: list[str]
 
 

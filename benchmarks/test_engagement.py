@@ -18,7 +18,8 @@ pandas DataFrames) and are checked once, untimed, to give the same numbers.
   creators' own events, ``groupby("creator")`` sizes, ``groupby(["creator", "kind"])``
   sizes, distinct ``(creator, account)`` pairs joined (``merge``) with the follow
   edges for the follower split, and distinct ``(creator, account, post)`` triples
-  counted per pair for loyal fans.
+  counted per pair for loyal fans (joined with the follow edges: with follow times a loyal
+  fan follows).
 
 The numba kernels are compiled by an untimed first call (the harness's warm-up).
 Target (issue 19): kolgraph at least 20x faster than the pandas groupby.
@@ -99,8 +100,10 @@ def run_pandas(events: Path, scratch: Path):
     engaged = pairs.groupby("creator").agg(engaged=("account", "size"), followers=("follows", "sum"))
     posts = ev[ev["post"] >= 0][["creator", "account", "post"]].drop_duplicates()
     per_pair = posts.groupby(["creator", "account"]).size().rename("posts").reset_index()
-    loyal = per_pair[per_pair["posts"] >= LOYAL_K].merge(follows, on=["creator", "account"], how="left")
-    loyal["follows"] = loyal["follows"].fillna(False).astype(bool)
+    # the store has follow times, so a loyal fan must follow (for loyal_days: every synthetic
+    # follow precedes the window, which is longer than that); non-followers on 3 posts (the
+    # planted engagement pods) are not loyal
+    loyal = per_pair[per_pair["posts"] >= LOYAL_K].merge(follows, on=["creator", "account"], how="inner")
     loyal_counts = loyal.groupby("creator").agg(loyal=("account", "size"), loyal_followers=("follows", "sum"))
     return interactions, by_kind, engaged, loyal_counts
 

@@ -321,3 +321,68 @@ def posts_in_window(p_indptr, p_time, sel, since, until):
         lo, hi = _window(p_indptr, p_time, sel[i], since, until)
         out[i] = hi - lo
     return out
+
+
+@njit(nogil=True, cache=True)
+def _thin_row(c, lo, hi, c_account, c_time, c_post, gap, out_acc, out_time, out_post, k):
+    """Creator c's fan events ``lo:hi`` (time-sorted) in ``(post, account, time)`` order,
+    written from ``k`` on, each dropped when the same account's last kept event on the same
+    post is less than ``gap`` seconds before it; returns the new ``k``.
+
+    Kept events of one account in one row are then at least ``gap`` apart, so a window of
+    ``gap`` seconds holds at most one of them: counting kept events in it counts distinct
+    accounts (what the lockstep kernel's hot-window threshold needs)."""
+    k0 = k
+    n = hi - lo
+    key = np.empty(n, np.int64)
+    for e in range(n):
+        # (post + 1, account) packed; the stable sort keeps each pair's events in time order
+        key[e] = ((np.int64(c_post[lo + e]) + 1) << 32) | np.int64(c_account[lo + e])
+    order = np.argsort(key, kind="mergesort")
+    last = np.int64(0)
+    for q in range(n):
+        e = lo + order[q]
+        if c_account[e] == c:
+            continue  # the creator's own events (its replies)
+        if k > k0 and out_post[k - 1] == c_post[e] and out_acc[k - 1] == c_account[e] \
+                and c_time[e] - last < gap:
+            continue
+        last = c_time[e]
+        out_acc[k] = c_account[e]
+        out_time[k] = c_time[e]
+        out_post[k] = c_post[e]
+        k += 1
+    return k
+
+
+@njit(nogil=True, cache=True)
+def pod_rows(c_indptr, c_account, c_time, c_post, gap):
+    """The interactions as lockstep rows, one per ``(creator, post)`` (events without a
+    post: one row per creator), rows by creator then post: ``(indptr, account, time,
+    row_creator, row_post)``. The creator's own events are left out, and each account's
+    events in a row are thinned to at least ``gap`` seconds apart (see :func:`_thin_row`).
+    Per creator, a stable sort of its (already time-sorted) row by ``(post, account)``:
+    no sort over all events."""
+    n_ev = c_account.shape[0]
+    out_acc = np.empty(n_ev, np.int32)
+    out_time = np.empty(n_ev, np.int64)
+    out_post = np.empty(n_ev, np.int64)
+    row_end = np.empty(n_ev + 1, np.int64)
+    row_creator = np.empty(n_ev + 1, np.int64)
+    k = 0
+    n_rows = 0
+    for c in range(c_indptr.shape[0] - 1):
+        k0 = k
+        k = _thin_row(c, c_indptr[c], c_indptr[c + 1], c_account, c_time, c_post, gap,
+                      out_acc, out_time, out_post, k)
+        for q in range(k0, k):  # a row ends where the post changes (and at the creator's end)
+            if q + 1 == k or out_post[q + 1] != out_post[q]:
+                row_end[n_rows] = q + 1
+                row_creator[n_rows] = c
+                n_rows += 1
+    indptr = np.zeros(n_rows + 1, np.int64)
+    indptr[1:] = row_end[:n_rows]
+    row_post = np.empty(n_rows, np.int64)
+    for r in range(n_rows):
+        row_post[r] = out_post[indptr[r]]
+    return (indptr, out_acc[:k].copy(), out_time[:k].copy(), row_creator[:n_rows].copy(), row_post)

@@ -6,7 +6,9 @@ bucketed per creator into windows of ``dt`` seconds on two grids offset by
 window is *hot* when at least ``n_min`` followers fall in it and it holds at
 least ``burst`` times the creator's average per-window rate. A follower in hot
 windows of at least ``m`` distinct creators is in lockstep; lockstep followers
-sharing a hot window are joined into groups (union-find).
+sharing a hot window are joined into groups (union-find). Nothing here is specific to
+follows: any CSR of rows (the creators), entries (accounts) and times works, and the
+engagement-pod stage (:mod:`kolgraph.fraud.pods`) runs it over interactions per post.
 
 **Growth spikes**: a creator's daily follower gains against a local, trend- and
 weekday-aware robust baseline over the preceding ``window`` days (see

@@ -21,8 +21,9 @@ The front-end of :mod:`kolgraph.kernels.interactions`. Definitions (docs/interac
   the fan) in the window; a reply answers the fan's earliest comment made at or before
   it and not yet answered. Null when the store has no ``reply`` events at all, or the
   creator got no comments. The kinds filter does not apply to it;
-- **authentic share**: the share of interactions from accounts not flagged as bots
-  (account column ``flagged``); null without that column.
+- **authentic share**: the share of interactions from accounts not flagged (account
+  column ``flagged``, as ``kolgraph fraud --write-flags`` writes it: engagement pod members
+  included); null without that column.
 """
 
 from __future__ import annotations

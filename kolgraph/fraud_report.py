@@ -35,6 +35,7 @@ def creator_html(report, path: str | Path, creator=None) -> Path:
              f"<tr><th>flagged followers</th><td>{row['flagged_followers']:,}</td></tr>",
              f"<tr><th>audience quality</th><td>{row['audience_quality']:.1%}</td></tr>",
              f"<tr><th>real reach</th><td>{row['real_reach']:,}</td></tr>",
+             *_engagement_rows(row.get("engagement")),
              "</table>"]
     growth = plots.growth_png(g, v, row.get("spikes", []))
     if growth:
@@ -60,6 +61,7 @@ def creator_html(report, path: str | Path, creator=None) -> Path:
         parts.append("</table>")
     else:
         parts.append("<p>No lockstep cluster hits this creator.</p>")
+    parts += _pods_html(d["pods"], row["id"])
     if report.bot_scores is not None:
         scores = report.bot_scores["score"].to_numpy(dtype=np.float64, na_value=0.0)[g.followers_idx(v)]
         parts.append("<h2>Bot scores of the followers</h2>")
@@ -77,3 +79,41 @@ def creator_html(report, path: str | Path, creator=None) -> Path:
 
 def _share(x) -> str:
     return "n/a" if x is None else f"{x:.0%}"
+
+
+def _engagement_rows(e: dict | None) -> list[str]:
+    if e is None:
+        return []
+    share = "n/a" if e["authentic_share"] is None else f"{e['authentic_share']:.1%}"
+    return [f"<tr><th>interactions (fans)</th><td>{e['interactions']:,}</td></tr>",
+            f"<tr><th>from flagged accounts</th><td>{e['flagged_interactions']:,}</td></tr>",
+            f"<tr><th>from engagement pods</th><td>{e['pod_interactions']:,}</td></tr>",
+            f"<tr><th>authentic engagement</th><td>{share}</td></tr>"]
+
+
+def _pods_html(pods: list[dict], creator) -> list[str]:
+    """The engagement pods working ``creator``: each pod's accounts, creators and, for this
+    creator's posts, when its members interacted in lockstep."""
+    esc = html.escape
+    mine = [p for p in pods if any(str(c["id"]) == str(creator) for c in p["creators"])]
+    if not mine:
+        return ["<p>No engagement pod works this creator's posts.</p>"] if pods else []
+    out = ["<h2>Engagement pods on this creator's posts</h2>"]
+    for p in mine:
+        shown = ", ".join(esc(str(a)) for a in p["accounts"])
+        more = p["accounts_count"] - len(p["accounts"])
+        out.append(f"<h3>Pod {p['id']}: {p['accounts_count']:,} accounts, {p['posts_count']:,} posts "
+                   f"of {len(p['creators'])} creators</h3>"
+                   f"<p>accounts: {shown}{f' and {more:,} more' if more > 0 else ''}</p>"
+                   "<p>creators (posts worked): " + ", ".join(
+                       f"{esc(str(c['id']))} ({c['posts']})" for c in p["creators"]) + "</p>")
+        out.append("<table><tr><th>post</th><th>first</th><th>last</th><th>pod accounts</th>"
+                   "<th>after the post</th></tr>" + "".join(
+            f"<tr><td>{esc(str(e['post']))}</td><td>{e['first']}</td><td>{e['last']}</td>"
+            f"<td>{e['accounts']:,}</td><td>{_delay(e['delay'])}</td></tr>"
+            for e in p["posts"] if str(e["creator"]) == str(creator)) + "</table>")
+    return out
+
+
+def _delay(seconds) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.0f} min"

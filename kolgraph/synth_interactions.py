@@ -16,11 +16,21 @@ window of ``weeks`` calendar weeks that starts the Monday after the graph's last
   comment with probability 1/2, one to 48 hours after it (a ``reply`` event of the
   creator to itself with ``reply_to`` the fan, on the same post).
 
+**Engagement pods** (``pods``, default one per 50 creators, at least one with 10 or more
+creators), planted after the honest events (which are the same with or without pods):
+half are *pods* (8 to 25 accounts working 3 to 6 creators), half *bought engagement*
+(15 to 40 accounts working 1 creator). On each post of its creators each member
+interacts with probability 0.8 (like 70%, comment 30%), ``POD_DELAY`` seconds (1 to
+30 minutes) after the post. Members are non-creator accounts that follow none of the
+pod's creators (so they are never loyal fans), each in one pod.
+
 The truth (stored under ``truth/`` like the planted farms): ``loyal_fans`` (creator,
 account: internal ids of the planted loyal fans, which are exactly the loyal fans for
-``loyal_k = 3`` by weeks or posts with ``loyal_days <= 7 * weeks``) and
+``loyal_k = 3`` by weeks or posts with ``loyal_days <= 7 * weeks``),
 ``interaction_creators`` (creator, replies: whether it ever replies, loyal, casual,
-outsiders: how many were planted).
+outsiders: how many were planted; pod_engagers: distinct pod members that interacted
+with it, non-followers all), ``pods`` (pod, kind ``pod`` or ``bought``, accounts,
+creators), ``pod_members`` (pod, account) and ``pod_creators`` (pod, creator).
 """
 
 from __future__ import annotations
@@ -41,7 +51,8 @@ MONDAY_SHIFT = 259_200  # Unix time 0 is a Thursday
 
 def generate_interactions(g: FollowerGraph, seed: int = 0, *, weeks: int = 12,
                           loyal_share: float = 0.03, casual_share: float = 0.10,
-                          outsider_share: float = 0.02, silent_share: float = 0.3) -> dict:
+                          outsider_share: float = 0.02, silent_share: float = 0.3,
+                          pods: int | None = None) -> dict:
     """Plant interactions on ``g`` (sets ``g.interactions``); return the truth tables."""
     rng = np.random.default_rng([seed, 19])
     creators = (g.creators.column("idx").to_numpy() if g.creators is not None
@@ -80,6 +91,14 @@ def generate_interactions(g: FollowerGraph, seed: int = 0, *, weeks: int = 12,
         for lst, arr in zip(ev, r, strict=True):
             lst.append(arr)
         rows.append((int(c), replies, len(loyal), len(casual), len(outsiders)))
+    n_pods = (len(creators) // 50 or int(len(creators) >= 10)) if pods is None else pods
+    pod_events, pod_truth = _plant_pods(np.random.default_rng([seed, 19, 1]), g, creators,
+                                        [np.concatenate(p) if p else np.empty(0, np.int64)
+                                         for p in posts], n_pods)
+    for lst, arr in zip(ev, pod_events, strict=True):
+        lst.append(arr)
+    pod_pairs = np.unique(np.column_stack([pod_events[1], pod_events[0]]).astype(np.int64), axis=0)
+    pod_engagers = np.bincount(pod_pairs[:, 0], minlength=g.n_accounts) if len(pod_pairs) else None
     cat = [np.concatenate(x) if x else np.empty(0, np.int64) for x in ev]
     ids = IdMap.encode([pa.array([f"p{j:09d}" for j in range(n_posts)], pa.large_string())])[0]
     g.interactions = build(cat[0], cat[1], cat[2], cat[3], KINDS, g.n_accounts, post=cat[4],
@@ -92,7 +111,9 @@ def generate_interactions(g: FollowerGraph, seed: int = 0, *, weeks: int = 12,
             "interaction_creators": pa.table({
                 "creator": pa.array(c_col, pa.int32()), "replies": pa.array(r_col, pa.bool_()),
                 "loyal": pa.array(l_col, pa.int64()), "casual": pa.array(ca_col, pa.int64()),
-                "outsiders": pa.array(o_col, pa.int64())})}
+                "outsiders": pa.array(o_col, pa.int64()),
+                "pod_engagers": pa.array([0 if pod_engagers is None else int(pod_engagers[c])
+                                          for c in c_col], pa.int64())}), **pod_truth}
 
 
 def _outsiders(rng, g: FollowerGraph, c: int, fol: np.ndarray, n: int) -> np.ndarray:
@@ -133,3 +154,51 @@ def _replies(rng, c: int, acc, t, kind, post, replies: bool) -> tuple[np.ndarray
     n = int(answer.sum())
     return (np.full(n, c), np.full(n, c), t[answer] + rng.integers(HOUR, 48 * HOUR, size=n),
             np.full(n, 3), post[answer], acc[answer])
+
+
+POD_DELAY = (60, 1_800)  # seconds after the post a pod member interacts
+POD_P = 0.8              # a member's chance to act on each of its pod's posts
+
+
+def _plant_pods(rng, g: FollowerGraph, creators: np.ndarray, posts: list[np.ndarray], n_pods: int
+                ) -> tuple[list[np.ndarray], dict]:
+    """The pods' events (account, creator, time, kind, post, reply_to) and truth tables."""
+    post_c, post_t, post_id = posts
+    taken = np.zeros(g.n_accounts, bool)
+    taken[creators] = True
+    ev: list[list[np.ndarray]] = [[] for _ in range(6)]
+    rows, members, pod_creators = [], [], []
+    for pod in range(n_pods):
+        bought = pod % 2 == 1
+        cs = rng.choice(creators, size=min(1 if bought else int(rng.integers(3, 7)), len(creators)),
+                        replace=False)
+        busy = taken.copy()
+        for c in cs.tolist():
+            busy[g.followers_idx(c)] = True
+        free = np.flatnonzero(~busy)
+        size = min(int(rng.integers(15, 41) if bought else rng.integers(8, 26)), len(free))
+        acc = rng.choice(free, size=size, replace=False)
+        taken[acc] = True
+        at = np.flatnonzero(np.isin(post_c, cs))
+        act = rng.random((len(at), size)) < POD_P
+        p_i, a_i = np.nonzero(act)
+        n = len(p_i)
+        for lst, arr in zip(ev, (acc[a_i], post_c[at[p_i]],
+                                 post_t[at[p_i]] + rng.integers(*POD_DELAY, size=n),
+                                 rng.choice(2, size=n, p=[0.7, 0.3]), post_id[at[p_i]],
+                                 np.full(n, -1)), strict=True):
+            lst.append(arr)
+        rows.append((pod, "bought" if bought else "pod", size, len(cs)))
+        members.append(np.column_stack([np.full(size, pod), acc]))
+        pod_creators.append(np.column_stack([np.full(len(cs), pod), cs]))
+    cat = [np.concatenate(x) if x else np.empty(0, np.int64) for x in ev]
+    mem = np.concatenate(members) if members else np.empty((0, 2), np.int64)
+    pc = np.concatenate(pod_creators) if pod_creators else np.empty((0, 2), np.int64)
+    p_col, k_col, a_col, c_col = zip(*rows, strict=True) if rows else ([],) * 4
+    return cat, {
+        "pods": pa.table({"pod": pa.array(p_col, pa.int32()), "kind": pa.array(k_col, pa.string()),
+                          "accounts": pa.array(a_col, pa.int64()), "creators": pa.array(c_col, pa.int64())}),
+        "pod_members": pa.table({"pod": pa.array(mem[:, 0], pa.int32()),
+                                 "account": pa.array(mem[:, 1], pa.int32())}),
+        "pod_creators": pa.table({"pod": pa.array(pc[:, 0], pa.int32()),
+                                  "creator": pa.array(pc[:, 1], pa.int32())})}

@@ -80,3 +80,74 @@ def engagement(events, c, followers, follow_time, since, until, kinds=None, loya
             "comments": comments, "answered_comments": n_answered,
             "flagged_interactions": (sum(1 for e in mine if e[0] in flagged)
                                      if flagged is not None else None)}
+
+
+def pod_rows(events, dt: int) -> dict:
+    """``{(creator, post): sorted [(account, time)]}`` of the fans' events, each account's
+    events in a row thinned: one less than ``dt`` after its last kept one is dropped."""
+    rows: dict = {}
+    for a, c, t, _, p in events:
+        if a != c:
+            rows.setdefault((c, p), {}).setdefault(a, []).append(t)
+    kept = {}
+    for r, by_acc in rows.items():
+        out = []
+        for a, ts in by_acc.items():
+            last = None
+            for t in sorted(ts):
+                if last is None or t - last >= dt:
+                    out.append((a, t))
+                    last = t
+        kept[r] = sorted(out)
+    return kept
+
+
+def pods(events, dt: int, n_min: int, m: int, burst: float):
+    """Engagement pods from the definition, in plain Python.
+
+    ``events``: ``(account, creator, time, kind, post)`` tuples (post None: none). Rows are
+    ``(creator, post)``; the creator's own events are left out; per row and account, an
+    event less than ``dt`` after that account's last kept event there is dropped. A window
+    ``(t + grid * (dt // 2)) // dt`` (grids 0, 1) of a row is hot with at least
+    ``max(n_min, burst * kept * dt / (span + dt))`` kept events (span: the row's last kept
+    time minus its first). An account in hot windows of ``m`` or more rows is in lockstep;
+    lockstep accounts sharing a hot window are joined; groups of ``n_min`` or more are pods.
+    Returns the pods as a set of frozensets of accounts."""
+    kept = pod_rows(events, dt)
+    hot_rows: dict = {}
+    hot = []
+    for r, at in kept.items():
+        ts = [t for _, t in at]
+        need = max(n_min, burst * len(at) * dt / (max(ts) - min(ts) + dt))
+        for grid in (0, 1):
+            windows: dict = {}
+            for a, t in at:
+                windows.setdefault((t + grid * (dt // 2)) // dt, []).append(a)
+            for members in windows.values():
+                assert len(set(members)) == len(members)  # thinning: one event per account
+                if len(members) >= need:
+                    hot.append(members)
+                    for a in members:
+                        hot_rows.setdefault(a, set()).add(r)
+    lock = {a for a, rs in hot_rows.items() if len(rs) >= m}
+    group = {a: {a} for a in lock}
+    for members in hot:
+        ls = [a for a in members if a in lock]
+        for a in ls[1:]:
+            if group[a] is not group[ls[0]]:
+                merged = group[a] | group[ls[0]]
+                for b in merged:
+                    group[b] = merged
+    return {frozenset(s) for s in group.values() if len(s) >= n_min}
+
+
+def tightest(times: list[int], dt: int) -> tuple[int, int, int]:
+    """``(count, first, last)``: the most times within a span shorter than ``dt`` (the
+    earliest such span)."""
+    ts = sorted(times)
+    best = (0, 0, 0)
+    for i, t0 in enumerate(ts):
+        inside = [t for t in ts[i:] if t - t0 < dt]
+        if len(inside) > best[0]:
+            best = (len(inside), t0, inside[-1])
+    return best

@@ -755,7 +755,7 @@ def test_report_on_synthetic_farms(synth):
     for c in d["creators"]:
         assert 0.0 <= c["audience_quality"] <= 1.0
         assert c["real_reach"] == c["followers"] - c["flagged_followers"]
-        assert set(c["suspicious"]) <= {"cluster", "lockstep", "bot_score", "mass_following"}
+        assert set(c["suspicious"]) <= {"cluster", "lockstep", "bot_score", "mass_following", "pod"}
         assert max(c["suspicious"].values()) <= c["flagged_followers"] <= c["followers"]
         v = int(g.index([c["id"]])[0])
         flagged = rep.flagged[g.followers_idx(v)].sum()

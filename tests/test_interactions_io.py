@@ -131,7 +131,9 @@ def test_synthetic_truth_is_what_engagement_finds(tmp_path):
     creators = truth["interaction_creators"].to_pydict()
     out = g.engagement(g.external(creators["creator"]))["creators"]
     assert [r["loyal_fans"] for r in out] == creators["loyal"]
-    assert [r["engaged_non_followers"] for r in out] == creators["outsiders"]
+    assert [r["engaged_non_followers"] for r in out] == [  # pod members follow no creator they work
+        o + p for o, p in zip(creators["outsiders"], creators["pod_engagers"], strict=True)]
+    assert sum(creators["pod_engagers"]) > 0
     assert sum(creators["loyal"]) > 0 and not all(creators["replies"])
     for r, replies in zip(out, creators["replies"], strict=True):
         assert (r["answered_comments"] > 0) == (replies and r["comments"] > 0) or r["comments"] < 4

@@ -34,14 +34,16 @@ def _small(n: int, k: int) -> bool:
 
 
 @router.get("/fraud/clusters", response_model=ClustersResponse,
-            summary="Lockstep follower clusters (dense blocks) of a store")
+            summary="Lockstep follower clusters (dense blocks) and engagement pods of a store")
 async def clusters(engine: EngineDep, caller: CallerDep, store: StoreQuery = None,
                    limit: Annotated[int, Query(ge=1, le=100, description="clusters")] = 20,
                    max_members: Annotated[int, Query(ge=0, le=10_000, description="member ids "
                                           "per cluster (needs the `followers` scope)")] = 1_000):
     """Blocks of followers who follow the same creators (Fraudar peeling with camouflage-
     resistant weights, plus a co-following stage), each with its density, score,
-    significance against the background and farm fingerprint; and how many accounts each
+    significance against the background and farm fingerprint; the engagement pods (groups
+    of accounts interacting with the same posts in lockstep, stores with interactions),
+    each with its creators and per post its lockstep times; and how many accounts each
     signal flags. Member ids only for keys with the `followers` scope."""
     name, g = store_for(engine, caller, store)
     report = await _review(engine, name, g)
@@ -49,11 +51,15 @@ async def clusters(engine: EngineDep, caller: CallerDep, store: StoreQuery = Non
     def work():
         d = report.to_dict(max_members=max_members)
         kept = [c for c in d["clusters"] if not _small(c["followers_count"], caller.min_count)]
+        pods = [p for p in d["pods"] if not _small(p["accounts_count"], caller.min_count)]
         if "followers" not in caller.scopes:
             for c in kept:
                 c["followers"] = None
+            for p in pods:
+                p["accounts"] = None
         return json_response(ClustersResponse, {
             "store": name, "clusters": kept[:limit], "suppressed": len(d["clusters"]) - len(kept),
+            "pods": pods[:limit], "pods_suppressed": len(d["pods"]) - len(pods),
             "flagged": d["flagged"], "skipped": d["skipped"], "warnings": d["warnings"]})
     return await engine.run(work, key=caller.key_id)
 

@@ -11,9 +11,9 @@ def register_fraud(sub) -> None:
     sp = add_command(sub, "fraud", cmd_fraud,
                      "fraud review: lockstep clusters, spikes, audience quality, real reach",
                      "Find bot-like follower clusters (Fraudar dense blocks, temporal lockstep "
-                     "when the store has follow times), growth spikes, bot scores and mass "
-                     "followers; report audience quality and real reach per creator. JSON keys: "
-                     "clusters, creators, creators_total, spikes, lockstep_groups, flagged, "
+                     "when the store has follow times), growth spikes, bot scores, mass "
+                     "followers and engagement pods (when the store has interactions); report audience quality and real reach per creator. JSON keys: "
+                     "clusters, creators, creators_total, spikes, lockstep_groups, pods, flagged, "
                      "skipped, warnings, params, timings (see README).")
     sp.add_argument("store")
     sp.add_argument("--creator", action="append", metavar="ID",
@@ -49,12 +49,17 @@ def cmd_fraud(args) -> int:
 def _print_fraud(p: dict, c) -> None:
     c.print(f"[bold]{len(p['clusters'])} lockstep cluster(s)[/bold], "
             f"{len(p['lockstep_groups'])} temporal lockstep group(s), "
+            f"{len(p['pods'])} engagement pod(s), "
             f"{p['flagged']['accounts']:,} flagged accounts "
             f"({', '.join(f'{k} {v:,}' for k, v in p['flagged']['by_kind'].items())})")
     for cl in p["clusters"]:
         c.print(f"  cluster {cl['id']}: {cl['followers_count']:,} followers x {cl['creators_count']} "
                 f"creators, density {cl['density']:.2f}, lift {cl['significance']['lift']:.1f}, "
                 f"farm customers {len(cl['fingerprint']):,}")
+    for pod in p["pods"]:
+        c.print(f"  pod {pod['id']}: {pod['accounts_count']:,} accounts on {pod['posts_count']:,} "
+                f"posts of {len(pod['creators'])} creator(s) "
+                f"({', '.join(str(x['id']) for x in pod['creators'][:5])})")
     t = table(f"creators ({len(p['creators'])} of {p['creators_total']:,} with flagged followers)",
               ("id", "followers", "flagged", "audience quality", "real reach", "clusters", "spikes"))
     for r in p["creators"]:

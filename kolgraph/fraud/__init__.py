@@ -14,18 +14,22 @@
    followers than its previous 28 days foretold (trend and weekday aware), each
    with the share of that day's followers in clusters or lockstep ("bought?" or
    "organic?").
-4. **Per account**: bot score from the profile attributes
+4. **Engagement pods** (when the graph has interactions): accounts interacting with the
+   same posts in lockstep, the lockstep kernel over interaction times per post (see
+   :mod:`kolgraph.fraud.pods`).
+5. **Per account**: bot score from the profile attributes
    (:func:`kolgraph.score_accounts`, when the graph has account attributes and
    the module is available) and mass following (following > ``mass_following``).
-5. **Per creator**: suspicious followers by kind, audience quality (share of
+6. **Per creator**: suspicious followers by kind, audience quality (share of
    followers not flagged), the clusters hitting it, real reach (followers not
-   flagged).
+   flagged), and engagement quality (interactions from flagged accounts and pods).
 
 Every flag carries its reason (:meth:`FraudReport.flagged_table`).
 """
 
 # Modules: ``report`` (Cluster, FraudReport, write_flags), ``signals`` (flag kinds, lockstep,
-# spikes, account signals), ``blocks`` (dense blocks), ``review`` (the fraud() driver).
+# spikes, account signals), ``blocks`` (dense blocks), ``pods`` (engagement pods), ``review``
+# (the fraud() driver).
 from kolgraph.fraud.blocks import bipartite, dense_blocks
 from kolgraph.fraud.report import Cluster, FraudReport, write_flags
 from kolgraph.fraud.review import fraud

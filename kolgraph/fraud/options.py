@@ -47,6 +47,14 @@ class FraudOptions(Options):
                            "(previous 28 days, trend and weekday aware) plus this many scales "
                            "(default 6)")
     spike_min_gain: Count = Field(20, description="... and at least this many (default 20)")
+    # engagement pods (stores with interactions), see kolgraph.fraud.pods
+    pod_window: int = Field(3_600, ge=2, description="seconds of a pod's lockstep window "
+                            "(default 3600, one hour)", json_schema_extra=cli(metavar="SECONDS"))
+    pod_min: int = Field(5, ge=2, description="accounts a post's window needs to be hot, and a pod "
+                         "at least (default 5)")
+    pod_m: Count = Field(3, description="hot posts an account needs to be in a pod (default 3)")
+    pod_burst: float = Field(5.0, description="a hot window also holds this many times the "
+                             "post's mean per-window count (default 5)")
     # per account
     bot_threshold: float = Field(0.9, description="flag bot scores at least this (default 0.9)")
     mass_following: int = Field(1_500, description="flag accounts following more than this "

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from kolgraph.exceptions import InputError
+from kolgraph.fraud.pods import engagement_quality, pods_json
 from kolgraph.fraud.signals import (
     KINDS,
     _flag_bits,
@@ -94,6 +95,7 @@ class FraudReport:
     cluster_hits: dict[int, dict[int, int]]
     spikes: dict[int, list[dict]]         # creator internal id -> spikes
     lockstep_groups: list[dict]
+    pods: list[dict] = field(default_factory=list)  # engagement pods (kolgraph.fraud.pods)
     bot_scores: Any = None                # pandas DataFrame, score and logit per account (signals._bot_scores)
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -118,10 +120,11 @@ class FraudReport:
 
     def to_dict(self, max_members: int | None = 1000) -> dict:
         """JSON-ready report. Keys (stable): ``clusters``, ``creators``, ``spikes``,
-        ``lockstep_groups``, ``flagged``, ``skipped``, ``warnings``, ``params``, ``timings``.
+        ``lockstep_groups``, ``pods``, ``flagged``, ``skipped``, ``warnings``, ``params``,
+        ``timings``.
 
-        ``max_members`` caps the follower ids listed per cluster/group (None: all);
-        ``followers_count`` always gives the full size.
+        ``max_members`` caps the follower ids listed per cluster/group/pod (None: all);
+        ``followers_count`` (``accounts_count``) always gives the full size.
         """
         g = self.graph
         clusters = []
@@ -137,6 +140,7 @@ class FraudReport:
                     g.external(c.fingerprint[order]), c.fingerprint_hits[order], strict=True)],
             })
         creators = []
+        quality = self.engagement_quality(self.creator_idx)
         for row, v in enumerate(self.creator_idx.tolist()):
             counts = self.creator_counts[row]
             followers = int(g.in_degree[v])
@@ -150,6 +154,7 @@ class FraudReport:
                 "clusters": [{"id": cid, "followers": n} for cid, n in sorted(hits.items())],
                 "real_reach": followers - flagged,
                 "spikes": self.spikes.get(v, []),
+                "engagement": quality[row],
             })
         groups = [{**grp, "followers": g.external(grp["followers"] if max_members is None
                                                    else grp["followers"][:max_members]),
@@ -161,6 +166,7 @@ class FraudReport:
             "creators_total": self.creators_total,
             "spikes": sum(len(s) for s in self.spikes.values()),
             "lockstep_groups": groups,
+            "pods": pods_json(g, self.pods, max_members),
             "flagged": {"accounts": int(flagged.sum()),
                         "by_kind": {k: int(m.sum()) for k, m in self.kinds.items()}},
             "skipped": list(self.skipped),
@@ -194,7 +200,17 @@ class FraudReport:
                 "flagged_followers": flagged,
                 "suspicious": {k: int(counts[i]) for i, k in enumerate(KINDS) if k in self.kinds},
                 "clusters": [{"id": cid, "followers": n} for cid, n in sorted(hits.items())],
-                "real_reach": followers - flagged, "spikes": spikes or []}
+                "real_reach": followers - flagged, "spikes": spikes or [],
+                "engagement": self.engagement_quality(np.array([v], np.int64))[0]}
+
+    def engagement_quality(self, idx: np.ndarray) -> list[dict | None]:
+        """Per creator (internal ids): its fans' interactions, those by accounts this review
+        flagged (pod members included) and by pod members, and the authentic share
+        (:func:`kolgraph.fraud.pods.engagement_quality`); None when the store has no
+        interactions."""
+        if self.graph.interactions is None:
+            return [None] * len(idx)
+        return engagement_quality(self.graph, idx, self.flagged, self.kinds.get("pod"))
 
     # --- evidence -------------------------------------------------------------------------
     def reasons(self) -> dict[int, list[str]]:
@@ -211,6 +227,12 @@ class FraudReport:
                 out.setdefault(a, []).append(
                     f"lockstep group {grp['id']}: followed {len(grp['creators'])} creators within "
                     f"{self.params['lockstep_window']} s windows with {grp['followers_count'] - 1} others")
+        for pod in self.pods:
+            for a in pod["accounts"].tolist():
+                out.setdefault(a, []).append(
+                    f"engagement pod {pod['id']}: interacted on {len(pod['posts'])} posts of "
+                    f"{len(pod['creators'])} creators within {self.params['pod_window']} s "
+                    f"windows with {pod['accounts_count'] - 1} others")
         if "bot_score" in self.kinds and self.bot_scores is not None:
             bs = self.bot_scores
             bots = np.flatnonzero(self.kinds["bot_score"])

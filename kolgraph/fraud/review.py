@@ -10,6 +10,7 @@ import numpy as np
 from kolgraph._parallel import Job, check_deadline, threads
 from kolgraph.fraud.blocks import _columns, dense_blocks
 from kolgraph.fraud.options import FraudOptions
+from kolgraph.fraud.pods import engagement_pods
 from kolgraph.fraud.report import Cluster, FraudReport
 from kolgraph.fraud.signals import (
     KINDS,
@@ -49,6 +50,8 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
           followers and ``baseline + spike_z * scale`` (baseline of its previous 28 days,
           trend and weekday aware; evidence and ``kind`` per spike:
           :func:`kolgraph.fraud.signals.spike_evidence`);
+        - ``pod_window``, ``pod_min``, ``pod_m``, ``pod_burst``: engagement pods (stores with
+          interactions), see :mod:`kolgraph.fraud.pods`;
         - ``bot_threshold``: accounts with bot score at least this are flagged (0.9: a *high*
           score; the scorer's own 0.5 flags about 45% of the honest synthetic accounts,
           whose profiles often lack posts, avatar or bio);
@@ -89,7 +92,7 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     check_deadline()  # between stages: a call past its deadline stops here
     params["bipartite"] = info
     kinds: dict[str, np.ndarray] = {"cluster": _members(clusters, g.n_accounts)}
-    groups, spikes, bot = _join_side(g, side, kinds, params, skipped, warnings, timings)
+    groups, pods, spikes, bot = _join_side(g, side, kinds, params, skipped, warnings, timings)
     check_deadline()
 
     t0 = time.perf_counter()
@@ -101,7 +104,7 @@ def fraud(g, *, creators=None, progress: Progress = SILENT, **options) -> FraudR
     return FraudReport(graph=g, clusters=clusters, kinds=kinds, creator_idx=idx,
                        creator_counts=counts, cluster_hits=cluster_hits,
                        spikes={v: s for v, s in spikes.items() if listed[v]},
-                       lockstep_groups=groups, bot_scores=bot, skipped=skipped, warnings=warnings,
+                       lockstep_groups=groups, pods=pods, bot_scores=bot, skipped=skipped, warnings=warnings,
                        params=params, timings=timings, creators_total=total)
 
 
@@ -122,22 +125,38 @@ def _members(clusters: list[Cluster], n: int) -> np.ndarray:
 
 
 def _side_stages(g, spike_cols: np.ndarray, cols: np.ndarray, params: dict):
-    """The temporal stages, independent of the dense blocks: lockstep and growth spikes
-    (without their evidence). Returns ``(kinds, lockstep groups, spikes, skipped, timings)``."""
+    """The temporal stages, independent of the dense blocks: lockstep, growth spikes
+    (without their evidence) and engagement pods. Returns ``(kinds, lockstep groups, pods,
+    spikes, skipped, timings)``."""
     kinds: dict[str, np.ndarray] = {}
     skipped: list[str] = []
     timings: dict[str, float] = {}
     groups, spikes = _temporal(g, spike_cols, cols, params, kinds, skipped, timings)
-    return kinds, groups, spikes, skipped, timings
+    check_deadline()
+    pods = _pods(g, params, kinds, skipped, timings)
+    return kinds, groups, pods, spikes, skipped, timings
+
+
+def _pods(g, params: dict, kinds: dict, skipped: list, timings: dict) -> list[dict]:
+    """Engagement pods (into ``kinds["pod"]``); skipped without interactions."""
+    if g.interactions is None:
+        skipped.append("engagement pods: the store has no interactions (add them with "
+                       "`kolgraph add-interactions`)")
+        return []
+    t0 = time.perf_counter()
+    kinds["pod"], pods = engagement_pods(g, window=params["pod_window"], n_min=params["pod_min"],
+                                         m=params["pod_m"], burst=params["pod_burst"])
+    timings["pods_seconds"] = time.perf_counter() - t0
+    return pods
 
 
 def _join_side(g, side: Job, kinds: dict, params: dict, skipped: list, warnings: list,
                timings: dict):
     """The temporal stages' results merged in, the spikes' evidence (it needs the clusters
     and lockstep), then the account signals (after the dense blocks have freed their
-    memory: the account table is the largest thing they read): ``(lockstep groups, spikes,
-    bot scores)``."""
-    side_kinds, groups, spikes, side_skipped, side_timings = side.result()
+    memory: the account table is the largest thing they read): ``(lockstep groups, pods,
+    spikes, bot scores)``."""
+    side_kinds, groups, pods, spikes, side_skipped, side_timings = side.result()
     kinds.update(side_kinds)
     skipped += side_skipped
     timings.update(side_timings)
@@ -149,7 +168,7 @@ def _join_side(g, side: Job, kinds: dict, params: dict, skipped: list, warnings:
     t0 = time.perf_counter()
     bot = _account_signals(g, kinds, params, skipped, warnings)
     timings["account_signals_seconds"] = time.perf_counter() - t0
-    return groups, spikes, bot
+    return groups, pods, spikes, bot
 
 
 def _account_signals(g, kinds: dict, params: dict, skipped: list, warnings: list):

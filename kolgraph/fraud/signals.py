@@ -18,7 +18,7 @@ from kolgraph.exceptions import InputError
 from kolgraph.kernels import lockstep as _kl
 from kolgraph.tables import KolgraphWarning
 
-KINDS = ("cluster", "lockstep", "bot_score", "mass_following")
+KINDS = ("cluster", "lockstep", "bot_score", "mass_following", "pod")
 _DAY = 86_400
 
 

@@ -88,3 +88,29 @@ def test_a_review_still_running_answers_503_then_its_result(start_server, keys, 
     assert len(calls) == 1  # every request waited on the one review
     want = real(server.graphs["alpha"]).to_dict()
     assert [x["edges"] for x in r.json()["clusters"]] == [x["edges"] for x in want["clusters"]]
+
+
+def test_pods_equal_the_library_and_hide_members_without_scope(server):
+    """The alpha store has interactions with planted engagement pods."""
+    g = server.graphs["alpha"]
+    want = json.loads(json.dumps(g.fraud().to_dict(max_members=50)))["pods"]
+    assert want, "the synthetic store has planted pods"
+    with server.client("plain") as c:
+        got = c.get("/v1/fraud/clusters", params={"max_members": 50}).json()
+    assert got["pods_suppressed"] == 0 and len(got["pods"]) == min(20, len(want))
+    for a, b in zip(got["pods"], want, strict=False):
+        assert a["accounts"] is None  # no `followers` scope: no raw ids
+        assert {k: v for k, v in a.items() if k != "accounts"} == {
+            k: v for k, v in b.items() if k != "accounts"}
+    with server.client("full") as c:
+        got = c.get("/v1/fraud/clusters", params={"max_members": 50}).json()
+    assert [p["accounts"] for p in got["pods"]] == [p["accounts"] for p in want[:20]]
+    with server.client("private") as c:  # min_count 20: pods of fewer accounts held back
+        got = c.get("/v1/fraud/clusters").json()
+    assert all(p["accounts_count"] >= 20 for p in got["pods"])
+    assert got["pods_suppressed"] == sum(p["accounts_count"] < 20 for p in want)
+    creator = want[0]["creators"][0]["id"]
+    with server.client("plain") as c:
+        q = c.get(f"/v1/creators/{creator}/audience-quality").json()
+    assert q["engagement"] == json.loads(json.dumps(g.fraud().creator(creator)["engagement"]))
+    assert q["engagement"]["pod_interactions"] > 0
