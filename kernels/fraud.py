@@ -20,6 +20,7 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
+from kolgraph.kernels._prefetch import prefetch
 from kolgraph.kernels.csr import _transpose_alloc, _transpose_fill, filter_rows, transpose_rows
 from numba import njit, prange
 
@@ -195,6 +196,9 @@ def radix_sort(keys):
     return cur_i, cur_k.view(np.float64)
 
 
+_AHEAD = 32  # rows the peel prefetches ahead (a cache miss per row otherwise: 2x slower at 100M edges)
+
+
 # size: one peeling loop; split into per-step helpers it measured twice as slow
 @njit(nogil=True, cache=True)
 def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
@@ -291,6 +295,13 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     while rows_left > 0 and cols_left > 0:
         while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
             head += 1
+        if head + _AHEAD < len(sorted_rows):  # the presorted rows lie anywhere in memory
+            ahead = sorted_rows[head + _AHEAD]
+            prefetch(state, ahead)
+            prefetch(indptr, ahead)
+            p_near = indptr[sorted_rows[head + _AHEAD // 2]]  # its indptr fetched steps ago
+            prefetch(indices, p_near)
+            prefetch(edge_alive, p_near)
         r = -1
         kr = np.inf
         if head < len(sorted_rows):
@@ -333,7 +344,10 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
             order[k] = -1 - j
             f -= key_c[j]
             wj = w[j]
-            for p in range(col_indptr[j], col_indptr[j + 1]):
+            hi = col_indptr[j + 1]
+            for p in range(col_indptr[j], hi):
+                if p + _AHEAD // 2 < hi:
+                    prefetch(state, col_rows[p + _AHEAD // 2])
                 y = col_rows[p]
                 if state[y] < 2 and (all_alive or edge_alive[col_pos[p]]):  # most rows are gone by now
                     key_r[y] -= wj
