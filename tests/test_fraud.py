@@ -563,6 +563,26 @@ def test_seed_pairs_skip_popular_pairs_and_keep_a_farm(monkeypatch):
     assert tuple(sorted(popular)) in seeds()   # significant: only the share rule leaves it out
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_block_kernels_match_sets(seed):
+    """expand_block, fingerprint and followed_by against plain sets on random graphs."""
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(1, 60)), int(rng.integers(1, 15))
+    rows = random_rows(rng, m, n, float(rng.uniform(0.05, 0.8)))
+    indptr, indices, col_indptr, col_rows, _ = csr_of(rows, n)
+    cols = np.array(sorted(rng.choice(n, int(rng.integers(0, n + 1)), replace=False)), np.int64)
+    need = int(rng.integers(1, 4))
+    want = [r for r in range(m) if len(set(rows[r]) & set(cols.tolist())) >= need]
+    assert K.expand_block(col_indptr, col_rows, cols, need).tolist() == want
+    pick = np.array(sorted(rng.choice(m, int(rng.integers(0, m + 1)), replace=False)), np.int64)
+    hits = K.fingerprint(indptr, indices, pick, n)
+    assert hits.tolist() == [sum(j in rows[r] for r in pick.tolist()) for j in range(n)]
+    # rows as accounts following columns: followed_by reads the out-lists
+    got = set(K.followed_by(indptr, indices, pick).tolist())
+    assert got == set().union(*(set(rows[r]) for r in pick.tolist()))
+
+
 def test_block_subgraph_matches_slicing(rng):
     rows = random_rows(rng, 40, 12, 0.3)
     indptr, indices, *_ = csr_of(rows, 12)

@@ -260,9 +260,8 @@ class _BlockSearch:
 
     def _followed_rows(self, rows: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
         """Bool per row of ``rows``: followed by one of the creators ``col_idx``."""
-        mark = _k.followed_by(self.out_indptr, self.out_indices, self.cols[col_idx],
-                              self.n_accounts)
-        return mark[self.row_account[rows]]
+        followed = _k.followed_by(self.out_indptr, self.out_indices, self.cols[col_idx])
+        return np.isin(self.row_account[rows], followed)
 
     def keep_block(self, rows, cols_in_block, score, edges, stage, split: bool = True) -> None:
         """Record a candidate block (row and column indices); keep it as a cluster when it
@@ -294,8 +293,6 @@ class _BlockSearch:
         kept_rows = len(tested)
         if kept_rows < self.min_followers:
             return
-        row_in = np.zeros(m, bool)
-        row_in[tested] = True
         lam, log10_p = block_test(b, float(self.row_deg[tested].sum()), col_sum, e)
         threshold = scan_threshold(self.alpha, m, n, kept_rows, n_cols)
         rec.update(expected_excluded=lam, log10_p=log10_p, log10_threshold=threshold)
@@ -306,26 +303,28 @@ class _BlockSearch:
         rec["creator_lift"] = creator_lift = self._creator_lift(cols_in_block, col_in)
         if creator_lift is not None and creator_lift >= CIRCLE_LIFT * row_lift:
             return
+        # the kept rows as an ascending index list: masks over every row cost O(rows) per block
+        kept = np.unique(tested)
         if self.expand <= 1:
             # two shared follows are what any two popular creators' fans have: three at least
             need = max(3, math.ceil(self.expand * n_cols))
-            grown = _k.expand_block(self.col_indptr, self.col_rows, m, col_in, need) & ~row_in
-            new = np.flatnonzero(grown)
+            grown = _k.expand_block(self.col_indptr, self.col_rows, cols_in_block, need)
+            new = grown[~np.isin(grown, kept)]
             if len(new):
-                row_in[new[~self._followed_rows(new, cols_in_block)]] = True
-        row_in &= ~self.taken
-        if row_in.sum() < self.min_followers:
+                kept = np.union1d(kept, new[~self._followed_rows(new, cols_in_block)])
+        kept = kept[~self.taken[kept]]
+        if len(kept) < self.min_followers:
             return
-        edges = int(_k.count_block(self.indptr, self.indices, row_in, col_in))
+        edges = int(_csr.filtered_counts(self.indptr, self.indices, kept, False, col_in, False).sum())
         rec["audience_share"] = share = edges / col_sum
         if share < MIN_AUDIENCE_SHARE:
             return
-        expected = float(self.row_deg[row_in].sum()) * col_sum / e
-        self.taken[:] |= row_in
-        hits = _k.fingerprint(self.indptr, self.indices, row_in, n)
+        expected = float(self.row_deg[kept].sum()) * col_sum / e
+        self.taken[kept] = True
+        hits = _k.fingerprint(self.indptr, self.indices, kept, n)
         fp = np.flatnonzero(hits)
         self.clusters.append(Cluster(
-            id=len(self.clusters), followers=self.row_account[row_in].astype(np.int64),
+            id=len(self.clusters), followers=self.row_account[kept].astype(np.int64),
             creators=self.cols[col_in], edges=edges, score=float(score), expected_edges=expected,
             background_density=self.background, fingerprint=self.cols[fp],
             fingerprint_hits=hits[fp], stage=stage,
