@@ -20,6 +20,7 @@ Arrays in, arrays out; no validation here.
 """
 
 import numpy as np
+from kolgraph.kernels._prefetch import prefetch
 from kolgraph.kernels.csr import _transpose_alloc, _transpose_fill, filter_rows, transpose_rows
 from numba import njit, prange
 
@@ -195,6 +196,9 @@ def radix_sort(keys):
     return cur_i, cur_k.view(np.float64)
 
 
+_AHEAD = 32  # rows the peel prefetches ahead (a cache miss per row otherwise: 2x slower at 100M edges)
+
+
 # size: one peeling loop; split into per-step helpers it measured twice as slow
 @njit(nogil=True, cache=True)
 def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
@@ -291,6 +295,13 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
     while rows_left > 0 and cols_left > 0:
         while head < len(sorted_rows) and state[sorted_rows[head]] != 0:
             head += 1
+        if head + _AHEAD < len(sorted_rows):  # the presorted rows lie anywhere in memory
+            ahead = sorted_rows[head + _AHEAD]
+            prefetch(state, ahead)
+            prefetch(indptr, ahead)
+            p_near = indptr[sorted_rows[head + _AHEAD // 2]]  # its indptr fetched steps ago
+            prefetch(indices, p_near)
+            prefetch(edge_alive, p_near)
         r = -1
         kr = np.inf
         if head < len(sorted_rows):
@@ -333,7 +344,10 @@ def peel(indptr, indices, col_indptr, col_rows, col_pos, edge_alive, c):
             order[k] = -1 - j
             f -= key_c[j]
             wj = w[j]
-            for p in range(col_indptr[j], col_indptr[j + 1]):
+            hi = col_indptr[j + 1]
+            for p in range(col_indptr[j], hi):
+                if p + _AHEAD // 2 < hi:
+                    prefetch(state, col_rows[p + _AHEAD // 2])
                 y = col_rows[p]
                 if state[y] < 2 and (all_alive or edge_alive[col_pos[p]]):  # most rows are gone by now
                     key_r[y] -= wj
@@ -376,25 +390,12 @@ def take_block(indptr, indices, edge_alive, row_in, col_in):
 
 
 @njit(nogil=True, cache=True)
-def count_block(indptr, indices, row_in, col_in):
-    """Edges between the rows and columns of a block (live or not)."""
-    e = 0
-    for r in range(len(indptr) - 1):
-        if row_in[r]:
-            for p in range(indptr[r], indptr[r + 1]):
-                if col_in[indices[p]]:
-                    e += 1
-    return e
-
-
-@njit(nogil=True, cache=True)
-def fingerprint(indptr, indices, row_in, n_cols):
-    """Per column: how many of the block's rows follow it (the farm's whole customer list)."""
+def fingerprint(indptr, indices, rows, n_cols):
+    """Per column: how many of the block's ``rows`` follow it (the farm's whole customer list)."""
     hits = np.zeros(n_cols, np.int64)
-    for r in range(len(indptr) - 1):
-        if row_in[r]:
-            for p in range(indptr[r], indptr[r + 1]):
-                hits[indices[p]] += 1
+    for r in rows:
+        for p in range(indptr[r], indptr[r + 1]):
+            hits[indices[p]] += 1
     return hits
 
 
@@ -422,25 +423,44 @@ def flag_counts(in_indptr, in_indices, cols, bits, n_kinds):
 
 
 @njit(nogil=True, cache=True)
-def expand_block(col_indptr, col_rows, n_rows, col_in, need):
-    """Rows following at least ``need`` of the block's columns (over all edges, live or not)."""
-    count = np.zeros(n_rows, np.int32)
-    for j in range(len(col_in)):
-        if col_in[j]:
-            for p in range(col_indptr[j], col_indptr[j + 1]):
-                count[col_rows[p]] += 1
-    out = np.zeros(n_rows, np.bool_)
-    for r in range(n_rows):
-        out[r] = count[r] >= need
-    return out
+def expand_block(col_indptr, col_rows, cols, need):
+    """Rows following at least ``need`` of the block's columns ``cols`` (over all edges,
+    live or not), ascending. Sorts the columns' followers instead of counting into an
+    array over every row: a cluster's creators have far fewer followers than the graph."""
+    total = 0
+    for j in cols:
+        total += col_indptr[j + 1] - col_indptr[j]
+    seen = np.empty(total, np.int64)
+    k = 0
+    for j in cols:
+        for p in range(col_indptr[j], col_indptr[j + 1]):
+            seen[k] = col_rows[p]
+            k += 1
+    seen.sort()
+    out = np.empty(total, np.int64)
+    n_out = 0
+    i = 0
+    while i < total:
+        q = i
+        while q < total and seen[q] == seen[i]:
+            q += 1
+        if q - i >= need:
+            out[n_out] = seen[i]
+            n_out += 1
+        i = q
+    return out[:n_out].copy()
 
 
 @njit(nogil=True, cache=True)
-def followed_by(out_indptr, out_indices, accounts, n_accounts):
-    """Per account: followed by at least one of ``accounts`` (their out-lists marked)."""
-    out = np.zeros(n_accounts, np.bool_)
-    for i in range(len(accounts)):
-        a = accounts[i]
+def followed_by(out_indptr, out_indices, accounts):
+    """The accounts followed by at least one of ``accounts`` (their out-lists, with repeats)."""
+    total = 0
+    for a in accounts:
+        total += out_indptr[a + 1] - out_indptr[a]
+    out = np.empty(total, np.int64)
+    k = 0
+    for a in accounts:
         for p in range(out_indptr[a], out_indptr[a + 1]):
-            out[out_indices[p]] = True
+            out[k] = out_indices[p]
+            k += 1
     return out

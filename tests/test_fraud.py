@@ -515,9 +515,72 @@ def test_seed_pairs_are_the_significant_pairs_of_a_real_graph(data_dir):
     n_ok = len(ok)
     thr = math.log(F._PAIR_ALPHA / (n_ok * (n_ok - 1) / 2))
     keep = (c >= F._PAIR_MIN) & (poisson.logsf(c - 1, deg[a] * deg[b] / m) < thr)
-    assert set(zip(sa.tolist(), sb.tolist(), strict=True)) == set(zip(a[keep].tolist(), b[keep].tolist(),
-                                                                      strict=True))
+    owned = c >= F._SEED_SHARE * np.minimum(deg[a], deg[b])
+    assert set(zip(sa.tolist(), sb.tolist(), strict=True)) == set(
+        zip(a[keep & owned].tolist(), b[keep & owned].tolist(), strict=True))
     assert len(sa) > 100
+    assert (keep & ~owned).sum() > 100  # the share rule does leave significant pairs out
+
+
+def test_seed_pairs_skip_popular_pairs_and_keep_a_farm(monkeypatch):
+    """Two popular creators sharing far more followers than chance but 8% of their audiences
+    are no seed; customers of a farm whose fakes follow 30% of them are."""
+    from kolgraph.fraud import blocks as F
+
+    rng = np.random.default_rng(3)
+    n_bg = 100_000
+    src = [np.arange(n_bg)]                                    # background rows: one small creator each
+    dst = [1_000 + rng.integers(0, 200, n_bg)]
+    fans = rng.choice(n_bg, 9_600, replace=False)             # 400 fans of both popular creators
+    src += [fans[:5_000], fans[4_600:]]
+    dst += [np.full(5_000, 1), np.full(5_000, 2)]
+    customers = np.arange(10, 50)
+    for c in customers:                                      # small own audiences
+        src.append(rng.choice(n_bg, 20, replace=False))
+        dst.append(np.full(20, c))
+    fakes = np.repeat(np.arange(n_bg, n_bg + 350), 40)
+    bought = np.tile(customers, 350)
+    hit = rng.random(len(fakes)) < 0.3
+    src.append(fakes[hit])
+    dst.append(bought[hit])
+    g = FollowerGraph.from_edges(np.concatenate(src), np.concatenate(dst))
+    cols = np.flatnonzero(g.in_degree > 0)
+    _, indptr, indices, cp, cr, _ = bipartite(g, cols)
+    m, deg = len(indptr) - 1, np.diff(cp)
+    col_ok = deg >= F._PAIR_MIN
+    popular = set(np.flatnonzero(deg == 5_000).tolist())
+    owners = set(np.flatnonzero((deg > 80) & (deg < 200)).tolist())   # the 40 customers
+    assert len(popular) == 2 and len(owners) == 40
+
+    def seeds():
+        sa, sb = F._seed_pairs(indptr, indices, cp, cr, m, deg, col_ok)
+        return set(zip(sa.tolist(), sb.tolist(), strict=True))
+
+    got = seeds()
+    assert tuple(sorted(popular)) not in got
+    assert sum(a in owners and b in owners for a, b in got) > 500   # of the 780 customer pairs
+    monkeypatch.setattr(F, "_SEED_SHARE", 0.0)
+    assert tuple(sorted(popular)) in seeds()   # significant: only the share rule leaves it out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_block_kernels_match_sets(seed):
+    """expand_block, fingerprint and followed_by against plain sets on random graphs."""
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(1, 60)), int(rng.integers(1, 15))
+    rows = random_rows(rng, m, n, float(rng.uniform(0.05, 0.8)))
+    indptr, indices, col_indptr, col_rows, _ = csr_of(rows, n)
+    cols = np.array(sorted(rng.choice(n, int(rng.integers(0, n + 1)), replace=False)), np.int64)
+    need = int(rng.integers(1, 4))
+    want = [r for r in range(m) if len(set(rows[r]) & set(cols.tolist())) >= need]
+    assert K.expand_block(col_indptr, col_rows, cols, need).tolist() == want
+    pick = np.array(sorted(rng.choice(m, int(rng.integers(0, m + 1)), replace=False)), np.int64)
+    hits = K.fingerprint(indptr, indices, pick, n)
+    assert hits.tolist() == [sum(j in rows[r] for r in pick.tolist()) for j in range(n)]
+    # rows as accounts following columns: followed_by reads the out-lists
+    got = set(K.followed_by(indptr, indices, pick).tolist())
+    assert got == set().union(*(set(rows[r]) for r in pick.tolist()))
 
 
 def test_block_subgraph_matches_slicing(rng):
