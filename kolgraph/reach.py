@@ -24,6 +24,7 @@ filters are given). A ratio whose denominator is zero is reported as 0.0.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Literal
 
@@ -140,8 +141,9 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=No
     n = int(g.n_accounts)
     entries = int((indptr[idx + 1] - indptr[idx]).sum())
     if rows is not None and k <= _k.TABLE_MAX_K and entries * SPARSE_RATIO < n:
-        masks, counts = _k.regions_sparse(indptr, indices, idx, n, allowed, use_allowed)
-        return mask_rows(masks), counts
+        def kernel(indptr, indices, idx, a0, a1, allowed, use_allowed):
+            return _k.regions_sparse(indptr, indices, idx, a0, a1, _zeroed_table(), allowed,
+                                     use_allowed)
     threads = min(_parallel.threads(), max(1, n // _k.CHUNK))
     if threads < 2 or entries < THREADED_ENTRIES:
         masks, counts = kernel(indptr, indices, idx, 0, n, allowed, use_allowed)
@@ -157,6 +159,18 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=No
 
 
 SPARSE_RATIO = 2  # engaged rows holding fewer entries than half the accounts: count by entry
+_SCRATCH = threading.local()
+
+
+def _zeroed_table() -> np.ndarray:
+    """This thread's all-zero int64 count per region mask, for the sparse region kernel
+    (which leaves it zero)."""
+    table = getattr(_SCRATCH, "table", None)
+    if table is None:
+        table = _SCRATCH.table = np.zeros(1 << _k.TABLE_MAX_K, np.int64)
+    return table
+
+
 DENSE_FRACTION = 32  # audiences of >= n_accounts / 32 get a prebuilt bitset (no bigger than the row)
 
 

@@ -234,20 +234,30 @@ def test_event_order_equals_a_lexsort_of_the_six_columns(m, creators, span, seed
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.integers(1, 300), st.integers(1, 20), st.integers(0, 2**31), st.booleans())
+@given(st.integers(1, 40_000), st.integers(1, 20), st.integers(0, 2**31), st.booleans())
 def test_sparse_regions_equal_the_table_kernel(n, k, seed, filtered):
     from kolgraph.kernels import reach as kr
 
     rng = np.random.default_rng(seed)
-    rows = [np.unique(rng.integers(0, n, rng.integers(0, 40))) for _ in range(k)]
+    rows = [np.unique(rng.integers(0, n, rng.integers(0, 400))) for _ in range(k)]
     indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
     indices = np.concatenate(rows).astype(np.int32) if rows else np.empty(0, np.int32)
     sel = np.arange(k, dtype=np.int64)
     allowed = rng.random(n) < 0.7 if filtered else np.zeros(1, np.bool_)
     want = kr.regions_table(indptr, indices, sel, 0, n, allowed, filtered,
                             np.full(k, -1, np.int64), np.zeros((0, 1), np.uint64))
-    got = kr.regions_sparse(indptr, indices, sel, n, allowed, filtered)
+    table = np.zeros(1 << k, np.int64)
+    got = kr.regions_sparse(indptr, indices, sel, 0, n, table, allowed, filtered)
     assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert not table.any()  # left zero for the next call
+    cut = int(rng.integers(0, n + 1))  # two account ranges, as two threads count them
+    parts = [kr.regions_sparse(indptr, indices, sel, a0, a1, table, allowed, filtered)
+             for a0, a1 in ((0, cut), (cut, n))]
+    merged = {}
+    for masks, counts in parts:
+        for m, c in zip(masks.tolist(), counts.tolist(), strict=True):
+            merged[m] = merged.get(m, 0) + c
+    assert sorted(merged.items()) == list(zip(*[a.tolist() for a in want], strict=True))
 
 
 def test_default_window_audiences_are_kept_and_follow_new_events():
