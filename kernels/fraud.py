@@ -427,16 +427,9 @@ def expand_block(col_indptr, col_rows, cols, need):
     """Rows following at least ``need`` of the block's columns ``cols`` (over all edges,
     live or not), ascending. Sorts the columns' followers instead of counting into an
     array over every row: a cluster's creators have far fewer followers than the graph."""
-    total = 0
-    for j in cols:
-        total += col_indptr[j + 1] - col_indptr[j]
-    seen = np.empty(total, np.int64)
-    k = 0
-    for j in cols:
-        for p in range(col_indptr[j], col_indptr[j + 1]):
-            seen[k] = col_rows[p]
-            k += 1
+    seen = followed_by(col_indptr, col_rows, cols)  # the columns' followers, with repeats
     seen.sort()
+    total = seen.shape[0]
     out = np.empty(total, np.int64)
     n_out = 0
     i = 0
@@ -453,7 +446,8 @@ def expand_block(col_indptr, col_rows, cols, need):
 
 @njit(nogil=True, cache=True)
 def followed_by(out_indptr, out_indices, accounts):
-    """The accounts followed by at least one of ``accounts`` (their out-lists, with repeats)."""
+    """The accounts followed by at least one of ``accounts`` (their out-lists, with repeats;
+    over the transposed CSR, the followers of columns)."""
     total = 0
     for a in accounts:
         total += out_indptr[a + 1] - out_indptr[a]
