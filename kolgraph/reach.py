@@ -38,6 +38,7 @@ from kolgraph.exceptions import InputError
 from kolgraph.filters import account_filter
 from kolgraph.graph import graph_method
 from kolgraph.kernels import reach as _k
+from kolgraph.kernels.reach_sparse import regions_sparse
 from kolgraph.options import FilterOptions, Posts, SkipUnknown, ViewRates, cli
 from kolgraph.reach_report import ReachReport, mask_rows
 from kolgraph.sketch import sketch_reach
@@ -142,8 +143,8 @@ def _regions(g, idx: np.ndarray, allowed: np.ndarray, use_allowed: bool, rows=No
     entries = int((indptr[idx + 1] - indptr[idx]).sum())
     if rows is not None and k <= _k.TABLE_MAX_K and entries * SPARSE_RATIO < n:
         def kernel(indptr, indices, idx, a0, a1, allowed, use_allowed):
-            return _k.regions_sparse(indptr, indices, idx, a0, a1, _zeroed_table(), allowed,
-                                     use_allowed)
+            return regions_sparse(indptr, indices, idx, a0, a1, _zeroed_table(), allowed,
+                                  use_allowed)
     threads = min(_parallel.threads(), max(1, n // _k.CHUNK))
     if threads < 2 or entries < THREADED_ENTRIES:
         masks, counts = kernel(indptr, indices, idx, 0, n, allowed, use_allowed)

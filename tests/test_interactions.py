@@ -237,6 +237,7 @@ def test_event_order_equals_a_lexsort_of_the_six_columns(m, creators, span, seed
 @given(st.integers(1, 40_000), st.integers(1, 20), st.integers(0, 2**31), st.booleans())
 def test_sparse_regions_equal_the_table_kernel(n, k, seed, filtered):
     from kolgraph.kernels import reach as kr
+    from kolgraph.kernels.reach_sparse import regions_sparse
 
     rng = np.random.default_rng(seed)
     rows = [np.unique(rng.integers(0, n, rng.integers(0, 400))) for _ in range(k)]
@@ -247,11 +248,11 @@ def test_sparse_regions_equal_the_table_kernel(n, k, seed, filtered):
     want = kr.regions_table(indptr, indices, sel, 0, n, allowed, filtered,
                             np.full(k, -1, np.int64), np.zeros((0, 1), np.uint64))
     table = np.zeros(1 << k, np.int64)
-    got = kr.regions_sparse(indptr, indices, sel, 0, n, table, allowed, filtered)
+    got = regions_sparse(indptr, indices, sel, 0, n, table, allowed, filtered)
     assert [a.tolist() for a in got] == [a.tolist() for a in want]
     assert not table.any()  # left zero for the next call
     cut = int(rng.integers(0, n + 1))  # two account ranges, as two threads count them
-    parts = [kr.regions_sparse(indptr, indices, sel, a0, a1, table, allowed, filtered)
+    parts = [regions_sparse(indptr, indices, sel, a0, a1, table, allowed, filtered)
              for a0, a1 in ((0, cut), (cut, n))]
     merged = {}
     for masks, counts in parts:
