@@ -187,8 +187,7 @@ def _ints_or_missing(vals) -> tuple[np.ndarray, np.ndarray]:
         return np.where(too_big, 0, vals).astype(np.int64), too_big
     if isinstance(vals, pa.Array | pa.ChunkedArray):
         if pa.types.is_integer(vals.type) and vals.null_count == 0:  # no Python loop
-            return _ints_or_missing(np.asarray(vals.to_numpy() if isinstance(vals, pa.Array)
-                                               else vals.to_numpy()))
+            return _ints_or_missing(np.asarray(vals.to_numpy()))
         vals = vals.to_pylist()
     q = np.zeros(len(vals), np.int64)
     bad = np.zeros(len(vals), bool)
